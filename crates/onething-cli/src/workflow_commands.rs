@@ -1,0 +1,156 @@
+//! `onething workflow …`: validate, list, show and graph bundle definitions.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Subcommand, ValueEnum};
+use onething_core::workflow::{render_graph, GraphFormat};
+use onething_store::workflow_files::{bundle_files, load_bundles, load_registry, Catalog, FileProblem};
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Check bundle files (or folders of them) and report every problem at once.
+    Validate {
+        /// Files or folders; the workflows folder when none is given.
+        paths: Vec<PathBuf>,
+    },
+    /// List the bundles: id, version and title.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one bundle's parsed definition.
+    Show {
+        id: String,
+        /// Print the definition as JSON (the default prints a summary).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw a bundle's step graph.
+    Graph {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Mermaid)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Mermaid,
+    Dot,
+}
+
+fn report(problems: &[FileProblem]) {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+}
+
+fn load(folder: &Path) -> anyhow::Result<Catalog> {
+    match Catalog::load(folder) {
+        Ok(catalog) => Ok(catalog),
+        Err(problems) => {
+            report(&problems);
+            bail!(
+                "the workflows folder {} has {} problem(s); run `onething workflow validate`",
+                folder.display(),
+                problems.len()
+            )
+        }
+    }
+}
+
+pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WorkflowCommand::Validate { paths } => {
+            let paths = if paths.is_empty() {
+                vec![folder.to_path_buf()]
+            } else {
+                paths
+            };
+            let registry = match load_registry(folder) {
+                Ok(registry) => registry,
+                Err(problems) => {
+                    report(&problems);
+                    eprintln!("{} problem(s) in the registry of {}", problems.len(), folder.display());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let mut problems = Vec::new();
+            let files = bundle_files(&paths, &mut problems);
+            let (definitions, mut bundle_problems) = load_bundles(&registry, &files);
+            problems.append(&mut bundle_problems);
+            if problems.is_empty() {
+                let steps: usize = definitions.values().map(|d| d.steps.len()).sum();
+                println!(
+                    "{} workflow(s) valid: {} steps, {} agencies, {} calendar(s)",
+                    definitions.len(),
+                    steps,
+                    registry.agencies.len(),
+                    registry.calendars.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                report(&problems);
+                eprintln!("{} problem(s) found", problems.len());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        WorkflowCommand::List { json } => {
+            let catalog = load(folder)?;
+            if json {
+                let list: Vec<_> = catalog
+                    .workflows
+                    .values()
+                    .map(|d| {
+                        serde_json::json!({
+                            "id": d.id, "version": d.version, "hash": d.hash,
+                            "title": d.title,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for definition in catalog.workflows.values() {
+                    println!(
+                        "{}\tv{}\t{} ({})",
+                        definition.id, definition.version, definition.title.zh, definition.title.en
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WorkflowCommand::Show { id, json } => {
+            let catalog = load(folder)?;
+            let definition = catalog
+                .workflows
+                .get(&id)
+                .with_context(|| format!("no workflow `{id}` in {}", folder.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(definition)?);
+            } else {
+                println!("{} v{} — {} ({})", definition.id, definition.version, definition.title.zh, definition.title.en);
+                println!("hash: {}", definition.hash);
+                for step in &definition.steps {
+                    let after = if step.after.is_empty() { String::from("start") } else { step.after.join(", ") };
+                    println!("  {:<28} {:<16} after: {after}", step.id, step.agency);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WorkflowCommand::Graph { id, format } => {
+            let catalog = load(folder)?;
+            let definition = catalog
+                .workflows
+                .get(&id)
+                .with_context(|| format!("no workflow `{id}` in {}", folder.display()))?;
+            let format = match format {
+                Format::Mermaid => GraphFormat::Mermaid,
+                Format::Dot => GraphFormat::Dot,
+            };
+            print!("{}", render_graph(definition, format));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

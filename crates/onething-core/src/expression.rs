@@ -1,0 +1,420 @@
+//! Expressions in workflow files are CEL (the Common Expression Language):
+//! conditions (`when`) and bill amounts. This module checks that an expression
+//! parses and names only what exists at its place in the workflow, and
+//! evaluates it over a case's data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::{Arc, LazyLock};
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::{Context, Env, Program, Value as CelValue};
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::value_type::{Field, ValueKind};
+
+static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// Functions an expression may call: CEL's standard ones that make sense on
+/// form data. Macros (`has`, `all`, `exists`, `exists_one`, `map`, `filter`)
+/// are expanded by the parser and never appear as calls.
+const FUNCTIONS: &[&str] = &[
+    "size", "int", "uint", "double", "string", "bool", "contains", "startsWith", "endsWith",
+    "type", "dyn",
+];
+
+/// What an expression may refer to at its place in a workflow.
+pub struct Scope<'d> {
+    pub form: &'d [Field],
+    /// Steps that certainly finish before the expression is evaluated, with their outputs.
+    pub earlier_steps: BTreeMap<&'d str, &'d [Field]>,
+    /// Every step id of the workflow, to tell "unknown" from "not earlier".
+    pub all_steps: Vec<&'d str>,
+}
+
+/// Where an expression sits in the file: its text and the span of the TOML string.
+pub struct ExpressionSource<'s> {
+    pub text: &'s str,
+    /// Byte offset in the file of the expression's first character.
+    pub start: usize,
+}
+
+impl ExpressionSource<'_> {
+    /// Maps a character offset in the expression to a span in the file.
+    fn span(&self, char_start: usize, char_end: usize) -> Range<usize> {
+        let byte = |chars: usize| {
+            self.text
+                .char_indices()
+                .nth(chars)
+                .map_or(self.text.len(), |(at, _)| at)
+        };
+        self.start + byte(char_start)..self.start + byte(char_end.max(char_start))
+    }
+}
+
+/// Compiles an expression; parse errors become diagnostics.
+pub fn compile(source: &ExpressionSource<'_>) -> Result<Program, Vec<Diagnostic>> {
+    ENVIRONMENT.compile(source.text).map_err(|errors| {
+        errors
+            .errors
+            .iter()
+            .map(|error| {
+                let (line, column) = error.pos;
+                // The parser counts lines from 1 and columns from 0.
+                let char_offset: usize = source
+                    .text
+                    .split_inclusive('\n')
+                    .take((line.max(1) - 1) as usize)
+                    .map(|l| l.chars().count())
+                    .sum::<usize>()
+                    + column.max(0) as usize;
+                Diagnostic::new(
+                    source.span(char_offset, char_offset + 1),
+                    format!("expression does not parse: {}", error.msg),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Checks every name the expression uses against the scope.
+pub fn check_names(
+    program: &Program,
+    source: &ExpressionSource<'_>,
+    scope: &Scope<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut bound = Vec::new();
+    let mut references = Vec::new();
+    collect(program.expression(), &mut bound, &mut references);
+    let span_of = |id: u64| match program.source_info().offset_for(id) {
+        Some((start, stop)) => source.span(start as usize, stop as usize),
+        None => source.span(0, source.text.chars().count()),
+    };
+    for reference in references {
+        let span = span_of(reference.id);
+        match reference.kind {
+            ReferenceKind::Function(name) => {
+                let operator = name.starts_with('_') || name.starts_with('@') || name.starts_with('!');
+                if !operator && !FUNCTIONS.contains(&name.as_str()) {
+                    diagnostics.push(Diagnostic::new(
+                        span,
+                        format!(
+                            "unknown function `{name}` (available: {})",
+                            FUNCTIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            ReferenceKind::Name(segments) => {
+                if let Some(message) = check_name(&segments, scope) {
+                    diagnostics.push(Diagnostic::new(span, message));
+                }
+            }
+        }
+    }
+}
+
+fn check_name(segments: &[String], scope: &Scope<'_>) -> Option<String> {
+    let names = |fields: &[Field]| {
+        fields
+            .iter()
+            .map(|field| field.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match segments.first().map(String::as_str) {
+        Some("form") => {
+            let Some(field) = segments.get(1) else {
+                return Some("`form` must be followed by a field name: form.<field>".into());
+            };
+            if scope.form.iter().any(|known| &known.name == field) {
+                None
+            } else {
+                Some(format!(
+                    "unknown field `{field}` (the form has: {})",
+                    names(scope.form)
+                ))
+            }
+        }
+        Some("steps") => {
+            let (Some(step), Some(output)) = (segments.get(1), segments.get(2)) else {
+                return Some(
+                    "`steps` must be followed by a step and an output: steps.<step>.<output>"
+                        .into(),
+                );
+            };
+            if !scope.all_steps.contains(&step.as_str()) {
+                return Some(format!("unknown step `{step}`"));
+            }
+            let Some(outputs) = scope.earlier_steps.get(step.as_str()) else {
+                return Some(format!(
+                    "step `{step}` does not always finish before this point, so its outputs cannot be used here (list it in `after`, directly or through another step)"
+                ));
+            };
+            if outputs.iter().any(|known| &known.name == output) {
+                None
+            } else if outputs.is_empty() {
+                Some(format!("unknown output `{output}`: step `{step}` has no outputs"))
+            } else {
+                Some(format!(
+                    "unknown output `{output}` of step `{step}` (it has: {})",
+                    names(outputs)
+                ))
+            }
+        }
+        Some(other) => Some(format!(
+            "unknown name `{other}` (expressions can use form.<field> and steps.<step>.<output>)"
+        )),
+        None => None,
+    }
+}
+
+enum ReferenceKind {
+    Name(Vec<String>),
+    Function(String),
+}
+
+struct Reference {
+    id: u64,
+    kind: ReferenceKind,
+}
+
+/// The chain `a.b.c` as segments, if `expr` is one.
+fn qualified_name(expr: &Expr) -> Option<Vec<String>> {
+    let mut segments = Vec::new();
+    let mut current = expr;
+    loop {
+        match current {
+            Expr::Ident(name) => {
+                segments.push(name.clone());
+                segments.reverse();
+                return Some(segments);
+            }
+            Expr::Select(select) => {
+                segments.push(select.field.clone());
+                current = &select.operand.expr;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn collect(expr: &IdedExpr, bound: &mut Vec<String>, references: &mut Vec<Reference>) {
+    match &expr.expr {
+        Expr::Ident(_) | Expr::Select(_) => {
+            if let Some(segments) = qualified_name(&expr.expr) {
+                if !bound.contains(&segments[0]) {
+                    references.push(Reference {
+                        id: expr.id,
+                        kind: ReferenceKind::Name(segments),
+                    });
+                }
+            } else if let Expr::Select(select) = &expr.expr {
+                collect(&select.operand, bound, references);
+            }
+        }
+        Expr::Call(call) => {
+            references.push(Reference {
+                id: expr.id,
+                kind: ReferenceKind::Function(call.func_name.clone()),
+            });
+            if let Some(target) = &call.target {
+                collect(target, bound, references);
+            }
+            for argument in &call.args {
+                collect(argument, bound, references);
+            }
+        }
+        Expr::Comprehension(comprehension) => {
+            collect(&comprehension.iter_range, bound, references);
+            collect(&comprehension.accu_init, bound, references);
+            let depth = bound.len();
+            bound.push(comprehension.iter_var.clone());
+            bound.extend(comprehension.iter_var2.clone());
+            bound.push(comprehension.accu_var.clone());
+            collect(&comprehension.loop_cond, bound, references);
+            collect(&comprehension.loop_step, bound, references);
+            collect(&comprehension.result, bound, references);
+            bound.truncate(depth);
+        }
+        Expr::List(list) => {
+            for element in &list.elements {
+                collect(element, bound, references);
+            }
+        }
+        Expr::Map(map) => {
+            for entry in &map.entries {
+                if let EntryExpr::MapEntry(entry) = &entry.expr {
+                    collect(&entry.key, bound, references);
+                    collect(&entry.value, bound, references);
+                }
+            }
+        }
+        Expr::Struct(structure) => {
+            for entry in &structure.entries {
+                if let EntryExpr::StructField(field) = &entry.expr {
+                    collect(&field.value, bound, references);
+                }
+            }
+        }
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// The values an expression sees: the form and the outputs of earlier steps.
+/// Every declared name is present; a value not given is `null`, so that
+/// `form.x == null` works instead of failing.
+pub struct Bindings {
+    form: HashMap<String, CelValue>,
+    steps: HashMap<String, CelValue>,
+}
+
+pub fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(flag) => CelValue::Bool(*flag),
+        Value::Number(number) => match (number.as_i64(), number.as_u64(), number.as_f64()) {
+            (Some(signed), _, _) => CelValue::Int(signed),
+            (None, Some(unsigned), _) => CelValue::UInt(unsigned),
+            (_, _, Some(float)) => CelValue::Float(float),
+            _ => CelValue::Null,
+        },
+        Value::String(text) => CelValue::String(Arc::new(text.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => {
+            let entries: HashMap<String, CelValue> = map
+                .iter()
+                .map(|(key, value)| (key.clone(), to_cel(value)))
+                .collect();
+            CelValue::from(entries)
+        }
+    }
+}
+
+fn object_of(fields: &[Field], data: Option<&Value>) -> HashMap<String, CelValue> {
+    fields
+        .iter()
+        .map(|field| {
+            let value = data
+                .and_then(|data| data.get(&field.name))
+                .map_or(CelValue::Null, |value| match (field.kind, value.as_f64()) {
+                    // A decimal written as `90` is still a decimal to expressions.
+                    (ValueKind::Decimal, Some(number)) => CelValue::Float(number),
+                    _ => to_cel(value),
+                });
+            (field.name.clone(), value)
+        })
+        .collect()
+}
+
+impl Bindings {
+    pub fn new(form_fields: &[Field], form: &Value) -> Bindings {
+        Bindings {
+            form: object_of(form_fields, Some(form)),
+            steps: HashMap::new(),
+        }
+    }
+
+    /// Adds a step's outputs; a step that did not run gives `null` for each.
+    pub fn add_step(&mut self, step: &str, outputs: &[Field], data: Option<&Value>) {
+        self.steps
+            .insert(step.to_string(), CelValue::from(object_of(outputs, data)));
+    }
+
+    /// Typical values of each type, to try an expression once while validating.
+    pub fn samples(form_fields: &[Field], steps: &BTreeMap<&str, &[Field]>) -> Bindings {
+        let sample_object = |fields: &[Field]| -> Value {
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|field| (field.name.clone(), sample(field)))
+                    .collect(),
+            )
+        };
+        let mut bindings = Bindings::new(form_fields, &sample_object(form_fields));
+        for (step, outputs) in steps {
+            bindings.add_step(step, outputs, Some(&sample_object(outputs)));
+        }
+        bindings
+    }
+
+    pub fn evaluate(&self, program: &Program) -> Result<CelValue, cel::ExecutionError> {
+        let mut context = Context::with_env(ENVIRONMENT.clone());
+        context.add_variable_from_value("form", self.form.clone());
+        context.add_variable_from_value("steps", self.steps.clone());
+        program.execute(&context)
+    }
+}
+
+fn sample(field: &Field) -> Value {
+    let scalar = |kind: ValueKind| match kind {
+        ValueKind::Text => Value::from("text"),
+        ValueKind::Integer => Value::from(1),
+        ValueKind::Decimal => Value::from(1.5),
+        ValueKind::Money => Value::from(100_000_00),
+        ValueKind::Date => Value::from("2025-06-30"),
+        ValueKind::Boolean => Value::from(true),
+        ValueKind::OneOf => Value::from(field.options.first().cloned().unwrap_or_default()),
+        ValueKind::CitizenId => Value::from("11010519491231002X"),
+        ValueKind::CreditCode => Value::from("91350100M000100Y43"),
+        ValueKind::Phone => Value::from("13800138000"),
+        ValueKind::List => Value::Array(Vec::new()),
+    };
+    match field.kind {
+        ValueKind::List => Value::Array(vec![scalar(field.items.unwrap_or(ValueKind::Text))]),
+        kind => scalar(kind),
+    }
+}
+
+/// Whether an evaluation error means the expression is wrong for any data
+/// (a type mismatch), rather than wrong for these particular values.
+pub fn is_type_error(error: &cel::ExecutionError) -> bool {
+    use cel::ExecutionError as E;
+    matches!(
+        error,
+        E::NoSuchOverload(_)
+            | E::UnsupportedBinaryOperator(..)
+            | E::ValuesNotComparable(..)
+            | E::UnsupportedTargetType { .. }
+            | E::NotSupportedAsMethod { .. }
+            | E::UndeclaredReference(_)
+    )
+}
+
+/// Says what a type error means without the sample values it was found with.
+pub fn describe_type_error(error: &cel::ExecutionError) -> String {
+    use cel::ExecutionError as E;
+    let kind = |value: &CelValue| match value {
+        CelValue::Int(_) | CelValue::UInt(_) => "an integer",
+        CelValue::Float(_) => "a decimal",
+        CelValue::String(_) => "text",
+        CelValue::Bool(_) => "true or false",
+        CelValue::Null => "null",
+        CelValue::List(_) => "a list",
+        CelValue::Map(_) => "a map",
+        _ => "a value",
+    };
+    match error {
+        E::UnsupportedBinaryOperator(operator, left, right) => {
+            let hint = if matches!(
+                (left, right),
+                (CelValue::Int(_), CelValue::Float(_)) | (CelValue::Float(_), CelValue::Int(_))
+            ) {
+                " (convert one side with double(...) or int(...))"
+            } else {
+                ""
+            };
+            format!(
+                "operator `{operator}` cannot combine {} and {}{hint}",
+                kind(left),
+                kind(right)
+            )
+        }
+        E::ValuesNotComparable(left, right) => {
+            format!("{} cannot be compared with {}", kind(left), kind(right))
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,138 @@
+//! Checks for the national identifiers that forms carry: the citizen ID number
+//! (GB 11643-1999) and the unified social credit code (GB 32100-2015).
+
+/// Why an identifier is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifierError {
+    #[error("must be {expected} characters long, found {found}")]
+    Length { expected: usize, found: usize },
+    #[error("character {position} ('{character}') is not allowed there")]
+    Character { position: usize, character: char },
+    #[error("the birth date {0} is not a real date")]
+    BirthDate(u32),
+    #[error("the check character is '{found}', expected '{expected}'")]
+    Check { expected: char, found: char },
+}
+
+const CITIZEN_ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CITIZEN_ID_CHECK: &[u8; 11] = b"10X98765432";
+
+/// Checks an 18-character citizen ID number: 17 digits (area, birth date,
+/// sequence) and a check character computed modulo 11 (GB 11643-1999).
+pub fn check_citizen_id(id: &str) -> Result<(), IdentifierError> {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() != 18 {
+        return Err(IdentifierError::Length {
+            expected: 18,
+            found: chars.len(),
+        });
+    }
+    let mut sum = 0;
+    for (index, &character) in chars[..17].iter().enumerate() {
+        let digit = character
+            .to_digit(10)
+            .ok_or(IdentifierError::Character {
+                position: index + 1,
+                character,
+            })?;
+        sum += digit * CITIZEN_ID_WEIGHTS[index];
+    }
+    let last = chars[17].to_ascii_uppercase();
+    if !(last.is_ascii_digit() || last == 'X') {
+        return Err(IdentifierError::Character {
+            position: 18,
+            character: chars[17],
+        });
+    }
+    let birth: String = chars[6..14].iter().collect();
+    let birth_number: u32 = birth.parse().unwrap_or(0);
+    if chrono::NaiveDate::parse_from_str(&birth, "%Y%m%d").is_err() {
+        return Err(IdentifierError::BirthDate(birth_number));
+    }
+    let expected = CITIZEN_ID_CHECK[(sum % 11) as usize] as char;
+    if last != expected {
+        return Err(IdentifierError::Check {
+            expected,
+            found: chars[17],
+        });
+    }
+    Ok(())
+}
+
+const CREDIT_CODE_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// Checks an 18-character unified social credit code: characters from a
+/// 31-letter alphabet (no I, O, Z, S, V) and a check character computed
+/// modulo 31 (GB 32100-2015).
+pub fn check_credit_code(code: &str) -> Result<(), IdentifierError> {
+    let chars: Vec<char> = code.chars().collect();
+    if chars.len() != 18 {
+        return Err(IdentifierError::Length {
+            expected: 18,
+            found: chars.len(),
+        });
+    }
+    let mut values = Vec::with_capacity(18);
+    for (index, &character) in chars.iter().enumerate() {
+        let value = CREDIT_CODE_ALPHABET
+            .find(character)
+            .ok_or(IdentifierError::Character {
+                position: index + 1,
+                character,
+            })?;
+        values.push(value as u32);
+    }
+    let sum: u32 = values[..17]
+        .iter()
+        .zip(CREDIT_CODE_WEIGHTS)
+        .map(|(value, weight)| value * weight)
+        .sum();
+    let check = (31 - sum % 31) % 31;
+    let expected = CREDIT_CODE_ALPHABET.as_bytes()[check as usize] as char;
+    if chars[17] != expected {
+        return Err(IdentifierError::Check {
+            expected,
+            found: chars[17],
+        });
+    }
+    Ok(())
+}
+
+/// A mainland mobile number (11 digits from 13–19) or a landline with area code.
+pub fn check_phone(phone: &str) -> bool {
+    let digits_only = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let bytes = phone.as_bytes();
+    if bytes.len() == 11 && bytes[0] == b'1' && (b'3'..=b'9').contains(&bytes[1]) {
+        return digits_only(phone);
+    }
+    let landline = match phone.split_once('-') {
+        Some((area, number)) => {
+            digits_only(area)
+                && (3..=4).contains(&area.len())
+                && area.starts_with('0')
+                && digits_only(number)
+                && (7..=8).contains(&number.len())
+        }
+        None => false,
+    };
+    landline || (phone.starts_with("12345") && phone.len() == 5)
+}
+
+/// Masks a citizen ID number for lists and logs: area and the last character
+/// stay, the birth date and sequence do not.
+pub fn mask_citizen_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let keep_front = 6;
+    let keep_back = 1;
+    chars[..keep_front]
+        .iter()
+        .chain(std::iter::repeat_n(&'*', chars.len() - keep_front - keep_back))
+        .chain(&chars[chars.len() - keep_back..])
+        .collect()
+}

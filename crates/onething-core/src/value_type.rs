@@ -1,0 +1,235 @@
+//! The types of form fields and step outputs, and the check of a value against them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::identifiers::{check_citizen_id, check_credit_code, check_phone};
+use crate::registry::Localized;
+
+/// A field's type. `OneOf` carries its options in [`Field::options`], `List` its
+/// element type in [`Field::items`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    Text,
+    Integer,
+    /// A number with a fraction, such as a floor area in square metres.
+    Decimal,
+    /// An amount of money in integer fen (分); never a floating-point number.
+    Money,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    Boolean,
+    OneOf,
+    List,
+    /// A citizen ID number, checked by GB 11643.
+    CitizenId,
+    /// A unified social credit code, checked by GB 32100.
+    CreditCode,
+    Phone,
+}
+
+impl ValueKind {
+    pub const ALL: [(&'static str, ValueKind); 11] = [
+        ("text", ValueKind::Text),
+        ("integer", ValueKind::Integer),
+        ("decimal", ValueKind::Decimal),
+        ("money", ValueKind::Money),
+        ("date", ValueKind::Date),
+        ("boolean", ValueKind::Boolean),
+        ("one_of", ValueKind::OneOf),
+        ("list", ValueKind::List),
+        ("citizen_id", ValueKind::CitizenId),
+        ("credit_code", ValueKind::CreditCode),
+        ("phone", ValueKind::Phone),
+    ];
+
+    pub fn parse(name: &str) -> Option<ValueKind> {
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, kind)| *kind)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map(|(name, _)| *name)
+            .expect("every kind is listed")
+    }
+}
+
+/// A typed field of the application form or of a step's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ValueKind,
+    pub required: bool,
+    pub label: Localized,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// The element type of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<ValueKind>,
+}
+
+/// Why a value does not fit its field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueProblem {
+    /// The field's name, with `[index]` for a list element.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ValueProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<(), String> {
+    let expected = |what: &str| Err(format!("must be {what}, found {}", describe(value)));
+    match kind {
+        ValueKind::Text => match value {
+            Value::String(text) if text.trim().is_empty() => Err("must not be empty".into()),
+            Value::String(_) => Ok(()),
+            _ => expected("text"),
+        },
+        ValueKind::Integer => match value.as_i64() {
+            Some(_) => Ok(()),
+            None => expected("a whole number"),
+        },
+        ValueKind::Decimal => match value.as_f64() {
+            Some(number) if number.is_finite() => Ok(()),
+            _ => expected("a number"),
+        },
+        ValueKind::Money => match value.as_i64() {
+            Some(fen) if fen >= 0 => Ok(()),
+            Some(_) => Err("must not be negative".into()),
+            None => expected("a whole number of fen (1 yuan = 100 fen)"),
+        },
+        ValueKind::Date => match value.as_str() {
+            Some(text) if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() => Ok(()),
+            Some(text) => Err(format!("`{text}` is not a date like 2025-01-31")),
+            None => expected("a date like 2025-01-31"),
+        },
+        ValueKind::Boolean => match value {
+            Value::Bool(_) => Ok(()),
+            _ => expected("true or false"),
+        },
+        ValueKind::OneOf => match value.as_str() {
+            Some(text) if options.iter().any(|option| option == text) => Ok(()),
+            Some(text) => Err(format!(
+                "`{text}` is not one of: {}",
+                options.join(", ")
+            )),
+            None => expected(&format!("one of: {}", options.join(", "))),
+        },
+        ValueKind::CitizenId => match value.as_str() {
+            Some(text) => check_citizen_id(text)
+                .map_err(|error| format!("not a valid citizen ID number: {error}")),
+            None => expected("a citizen ID number"),
+        },
+        ValueKind::CreditCode => match value.as_str() {
+            Some(text) => check_credit_code(text)
+                .map_err(|error| format!("not a valid unified social credit code: {error}")),
+            None => expected("a unified social credit code"),
+        },
+        ValueKind::Phone => match value.as_str() {
+            Some(text) if check_phone(text) => Ok(()),
+            Some(text) => Err(format!(
+                "`{text}` is not a phone number (11-digit mobile, or area code-number)"
+            )),
+            None => expected("a phone number"),
+        },
+        ValueKind::List => expected("a single value"),
+    }
+}
+
+impl Field {
+    /// Checks one value, pushing every problem found (every bad list element too).
+    pub fn check(&self, value: Option<&Value>, problems: &mut Vec<ValueProblem>) {
+        let value = match value {
+            None | Some(Value::Null) => {
+                if self.required {
+                    problems.push(ValueProblem {
+                        field: self.name.clone(),
+                        message: "is required".into(),
+                    });
+                }
+                return;
+            }
+            Some(value) => value,
+        };
+        if self.kind != ValueKind::List {
+            if let Err(message) = check_scalar(self.kind, &self.options, value) {
+                problems.push(ValueProblem {
+                    field: self.name.clone(),
+                    message,
+                });
+            }
+            return;
+        }
+        let Value::Array(elements) = value else {
+            problems.push(ValueProblem {
+                field: self.name.clone(),
+                message: format!("must be a list, found {}", describe(value)),
+            });
+            return;
+        };
+        if self.required && elements.is_empty() {
+            problems.push(ValueProblem {
+                field: self.name.clone(),
+                message: "must list at least one item".into(),
+            });
+        }
+        let item_kind = self.items.unwrap_or(ValueKind::Text);
+        for (index, element) in elements.iter().enumerate() {
+            if let Err(message) = check_scalar(item_kind, &self.options, element) {
+                problems.push(ValueProblem {
+                    field: format!("{}[{index}]", self.name),
+                    message,
+                });
+            }
+        }
+    }
+}
+
+/// Checks a JSON object against a list of fields: every problem at once,
+/// unknown names included.
+pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
+    let mut problems = Vec::new();
+    let Value::Object(map) = data else {
+        problems.push(ValueProblem {
+            field: "(data)".into(),
+            message: format!("must be an object of named values, found {}", describe(data)),
+        });
+        return problems;
+    };
+    for field in fields {
+        field.check(map.get(&field.name), &mut problems);
+    }
+    for name in map.keys() {
+        if !fields.iter().any(|field| &field.name == name) {
+            let known: Vec<&str> = fields.iter().map(|field| field.name.as_str()).collect();
+            problems.push(ValueProblem {
+                field: name.clone(),
+                message: format!("is not a field here (known: {})", known.join(", ")),
+            });
+        }
+    }
+    problems
+}

@@ -1,0 +1,217 @@
+//! The validated definition of a bundle: what the case engine runs and what
+//! is stored, by content hash, next to every case that runs it.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::calendar::TimeSpan;
+use crate::registry::{Agency, Localized};
+use crate::value_type::Field;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Definition {
+    pub id: String,
+    pub version: u32,
+    /// `sha256:` and the hex digest of this definition's canonical JSON with
+    /// `hash` left empty; it names this exact version forever.
+    pub hash: String,
+    pub title: Localized,
+    pub basis: Vec<String>,
+    pub description: String,
+    pub calendar: String,
+    pub effective_from: NaiveDate,
+    pub effective_until: Option<NaiveDate>,
+    /// The time limit set in law for the items this bundle joins (法定时限).
+    pub statutory_limit: Option<TimeSpan>,
+    /// The time limit the bundle promises end to end (承诺时限).
+    pub promised_limit: Option<TimeSpan>,
+    pub form: Vec<Field>,
+    pub materials: Vec<Material>,
+    pub steps: Vec<Step>,
+    pub choices: Vec<Choice>,
+    /// The agencies the bundle names, copied from the registry so that a stored
+    /// definition stands on its own.
+    pub agencies: Vec<Agency>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Material {
+    pub id: String,
+    pub name: Localized,
+    #[serde(flatten)]
+    pub source: MaterialSource,
+    /// Whether the case needs it at all; an optional material is used when given.
+    pub required: bool,
+    /// May be promised and supplied later (容缺受理).
+    pub deficiency_allowed: bool,
+    /// May be replaced by the applicant's signed commitment (告知承诺制).
+    pub commitment_allowed: bool,
+}
+
+/// Where a material comes from; only `Applicant` costs the citizen anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum MaterialSource {
+    /// Submitted by the applicant.
+    Applicant,
+    /// Fetched from the electronic licence store (电子证照库).
+    ELicence,
+    /// Produced by an earlier step of the same case.
+    Step { step: String },
+}
+
+impl MaterialSource {
+    pub fn is_shared(&self) -> bool {
+        !matches!(self, MaterialSource::Applicant)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Work done by the owning agency, finished with its outputs.
+    Task,
+    /// Money collected: bills computed on activation, done when all are paid.
+    Payment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deliverable {
+    pub id: String,
+    pub name: Localized,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    pub title: Localized,
+    pub agency: String,
+    pub kind: StepKind,
+    /// Steps that must be done (or skipped) first: several make a join.
+    pub after: Vec<String>,
+    /// A CEL condition; false means the step is skipped.
+    pub when: Option<String>,
+    /// The choice this step is a branch of.
+    pub choice: Option<String>,
+    /// Runs only if the applicant opted into it.
+    pub opt_in: bool,
+    pub uses: Vec<String>,
+    pub outputs: Vec<Field>,
+    pub deliverables: Vec<Deliverable>,
+    pub time_limit: Option<TimeSpan>,
+    pub warn_before: Option<TimeSpan>,
+    /// Earlier steps this step may send the case back to.
+    pub returns_to: Vec<String>,
+    /// Whether the step may ask the applicant for a supplement (补正).
+    pub supplements: bool,
+    pub rounding: Option<Rounding>,
+    pub bills: Vec<Bill>,
+}
+
+/// A group of steps of which exactly one runs: the first whose `when` holds;
+/// the last branch has no condition and runs when none before it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub title: Localized,
+    pub branches: Vec<String>,
+}
+
+/// How an amount computed as a decimal becomes whole fen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// 四舍五入: halves away from zero.
+    HalfUp,
+    /// Banker's rounding: halves to the even fen.
+    HalfEven,
+    /// Toward zero (truncate).
+    Down,
+    /// Away from zero.
+    Up,
+}
+
+impl Rounding {
+    pub const ALL: [(&'static str, Rounding); 4] = [
+        ("half_up", Rounding::HalfUp),
+        ("half_even", Rounding::HalfEven),
+        ("down", Rounding::Down),
+        ("up", Rounding::Up),
+    ];
+
+    /// Rounds an amount in fen to whole fen.
+    pub fn apply(self, fen: f64) -> f64 {
+        match self {
+            Rounding::HalfUp => fen.round(),
+            Rounding::HalfEven => fen.round_ties_even(),
+            Rounding::Down => fen.trunc(),
+            Rounding::Up => {
+                if fen.fract() == 0.0 {
+                    fen
+                } else {
+                    fen.trunc() + fen.signum()
+                }
+            }
+        }
+    }
+}
+
+/// What one payer owes, split into items by payee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bill {
+    pub payer: String,
+    pub items: Vec<BillItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillItem {
+    /// The agency the money goes to (taxes via the tax bureau, fees to finance).
+    pub payee: String,
+    pub label: Localized,
+    /// A CEL expression giving the amount in fen; a decimal result is rounded
+    /// by the step's rounding rule.
+    pub amount: String,
+}
+
+impl Definition {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|step| step.id == id)
+    }
+
+    pub fn agency(&self, id: &str) -> Option<&Agency> {
+        self.agencies.iter().find(|agency| agency.id == id)
+    }
+
+    /// The canonical content hash: SHA-256 over the definition's JSON with an
+    /// empty `hash`. Field order is fixed by the types and every collection is
+    /// a list in file order, so the same meaning always gives the same bytes.
+    pub fn content_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.hash = String::new();
+        let canonical = serde_json::to_vec(&unhashed).expect("a definition serialises");
+        let digest = Sha256::digest(&canonical);
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    /// Every step that must be finished or skipped before `step` can start,
+    /// directly or through others.
+    pub fn ancestors(&self, step: &str) -> Vec<&str> {
+        let mut found: Vec<&str> = Vec::new();
+        let mut pending: Vec<&str> = self
+            .step(step)
+            .map(|s| s.after.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        while let Some(next) = pending.pop() {
+            if found.contains(&next) || next == step {
+                continue;
+            }
+            found.push(next);
+            if let Some(s) = self.step(next) {
+                pending.extend(s.after.iter().map(String::as_str));
+            }
+        }
+        found
+    }
+}
