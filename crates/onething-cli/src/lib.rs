@@ -5,19 +5,33 @@
 mod workflow_commands;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "onething", version, about = "Bundled government services (高效办成一件事), event-sourced")]
+#[command(
+    name = "onething",
+    version,
+    about = "Bundled government services (高效办成一件事), event-sourced"
+)]
 pub struct Cli {
     /// The folder of workflow files, agencies and calendars.
-    #[arg(long, global = true, env = "ONETHING_WORKFLOWS", default_value = "workflows")]
+    #[arg(
+        long,
+        global = true,
+        env = "ONETHING_WORKFLOWS",
+        default_value = "workflows"
+    )]
     pub workflows: PathBuf,
     /// Where cases are stored: `sqlite://FILE` (the default) or `postgres://…`.
-    #[arg(long, global = true, env = "ONETHING_DATABASE_URL", default_value = "sqlite://onething.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "ONETHING_DATABASE_URL",
+        default_value = "sqlite://onething.db"
+    )]
     pub database: String,
     #[command(subcommand)]
     pub command: Command,
@@ -30,30 +44,41 @@ pub enum Command {
     Workflow(workflow_commands::WorkflowCommand),
 }
 
-/// Runs the program as if started with `args`; returns the exit code.
-pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+/// Where a command writes: data to `out`, everything else to `err`.
+pub struct Terminal<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+/// Runs the program as if started with `args`; returns the exit code
+/// (0 success, 1 a refusal or a problem found, 2 a usage error).
+pub fn run_with_args(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    terminal: &mut Terminal<'_>,
+) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            let rendered = error.render().to_string();
+            if error.use_stderr() {
+                let _ = write!(terminal.err, "{rendered}");
+                return 2;
+            }
+            let _ = write!(terminal.out, "{rendered}");
+            return 0;
         }
     };
-    match run(cli) {
+    match run(cli, terminal) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let _ = writeln!(terminal.err, "error: {error:#}");
+            1
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Workflow(command) => workflow_commands::run(&cli.workflows, command),
+        Command::Workflow(command) => workflow_commands::run(&cli.workflows, command, terminal),
     }
 }

@@ -1,12 +1,14 @@
 //! `onething workflow …`: validate, list, show and graph bundle definitions.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use crate::Terminal;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use onething_core::workflow::{render_graph, GraphFormat};
-use onething_store::workflow_files::{bundle_files, load_bundles, load_registry, Catalog, FileProblem};
+use onething_store::workflow_files::{
+    bundle_files, load_bundles, load_registry, Catalog, FileProblem,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCommand {
@@ -41,17 +43,18 @@ pub enum Format {
     Dot,
 }
 
-fn report(problems: &[FileProblem]) {
+fn report(problems: &[FileProblem], terminal: &mut Terminal<'_>) -> std::io::Result<()> {
     for problem in problems {
-        eprintln!("{problem}");
+        writeln!(terminal.err, "{problem}")?;
     }
+    Ok(())
 }
 
-fn load(folder: &Path) -> anyhow::Result<Catalog> {
+pub fn load(folder: &Path, terminal: &mut Terminal<'_>) -> anyhow::Result<Catalog> {
     match Catalog::load(folder) {
         Ok(catalog) => Ok(catalog),
         Err(problems) => {
-            report(&problems);
+            report(&problems, terminal)?;
             bail!(
                 "the workflows folder {} has {} problem(s); run `onething workflow validate`",
                 folder.display(),
@@ -61,7 +64,11 @@ fn load(folder: &Path) -> anyhow::Result<Catalog> {
     }
 }
 
-pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> {
+pub fn run(
+    folder: &Path,
+    command: WorkflowCommand,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<u8> {
     match command {
         WorkflowCommand::Validate { paths } => {
             let paths = if paths.is_empty() {
@@ -72,9 +79,14 @@ pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> 
             let registry = match load_registry(folder) {
                 Ok(registry) => registry,
                 Err(problems) => {
-                    report(&problems);
-                    eprintln!("{} problem(s) in the registry of {}", problems.len(), folder.display());
-                    return Ok(ExitCode::FAILURE);
+                    report(&problems, terminal)?;
+                    writeln!(
+                        terminal.err,
+                        "{} problem(s) in the registry of {}",
+                        problems.len(),
+                        folder.display()
+                    )?;
+                    return Ok(1);
                 }
             };
             let mut problems = Vec::new();
@@ -83,22 +95,23 @@ pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> 
             problems.append(&mut bundle_problems);
             if problems.is_empty() {
                 let steps: usize = definitions.values().map(|d| d.steps.len()).sum();
-                println!(
+                writeln!(
+                    terminal.out,
                     "{} workflow(s) valid: {} steps, {} agencies, {} calendar(s)",
                     definitions.len(),
                     steps,
                     registry.agencies.len(),
                     registry.calendars.len()
-                );
-                Ok(ExitCode::SUCCESS)
+                )?;
+                Ok(0)
             } else {
-                report(&problems);
-                eprintln!("{} problem(s) found", problems.len());
-                Ok(ExitCode::FAILURE)
+                report(&problems, terminal)?;
+                writeln!(terminal.err, "{} problem(s) found", problems.len())?;
+                Ok(1)
             }
         }
         WorkflowCommand::List { json } => {
-            let catalog = load(folder)?;
+            let catalog = load(folder, terminal)?;
             if json {
                 let list: Vec<_> = catalog
                     .workflows
@@ -110,37 +123,54 @@ pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> 
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
                 for definition in catalog.workflows.values() {
-                    println!(
+                    writeln!(
+                        terminal.out,
                         "{}\tv{}\t{} ({})",
                         definition.id, definition.version, definition.title.zh, definition.title.en
-                    );
+                    )?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         WorkflowCommand::Show { id, json } => {
-            let catalog = load(folder)?;
+            let catalog = load(folder, terminal)?;
             let definition = catalog
                 .workflows
                 .get(&id)
                 .with_context(|| format!("no workflow `{id}` in {}", folder.display()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(definition)?);
+                writeln!(
+                    terminal.out,
+                    "{}",
+                    serde_json::to_string_pretty(definition)?
+                )?;
             } else {
-                println!("{} v{} — {} ({})", definition.id, definition.version, definition.title.zh, definition.title.en);
-                println!("hash: {}", definition.hash);
+                writeln!(
+                    terminal.out,
+                    "{} v{} — {} ({})",
+                    definition.id, definition.version, definition.title.zh, definition.title.en
+                )?;
+                writeln!(terminal.out, "hash: {}", definition.hash)?;
                 for step in &definition.steps {
-                    let after = if step.after.is_empty() { String::from("start") } else { step.after.join(", ") };
-                    println!("  {:<28} {:<16} after: {after}", step.id, step.agency);
+                    let after = if step.after.is_empty() {
+                        String::from("start")
+                    } else {
+                        step.after.join(", ")
+                    };
+                    writeln!(
+                        terminal.out,
+                        "  {:<28} {:<16} after: {after}",
+                        step.id, step.agency
+                    )?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         WorkflowCommand::Graph { id, format } => {
-            let catalog = load(folder)?;
+            let catalog = load(folder, terminal)?;
             let definition = catalog
                 .workflows
                 .get(&id)
@@ -149,8 +179,8 @@ pub fn run(folder: &Path, command: WorkflowCommand) -> anyhow::Result<ExitCode> 
                 Format::Mermaid => GraphFormat::Mermaid,
                 Format::Dot => GraphFormat::Dot,
             };
-            print!("{}", render_graph(definition, format));
-            Ok(ExitCode::SUCCESS)
+            write!(terminal.out, "{}", render_graph(definition, format))?;
+            Ok(0)
         }
     }
 }

@@ -59,9 +59,8 @@ impl TimeSpan {
         let amount: u32 = text[..digits_end].parse().ok()?;
         let unit = match text[digits_end..].trim() {
             "working day" | "working days" | "个工作日" | "工作日" => TimeUnit::WorkingDays,
-            "calendar day" | "calendar days" | "day" | "days" | "日" | "天" | "个自然日" | "自然日" => {
-                TimeUnit::CalendarDays
-            }
+            "calendar day" | "calendar days" | "day" | "days" | "日" | "天" | "个自然日"
+            | "自然日" => TimeUnit::CalendarDays,
             "hour" | "hours" | "小时" | "个小时" => TimeUnit::Hours,
             _ => return None,
         };
@@ -117,7 +116,11 @@ impl Calendar {
     /// Days are counted from the day after the start, as administrative law
     /// counts periods (the starting day is not included), and a limit in days
     /// runs out at the end of its last day, local time.
-    pub fn due(&self, start: DateTime<Utc>, span: TimeSpan) -> Result<DateTime<Utc>, CalendarError> {
+    pub fn due(
+        &self,
+        start: DateTime<Utc>,
+        span: TimeSpan,
+    ) -> Result<DateTime<Utc>, CalendarError> {
         match span.unit {
             TimeUnit::Hours => Ok(start + Duration::hours(i64::from(span.amount))),
             TimeUnit::CalendarDays => {
@@ -139,7 +142,11 @@ impl Calendar {
     }
 
     /// The moment `span` before `due`: where a warning is raised.
-    pub fn before(&self, due: DateTime<Utc>, span: TimeSpan) -> Result<DateTime<Utc>, CalendarError> {
+    pub fn before(
+        &self,
+        due: DateTime<Utc>,
+        span: TimeSpan,
+    ) -> Result<DateTime<Utc>, CalendarError> {
         match span.unit {
             TimeUnit::Hours => Ok(due - Duration::hours(i64::from(span.amount))),
             TimeUnit::CalendarDays => Ok(due - Duration::days(i64::from(span.amount))),

@@ -20,8 +20,17 @@ static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()
 /// form data. Macros (`has`, `all`, `exists`, `exists_one`, `map`, `filter`)
 /// are expanded by the parser and never appear as calls.
 const FUNCTIONS: &[&str] = &[
-    "size", "int", "uint", "double", "string", "bool", "contains", "startsWith", "endsWith",
-    "type", "dyn",
+    "size",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bool",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "type",
+    "dyn",
 ];
 
 /// What an expression may refer to at its place in a workflow.
@@ -96,7 +105,8 @@ pub fn check_names(
         let span = span_of(reference.id);
         match reference.kind {
             ReferenceKind::Function(name) => {
-                let operator = name.starts_with('_') || name.starts_with('@') || name.starts_with('!');
+                let operator =
+                    name.starts_with('_') || name.starts_with('@') || name.starts_with('!');
                 if !operator && !FUNCTIONS.contains(&name.as_str()) {
                     diagnostics.push(Diagnostic::new(
                         span,
@@ -156,7 +166,9 @@ fn check_name(segments: &[String], scope: &Scope<'_>) -> Option<String> {
             if outputs.iter().any(|known| &known.name == output) {
                 None
             } else if outputs.is_empty() {
-                Some(format!("unknown output `{output}`: step `{step}` has no outputs"))
+                Some(format!(
+                    "unknown output `{output}`: step `{step}` has no outputs"
+                ))
             } else {
                 Some(format!(
                     "unknown output `{output}` of step `{step}` (it has: {})",
@@ -297,13 +309,13 @@ fn object_of(fields: &[Field], data: Option<&Value>) -> HashMap<String, CelValue
     fields
         .iter()
         .map(|field| {
-            let value = data
-                .and_then(|data| data.get(&field.name))
-                .map_or(CelValue::Null, |value| match (field.kind, value.as_f64()) {
-                    // A decimal written as `90` is still a decimal to expressions.
-                    (ValueKind::Decimal, Some(number)) => CelValue::Float(number),
-                    _ => to_cel(value),
-                });
+            let value =
+                data.and_then(|data| data.get(&field.name))
+                    .map_or(CelValue::Null, |value| match (field.kind, value.as_f64()) {
+                        // A decimal written as `90` is still a decimal to expressions.
+                        (ValueKind::Decimal, Some(number)) => CelValue::Float(number),
+                        _ => to_cel(value),
+                    });
             (field.name.clone(), value)
         })
         .collect()

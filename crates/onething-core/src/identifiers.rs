@@ -29,12 +29,10 @@ pub fn check_citizen_id(id: &str) -> Result<(), IdentifierError> {
     }
     let mut sum = 0;
     for (index, &character) in chars[..17].iter().enumerate() {
-        let digit = character
-            .to_digit(10)
-            .ok_or(IdentifierError::Character {
-                position: index + 1,
-                character,
-            })?;
+        let digit = character.to_digit(10).ok_or(IdentifierError::Character {
+            position: index + 1,
+            character,
+        })?;
         sum += digit * CITIZEN_ID_WEIGHTS[index];
     }
     let last = chars[17].to_ascii_uppercase();
@@ -132,7 +130,10 @@ pub fn mask_citizen_id(id: &str) -> String {
     let keep_back = 1;
     chars[..keep_front]
         .iter()
-        .chain(std::iter::repeat_n(&'*', chars.len() - keep_front - keep_back))
+        .chain(std::iter::repeat_n(
+            &'*',
+            chars.len() - keep_front - keep_back,
+        ))
         .chain(&chars[chars.len() - keep_back..])
         .collect()
 }

@@ -269,7 +269,11 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 
     /// An array of tables (`[[step]]`); a single table is accepted as one.
-    pub fn tables(&self, key: &'static str, diagnostics: &mut Vec<Diagnostic>) -> Vec<Table<'t, 'i>> {
+    pub fn tables(
+        &self,
+        key: &'static str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<Table<'t, 'i>> {
         let Some(value) = self.get(key) else {
             return Vec::new();
         };
@@ -311,7 +315,8 @@ impl<'t, 'i> Table<'t, 'i> {
             }
             return None;
         };
-        let table = Table::from_value(value, &format!("`{key}` (with `zh` and `en`)"), diagnostics)?;
+        let table =
+            Table::from_value(value, &format!("`{key}` (with `zh` and `en`)"), diagnostics)?;
         let zh = table.required_string("zh", diagnostics);
         let en = table.required_string("en", diagnostics);
         table.finish(diagnostics);
@@ -353,7 +358,10 @@ fn date_value(
         other => {
             diagnostics.push(Diagnostic::new(
                 value.span(),
-                format!("`{key}` must be a date like 2025-01-01, found {}", type_name(other)),
+                format!(
+                    "`{key}` must be a date like 2025-01-01, found {}",
+                    type_name(other)
+                ),
             ));
             return None;
         }

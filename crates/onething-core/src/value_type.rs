@@ -132,10 +132,7 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
         },
         ValueKind::OneOf => match value.as_str() {
             Some(text) if options.iter().any(|option| option == text) => Ok(()),
-            Some(text) => Err(format!(
-                "`{text}` is not one of: {}",
-                options.join(", ")
-            )),
+            Some(text) => Err(format!("`{text}` is not one of: {}", options.join(", "))),
             None => expected(&format!("one of: {}", options.join(", "))),
         },
         ValueKind::CitizenId => match value.as_str() {
@@ -215,7 +212,10 @@ pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
     let Value::Object(map) = data else {
         problems.push(ValueProblem {
             field: "(data)".into(),
-            message: format!("must be an object of named values, found {}", describe(data)),
+            message: format!(
+                "must be an object of named values, found {}",
+                describe(data)
+            ),
         });
         return problems;
     };

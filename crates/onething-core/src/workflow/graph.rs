@@ -68,14 +68,22 @@ pub fn render_graph(definition: &Definition, format: GraphFormat) -> String {
                     StepKind::Task if step.choice.is_some() => "hexagon",
                     StepKind::Task => "box",
                 };
-                let _ = writeln!(out, "    \"{}\" [label=\"{label}\", shape={shape}];", step.id);
+                let _ = writeln!(
+                    out,
+                    "    \"{}\" [label=\"{label}\", shape={shape}];",
+                    step.id
+                );
             }
             for step in &definition.steps {
                 for after in &step.after {
                     match &step.when {
                         Some(when) => {
                             let condition = when.replace('"', "\\\"");
-                            let _ = writeln!(out, "    \"{after}\" -> \"{}\" [label=\"{condition}\"];", step.id);
+                            let _ = writeln!(
+                                out,
+                                "    \"{after}\" -> \"{}\" [label=\"{condition}\"];",
+                                step.id
+                            );
                         }
                         None => {
                             let _ = writeln!(out, "    \"{after}\" -> \"{}\";", step.id);
@@ -83,7 +91,11 @@ pub fn render_graph(definition: &Definition, format: GraphFormat) -> String {
                     }
                 }
                 for target in &step.returns_to {
-                    let _ = writeln!(out, "    \"{}\" -> \"{target}\" [style=dashed, label=\"return\"];", step.id);
+                    let _ = writeln!(
+                        out,
+                        "    \"{}\" -> \"{target}\" [style=dashed, label=\"return\"];",
+                        step.id
+                    );
                 }
             }
             out.push_str("}\n");

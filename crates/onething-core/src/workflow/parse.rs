@@ -91,7 +91,10 @@ impl Parser<'_> {
                     .position(seen[name.value.as_str()].start);
                 self.error(
                     name.span.clone(),
-                    format!("duplicate {what} `{}` (first defined at {first})", name.value),
+                    format!(
+                        "duplicate {what} `{}` (first defined at {first})",
+                        name.value
+                    ),
                 );
             } else {
                 seen.insert(&name.value, name.span.clone());
@@ -163,7 +166,10 @@ impl Parser<'_> {
         });
         if let (Some(from), Some(until)) = (&effective_from, &effective_until) {
             if until.value < from.value {
-                self.error(until.span.clone(), "`effective_until` is before `effective_from`");
+                self.error(
+                    until.span.clone(),
+                    "`effective_until` is before `effective_from`",
+                );
             }
         }
         let calendar_known = calendar.as_ref().and_then(|calendar| {
@@ -347,8 +353,8 @@ impl Parser<'_> {
             parsed
         });
         let items_value = items.as_ref().and_then(|items| {
-            let parsed = ValueKind::parse(&items.value)
-                .filter(|kind| !matches!(kind, ValueKind::List));
+            let parsed =
+                ValueKind::parse(&items.value).filter(|kind| !matches!(kind, ValueKind::List));
             if parsed.is_none() {
                 self.error(
                     items.span.clone(),
@@ -441,7 +447,10 @@ impl Parser<'_> {
         });
         if let (Some(step), Some(source)) = (&step, &source) {
             if !matches!(source, MaterialSource::Step { .. }) {
-                self.error(step.span.clone(), "`step` only goes with `source = \"step\"`");
+                self.error(
+                    step.span.clone(),
+                    "`step` only goes with `source = \"step\"`",
+                );
             }
         }
         let id = id?;
@@ -491,7 +500,9 @@ impl Parser<'_> {
         ids.push(id.clone());
         spans.step_ids.insert(id.value.clone(), id.span.clone());
         spans.after.insert(id.value.clone(), after.clone());
-        spans.returns_to.insert(id.value.clone(), returns_to.clone());
+        spans
+            .returns_to
+            .insert(id.value.clone(), returns_to.clone());
         spans.uses.insert(id.value.clone(), uses.clone());
         if let Some(when) = &when {
             spans.when.insert(id.value.clone(), when.clone());
@@ -557,7 +568,9 @@ impl Parser<'_> {
                 if hours(warn) >= hours(limit) {
                     self.error(
                         span,
-                        format!("`warn_before` ({warn}) must be shorter than the time limit ({limit})"),
+                        format!(
+                            "`warn_before` ({warn}) must be shorter than the time limit ({limit})"
+                        ),
                     );
                 }
             }
@@ -589,7 +602,10 @@ impl Parser<'_> {
             bill_table.finish(d);
             self.diagnostics.append(d);
             if item_tables.is_empty() {
-                self.error(bill_table.span(), "a bill needs at least one `[[step.bill.item]]`");
+                self.error(
+                    bill_table.span(),
+                    "a bill needs at least one `[[step.bill.item]]`",
+                );
             }
             let mut items = Vec::new();
             for (item_index, item_table) in item_tables.iter().enumerate() {
@@ -603,10 +619,9 @@ impl Parser<'_> {
                     self.known_agency(payee, "payee");
                 }
                 if let Some(amount) = &amount {
-                    spans.amounts.insert(
-                        (id.value.clone(), bill_index, item_index),
-                        amount.clone(),
-                    );
+                    spans
+                        .amounts
+                        .insert((id.value.clone(), bill_index, item_index), amount.clone());
                 }
                 if let (Some(payee), Some(label), Some(amount)) = (payee, label, amount) {
                     items.push(BillItem {
@@ -629,7 +644,13 @@ impl Parser<'_> {
         match kind {
             Some(StepKind::Payment) => {
                 if bill_tables.is_empty() {
-                    self.error(id.span.clone(), format!("payment step `{}` needs at least one `[[step.bill]]`", id.value));
+                    self.error(
+                        id.span.clone(),
+                        format!(
+                            "payment step `{}` needs at least one `[[step.bill]]`",
+                            id.value
+                        ),
+                    );
                 }
                 if rounding.is_none() && table.key_span("rounding").is_none() {
                     self.error(
@@ -640,10 +661,16 @@ impl Parser<'_> {
             }
             Some(StepKind::Task) => {
                 if let Some(first) = bill_tables.first() {
-                    self.error(first.span(), "bills only go in a step with `kind = \"payment\"`");
+                    self.error(
+                        first.span(),
+                        "bills only go in a step with `kind = \"payment\"`",
+                    );
                 }
                 if let Some(span) = table.key_span("rounding") {
-                    self.error(span, "`rounding` only goes in a step with `kind = \"payment\"`");
+                    self.error(
+                        span,
+                        "`rounding` only goes in a step with `kind = \"payment\"`",
+                    );
                 }
             }
             None => {}
@@ -697,7 +724,10 @@ impl Parser<'_> {
                 if let Some(problem) = unknown_step(after) {
                     self.diagnostics.push(problem);
                 } else if after.value == step.id {
-                    self.error(after.span.clone(), format!("step `{}` cannot come after itself", step.id));
+                    self.error(
+                        after.span.clone(),
+                        format!("step `{}` cannot come after itself", step.id),
+                    );
                 }
             }
         }
@@ -712,7 +742,12 @@ impl Parser<'_> {
         let edges: Vec<Vec<usize>> = definition
             .steps
             .iter()
-            .map(|s| s.after.iter().filter_map(|a| index.get(a.as_str()).copied()).collect())
+            .map(|s| {
+                s.after
+                    .iter()
+                    .filter_map(|a| index.get(a.as_str()).copied())
+                    .collect()
+            })
             .collect();
         let mut in_cycle = vec![false; edges.len()];
         let mut state = vec![0u8; edges.len()]; // 0 new, 1 on the path, 2 done
@@ -750,7 +785,11 @@ impl Parser<'_> {
                 in_cycle[node] = true;
             }
             // The path runs against the `after` arrows; print it in running order.
-            let mut names: Vec<&str> = cycle.iter().rev().map(|&n| definition.steps[n].id.as_str()).collect();
+            let mut names: Vec<&str> = cycle
+                .iter()
+                .rev()
+                .map(|&n| definition.steps[n].id.as_str())
+                .collect();
             names.push(names[0]);
             let first = &definition.steps[cycle[0]].id;
             self.error(
@@ -827,15 +866,29 @@ impl Parser<'_> {
                 );
             }
             let mut first_after: Option<BTreeSet<&str>> = None;
+            let mut unconditional: Option<&str> = None;
             for (position, branch) in branches.iter().enumerate() {
                 if let Some(problem) = unknown_step(branch) {
                     self.diagnostics.push(problem);
                     continue;
                 }
+                if let Some(earlier) = unconditional {
+                    self.error(
+                        branch.span.clone(),
+                        format!(
+                            "branch `{}` is unreachable: branch `{earlier}` before it has no `when`, so it always runs instead",
+                            branch.value
+                        ),
+                    );
+                    continue;
+                }
                 if let Some(other) = branch_of.get(&branch.value) {
                     self.error(
                         branch.span.clone(),
-                        format!("step `{}` is already a branch of choice `{other}`", branch.value),
+                        format!(
+                            "step `{}` is already a branch of choice `{other}`",
+                            branch.value
+                        ),
                     );
                     continue;
                 }
@@ -857,7 +910,13 @@ impl Parser<'_> {
                     Some(_) => {}
                 }
                 if step.opt_in {
-                    self.error(branch.span.clone(), format!("step `{}` is a branch of a choice and cannot also be `opt_in`", branch.value));
+                    self.error(
+                        branch.span.clone(),
+                        format!(
+                            "step `{}` is a branch of a choice and cannot also be `opt_in`",
+                            branch.value
+                        ),
+                    );
                 }
                 let last = position + 1 == branches.len();
                 if last && step.when.is_some() {
@@ -870,16 +929,7 @@ impl Parser<'_> {
                     );
                 }
                 if !last && step.when.is_none() {
-                    for later in &branches[position + 1..] {
-                        self.error(
-                            later.span.clone(),
-                            format!(
-                                "branch `{}` is unreachable: branch `{}` before it has no `when`, so it always runs instead",
-                                later.value, branch.value
-                            ),
-                        );
-                    }
-                    break;
+                    unconditional = Some(&branch.value);
                 }
             }
         }
@@ -903,7 +953,8 @@ impl Parser<'_> {
         for step in &definition.steps {
             let ancestors = definition.ancestors(&step.id);
             for used in &spans.uses[&step.id] {
-                let Some(material) = definition.materials.iter().find(|m| m.id == used.value) else {
+                let Some(material) = definition.materials.iter().find(|m| m.id == used.value)
+                else {
                     self.error(
                         used.span.clone(),
                         format!(
@@ -915,7 +966,9 @@ impl Parser<'_> {
                     continue;
                 };
                 if let MaterialSource::Step { step: producer } = &material.source {
-                    if definition.step(producer).is_some() && !ancestors.contains(&producer.as_str()) {
+                    if definition.step(producer).is_some()
+                        && !ancestors.contains(&producer.as_str())
+                    {
                         self.error(
                             used.span.clone(),
                             format!(
@@ -968,27 +1021,43 @@ impl Parser<'_> {
                         CelValue::Bool(false) if expression_is_constant(&when.value) => {
                             self.error(
                                 when.span.clone(),
-                                format!("step `{}` is unreachable: its condition is always false", step.id),
+                                format!(
+                                    "step `{}` is unreachable: its condition is always false",
+                                    step.id
+                                ),
                             );
                         }
                         CelValue::Bool(_) => {}
                         other => self.error(
                             when.span.clone(),
-                            format!("a `when` condition must be true or false, this gives {}", cel_type(&other)),
+                            format!(
+                                "a `when` condition must be true or false, this gives {}",
+                                cel_type(&other)
+                            ),
                         ),
                     }
                 }
             }
             for (bill_index, bill) in step.bills.iter().enumerate() {
                 for item_index in 0..bill.items.len() {
-                    let Some(amount) = spans.amounts.get(&(step.id.clone(), bill_index, item_index)) else {
+                    let Some(amount) =
+                        spans
+                            .amounts
+                            .get(&(step.id.clone(), bill_index, item_index))
+                    else {
                         continue;
                     };
                     if let Some(value) = self.check_expression(amount, &scope) {
-                        if !matches!(value, CelValue::Int(_) | CelValue::UInt(_) | CelValue::Float(_)) {
+                        if !matches!(
+                            value,
+                            CelValue::Int(_) | CelValue::UInt(_) | CelValue::Float(_)
+                        ) {
                             self.error(
                                 amount.span.clone(),
-                                format!("an amount must be a number of fen, this gives {}", cel_type(&value)),
+                                format!(
+                                    "an amount must be a number of fen, this gives {}",
+                                    cel_type(&value)
+                                ),
                             );
                         }
                     }
@@ -999,7 +1068,11 @@ impl Parser<'_> {
 
     /// Parses, resolves names and tries the expression on sample values;
     /// gives the sample result when the expression is sound.
-    fn check_expression(&mut self, located: &Located<String>, scope: &Scope<'_>) -> Option<CelValue> {
+    fn check_expression(
+        &mut self,
+        located: &Located<String>,
+        scope: &Scope<'_>,
+    ) -> Option<CelValue> {
         let source = self.expression_source(located);
         let program = match expression::compile(&source) {
             Ok(program) => program,
@@ -1018,7 +1091,10 @@ impl Parser<'_> {
             Err(error) if expression::is_type_error(&error) => {
                 self.error(
                     located.span.clone(),
-                    format!("type error in expression: {}", expression::describe_type_error(&error)),
+                    format!(
+                        "type error in expression: {}",
+                        expression::describe_type_error(&error)
+                    ),
                 );
                 None
             }
