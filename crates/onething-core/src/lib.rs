@@ -4,6 +4,7 @@
 //! come in as arguments, so every decision is a pure function.
 
 pub mod calendar;
+pub mod case;
 pub mod diagnostic;
 pub mod expression;
 pub mod identifiers;

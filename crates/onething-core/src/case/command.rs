@@ -1,0 +1,184 @@
+//! Commands: what someone asks a case to do. Each carries its id, who asks
+//! and when, so that deciding needs no clock and no id generator.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Who acts: an agency (optionally a named operator of it), the applicant,
+/// or the engine itself (deadline checks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    Agency {
+        agency: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
+    Applicant {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    System,
+}
+
+impl Actor {
+    /// Parses `AGENCY[/OPERATOR]`, `applicant[/ID]` or `system`.
+    pub fn parse(text: &str) -> Option<Actor> {
+        let (head, tail) = match text.split_once('/') {
+            Some((head, tail)) => (head, Some(tail.to_string()).filter(|t| !t.is_empty())),
+            None => (text, None),
+        };
+        match head {
+            "" => None,
+            "applicant" => Some(Actor::Applicant { id: tail }),
+            "system" if tail.is_none() => Some(Actor::System),
+            agency => Some(Actor::Agency {
+                agency: agency.to_string(),
+                operator: tail,
+            }),
+        }
+    }
+
+    pub fn agency(&self) -> Option<&str> {
+        match self {
+            Actor::Agency { agency, .. } => Some(agency),
+            _ => None,
+        }
+    }
+
+    pub fn is_window(&self) -> bool {
+        self.agency() == Some(crate::case::WINDOW_AGENCY)
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Agency { agency, operator: Some(operator) } => write!(f, "{agency}/{operator}"),
+            Actor::Agency { agency, operator: None } => write!(f, "{agency}"),
+            Actor::Applicant { id: Some(id) } => write!(f, "applicant/{id}"),
+            Actor::Applicant { id: None } => write!(f, "applicant"),
+            Actor::System => write!(f, "system"),
+        }
+    }
+}
+
+/// How the application came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Window,
+    Online,
+    SelfService,
+    /// 帮办代办: staff apply on the citizen's behalf.
+    Proxy,
+}
+
+/// How the applicant provides a material at opening.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MaterialProvision {
+    Submitted,
+    /// Fetched from the e-licence store or produced by an earlier step.
+    Shared,
+    /// Accepted with deficiency (容缺受理): to be supplied by the deadline.
+    Promised { deadline: DateTime<Utc> },
+    /// Replaced by the applicant's signed commitment (告知承诺制).
+    Commitment,
+    /// Not needed for this case.
+    Waived,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialDeclaration {
+    pub material: String,
+    #[serde(flatten)]
+    pub provision: MaterialProvision,
+}
+
+/// What is asked of the case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Open {
+        /// The new case's id, chosen by the caller (derived from the command id,
+        /// so that repeating the open command finds the same case).
+        case_id: String,
+        workflow: String,
+        form: Value,
+        #[serde(default)]
+        materials: Vec<MaterialDeclaration>,
+        #[serde(default)]
+        opted_in: Vec<String>,
+        #[serde(default)]
+        channel: Channel,
+    },
+    Complete {
+        step: String,
+        #[serde(default)]
+        outputs: Value,
+    },
+    Return {
+        step: String,
+        to: String,
+        reason: String,
+    },
+    Refuse {
+        step: String,
+        reason: String,
+    },
+    RequestSupplement {
+        step: String,
+        items: Vec<String>,
+        reason: String,
+    },
+    /// The applicant supplies what was asked (items by name) and promised materials.
+    Supplement {
+        #[serde(default)]
+        items: serde_json::Map<String, Value>,
+        #[serde(default)]
+        materials: Vec<String>,
+    },
+    Pay {
+        payer: String,
+        amount: i64,
+        receipt: String,
+    },
+    Withdraw {
+        reason: String,
+    },
+    Rate {
+        score: u8,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    CheckDeadlines,
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Open { .. } => "open",
+            Action::Complete { .. } => "complete",
+            Action::Return { .. } => "return",
+            Action::Refuse { .. } => "refuse",
+            Action::RequestSupplement { .. } => "request_supplement",
+            Action::Supplement { .. } => "supplement",
+            Action::Pay { .. } => "pay",
+            Action::Withdraw { .. } => "withdraw",
+            Action::Rate { .. } => "rate",
+            Action::CheckDeadlines => "check_deadlines",
+        }
+    }
+}
+
+/// A command with its envelope: id (for idempotency), actor and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseCommand {
+    pub command_id: String,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+    pub action: Action,
+}

@@ -1,0 +1,930 @@
+//! Deciding: given a case, the definition it runs on, the calendar and a
+//! command, either the events that follow or the reasons for refusing.
+//! Pure and synchronous: no clock, no store, no randomness.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::command::{Action, Actor, CaseCommand, MaterialDeclaration, MaterialProvision};
+use super::error::CaseError;
+use super::event::*;
+use super::state::{Case, CaseFile, CaseStatus, StepState};
+use crate::calendar::{Calendar, TimeSpan, TimeUnit};
+use crate::expression::{self, Bindings, ExpressionSource};
+use crate::value_type::{check_object, ValueProblem};
+use crate::workflow::{Definition, Step, StepKind};
+
+/// Working days within which a bad rating must be followed up.
+pub const FOLLOW_UP_WORKING_DAYS: u32 = 15;
+
+/// Decides a command. An empty list means "already applied, nothing to do".
+pub fn decide(
+    case: &Case,
+    definition: &Definition,
+    calendar: &Calendar,
+    command: &CaseCommand,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    if let Some(file) = case.file() {
+        if file.applied.contains_key(&command.command_id) {
+            return Ok(Vec::new());
+        }
+    }
+    let mut decision = Decision {
+        case: case.clone(),
+        events: Vec::new(),
+        command,
+        definition,
+        calendar,
+    };
+    decision.run()?;
+    Ok(decision.events)
+}
+
+struct Decision<'a> {
+    /// A scratch copy that every emitted event is applied to, so that later
+    /// decisions in the same command see earlier ones.
+    case: Case,
+    events: Vec<CaseEvent>,
+    command: &'a CaseCommand,
+    definition: &'a Definition,
+    calendar: &'a Calendar,
+}
+
+fn forbidden(actor: &Actor, action: &str, reason: impl Into<String>) -> CaseError {
+    CaseError::Forbidden {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn require_reason(reason: &str) -> Result<(), CaseError> {
+    if reason.trim().is_empty() {
+        Err(CaseError::MissingReason)
+    } else {
+        Ok(())
+    }
+}
+
+impl<'a> Decision<'a> {
+    fn file(&self) -> &CaseFile {
+        self.case.file().expect("checked opened")
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.command.at
+    }
+
+    fn emit(&mut self, change: Change) {
+        let event = CaseEvent {
+            command_id: self.command.command_id.clone(),
+            actor: self.command.actor.clone(),
+            at: self.command.at,
+            change,
+        };
+        self.case.apply_event(event.clone());
+        self.events.push(event);
+    }
+
+    fn opened(&self) -> Result<&CaseFile, CaseError> {
+        self.case.file().ok_or(CaseError::NotOpened)
+    }
+
+    fn open_case(&self) -> Result<&CaseFile, CaseError> {
+        let file = self.opened()?;
+        if file.status != CaseStatus::Open {
+            return Err(CaseError::CaseEnded {
+                status: file.status.name().to_string(),
+            });
+        }
+        Ok(file)
+    }
+
+    fn step_definition(&self, step: &str) -> Result<&'a Step, CaseError> {
+        self.definition
+            .step(step)
+            .ok_or_else(|| CaseError::UnknownStep {
+                step: step.to_string(),
+            })
+    }
+
+    /// The step, checked to be owned by the acting agency and running.
+    fn owned_running_step(&self, step: &str, action: &str, allow_paused: bool) -> Result<&'a Step, CaseError> {
+        let file = self.open_case()?;
+        let step_definition = self.step_definition(step)?;
+        if self.command.actor.agency() != Some(step_definition.agency.as_str()) {
+            return Err(forbidden(
+                &self.command.actor,
+                action,
+                format!("step `{step}` belongs to agency `{}`", step_definition.agency),
+            ));
+        }
+        let state = file.step(step).expect("seeded").state;
+        let running = state == StepState::Active || (allow_paused && state == StepState::Paused);
+        if !running {
+            return Err(CaseError::StepNotActive {
+                step: step.to_string(),
+                state: state.name().to_string(),
+            });
+        }
+        Ok(step_definition)
+    }
+
+    fn run(&mut self) -> Result<(), CaseError> {
+        let command = self.command;
+        let actor = &command.actor;
+        match &command.action {
+            Action::Open {
+                case_id,
+                workflow: _,
+                form,
+                materials,
+                opted_in,
+                channel,
+            } => {
+                if self.case.file().is_some() {
+                    return Err(CaseError::AlreadyOpened);
+                }
+                let may_open = match actor {
+                    Actor::Applicant { .. } => true,
+                    Actor::Agency { agency, .. } => {
+                        actor.is_window()
+                            || self
+                                .definition
+                                .steps
+                                .iter()
+                                .any(|step| step.after.is_empty() && &step.agency == agency)
+                    }
+                    Actor::System => false,
+                };
+                if !may_open {
+                    return Err(forbidden(
+                        actor,
+                        "open",
+                        "cases are opened by the comprehensive window, the applicant, or an agency that owns a first step",
+                    ));
+                }
+                let materials = self.check_application(form, materials, opted_in)?;
+                self.emit(Change::CaseOpened {
+                    case_id: case_id.clone(),
+                    workflow: self.definition.id.clone(),
+                    version: self.definition.version,
+                    hash: self.definition.hash.clone(),
+                    channel: *channel,
+                    form: form.clone(),
+                    materials,
+                    opted_in: opted_in.clone(),
+                    steps: self
+                        .definition
+                        .steps
+                        .iter()
+                        .map(|step| StepSeed {
+                            id: step.id.clone(),
+                            agency: step.agency.clone(),
+                        })
+                        .collect(),
+                });
+                self.advance()
+            }
+            Action::Complete { step, outputs } => {
+                let step_definition = self.owned_running_step(step, "complete", false)?;
+                if step_definition.kind == StepKind::Payment {
+                    return Err(CaseError::PaymentStep { step: step.clone() });
+                }
+                let outputs = if outputs.is_null() {
+                    Value::Object(Default::default())
+                } else {
+                    outputs.clone()
+                };
+                let problems = check_object(&step_definition.outputs, &outputs);
+                if !problems.is_empty() {
+                    return Err(CaseError::InvalidOutputs {
+                        step: step.clone(),
+                        problems,
+                    });
+                }
+                self.emit(Change::StepCompleted {
+                    step: step.clone(),
+                    outputs,
+                });
+                self.advance()
+            }
+            Action::Return { step, to, reason } => {
+                let step_definition = self.owned_running_step(step, "return", true)?;
+                require_reason(reason)?;
+                if !step_definition.returns_to.contains(to) {
+                    return Err(CaseError::NotAReturnTarget {
+                        step: step.clone(),
+                        to: to.clone(),
+                        allowed: step_definition.returns_to.clone(),
+                    });
+                }
+                let file = self.file();
+                let mut reset = vec![to.clone()];
+                for candidate in &self.definition.steps {
+                    if self.definition.ancestors(&candidate.id).contains(&to.as_str())
+                        && file.step(&candidate.id).expect("seeded").state != StepState::Waiting
+                    {
+                        reset.push(candidate.id.clone());
+                    }
+                }
+                if let Some(paid) = file
+                    .payments
+                    .iter()
+                    .find(|p| reset.contains(&p.step) && p.paid && p.bill.total > 0)
+                {
+                    return Err(CaseError::ReturnPastPayment {
+                        step: paid.step.clone(),
+                    });
+                }
+                self.emit(Change::StepReturned {
+                    step: step.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                    reset,
+                });
+                self.advance()
+            }
+            Action::Refuse { step, reason } => {
+                self.owned_running_step(step, "refuse", true)?;
+                require_reason(reason)?;
+                self.emit(Change::StepRefused {
+                    step: step.clone(),
+                    reason: reason.clone(),
+                });
+                let dependants: Vec<String> = self
+                    .definition
+                    .steps
+                    .iter()
+                    .filter(|candidate| {
+                        self.definition.ancestors(&candidate.id).contains(&step.as_str())
+                            && self.file().step(&candidate.id).expect("seeded").state.is_live()
+                    })
+                    .map(|candidate| candidate.id.clone())
+                    .collect();
+                for dependant in dependants {
+                    self.emit(Change::StepCancelled {
+                        step: dependant,
+                        reason: CancelReason::UpstreamRefused,
+                    });
+                }
+                self.advance()
+            }
+            Action::RequestSupplement {
+                step,
+                items,
+                reason,
+            } => {
+                let step_definition = self.owned_running_step(step, "request a supplement", false)?;
+                if !step_definition.supplements {
+                    return Err(CaseError::SupplementNotAllowed { step: step.clone() });
+                }
+                require_reason(reason)?;
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|item| item.trim().to_string())
+                    .filter(|item| !item.is_empty())
+                    .collect();
+                if items.is_empty() {
+                    return Err(CaseError::NoSupplementItems);
+                }
+                self.emit(Change::SupplementRequested {
+                    step: step.clone(),
+                    items,
+                    reason: reason.clone(),
+                });
+                Ok(())
+            }
+            Action::Supplement { items, materials } => {
+                if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
+                    return Err(forbidden(actor, "supplement", "supplements come from the applicant, directly or through the window"));
+                }
+                let file = self.open_case()?;
+                let paused: Vec<_> = file
+                    .steps
+                    .iter()
+                    .filter(|step| step.state == StepState::Paused)
+                    .collect();
+                if paused.is_empty() && materials.is_empty() {
+                    return Err(CaseError::NothingToSupplement);
+                }
+                let mut missing: Vec<String> = Vec::new();
+                for step in &paused {
+                    for item in &step.requested_items {
+                        if !items.contains_key(item) && !materials.contains(item) && !missing.contains(item) {
+                            missing.push(item.clone());
+                        }
+                    }
+                }
+                if !missing.is_empty() {
+                    return Err(CaseError::MissingSupplementItems { items: missing });
+                }
+                let not_promised: Vec<String> = materials
+                    .iter()
+                    .filter(|material| {
+                        let promised = file.materials.iter().any(|record| {
+                            &record.material == *material
+                                && matches!(record.provision, MaterialProvision::Promised { .. })
+                        });
+                        let requested = paused.iter().any(|step| step.requested_items.contains(material));
+                        (!promised && !requested) || file.supplied_materials.contains(material)
+                    })
+                    .cloned()
+                    .collect();
+                if !not_promised.is_empty() {
+                    return Err(CaseError::NotPromised {
+                        materials: not_promised,
+                    });
+                }
+                let mut resumed = Vec::new();
+                for step in paused {
+                    let step_definition = self.step_definition(&step.id)?;
+                    let since = step.paused_since.unwrap_or(self.now());
+                    let due = match (step.due, step_definition.time_limit) {
+                        (Some(due), Some(limit)) => Some(self.shift(due, since, limit)?),
+                        _ => None,
+                    };
+                    let warn_at = match (due, step_definition.warn_before) {
+                        (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
+                        _ => None,
+                    };
+                    resumed.push(ResumedStep {
+                        step: step.id.clone(),
+                        due,
+                        warn_at,
+                    });
+                }
+                self.emit(Change::SupplementProvided {
+                    items: items.clone(),
+                    materials: materials.clone(),
+                    resumed,
+                });
+                Ok(())
+            }
+            Action::Pay {
+                payer,
+                amount,
+                receipt,
+            } => {
+                let file = self.open_case()?;
+                if receipt.trim().is_empty() {
+                    return Err(CaseError::MissingReceipt);
+                }
+                let Some(payment) = file.payments.iter().find(|payment| {
+                    &payment.bill.payer == payer
+                        && !payment.paid
+                        && file.step(&payment.step).is_some_and(|s| s.state == StepState::Active)
+                }) else {
+                    return Err(CaseError::NoSuchBill {
+                        payer: payer.clone(),
+                    });
+                };
+                let step = payment.step.clone();
+                let collector = &self.step_definition(&step)?.agency;
+                if actor.agency() != Some(collector.as_str()) && !actor.is_window() {
+                    return Err(forbidden(
+                        actor,
+                        "record a payment",
+                        format!("payments for `{step}` are recorded by `{collector}` or the window"),
+                    ));
+                }
+                if *amount != payment.bill.total {
+                    return Err(CaseError::WrongAmount {
+                        payer: payer.clone(),
+                        expected: payment.bill.total,
+                        given: *amount,
+                    });
+                }
+                self.emit(Change::PaymentReceived {
+                    step: step.clone(),
+                    payer: payer.clone(),
+                    amount: *amount,
+                    receipt: receipt.clone(),
+                });
+                self.complete_payment_if_paid(&step);
+                self.advance()
+            }
+            Action::Withdraw { reason } => {
+                if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
+                    return Err(forbidden(actor, "withdraw", "only the applicant withdraws, directly or through the window"));
+                }
+                self.open_case()?;
+                require_reason(reason)?;
+                self.emit(Change::CaseWithdrawn {
+                    reason: reason.clone(),
+                });
+                self.cancel_live_steps(CancelReason::Withdrawn);
+                let refunds: Vec<(String, String, String, i64)> = self
+                    .file()
+                    .payments
+                    .iter()
+                    .filter(|payment| payment.paid && payment.bill.total > 0)
+                    .flat_map(|payment| {
+                        payment
+                            .bill
+                            .items
+                            .iter()
+                            .filter(|item| item.amount > 0)
+                            .map(|item| {
+                                (
+                                    payment.step.clone(),
+                                    payment.bill.payer.clone(),
+                                    item.payee.clone(),
+                                    item.amount,
+                                )
+                            })
+                    })
+                    .collect();
+                for (step, payer, payee, amount) in refunds {
+                    self.emit(Change::RefundOwed {
+                        step,
+                        payer,
+                        payee,
+                        amount,
+                    });
+                }
+                self.end(CaseOutcome::Withdrawn);
+                Ok(())
+            }
+            Action::Rate { score, comment } => {
+                if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
+                    return Err(forbidden(actor, "rate", "ratings come from the applicant"));
+                }
+                let file = self.opened()?;
+                if file.status == CaseStatus::Open {
+                    return Err(CaseError::CaseNotEnded);
+                }
+                if file.rating.is_some() {
+                    return Err(CaseError::AlreadyRated);
+                }
+                if !(1..=5).contains(score) {
+                    return Err(CaseError::InvalidScore { score: *score });
+                }
+                self.emit(Change::CaseRated {
+                    score: *score,
+                    comment: comment.clone(),
+                });
+                if *score <= 2 {
+                    let due = self.calendar.due(
+                        self.now(),
+                        TimeSpan {
+                            amount: FOLLOW_UP_WORKING_DAYS,
+                            unit: TimeUnit::WorkingDays,
+                        },
+                    )?;
+                    self.emit(Change::FollowUpOpened { due });
+                }
+                Ok(())
+            }
+            Action::CheckDeadlines => {
+                let file = self.opened()?;
+                if file.status != CaseStatus::Open {
+                    return Ok(());
+                }
+                let now = self.now();
+                let mut changes = Vec::new();
+                for step in &file.steps {
+                    if step.state != StepState::Active {
+                        continue;
+                    }
+                    if step.warn_at.is_some_and(|warn_at| warn_at <= now) && !step.warned {
+                        changes.push(Change::StepWarned {
+                            step: step.id.clone(),
+                        });
+                    }
+                    if step.due.is_some_and(|due| due <= now) && !step.overdue {
+                        changes.push(Change::StepOverdue {
+                            step: step.id.clone(),
+                        });
+                    }
+                }
+                let missed: Vec<String> = file
+                    .materials
+                    .iter()
+                    .filter(|record| match record.provision {
+                        MaterialProvision::Promised { deadline } => {
+                            deadline <= now && !file.supplied_materials.contains(&record.material)
+                        }
+                        _ => false,
+                    })
+                    .map(|record| record.material.clone())
+                    .collect();
+                for change in changes {
+                    self.emit(change);
+                }
+                if !missed.is_empty() {
+                    for material in missed {
+                        self.emit(Change::MaterialDeadlineMissed { material });
+                    }
+                    self.cancel_live_steps(CancelReason::Terminated);
+                    self.end(CaseOutcome::Terminated);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves a due time by the time a step was paused, in the limit's own unit.
+    fn shift(&self, due: DateTime<Utc>, since: DateTime<Utc>, limit: TimeSpan) -> Result<DateTime<Utc>, CaseError> {
+        let now = self.now();
+        Ok(match limit.unit {
+            TimeUnit::Hours => due + (now - since),
+            TimeUnit::CalendarDays => {
+                let days = (self.calendar.local_date(now) - self.calendar.local_date(since)).num_days();
+                due + Duration::days(days)
+            }
+            TimeUnit::WorkingDays => {
+                let paused = self.calendar.working_days_between(since, now)?;
+                if paused == 0 {
+                    due
+                } else {
+                    self.calendar.due(
+                        due - Duration::seconds(1),
+                        TimeSpan {
+                            amount: paused,
+                            unit: TimeUnit::WorkingDays,
+                        },
+                    )?
+                }
+            }
+        })
+    }
+
+    fn check_application(
+        &self,
+        form: &Value,
+        declarations: &[MaterialDeclaration],
+        opted_in: &[String],
+    ) -> Result<Vec<MaterialRecord>, CaseError> {
+        let mut problems: Vec<ValueProblem> = check_object(&self.definition.form, form)
+            .into_iter()
+            .map(|problem| ValueProblem {
+                field: format!("form.{}", problem.field),
+                message: problem.message,
+            })
+            .collect();
+        let mut material_problem = |material: &str, message: String| {
+            problems.push(ValueProblem {
+                field: format!("materials.{material}"),
+                message,
+            })
+        };
+        let promise_limit = match self.definition.promised_limit {
+            Some(limit) => Some(self.calendar.due(self.now(), limit)?),
+            None => None,
+        };
+        let mut records = Vec::new();
+        let mut seen = BTreeSet::new();
+        for declaration in declarations {
+            let Some(material) = self
+                .definition
+                .materials
+                .iter()
+                .find(|m| m.id == declaration.material)
+            else {
+                let known: Vec<&str> = self.definition.materials.iter().map(|m| m.id.as_str()).collect();
+                material_problem(
+                    &declaration.material,
+                    format!("is not a material of this bundle (known: {})", known.join(", ")),
+                );
+                continue;
+            };
+            if !seen.insert(declaration.material.as_str()) {
+                material_problem(&declaration.material, "is declared twice".into());
+                continue;
+            }
+            match &declaration.provision {
+                MaterialProvision::Promised { deadline } => {
+                    if !material.deficiency_allowed {
+                        material_problem(&material.id, "cannot be promised for later: accepting with deficiency (容缺受理) is not allowed for it".into());
+                    } else if *deadline <= self.now() {
+                        material_problem(&material.id, format!("the promised deadline {deadline} is not in the future"));
+                    } else if promise_limit.is_some_and(|limit| *deadline > limit) {
+                        material_problem(&material.id, format!("the promised deadline {deadline} is after the bundle's promised time limit"));
+                    }
+                }
+                MaterialProvision::Commitment if !material.commitment_allowed => {
+                    material_problem(&material.id, "cannot be replaced by a commitment (告知承诺) for this bundle".into());
+                }
+                MaterialProvision::Waived if material.required => {
+                    material_problem(&material.id, "is required and cannot be waived".into());
+                }
+                MaterialProvision::Shared if !material.source.is_shared() => {
+                    material_problem(&material.id, "is submitted by the applicant; it cannot be shared".into());
+                }
+                _ => {}
+            }
+            records.push(MaterialRecord {
+                material: material.id.clone(),
+                provision: declaration.provision.clone(),
+                from_applicant: declaration.provision == MaterialProvision::Submitted,
+            });
+        }
+        for material in &self.definition.materials {
+            if seen.contains(material.id.as_str()) {
+                continue;
+            }
+            if material.source.is_shared() {
+                records.push(MaterialRecord {
+                    material: material.id.clone(),
+                    provision: MaterialProvision::Shared,
+                    from_applicant: false,
+                });
+            } else if material.required {
+                material_problem(
+                    &material.id,
+                    format!("{} ({}) is missing", material.name.zh, material.name.en),
+                );
+            }
+        }
+        let optional: Vec<&str> = self
+            .definition
+            .steps
+            .iter()
+            .filter(|step| step.opt_in)
+            .map(|step| step.id.as_str())
+            .collect();
+        for step in opted_in {
+            if !optional.contains(&step.as_str()) {
+                problems.push(ValueProblem {
+                    field: "opted_in".into(),
+                    message: format!(
+                        "`{step}` is not a service that can be chosen (choices: {})",
+                        if optional.is_empty() { "none".to_string() } else { optional.join(", ") }
+                    ),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(records)
+        } else {
+            Err(CaseError::InvalidApplication { problems })
+        }
+    }
+
+    fn bindings(&self, step: &Step) -> Bindings {
+        let file = self.file();
+        let mut bindings = Bindings::new(&self.definition.form, &file.form);
+        for ancestor in self.definition.ancestors(&step.id) {
+            if let Some(ancestor_definition) = self.definition.step(ancestor) {
+                let record = file.step(ancestor).expect("seeded");
+                let outputs = match record.state {
+                    StepState::Completed => record.outputs.as_ref(),
+                    _ => None,
+                };
+                bindings.add_step(ancestor, &ancestor_definition.outputs, outputs);
+            }
+        }
+        bindings
+    }
+
+    /// Evaluates a step's `when`: `Ok(true)` when it has none.
+    fn condition_holds(&self, step: &Step) -> Result<bool, String> {
+        let Some(when) = &step.when else {
+            return Ok(true);
+        };
+        let source = ExpressionSource { text: when, start: 0 };
+        let program = expression::compile(&source).map_err(|_| format!("`{when}` does not parse"))?;
+        match self.bindings(step).evaluate(&program) {
+            Ok(cel::Value::Bool(holds)) => Ok(holds),
+            Ok(_) => Err(format!("`{when}` did not give true or false")),
+            Err(error) => Err(format!("`{when}` could not be evaluated: {error}")),
+        }
+    }
+
+    fn is_ready(&self, step: &Step) -> bool {
+        let file = self.file();
+        file.step(&step.id).expect("seeded").state == StepState::Waiting
+            && step
+                .after
+                .iter()
+                .all(|after| !file.step(after).expect("seeded").state.is_live())
+    }
+
+    fn upstream_all_skipped(&self, step: &Step) -> bool {
+        let file = self.file();
+        !step.after.is_empty()
+            && step
+                .after
+                .iter()
+                .all(|after| file.step(after).expect("seeded").state == StepState::Skipped)
+    }
+
+    /// Starts or skips every step whose turn has come, until nothing changes;
+    /// then ends the case if nothing is left to run.
+    fn advance(&mut self) -> Result<(), CaseError> {
+        loop {
+            let mut progressed = false;
+            for step in &self.definition.steps {
+                if !self.is_ready(step) {
+                    continue;
+                }
+                progressed = true;
+                if let Some(choice) = &step.choice {
+                    self.resolve_choice(choice)?;
+                } else {
+                    self.start_or_skip(step)?;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self.file().status == CaseStatus::Open
+            && self.file().steps.iter().all(|step| !step.state.is_live())
+        {
+            let partial = self
+                .file()
+                .steps
+                .iter()
+                .any(|step| matches!(step.state, StepState::Refused | StepState::Cancelled));
+            self.end(if partial {
+                CaseOutcome::PartiallyCompleted
+            } else {
+                CaseOutcome::Completed
+            });
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, step: &str, reason: SkipReason, note: Option<String>) {
+        self.emit(Change::StepSkipped {
+            step: step.to_string(),
+            reason,
+            note,
+        });
+    }
+
+    fn start_or_skip(&mut self, step: &Step) -> Result<(), CaseError> {
+        if step.opt_in && !self.file().opted_in.contains(&step.id) {
+            self.skip(&step.id, SkipReason::NotOptedIn, None);
+            return Ok(());
+        }
+        if self.upstream_all_skipped(step) {
+            self.skip(&step.id, SkipReason::UpstreamSkipped, None);
+            return Ok(());
+        }
+        match self.condition_holds(step) {
+            Ok(true) => self.activate(step),
+            Ok(false) => {
+                self.skip(&step.id, SkipReason::ConditionFalse, None);
+                Ok(())
+            }
+            Err(note) => {
+                self.skip(&step.id, SkipReason::ConditionFalse, Some(note));
+                Ok(())
+            }
+        }
+    }
+
+    fn resolve_choice(&mut self, choice: &str) -> Result<(), CaseError> {
+        let definition = self.definition;
+        let branches: Vec<&Step> = definition
+            .choices
+            .iter()
+            .find(|c| c.id == choice)
+            .map(|c| c.branches.iter().filter_map(|b| definition.step(b)).collect())
+            .unwrap_or_default();
+        let Some(first) = branches.first() else {
+            return Ok(());
+        };
+        if self.upstream_all_skipped(first) {
+            for branch in &branches {
+                self.skip(&branch.id, SkipReason::UpstreamSkipped, None);
+            }
+            return Ok(());
+        }
+        let mut chosen = None;
+        for (position, branch) in branches.iter().enumerate() {
+            let last = position + 1 == branches.len();
+            if chosen.is_none() && (last || self.condition_holds(branch) == Ok(true)) {
+                chosen = Some(branch.id.clone());
+            }
+        }
+        for branch in branches {
+            if Some(&branch.id) == chosen.as_ref() {
+                self.activate(branch)?;
+            } else {
+                self.skip(&branch.id, SkipReason::OtherBranch, None);
+            }
+        }
+        Ok(())
+    }
+
+    fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
+        let due = match step.time_limit {
+            Some(limit) => Some(self.calendar.due(self.now(), limit)?),
+            None => None,
+        };
+        let warn_at = match (due, step.warn_before) {
+            (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
+            _ => None,
+        };
+        self.emit(Change::StepActivated {
+            step: step.id.clone(),
+            due,
+            warn_at,
+        });
+        if step.kind == StepKind::Payment {
+            let bills = self.compute_bills(step)?;
+            self.emit(Change::BillsIssued {
+                step: step.id.clone(),
+                bills,
+            });
+            self.complete_payment_if_paid(&step.id);
+        }
+        Ok(())
+    }
+
+    fn compute_bills(&self, step: &Step) -> Result<Vec<IssuedBill>, CaseError> {
+        let bindings = self.bindings(step);
+        let rounding = step.rounding.unwrap_or(crate::workflow::Rounding::HalfUp);
+        let fail = |message: String| CaseError::Expression {
+            step: step.id.clone(),
+            message,
+        };
+        let mut bills = Vec::new();
+        for bill in &step.bills {
+            let mut items = Vec::new();
+            for item in &bill.items {
+                let source = ExpressionSource { text: &item.amount, start: 0 };
+                let program = expression::compile(&source)
+                    .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
+                let value = bindings.evaluate(&program).map_err(|error| {
+                    fail(format!("the amount `{}` could not be computed: {error}", item.amount))
+                })?;
+                let fen = match value {
+                    cel::Value::Int(fen) => fen as f64,
+                    cel::Value::UInt(fen) => fen as f64,
+                    cel::Value::Float(fen) => rounding.apply(fen),
+                    _ => return Err(fail(format!("the amount `{}` is not a number", item.amount))),
+                };
+                if !fen.is_finite() || fen < 0.0 || fen > i64::MAX as f64 {
+                    return Err(fail(format!("the amount `{}` gives {fen}, not a whole number of fen from 0 up", item.amount)));
+                }
+                items.push(IssuedBillItem {
+                    payee: item.payee.clone(),
+                    label: item.label.clone(),
+                    amount: fen as i64,
+                });
+            }
+            let total = items.iter().map(|item| item.amount).sum();
+            bills.push(IssuedBill {
+                payer: bill.payer.clone(),
+                items,
+                total,
+            });
+        }
+        Ok(bills)
+    }
+
+    fn complete_payment_if_paid(&mut self, step: &str) {
+        let file = self.file();
+        let all_paid = file
+            .payments
+            .iter()
+            .filter(|payment| payment.step == step)
+            .all(|payment| payment.paid);
+        if all_paid && file.step(step).is_some_and(|s| s.state == StepState::Active) {
+            self.emit(Change::StepCompleted {
+                step: step.to_string(),
+                outputs: Value::Object(Default::default()),
+            });
+        }
+    }
+
+    fn cancel_live_steps(&mut self, reason: CancelReason) {
+        let live: Vec<String> = self
+            .file()
+            .steps
+            .iter()
+            .filter(|step| step.state.is_live())
+            .map(|step| step.id.clone())
+            .collect();
+        for step in live {
+            self.emit(Change::StepCancelled { step, reason });
+        }
+    }
+
+    fn end(&mut self, outcome: CaseOutcome) {
+        let file = self.file();
+        let mut delivered = Vec::new();
+        let mut not_delivered = Vec::new();
+        for step in &self.definition.steps {
+            let state = file.step(&step.id).expect("seeded").state;
+            let list = match state {
+                StepState::Completed => &mut delivered,
+                StepState::Refused | StepState::Cancelled => &mut not_delivered,
+                _ => continue,
+            };
+            list.extend(step.deliverables.iter().map(|d| d.id.clone()));
+        }
+        self.emit(Change::CaseEnded {
+            outcome,
+            delivered,
+            not_delivered,
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! Why a case refuses a command. Every variant is the case saying no; none is
+//! an infrastructure failure (those live in the store's error type).
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::CalendarError;
+use crate::value_type::ValueProblem;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum CaseError {
+    #[error("no such case")]
+    NotOpened,
+    #[error("the case is already open")]
+    AlreadyOpened,
+    #[error("unknown workflow `{workflow}`")]
+    UnknownWorkflow { workflow: String },
+    #[error("the definition {hash} this case runs on is not available")]
+    UnknownDefinition { hash: String },
+    #[error("the calendar `{calendar}` is not available")]
+    UnknownCalendar { calendar: String },
+    /// Everything wrong with an application, at once: form fields
+    /// (`form.NAME`), materials (`materials.ID`) and chosen services (`opted_in`).
+    #[error("the application has {} problem(s): {}", problems.len(), join(problems))]
+    InvalidApplication { problems: Vec<ValueProblem> },
+    #[error("{actor} may not {action}: {reason}")]
+    Forbidden {
+        actor: String,
+        action: String,
+        reason: String,
+    },
+    #[error("unknown step `{step}`")]
+    UnknownStep { step: String },
+    #[error("step `{step}` is {state}, not active")]
+    StepNotActive { step: String, state: String },
+    #[error("the outputs of step `{step}` have {} problem(s): {}", problems.len(), join(problems))]
+    InvalidOutputs {
+        step: String,
+        problems: Vec<ValueProblem>,
+    },
+    #[error("step `{step}` is a payment: it completes when every bill is paid")]
+    PaymentStep { step: String },
+    #[error("step `{step}` cannot return to `{to}` (allowed: {})", allowed.join(", "))]
+    NotAReturnTarget {
+        step: String,
+        to: String,
+        allowed: Vec<String>,
+    },
+    #[error("cannot return past step `{step}`: payments for it were already received")]
+    ReturnPastPayment { step: String },
+    #[error("step `{step}` may not ask for supplements")]
+    SupplementNotAllowed { step: String },
+    #[error("a supplement request must list at least one item")]
+    NoSupplementItems,
+    #[error("nothing is waiting to be supplied")]
+    NothingToSupplement,
+    #[error("the supplement is missing {}", items.join(", "))]
+    MissingSupplementItems { items: Vec<String> },
+    #[error("unknown or not promised material(s): {}", materials.join(", "))]
+    NotPromised { materials: Vec<String> },
+    #[error("no unpaid bill for payer `{payer}`")]
+    NoSuchBill { payer: String },
+    #[error("payer `{payer}` owes {expected} fen, not {given}")]
+    WrongAmount {
+        payer: String,
+        expected: i64,
+        given: i64,
+    },
+    #[error("a receipt reference is required")]
+    MissingReceipt,
+    #[error("a reason is required")]
+    MissingReason,
+    #[error("the case is {status}")]
+    CaseEnded { status: String },
+    #[error("the case is still open; it can be rated when it has ended")]
+    CaseNotEnded,
+    #[error("the case was already rated")]
+    AlreadyRated,
+    #[error("a rating is from 1 (very unsatisfied) to 5 (very satisfied), not {score}")]
+    InvalidScore { score: u8 },
+    #[error("{0}")]
+    Calendar(CalendarError),
+    #[error("step `{step}`: {message}")]
+    Expression { step: String, message: String },
+}
+
+fn join(problems: &[ValueProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<CalendarError> for CaseError {
+    fn from(error: CalendarError) -> CaseError {
+        CaseError::Calendar(error)
+    }
+}

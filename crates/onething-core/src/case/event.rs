@@ -1,0 +1,223 @@
+//! Events: what happened to a case. They are stored forever, so their names
+//! and shapes are a compatibility boundary: add fields with defaults, never
+//! rename; a change of meaning is a new version with an upcaster.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::command::{Actor, Channel, MaterialProvision};
+use crate::registry::Localized;
+
+/// Every event carries the command that caused it, who gave it and when,
+/// so that replay alone can answer "who did what, when".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseEvent {
+    pub command_id: String,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepSeed {
+    pub id: String,
+    pub agency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialRecord {
+    pub material: String,
+    #[serde(flatten)]
+    pub provision: MaterialProvision,
+    /// Whether the applicant had to hand it over (false for shared data).
+    pub from_applicant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedBillItem {
+    pub payee: String,
+    pub label: Localized,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedBill {
+    pub payer: String,
+    pub items: Vec<IssuedBillItem>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Its `when` condition was false.
+    ConditionFalse,
+    /// Every step it waits on was skipped.
+    UpstreamSkipped,
+    /// The applicant did not opt into it.
+    NotOptedIn,
+    /// Another branch of its choice runs.
+    OtherBranch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// A step it depends on was refused.
+    UpstreamRefused,
+    Withdrawn,
+    /// A promised material was not supplied in time.
+    Terminated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseOutcome {
+    Completed,
+    PartiallyCompleted,
+    Withdrawn,
+    Terminated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    CaseOpened {
+        case_id: String,
+        workflow: String,
+        version: u32,
+        hash: String,
+        channel: Channel,
+        form: Value,
+        materials: Vec<MaterialRecord>,
+        opted_in: Vec<String>,
+        steps: Vec<StepSeed>,
+    },
+    StepActivated {
+        step: String,
+        due: Option<DateTime<Utc>>,
+        warn_at: Option<DateTime<Utc>>,
+    },
+    StepSkipped {
+        step: String,
+        reason: SkipReason,
+        /// Why a condition could not be evaluated, when that is why it was skipped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    BillsIssued {
+        step: String,
+        bills: Vec<IssuedBill>,
+    },
+    PaymentReceived {
+        step: String,
+        payer: String,
+        amount: i64,
+        receipt: String,
+    },
+    StepCompleted {
+        step: String,
+        outputs: Value,
+    },
+    StepReturned {
+        step: String,
+        to: String,
+        reason: String,
+        /// Every step set back to waiting, the target included.
+        reset: Vec<String>,
+    },
+    StepRefused {
+        step: String,
+        reason: String,
+    },
+    StepCancelled {
+        step: String,
+        reason: CancelReason,
+    },
+    SupplementRequested {
+        step: String,
+        items: Vec<String>,
+        reason: String,
+    },
+    SupplementProvided {
+        items: serde_json::Map<String, Value>,
+        materials: Vec<String>,
+        /// Steps that resume, with their new due times.
+        resumed: Vec<ResumedStep>,
+    },
+    StepWarned {
+        step: String,
+    },
+    StepOverdue {
+        step: String,
+    },
+    MaterialDeadlineMissed {
+        material: String,
+    },
+    CaseWithdrawn {
+        reason: String,
+    },
+    RefundOwed {
+        step: String,
+        payer: String,
+        payee: String,
+        amount: i64,
+    },
+    CaseEnded {
+        outcome: CaseOutcome,
+        delivered: Vec<String>,
+        not_delivered: Vec<String>,
+    },
+    CaseRated {
+        score: u8,
+        comment: Option<String>,
+    },
+    FollowUpOpened {
+        due: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumedStep {
+    pub step: String,
+    pub due: Option<DateTime<Utc>>,
+    pub warn_at: Option<DateTime<Utc>>,
+}
+
+impl Change {
+    /// The stable name stored with the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::CaseOpened { .. } => "case_opened",
+            Change::StepActivated { .. } => "step_activated",
+            Change::StepSkipped { .. } => "step_skipped",
+            Change::BillsIssued { .. } => "bills_issued",
+            Change::PaymentReceived { .. } => "payment_received",
+            Change::StepCompleted { .. } => "step_completed",
+            Change::StepReturned { .. } => "step_returned",
+            Change::StepRefused { .. } => "step_refused",
+            Change::StepCancelled { .. } => "step_cancelled",
+            Change::SupplementRequested { .. } => "supplement_requested",
+            Change::SupplementProvided { .. } => "supplement_provided",
+            Change::StepWarned { .. } => "step_warned",
+            Change::StepOverdue { .. } => "step_overdue",
+            Change::MaterialDeadlineMissed { .. } => "material_deadline_missed",
+            Change::CaseWithdrawn { .. } => "case_withdrawn",
+            Change::RefundOwed { .. } => "refund_owed",
+            Change::CaseEnded { .. } => "case_ended",
+            Change::CaseRated { .. } => "case_rated",
+            Change::FollowUpOpened { .. } => "follow_up_opened",
+        }
+    }
+}
+
+impl cqrs_es::DomainEvent for CaseEvent {
+    fn event_type(&self) -> String {
+        self.change.name().to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}

@@ -1,0 +1,385 @@
+//! The state of a case: nothing but the fold of its events.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::command::Channel;
+use super::event::{CaseEvent, CaseOutcome, Change, IssuedBill, MaterialRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Waiting,
+    Active,
+    /// Active, with the clock stopped for a supplement (补正).
+    Paused,
+    Completed,
+    Skipped,
+    Refused,
+    Cancelled,
+}
+
+impl StepState {
+    /// Still to run or running.
+    pub fn is_live(self) -> bool {
+        matches!(self, StepState::Waiting | StepState::Active | StepState::Paused)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepState::Waiting => "waiting",
+            StepState::Active => "active",
+            StepState::Paused => "paused",
+            StepState::Completed => "completed",
+            StepState::Skipped => "skipped",
+            StepState::Refused => "refused",
+            StepState::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub id: String,
+    pub agency: String,
+    pub state: StepState,
+    pub due: Option<DateTime<Utc>>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub paused_since: Option<DateTime<Utc>>,
+    /// Items asked for while paused.
+    pub requested_items: Vec<String>,
+    pub outputs: Option<Value>,
+    /// How many times the step was activated (more than one after a return).
+    pub passes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub step: String,
+    pub bill: IssuedBill,
+    pub paid: bool,
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub step: String,
+    pub payer: String,
+    pub payee: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    Completed,
+    PartiallyCompleted,
+    Withdrawn,
+    Terminated,
+}
+
+impl CaseStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Completed => "completed",
+            CaseStatus::PartiallyCompleted => "partially_completed",
+            CaseStatus::Withdrawn => "withdrawn",
+            CaseStatus::Terminated => "terminated",
+        }
+    }
+}
+
+impl From<CaseOutcome> for CaseStatus {
+    fn from(outcome: CaseOutcome) -> CaseStatus {
+        match outcome {
+            CaseOutcome::Completed => CaseStatus::Completed,
+            CaseOutcome::PartiallyCompleted => CaseStatus::PartiallyCompleted,
+            CaseOutcome::Withdrawn => CaseStatus::Withdrawn,
+            CaseOutcome::Terminated => CaseStatus::Terminated,
+        }
+    }
+}
+
+/// A command already applied: repeating its id changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedCommand {
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    pub score: u8,
+    pub comment: Option<String>,
+    pub follow_up_due: Option<DateTime<Utc>>,
+}
+
+/// An opened case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseFile {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    pub hash: String,
+    pub channel: Channel,
+    pub opened_at: DateTime<Utc>,
+    pub status: CaseStatus,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The number of events applied; the sequence of the last one.
+    pub sequence: u64,
+    pub form: Value,
+    pub materials: Vec<MaterialRecord>,
+    /// Promised materials supplied since opening.
+    pub supplied_materials: Vec<String>,
+    pub opted_in: Vec<String>,
+    pub steps: Vec<StepRecord>,
+    pub payments: Vec<PaymentRecord>,
+    pub refunds: Vec<Refund>,
+    pub delivered: Vec<String>,
+    pub not_delivered: Vec<String>,
+    pub rating: Option<Rating>,
+    pub returns: u32,
+    pub supplements: u32,
+    pub applied: BTreeMap<String, AppliedCommand>,
+}
+
+impl CaseFile {
+    pub fn step(&self, id: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|step| step.id == id)
+    }
+
+    fn step_mut(&mut self, id: &str) -> &mut StepRecord {
+        self.steps
+            .iter_mut()
+            .find(|step| step.id == id)
+            .expect("events name steps seeded by case_opened")
+    }
+}
+
+/// The case aggregate: not yet opened, or opened with its file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum Case {
+    #[default]
+    Unopened,
+    Opened(Box<CaseFile>),
+}
+
+impl Case {
+    pub fn file(&self) -> Option<&CaseFile> {
+        match self {
+            Case::Unopened => None,
+            Case::Opened(file) => Some(file),
+        }
+    }
+
+    /// Folds one event into the state.
+    pub fn apply_event(&mut self, event: CaseEvent) {
+        let CaseEvent {
+            command_id,
+            at,
+            change,
+            ..
+        } = event;
+        if let Change::CaseOpened {
+            case_id,
+            workflow,
+            version,
+            hash,
+            channel,
+            form,
+            materials,
+            opted_in,
+            steps,
+        } = change
+        {
+            let mut applied = BTreeMap::new();
+            applied.insert(
+                command_id,
+                AppliedCommand {
+                    first_sequence: 1,
+                    last_sequence: 1,
+                },
+            );
+            *self = Case::Opened(Box::new(CaseFile {
+                id: case_id,
+                workflow,
+                version,
+                hash,
+                channel,
+                opened_at: at,
+                status: CaseStatus::Open,
+                ended_at: None,
+                sequence: 1,
+                form,
+                materials,
+                supplied_materials: Vec::new(),
+                opted_in,
+                steps: steps
+                    .into_iter()
+                    .map(|seed| StepRecord {
+                        id: seed.id,
+                        agency: seed.agency,
+                        state: StepState::Waiting,
+                        due: None,
+                        warn_at: None,
+                        warned: false,
+                        overdue: false,
+                        activated_at: None,
+                        paused_since: None,
+                        requested_items: Vec::new(),
+                        outputs: None,
+                        passes: 0,
+                    })
+                    .collect(),
+                payments: Vec::new(),
+                refunds: Vec::new(),
+                delivered: Vec::new(),
+                not_delivered: Vec::new(),
+                rating: None,
+                returns: 0,
+                supplements: 0,
+                applied,
+            }));
+            return;
+        }
+        let Case::Opened(file) = self else {
+            // Events of a case always start with case_opened; anything else
+            // before it would be a corrupted stream, which audit reports.
+            return;
+        };
+        file.sequence += 1;
+        let sequence = file.sequence;
+        file.applied
+            .entry(command_id)
+            .and_modify(|applied| applied.last_sequence = sequence)
+            .or_insert(AppliedCommand {
+                first_sequence: sequence,
+                last_sequence: sequence,
+            });
+        match change {
+            Change::CaseOpened { .. } => unreachable!("handled above"),
+            Change::StepActivated { step, due, warn_at } => {
+                let record = file.step_mut(&step);
+                record.state = StepState::Active;
+                record.due = due;
+                record.warn_at = warn_at;
+                record.warned = false;
+                record.overdue = false;
+                record.activated_at = Some(at);
+                record.passes += 1;
+            }
+            Change::StepSkipped { step, .. } => file.step_mut(&step).state = StepState::Skipped,
+            Change::BillsIssued { step, bills } => {
+                file.payments.retain(|payment| payment.step != step);
+                for bill in bills {
+                    let paid = bill.total == 0;
+                    file.payments.push(PaymentRecord {
+                        step: step.clone(),
+                        bill,
+                        paid,
+                        receipt: None,
+                    });
+                }
+            }
+            Change::PaymentReceived {
+                step,
+                payer,
+                receipt,
+                ..
+            } => {
+                if let Some(payment) = file
+                    .payments
+                    .iter_mut()
+                    .find(|p| p.step == step && p.bill.payer == payer)
+                {
+                    payment.paid = true;
+                    payment.receipt = Some(receipt);
+                }
+            }
+            Change::StepCompleted { step, outputs } => {
+                let record = file.step_mut(&step);
+                record.state = StepState::Completed;
+                record.outputs = Some(outputs);
+            }
+            Change::StepReturned { reset, .. } => {
+                file.returns += 1;
+                for id in reset {
+                    let record = file.step_mut(&id);
+                    record.state = StepState::Waiting;
+                    record.outputs = None;
+                    record.due = None;
+                    record.warn_at = None;
+                    record.paused_since = None;
+                    record.requested_items.clear();
+                    file.payments.retain(|payment| payment.step != id);
+                }
+            }
+            Change::StepRefused { step, .. } => file.step_mut(&step).state = StepState::Refused,
+            Change::StepCancelled { step, .. } => file.step_mut(&step).state = StepState::Cancelled,
+            Change::SupplementRequested { step, items, .. } => {
+                file.supplements += 1;
+                let record = file.step_mut(&step);
+                record.state = StepState::Paused;
+                record.paused_since = Some(at);
+                record.requested_items = items;
+            }
+            Change::SupplementProvided {
+                materials, resumed, ..
+            } => {
+                file.supplied_materials.extend(materials);
+                for resumed in resumed {
+                    let record = file.step_mut(&resumed.step);
+                    record.state = StepState::Active;
+                    record.paused_since = None;
+                    record.requested_items.clear();
+                    record.due = resumed.due;
+                    record.warn_at = resumed.warn_at;
+                }
+            }
+            Change::StepWarned { step } => file.step_mut(&step).warned = true,
+            Change::StepOverdue { step } => file.step_mut(&step).overdue = true,
+            Change::MaterialDeadlineMissed { .. } | Change::CaseWithdrawn { .. } => {}
+            Change::RefundOwed {
+                step,
+                payer,
+                payee,
+                amount,
+            } => file.refunds.push(Refund {
+                step,
+                payer,
+                payee,
+                amount,
+            }),
+            Change::CaseEnded {
+                outcome,
+                delivered,
+                not_delivered,
+            } => {
+                file.status = outcome.into();
+                file.ended_at = Some(at);
+                file.delivered = delivered;
+                file.not_delivered = not_delivered;
+            }
+            Change::CaseRated { score, comment } => {
+                file.rating = Some(Rating {
+                    score,
+                    comment,
+                    follow_up_due: None,
+                });
+            }
+            Change::FollowUpOpened { due } => {
+                if let Some(rating) = &mut file.rating {
+                    rating.follow_up_due = Some(due);
+                }
+            }
+        }
+    }
+}
