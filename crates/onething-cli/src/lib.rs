@@ -2,6 +2,7 @@
 //! stores together. The only crate that prints, reads the environment or uses
 //! `anyhow`.
 
+mod case_commands;
 mod workflow_commands;
 
 use std::ffi::OsString;
@@ -33,6 +34,10 @@ pub struct Cli {
         default_value = "sqlite://onething.db"
     )]
     pub database: String,
+    /// The time commands are given at (RFC 3339), instead of the clock:
+    /// for replaying a scripted scenario or back-filling. Use with care.
+    #[arg(long, global = true, env = "ONETHING_NOW")]
+    pub now: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +47,9 @@ pub enum Command {
     /// Validate and inspect bundle definitions.
     #[command(subcommand)]
     Workflow(workflow_commands::WorkflowCommand),
+    /// Open and act on cases, directly on the store.
+    #[command(subcommand)]
+    Case(case_commands::CaseCommandLine),
 }
 
 /// Where a command writes: data to `out`, everything else to `err`.
@@ -80,5 +88,25 @@ pub fn run_with_args(
 fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
     match cli.command {
         Command::Workflow(command) => workflow_commands::run(&cli.workflows, command, terminal),
+        Command::Case(command) => {
+            let now = match &cli.now {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                    .map_err(|error| {
+                        anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}")
+                    })?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let context = case_commands::Setting {
+                workflows: &cli.workflows,
+                database: &cli.database,
+                now,
+            };
+            runtime.block_on(case_commands::run(context, command, terminal))
+        }
     }
 }

@@ -1,5 +1,36 @@
 //! Everything of onething that touches storage: the workflows folder on disk,
-//! and (from the case engine on) the event stores on SQLite and PostgreSQL,
-//! their migrations and the read models.
+//! the event stores on SQLite (embedded default) and PostgreSQL, their
+//! migrations, and the read models.
 
+pub mod cases;
+pub mod database;
+pub mod error;
+pub mod migrations;
+pub mod views;
 pub mod workflow_files;
+
+pub use cases::{CaseStore, CommandOutcome, StoredEvent};
+pub use database::Database;
+pub use error::{CommandError, StoreError};
+
+use std::sync::Arc;
+
+use onething_core::case::Library;
+use workflow_files::Catalog;
+
+/// Opens the database and prepares the case store: records the current
+/// definitions of the catalog by hash and loads every definition ever used.
+pub async fn open_case_store(url: &str, catalog: &Catalog) -> Result<CaseStore, StoreError> {
+    let database = Database::open(url).await?;
+    let library = Arc::new(Library::new());
+    for calendar in catalog.registry.calendars.values() {
+        library.add_calendar(calendar.clone());
+    }
+    let store = CaseStore::new(database, library.clone());
+    for definition in catalog.workflows.values() {
+        store.record_definition(definition).await?;
+        library.set_current(definition.clone());
+    }
+    store.load_definitions().await?;
+    Ok(store)
+}

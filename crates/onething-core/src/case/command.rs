@@ -55,8 +55,14 @@ impl Actor {
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Actor::Agency { agency, operator: Some(operator) } => write!(f, "{agency}/{operator}"),
-            Actor::Agency { agency, operator: None } => write!(f, "{agency}"),
+            Actor::Agency {
+                agency,
+                operator: Some(operator),
+            } => write!(f, "{agency}/{operator}"),
+            Actor::Agency {
+                agency,
+                operator: None,
+            } => write!(f, "{agency}"),
             Actor::Applicant { id: Some(id) } => write!(f, "applicant/{id}"),
             Actor::Applicant { id: None } => write!(f, "applicant"),
             Actor::System => write!(f, "system"),
@@ -84,7 +90,9 @@ pub enum MaterialProvision {
     /// Fetched from the e-licence store or produced by an earlier step.
     Shared,
     /// Accepted with deficiency (容缺受理): to be supplied by the deadline.
-    Promised { deadline: DateTime<Utc> },
+    Promised {
+        deadline: DateTime<Utc>,
+    },
     /// Replaced by the applicant's signed commitment (告知承诺制).
     Commitment,
     /// Not needed for this case.

@@ -111,14 +111,22 @@ impl<'a> Decision<'a> {
     }
 
     /// The step, checked to be owned by the acting agency and running.
-    fn owned_running_step(&self, step: &str, action: &str, allow_paused: bool) -> Result<&'a Step, CaseError> {
+    fn owned_running_step(
+        &self,
+        step: &str,
+        action: &str,
+        allow_paused: bool,
+    ) -> Result<&'a Step, CaseError> {
         let file = self.open_case()?;
         let step_definition = self.step_definition(step)?;
         if self.command.actor.agency() != Some(step_definition.agency.as_str()) {
             return Err(forbidden(
                 &self.command.actor,
                 action,
-                format!("step `{step}` belongs to agency `{}`", step_definition.agency),
+                format!(
+                    "step `{step}` belongs to agency `{}`",
+                    step_definition.agency
+                ),
             ));
         }
         let state = file.step(step).expect("seeded").state;
@@ -224,7 +232,10 @@ impl<'a> Decision<'a> {
                 let file = self.file();
                 let mut reset = vec![to.clone()];
                 for candidate in &self.definition.steps {
-                    if self.definition.ancestors(&candidate.id).contains(&to.as_str())
+                    if self
+                        .definition
+                        .ancestors(&candidate.id)
+                        .contains(&to.as_str())
                         && file.step(&candidate.id).expect("seeded").state != StepState::Waiting
                     {
                         reset.push(candidate.id.clone());
@@ -259,8 +270,15 @@ impl<'a> Decision<'a> {
                     .steps
                     .iter()
                     .filter(|candidate| {
-                        self.definition.ancestors(&candidate.id).contains(&step.as_str())
-                            && self.file().step(&candidate.id).expect("seeded").state.is_live()
+                        self.definition
+                            .ancestors(&candidate.id)
+                            .contains(&step.as_str())
+                            && self
+                                .file()
+                                .step(&candidate.id)
+                                .expect("seeded")
+                                .state
+                                .is_live()
                     })
                     .map(|candidate| candidate.id.clone())
                     .collect();
@@ -277,7 +295,8 @@ impl<'a> Decision<'a> {
                 items,
                 reason,
             } => {
-                let step_definition = self.owned_running_step(step, "request a supplement", false)?;
+                let step_definition =
+                    self.owned_running_step(step, "request a supplement", false)?;
                 if !step_definition.supplements {
                     return Err(CaseError::SupplementNotAllowed { step: step.clone() });
                 }
@@ -299,7 +318,11 @@ impl<'a> Decision<'a> {
             }
             Action::Supplement { items, materials } => {
                 if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
-                    return Err(forbidden(actor, "supplement", "supplements come from the applicant, directly or through the window"));
+                    return Err(forbidden(
+                        actor,
+                        "supplement",
+                        "supplements come from the applicant, directly or through the window",
+                    ));
                 }
                 let file = self.open_case()?;
                 let paused: Vec<_> = file
@@ -313,7 +336,10 @@ impl<'a> Decision<'a> {
                 let mut missing: Vec<String> = Vec::new();
                 for step in &paused {
                     for item in &step.requested_items {
-                        if !items.contains_key(item) && !materials.contains(item) && !missing.contains(item) {
+                        if !items.contains_key(item)
+                            && !materials.contains(item)
+                            && !missing.contains(item)
+                        {
                             missing.push(item.clone());
                         }
                     }
@@ -328,7 +354,9 @@ impl<'a> Decision<'a> {
                             &record.material == *material
                                 && matches!(record.provision, MaterialProvision::Promised { .. })
                         });
-                        let requested = paused.iter().any(|step| step.requested_items.contains(material));
+                        let requested = paused
+                            .iter()
+                            .any(|step| step.requested_items.contains(material));
                         (!promised && !requested) || file.supplied_materials.contains(material)
                     })
                     .cloned()
@@ -375,7 +403,9 @@ impl<'a> Decision<'a> {
                 let Some(payment) = file.payments.iter().find(|payment| {
                     &payment.bill.payer == payer
                         && !payment.paid
-                        && file.step(&payment.step).is_some_and(|s| s.state == StepState::Active)
+                        && file
+                            .step(&payment.step)
+                            .is_some_and(|s| s.state == StepState::Active)
                 }) else {
                     return Err(CaseError::NoSuchBill {
                         payer: payer.clone(),
@@ -387,7 +417,9 @@ impl<'a> Decision<'a> {
                     return Err(forbidden(
                         actor,
                         "record a payment",
-                        format!("payments for `{step}` are recorded by `{collector}` or the window"),
+                        format!(
+                            "payments for `{step}` are recorded by `{collector}` or the window"
+                        ),
                     ));
                 }
                 if *amount != payment.bill.total {
@@ -408,7 +440,11 @@ impl<'a> Decision<'a> {
             }
             Action::Withdraw { reason } => {
                 if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
-                    return Err(forbidden(actor, "withdraw", "only the applicant withdraws, directly or through the window"));
+                    return Err(forbidden(
+                        actor,
+                        "withdraw",
+                        "only the applicant withdraws, directly or through the window",
+                    ));
                 }
                 self.open_case()?;
                 require_reason(reason)?;
@@ -527,12 +563,18 @@ impl<'a> Decision<'a> {
     }
 
     /// Moves a due time by the time a step was paused, in the limit's own unit.
-    fn shift(&self, due: DateTime<Utc>, since: DateTime<Utc>, limit: TimeSpan) -> Result<DateTime<Utc>, CaseError> {
+    fn shift(
+        &self,
+        due: DateTime<Utc>,
+        since: DateTime<Utc>,
+        limit: TimeSpan,
+    ) -> Result<DateTime<Utc>, CaseError> {
         let now = self.now();
         Ok(match limit.unit {
             TimeUnit::Hours => due + (now - since),
             TimeUnit::CalendarDays => {
-                let days = (self.calendar.local_date(now) - self.calendar.local_date(since)).num_days();
+                let days =
+                    (self.calendar.local_date(now) - self.calendar.local_date(since)).num_days();
                 due + Duration::days(days)
             }
             TimeUnit::WorkingDays => {
@@ -584,10 +626,18 @@ impl<'a> Decision<'a> {
                 .iter()
                 .find(|m| m.id == declaration.material)
             else {
-                let known: Vec<&str> = self.definition.materials.iter().map(|m| m.id.as_str()).collect();
+                let known: Vec<&str> = self
+                    .definition
+                    .materials
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect();
                 material_problem(
                     &declaration.material,
-                    format!("is not a material of this bundle (known: {})", known.join(", ")),
+                    format!(
+                        "is not a material of this bundle (known: {})",
+                        known.join(", ")
+                    ),
                 );
                 continue;
             };
@@ -600,19 +650,28 @@ impl<'a> Decision<'a> {
                     if !material.deficiency_allowed {
                         material_problem(&material.id, "cannot be promised for later: accepting with deficiency (容缺受理) is not allowed for it".into());
                     } else if *deadline <= self.now() {
-                        material_problem(&material.id, format!("the promised deadline {deadline} is not in the future"));
+                        material_problem(
+                            &material.id,
+                            format!("the promised deadline {deadline} is not in the future"),
+                        );
                     } else if promise_limit.is_some_and(|limit| *deadline > limit) {
                         material_problem(&material.id, format!("the promised deadline {deadline} is after the bundle's promised time limit"));
                     }
                 }
                 MaterialProvision::Commitment if !material.commitment_allowed => {
-                    material_problem(&material.id, "cannot be replaced by a commitment (告知承诺) for this bundle".into());
+                    material_problem(
+                        &material.id,
+                        "cannot be replaced by a commitment (告知承诺) for this bundle".into(),
+                    );
                 }
                 MaterialProvision::Waived if material.required => {
                     material_problem(&material.id, "is required and cannot be waived".into());
                 }
                 MaterialProvision::Shared if !material.source.is_shared() => {
-                    material_problem(&material.id, "is submitted by the applicant; it cannot be shared".into());
+                    material_problem(
+                        &material.id,
+                        "is submitted by the applicant; it cannot be shared".into(),
+                    );
                 }
                 _ => {}
             }
@@ -652,7 +711,11 @@ impl<'a> Decision<'a> {
                     field: "opted_in".into(),
                     message: format!(
                         "`{step}` is not a service that can be chosen (choices: {})",
-                        if optional.is_empty() { "none".to_string() } else { optional.join(", ") }
+                        if optional.is_empty() {
+                            "none".to_string()
+                        } else {
+                            optional.join(", ")
+                        }
                     ),
                 });
             }
@@ -685,8 +748,12 @@ impl<'a> Decision<'a> {
         let Some(when) = &step.when else {
             return Ok(true);
         };
-        let source = ExpressionSource { text: when, start: 0 };
-        let program = expression::compile(&source).map_err(|_| format!("`{when}` does not parse"))?;
+        let source = ExpressionSource {
+            text: when,
+            start: 0,
+        };
+        let program =
+            expression::compile(&source).map_err(|_| format!("`{when}` does not parse"))?;
         match self.bindings(step).evaluate(&program) {
             Ok(cel::Value::Bool(holds)) => Ok(holds),
             Ok(_) => Err(format!("`{when}` did not give true or false")),
@@ -785,7 +852,12 @@ impl<'a> Decision<'a> {
             .choices
             .iter()
             .find(|c| c.id == choice)
-            .map(|c| c.branches.iter().filter_map(|b| definition.step(b)).collect())
+            .map(|c| {
+                c.branches
+                    .iter()
+                    .filter_map(|b| definition.step(b))
+                    .collect()
+            })
             .unwrap_or_default();
         let Some(first) = branches.first() else {
             return Ok(());
@@ -849,20 +921,34 @@ impl<'a> Decision<'a> {
         for bill in &step.bills {
             let mut items = Vec::new();
             for item in &bill.items {
-                let source = ExpressionSource { text: &item.amount, start: 0 };
+                let source = ExpressionSource {
+                    text: &item.amount,
+                    start: 0,
+                };
                 let program = expression::compile(&source)
                     .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
                 let value = bindings.evaluate(&program).map_err(|error| {
-                    fail(format!("the amount `{}` could not be computed: {error}", item.amount))
+                    fail(format!(
+                        "the amount `{}` could not be computed: {error}",
+                        item.amount
+                    ))
                 })?;
                 let fen = match value {
                     cel::Value::Int(fen) => fen as f64,
                     cel::Value::UInt(fen) => fen as f64,
                     cel::Value::Float(fen) => rounding.apply(fen),
-                    _ => return Err(fail(format!("the amount `{}` is not a number", item.amount))),
+                    _ => {
+                        return Err(fail(format!(
+                            "the amount `{}` is not a number",
+                            item.amount
+                        )))
+                    }
                 };
                 if !fen.is_finite() || fen < 0.0 || fen > i64::MAX as f64 {
-                    return Err(fail(format!("the amount `{}` gives {fen}, not a whole number of fen from 0 up", item.amount)));
+                    return Err(fail(format!(
+                        "the amount `{}` gives {fen}, not a whole number of fen from 0 up",
+                        item.amount
+                    )));
                 }
                 items.push(IssuedBillItem {
                     payee: item.payee.clone(),
@@ -887,7 +973,11 @@ impl<'a> Decision<'a> {
             .iter()
             .filter(|payment| payment.step == step)
             .all(|payment| payment.paid);
-        if all_paid && file.step(step).is_some_and(|s| s.state == StepState::Active) {
+        if all_paid
+            && file
+                .step(step)
+                .is_some_and(|s| s.state == StepState::Active)
+        {
             self.emit(Change::StepCompleted {
                 step: step.to_string(),
                 outputs: Value::Object(Default::default()),

@@ -44,19 +44,36 @@ impl Library {
 
     pub fn add_calendar(&self, calendar: Calendar) {
         let mut inner = self.inner.write().expect("library lock");
-        inner.calendars.insert(calendar.id.clone(), Arc::new(calendar));
+        inner
+            .calendars
+            .insert(calendar.id.clone(), Arc::new(calendar));
     }
 
     pub fn current(&self, workflow: &str) -> Option<Arc<Definition>> {
-        self.inner.read().expect("library lock").current.get(workflow).cloned()
+        self.inner
+            .read()
+            .expect("library lock")
+            .current
+            .get(workflow)
+            .cloned()
     }
 
     pub fn by_hash(&self, hash: &str) -> Option<Arc<Definition>> {
-        self.inner.read().expect("library lock").by_hash.get(hash).cloned()
+        self.inner
+            .read()
+            .expect("library lock")
+            .by_hash
+            .get(hash)
+            .cloned()
     }
 
     pub fn calendar(&self, id: &str) -> Option<Arc<Calendar>> {
-        self.inner.read().expect("library lock").calendars.get(id).cloned()
+        self.inner
+            .read()
+            .expect("library lock")
+            .calendars
+            .get(id)
+            .cloned()
     }
 
     pub fn current_definitions(&self) -> Vec<Arc<Definition>> {

@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod library;
 mod state;
+mod view;
 
 pub use command::*;
 pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
@@ -14,6 +15,7 @@ pub use error::CaseError;
 pub use event::*;
 pub use library::Library;
 pub use state::*;
+pub use view::*;
 
 use std::sync::Arc;
 
@@ -53,11 +55,13 @@ pub fn decide_with_library(
     command: &CaseCommand,
 ) -> Result<Vec<CaseEvent>, CaseError> {
     let definition = match (case.file(), &command.action) {
-        (Some(file), _) => library
-            .by_hash(&file.hash)
-            .ok_or_else(|| CaseError::UnknownDefinition {
-                hash: file.hash.clone(),
-            })?,
+        (Some(file), _) => {
+            library
+                .by_hash(&file.hash)
+                .ok_or_else(|| CaseError::UnknownDefinition {
+                    hash: file.hash.clone(),
+                })?
+        }
         (None, Action::Open { workflow, .. }) => {
             library
                 .current(workflow)
@@ -67,10 +71,24 @@ pub fn decide_with_library(
         }
         (None, _) => return Err(CaseError::NotOpened),
     };
-    let calendar = library
-        .calendar(&definition.calendar)
-        .ok_or_else(|| CaseError::UnknownCalendar {
-            calendar: definition.calendar.clone(),
-        })?;
+    let calendar =
+        library
+            .calendar(&definition.calendar)
+            .ok_or_else(|| CaseError::UnknownCalendar {
+                calendar: definition.calendar.clone(),
+            })?;
     decide(case, &definition, &calendar, command)
+}
+
+/// The id of the case that an open command creates: derived from the
+/// command id, so that repeating the command finds the case it made.
+pub fn case_id_for(open_command_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(open_command_id.as_bytes());
+    let hex: String = digest
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02X}"))
+        .collect();
+    format!("C{hex}")
 }

@@ -25,7 +25,10 @@ pub enum StepState {
 impl StepState {
     /// Still to run or running.
     pub fn is_live(self) -> bool {
-        matches!(self, StepState::Waiting | StepState::Active | StepState::Paused)
+        matches!(
+            self,
+            StepState::Waiting | StepState::Active | StepState::Paused
+        )
     }
 
     pub fn name(self) -> &'static str {

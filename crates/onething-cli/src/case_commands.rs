@@ -1,0 +1,594 @@
+//! `onething case …`: the operator's tool on the store itself. Each command
+//! becomes one case command; refusals print every reason and store nothing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use onething_core::case::{
+    case_id_for, view, Action, Actor, CaseCommand, CaseError, Channel, Disclosure,
+    MaterialDeclaration,
+};
+use onething_store::views::{self, CaseFilter};
+use onething_store::{open_case_store, CaseStore, CommandError, CommandOutcome};
+use serde_json::Value;
+
+use crate::workflow_commands::load;
+use crate::Terminal;
+
+#[derive(Debug, Args)]
+pub struct Acting {
+    /// Who acts: AGENCY[/OPERATOR] (an agency id of the registry) or applicant[/ID].
+    #[arg(long = "as", value_name = "ACTOR")]
+    pub actor: String,
+    /// The command's id; repeating an id already applied changes nothing.
+    #[arg(long)]
+    pub command_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChannelArgument {
+    Window,
+    Online,
+    SelfService,
+    Proxy,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommandLine {
+    /// Open a case of a bundle; prints the new case id.
+    Open {
+        bundle: String,
+        /// The application form as JSON (a file, or - for standard input).
+        #[arg(long)]
+        form: String,
+        /// Materials as a JSON list of {"material", "status", ["deadline"]}.
+        #[arg(long)]
+        materials: Option<PathBuf>,
+        /// Optional services the applicant opts into (comma-separated step ids).
+        #[arg(long = "opt", value_delimiter = ',')]
+        opted_in: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ChannelArgument::Window)]
+        channel: ChannelArgument,
+        #[command(flatten)]
+        acting: Acting,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Complete an active step with its outputs.
+    Complete {
+        case: String,
+        step: String,
+        /// The step's outputs as JSON (a file, or - for standard input).
+        #[arg(long)]
+        data: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Send the case back from a step to an earlier one (退回).
+    Return {
+        case: String,
+        step: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Refuse a step (不予许可).
+    Refuse {
+        case: String,
+        step: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Ask the applicant for a supplement (补正); the step's clock pauses.
+    RequestSupplement {
+        case: String,
+        step: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Supply what was asked for: JSON {"items": {...}, "materials": [...]}.
+    Supplement {
+        case: String,
+        #[arg(long)]
+        data: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Record a payer's payment of their bill.
+    Pay {
+        case: String,
+        #[arg(long)]
+        payer: String,
+        /// The amount in fen (1 yuan = 100 fen).
+        #[arg(long, allow_negative_numbers = true)]
+        amount: i64,
+        #[arg(long)]
+        receipt: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Withdraw the application; payments received become refunds owed.
+    Withdraw {
+        case: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Rate a case that has ended (好差评), 1 to 5.
+    Rate {
+        case: String,
+        #[arg(long)]
+        score: u8,
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Check every open case's deadlines: warn and mark overdue, once each.
+    Tick {
+        /// The time to check at (RFC 3339); now by default.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Show a case as it is now.
+    Show {
+        case: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List cases from the summaries.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        bundle: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An agency's open tasks, oldest due first.
+    Tasks {
+        agency: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Reads JSON from a file path or `-` for standard input.
+fn read_json(source: &str, what: &str) -> anyhow::Result<Value> {
+    let text = if source == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading {what} from standard input"))?;
+        text
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading {what} from {source}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{what} in {source} is not valid JSON"))
+}
+
+fn actor(text: &str) -> anyhow::Result<Actor> {
+    Actor::parse(text).ok_or_else(|| {
+        anyhow!("`{text}` is not an actor: write AGENCY[/OPERATOR] or applicant[/ID]")
+    })
+}
+
+fn new_command_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub struct Setting<'a> {
+    pub workflows: &'a Path,
+    pub database: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+async fn store(context: &Setting<'_>, terminal: &mut Terminal<'_>) -> anyhow::Result<CaseStore> {
+    let catalog = load(context.workflows, terminal)?;
+    open_case_store(context.database, &catalog)
+        .await
+        .with_context(|| {
+            format!(
+                "opening {}",
+                onething_store::database::redact(context.database)
+            )
+        })
+}
+
+fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
+    match error {
+        CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {
+            let head = match error {
+                CaseError::InvalidOutputs { step, .. } => format!(
+                    "refused: the outputs of step `{step}` have {} problem(s):",
+                    problems.len()
+                ),
+                _ => format!(
+                    "refused: the application has {} problem(s):",
+                    problems.len()
+                ),
+            };
+            writeln!(terminal.err, "{head}")?;
+            for problem in problems {
+                writeln!(terminal.err, "  {}: {}", problem.field, problem.message)?;
+            }
+        }
+        other => writeln!(terminal.err, "refused: {other}")?,
+    }
+    Ok(())
+}
+
+/// Runs one command; prints what happened; returns the exit code.
+async fn execute(
+    store: &CaseStore,
+    case_id: &str,
+    command: CaseCommand,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<Result<CommandOutcome, u8>> {
+    match store.execute(case_id, command).await {
+        Ok(outcome) => Ok(Ok(outcome)),
+        Err(CommandError::Refused(error)) => {
+            print_refusal(&error, terminal)?;
+            Ok(Err(1))
+        }
+        Err(CommandError::Contended { attempts }) => {
+            writeln!(
+                terminal.err,
+                "not applied: the case kept changing ({attempts} attempts); try again"
+            )?;
+            Ok(Err(3))
+        }
+        Err(CommandError::Store(error)) => Err(error.into()),
+    }
+}
+
+fn report(outcome: &CommandOutcome, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
+    match &outcome.already_applied {
+        Some(applied) => writeln!(
+            terminal.err,
+            "{}: already applied (events {}–{}); nothing changed",
+            outcome.case_id, applied.first_sequence, applied.last_sequence
+        ),
+        None => {
+            for stored in &outcome.appended {
+                writeln!(
+                    terminal.err,
+                    "{} #{} {}",
+                    outcome.case_id,
+                    stored.sequence,
+                    stored.event.change.name()
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn run(
+    context: Setting<'_>,
+    command: CaseCommandLine,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<u8> {
+    let at = context.now;
+    let simple = |acting: &Acting, action: Action| -> anyhow::Result<CaseCommand> {
+        Ok(CaseCommand {
+            command_id: acting.command_id.clone().unwrap_or_else(new_command_id),
+            actor: actor(&acting.actor)?,
+            at,
+            action,
+        })
+    };
+    let (case_id, command) = match command {
+        CaseCommandLine::Open {
+            bundle,
+            form,
+            materials,
+            opted_in,
+            channel,
+            acting,
+            json,
+        } => {
+            let form = read_json(&form, "the form")?;
+            let materials: Vec<MaterialDeclaration> = match materials {
+                Some(path) => {
+                    let value = read_json(path.to_str().unwrap_or("-"), "the materials")?;
+                    serde_json::from_value(value).context("the materials must be a list of {\"material\": ID, \"status\": submitted|shared|promised|commitment|waived, \"deadline\": RFC3339 for promised}")?
+                }
+                None => Vec::new(),
+            };
+            let channel = match channel {
+                ChannelArgument::Window => Channel::Window,
+                ChannelArgument::Online => Channel::Online,
+                ChannelArgument::SelfService => Channel::SelfService,
+                ChannelArgument::Proxy => Channel::Proxy,
+            };
+            let command_id = acting.command_id.clone().unwrap_or_else(new_command_id);
+            let case_id = case_id_for(&command_id);
+            let command = CaseCommand {
+                command_id,
+                actor: actor(&acting.actor)?,
+                at,
+                action: Action::Open {
+                    case_id: case_id.clone(),
+                    workflow: bundle,
+                    form,
+                    materials,
+                    opted_in,
+                    channel,
+                },
+            };
+            let store = store(&context, terminal).await?;
+            let outcome = match execute(&store, &case_id, command, terminal).await? {
+                Ok(outcome) => outcome,
+                Err(code) => return Ok(code),
+            };
+            report(&outcome, terminal)?;
+            if json {
+                writeln!(terminal.out, "{}", serde_json::json!({ "id": case_id }))?;
+            } else {
+                writeln!(terminal.out, "{case_id}")?;
+            }
+            return Ok(0);
+        }
+        CaseCommandLine::Complete {
+            case,
+            step,
+            data,
+            acting,
+        } => {
+            let outputs = match data {
+                Some(source) => read_json(&source, "the outputs")?,
+                None => Value::Object(Default::default()),
+            };
+            (case, simple(&acting, Action::Complete { step, outputs })?)
+        }
+        CaseCommandLine::Return {
+            case,
+            step,
+            to,
+            reason,
+            acting,
+        } => (case, simple(&acting, Action::Return { step, to, reason })?),
+        CaseCommandLine::Refuse {
+            case,
+            step,
+            reason,
+            acting,
+        } => (case, simple(&acting, Action::Refuse { step, reason })?),
+        CaseCommandLine::RequestSupplement {
+            case,
+            step,
+            items,
+            reason,
+            acting,
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::RequestSupplement {
+                    step,
+                    items,
+                    reason,
+                },
+            )?,
+        ),
+        CaseCommandLine::Supplement { case, data, acting } => {
+            let data = read_json(&data, "the supplement")?;
+            let items = data
+                .get("items")
+                .cloned()
+                .unwrap_or(Value::Object(Default::default()));
+            let Value::Object(items) = items else {
+                bail!("`items` in the supplement must be an object of named values");
+            };
+            let materials: Vec<String> = match data.get("materials") {
+                Some(value) => serde_json::from_value(value.clone())
+                    .context("`materials` must be a list of material ids")?,
+                None => Vec::new(),
+            };
+            (
+                case,
+                simple(&acting, Action::Supplement { items, materials })?,
+            )
+        }
+        CaseCommandLine::Pay {
+            case,
+            payer,
+            amount,
+            receipt,
+            acting,
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::Pay {
+                    payer,
+                    amount,
+                    receipt,
+                },
+            )?,
+        ),
+        CaseCommandLine::Withdraw {
+            case,
+            reason,
+            acting,
+        } => (case, simple(&acting, Action::Withdraw { reason })?),
+        CaseCommandLine::Rate {
+            case,
+            score,
+            comment,
+            acting,
+        } => (case, simple(&acting, Action::Rate { score, comment })?),
+        CaseCommandLine::Tick { now } => {
+            let now = match now {
+                Some(text) => DateTime::parse_from_rfc3339(&text)
+                    .with_context(|| format!("`{text}` is not an RFC 3339 time"))?
+                    .with_timezone(&Utc),
+                None => at,
+            };
+            let store = store(&context, terminal).await?;
+            let mut changed = 0;
+            let mut checked = 0;
+            for case_id in views::open_case_ids(store.database()).await? {
+                checked += 1;
+                let command = CaseCommand {
+                    command_id: format!("deadline-check:{}:{case_id}", now.to_rfc3339()),
+                    actor: Actor::System,
+                    at: now,
+                    action: Action::CheckDeadlines,
+                };
+                if let Ok(outcome) = execute(&store, &case_id, command, terminal).await? {
+                    changed += outcome.appended.len();
+                    report(&outcome, terminal)?;
+                }
+            }
+            writeln!(
+                terminal.out,
+                "{checked} open case(s) checked, {changed} event(s) recorded"
+            )?;
+            return Ok(0);
+        }
+        CaseCommandLine::Show { case, json } => {
+            let store = store(&context, terminal).await?;
+            let loaded = store.load(&case).await?;
+            let definition = loaded
+                .file()
+                .and_then(|file| store.library().by_hash(&file.hash));
+            let Some(shown) = view(&loaded, definition.as_deref(), Disclosure::Full) else {
+                writeln!(terminal.err, "no case `{case}`")?;
+                return Ok(1);
+            };
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&shown)?)?;
+            } else {
+                writeln!(
+                    terminal.out,
+                    "{} {} v{} — {} (event {})",
+                    shown.id, shown.workflow, shown.version, shown.status, shown.sequence
+                )?;
+                for step in &shown.steps {
+                    let due = step.due.map(|due| due.to_rfc3339()).unwrap_or_default();
+                    let flags = match (step.warned, step.overdue) {
+                        (_, true) => " OVERDUE",
+                        (true, false) => " warned",
+                        _ => "",
+                    };
+                    writeln!(
+                        terminal.out,
+                        "  {:<28} {:<18} {:<10} {due}{flags}",
+                        step.id,
+                        step.agency,
+                        step.state.name()
+                    )?;
+                }
+                for payment in &shown.payments {
+                    writeln!(
+                        terminal.out,
+                        "  bill {} {}: {} fen{}",
+                        payment.step,
+                        payment.payer,
+                        payment.total,
+                        if payment.paid { " (paid)" } else { "" }
+                    )?;
+                }
+            }
+            return Ok(0);
+        }
+        CaseCommandLine::List {
+            status,
+            bundle,
+            agency,
+            overdue,
+            json,
+        } => {
+            let store = store(&context, terminal).await?;
+            let filter = CaseFilter {
+                status,
+                workflow: bundle,
+                agency,
+                overdue_only: overdue,
+                limit: None,
+                offset: 0,
+            };
+            let cases = views::list_cases(store.database(), &filter).await?;
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&cases)?)?;
+            } else {
+                for case in &cases {
+                    let active: Vec<&str> =
+                        case.open_tasks().map(|step| step.id.as_str()).collect();
+                    writeln!(
+                        terminal.out,
+                        "{}\t{}\t{}\t{}\t{}",
+                        case.id,
+                        case.workflow,
+                        case.status,
+                        case.applicant.as_deref().unwrap_or("-"),
+                        active.join(",")
+                    )?;
+                }
+            }
+            return Ok(0);
+        }
+        CaseCommandLine::Tasks {
+            agency,
+            limit,
+            offset,
+            json,
+        } => {
+            let store = store(&context, terminal).await?;
+            let tasks = views::agency_tasks(store.database(), &agency, limit, offset).await?;
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
+            } else {
+                for task in &tasks {
+                    writeln!(
+                        terminal.out,
+                        "{}\t{}\t{}\t{}\t{}",
+                        task.case_id,
+                        task.step,
+                        task.state,
+                        task.due.as_deref().unwrap_or("-"),
+                        if task.overdue {
+                            "overdue"
+                        } else if task.warned {
+                            "warned"
+                        } else {
+                            ""
+                        }
+                    )?;
+                }
+            }
+            return Ok(0);
+        }
+    };
+    let store = store(&context, terminal).await?;
+    match execute(&store, &case_id, command, terminal).await? {
+        Ok(outcome) => {
+            report(&outcome, terminal)?;
+            Ok(0)
+        }
+        Err(code) => Ok(code),
+    }
+}

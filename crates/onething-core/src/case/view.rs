@@ -1,0 +1,201 @@
+//! The case as people and programs read it: the shape of `case show --json`,
+//! of the case summary read model and of API responses. Built from the state
+//! alone, so "the case after event N" and "the case now" use the same code.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::state::{CaseFile, StepState};
+use super::Case;
+use crate::identifiers::mask_citizen_id;
+use crate::registry::Localized;
+use crate::value_type::ValueKind;
+use crate::workflow::Definition;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub id: String,
+    pub agency: String,
+    pub state: StepState,
+    pub due: Option<DateTime<Utc>>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub passes: u32,
+    pub outputs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_items: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentItemView {
+    pub payee: String,
+    pub label: Localized,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentView {
+    pub step: String,
+    pub payer: String,
+    pub items: Vec<PaymentItemView>,
+    pub total: i64,
+    pub paid: bool,
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    pub hash: String,
+    pub status: String,
+    pub sequence: u64,
+    pub channel: super::command::Channel,
+    pub opened_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The applicant's ID number (masked in lists and logs).
+    pub applicant: Option<String>,
+    pub form: Value,
+    pub steps: Vec<StepView>,
+    pub payments: Vec<PaymentView>,
+    pub refunds: Vec<super::state::Refund>,
+    pub delivered: Vec<String>,
+    pub not_delivered: Vec<String>,
+    /// Materials the applicant did not have to hand over (shared data).
+    pub materials_not_submitted: usize,
+    pub materials: Vec<super::event::MaterialRecord>,
+    pub returns: u32,
+    pub supplements: u32,
+    pub rating: Option<super::state::Rating>,
+}
+
+impl CaseView {
+    /// The steps now waiting on an agency (active or paused).
+    pub fn open_tasks(&self) -> impl Iterator<Item = &StepView> {
+        self.steps
+            .iter()
+            .filter(|step| matches!(step.state, StepState::Active | StepState::Paused))
+    }
+
+    pub fn is_overdue(&self) -> bool {
+        self.open_tasks().any(|step| step.overdue)
+    }
+}
+
+/// How much personal data a reader may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    Full,
+    /// Citizen ID numbers masked.
+    Masked,
+}
+
+fn identity_fields(definition: Option<&Definition>) -> Vec<String> {
+    definition
+        .map(|definition| {
+            definition
+                .form
+                .iter()
+                .filter(|field| field.kind == ValueKind::CitizenId)
+                .map(|field| field.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn view_file(
+    file: &CaseFile,
+    definition: Option<&Definition>,
+    disclosure: Disclosure,
+) -> CaseView {
+    let identity_fields = identity_fields(definition);
+    let applicant = identity_fields
+        .first()
+        .and_then(|field| file.form.get(field))
+        .and_then(Value::as_str)
+        .map(|id| match disclosure {
+            Disclosure::Full => id.to_string(),
+            Disclosure::Masked => mask_citizen_id(id),
+        });
+    let mut form = file.form.clone();
+    if disclosure == Disclosure::Masked {
+        if let Value::Object(map) = &mut form {
+            for field in &identity_fields {
+                if let Some(Value::String(id)) = map.get_mut(field) {
+                    *id = mask_citizen_id(id);
+                }
+            }
+        }
+    }
+    CaseView {
+        id: file.id.clone(),
+        workflow: file.workflow.clone(),
+        version: file.version,
+        hash: file.hash.clone(),
+        status: file.status.name().to_string(),
+        sequence: file.sequence,
+        channel: file.channel,
+        opened_at: file.opened_at,
+        ended_at: file.ended_at,
+        applicant,
+        form,
+        steps: file
+            .steps
+            .iter()
+            .map(|step| StepView {
+                id: step.id.clone(),
+                agency: step.agency.clone(),
+                state: step.state,
+                due: step.due,
+                warn_at: step.warn_at,
+                warned: step.warned,
+                overdue: step.overdue,
+                passes: step.passes,
+                outputs: step.outputs.clone(),
+                requested_items: step.requested_items.clone(),
+            })
+            .collect(),
+        payments: file
+            .payments
+            .iter()
+            .map(|payment| PaymentView {
+                step: payment.step.clone(),
+                payer: payment.bill.payer.clone(),
+                items: payment
+                    .bill
+                    .items
+                    .iter()
+                    .map(|item| PaymentItemView {
+                        payee: item.payee.clone(),
+                        label: item.label.clone(),
+                        amount: item.amount,
+                    })
+                    .collect(),
+                total: payment.bill.total,
+                paid: payment.paid,
+                receipt: payment.receipt.clone(),
+            })
+            .collect(),
+        refunds: file.refunds.clone(),
+        delivered: file.delivered.clone(),
+        not_delivered: file.not_delivered.clone(),
+        materials_not_submitted: file.materials.iter().filter(|m| !m.from_applicant).count(),
+        materials: file.materials.clone(),
+        returns: file.returns,
+        supplements: file.supplements,
+        rating: file.rating.clone(),
+    }
+}
+
+/// The view of a case, or `None` before it is opened.
+pub fn view(
+    case: &Case,
+    definition: Option<&Definition>,
+    disclosure: Disclosure,
+) -> Option<CaseView> {
+    case.file()
+        .map(|file| view_file(file, definition, disclosure))
+}

@@ -1,0 +1,136 @@
+//! Opening a database by URL, on either backend, with its schema migrated.
+//!
+//! SQLite is opened durable: WAL journal with `synchronous=FULL`, so a
+//! committed command survives a power cut (sqlite-es' own pool uses NORMAL,
+//! which can lose the last commits). PostgreSQL keeps its server settings.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::StoreError;
+use crate::migrations;
+
+/// An open database of either kind.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code on whichever pool a [`Database`] holds; the body is
+/// compiled once per backend, so `sqlx` sees concrete types.
+#[macro_export]
+macro_rules! with_pool {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            $crate::database::Database::Sqlite($pool) => $body,
+            $crate::database::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Database {
+    /// Opens `sqlite://FILE`, `sqlite::memory:` or `postgres://…`, creating
+    /// the SQLite file if needed, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Database, StoreError> {
+        let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .map_err(|error| StoreError::Connect {
+                    url: redact(url),
+                    message: error.to_string(),
+                })?;
+            Database::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|error| StoreError::Connect {
+                    url: url.to_string(),
+                    message: error.to_string(),
+                })?
+                .create_if_missing(true)
+                .journal_mode(if memory {
+                    SqliteJournalMode::Memory
+                } else {
+                    SqliteJournalMode::Wal
+                })
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            // An in-memory database lives in one connection; a file is
+            // shared by several, of which SQLite lets one write at a time.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if memory { 1 } else { 8 })
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(|error| StoreError::Connect {
+                    url: url.to_string(),
+                    message: error.to_string(),
+                })?;
+            Database::Sqlite(pool)
+        } else {
+            return Err(StoreError::Connect {
+                url: redact(url),
+                message: "the database URL must start with sqlite: or postgres://".into(),
+            });
+        };
+        migrations::migrate(&database).await?;
+        Ok(database)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Writes SQL with `$1, $2, …` placeholders in order; SQLite gets `?`.
+    pub fn sql(&self, text: &str) -> String {
+        match self {
+            Database::Postgres(_) => text.to_string(),
+            Database::Sqlite(_) => {
+                let mut out = String::with_capacity(text.len());
+                let mut chars = text.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        while chars.peek().is_some_and(char::is_ascii_digit) {
+                            chars.next();
+                        }
+                        out.push('?');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// A URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

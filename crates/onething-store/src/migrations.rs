@@ -1,0 +1,185 @@
+//! Versioned schema migrations, applied in order by the program itself.
+//! Each runs in its own transaction and is recorded in `schema_migrations`;
+//! a migration once released is never edited, only followed by another.
+
+use crate::database::Database;
+use crate::error::StoreError;
+use crate::with_pool;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// The event table is the one sqlite-es and postgres-es read and write; its
+/// primary key is what turns a concurrent append into an optimistic-lock conflict.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events and definitions",
+        sqlite: "
+CREATE TABLE events (
+  aggregate_type text NOT NULL,
+  aggregate_id   text NOT NULL,
+  sequence       integer CHECK (sequence >= 0) NOT NULL,
+  event_type     text NOT NULL,
+  event_version  text NOT NULL,
+  payload        text NOT NULL,
+  metadata       text NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, sequence)
+) STRICT;
+CREATE TABLE snapshots (
+  aggregate_type   text NOT NULL,
+  aggregate_id     text NOT NULL,
+  last_sequence    integer CHECK (last_sequence >= 0) NOT NULL,
+  current_snapshot integer CHECK (current_snapshot >= 0) NOT NULL,
+  payload          text NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, last_sequence)
+) STRICT;
+CREATE TABLE definitions (
+  hash        text PRIMARY KEY,
+  workflow    text NOT NULL,
+  version     integer NOT NULL,
+  body        text NOT NULL,
+  recorded_at text NOT NULL
+) STRICT;
+",
+        postgres: "
+CREATE TABLE events (
+  aggregate_type text NOT NULL,
+  aggregate_id   text NOT NULL,
+  sequence       bigint CHECK (sequence >= 0) NOT NULL,
+  event_type     text NOT NULL,
+  event_version  text NOT NULL,
+  payload        json NOT NULL,
+  metadata       json NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, sequence)
+);
+CREATE TABLE snapshots (
+  aggregate_type   text NOT NULL,
+  aggregate_id     text NOT NULL,
+  last_sequence    bigint CHECK (last_sequence >= 0) NOT NULL,
+  current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
+  payload          json NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id, last_sequence)
+);
+CREATE TABLE definitions (
+  hash        text PRIMARY KEY,
+  workflow    text NOT NULL,
+  version     bigint NOT NULL,
+  body        text NOT NULL,
+  recorded_at text NOT NULL
+);
+",
+    },
+    Migration {
+        version: 2,
+        name: "case summaries and agency tasks",
+        sqlite: "
+CREATE TABLE case_summaries (
+  case_id   text PRIMARY KEY,
+  workflow  text NOT NULL,
+  status    text NOT NULL,
+  opened_at text NOT NULL,
+  ended_at  text,
+  sequence  integer NOT NULL,
+  overdue   integer NOT NULL,
+  applicant text,
+  summary   text NOT NULL
+) STRICT;
+CREATE INDEX case_summaries_by_status ON case_summaries (status, opened_at);
+CREATE TABLE agency_tasks (
+  case_id      text NOT NULL,
+  step         text NOT NULL,
+  agency       text NOT NULL,
+  workflow     text NOT NULL,
+  state        text NOT NULL,
+  due          text,
+  warned       integer NOT NULL,
+  overdue      integer NOT NULL,
+  activated_at text,
+  PRIMARY KEY (case_id, step)
+) STRICT;
+CREATE INDEX agency_tasks_by_agency ON agency_tasks (agency, due);
+",
+        postgres: "
+CREATE TABLE case_summaries (
+  case_id   text PRIMARY KEY,
+  workflow  text NOT NULL,
+  status    text NOT NULL,
+  opened_at text NOT NULL,
+  ended_at  text,
+  sequence  bigint NOT NULL,
+  overdue   bigint NOT NULL,
+  applicant text,
+  summary   text NOT NULL
+);
+CREATE INDEX case_summaries_by_status ON case_summaries (status, opened_at);
+CREATE TABLE agency_tasks (
+  case_id      text NOT NULL,
+  step         text NOT NULL,
+  agency       text NOT NULL,
+  workflow     text NOT NULL,
+  state        text NOT NULL,
+  due          text,
+  warned       bigint NOT NULL,
+  overdue      bigint NOT NULL,
+  activated_at text,
+  PRIMARY KEY (case_id, step)
+);
+CREATE INDEX agency_tasks_by_agency ON agency_tasks (agency, due);
+",
+    },
+];
+
+const CREATE_LEDGER: &str = "
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    bigint PRIMARY KEY,
+  name       text NOT NULL,
+  applied_at text NOT NULL
+)";
+
+/// Applies every migration not yet recorded. Concurrent starters on
+/// PostgreSQL serialise on an advisory lock so that each runs once.
+pub async fn migrate(database: &Database) -> Result<(), StoreError> {
+    with_pool!(database, pool => {
+        let mut connection = pool.acquire().await?;
+        sqlx::raw_sql(CREATE_LEDGER).execute(&mut *connection).await?;
+        drop(connection);
+        for migration in MIGRATIONS {
+            let mut transaction = pool.begin().await?;
+            if matches!(database, Database::Postgres(_)) {
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7212001)").execute(&mut *transaction).await?;
+            }
+            let applied: Option<(i64,)> = sqlx::query_as(&database.sql("SELECT version FROM schema_migrations WHERE version = $1"))
+                .bind(migration.version)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            if applied.is_some() {
+                continue;
+            }
+            let script = match database {
+                Database::Sqlite(_) => migration.sqlite,
+                Database::Postgres(_) => migration.postgres,
+            };
+            sqlx::raw_sql(script)
+                .execute(&mut *transaction)
+                .await
+                .map_err(|error| StoreError::Migration {
+                    version: migration.version,
+                    name: migration.name,
+                    message: error.to_string(),
+                })?;
+            sqlx::query(&database.sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"))
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(chrono::Utc::now().to_rfc3339())
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+        }
+        Ok(())
+    })
+}
