@@ -137,3 +137,63 @@ pub fn mask_citizen_id(id: &str) -> String {
         .chain(&chars[chars.len() - keep_back..])
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_citizen_ids_pass() {
+        // The national standard's worked example, and a lower-case x.
+        for id in ["11010519491231002X", "11010519491231002x", "440524188001010014", "110101199003077897"] {
+            assert_eq!(check_citizen_id(id), Ok(()), "{id}");
+        }
+    }
+
+    #[test]
+    fn invalid_citizen_ids_say_what_is_wrong() {
+        assert_eq!(
+            check_citizen_id("110105194912310021"),
+            Err(IdentifierError::Check { expected: 'X', found: '1' })
+        );
+        assert_eq!(check_citizen_id("11010519491231002"), Err(IdentifierError::Length { expected: 18, found: 17 }));
+        assert_eq!(
+            check_citizen_id("1101051949123100A2"),
+            Err(IdentifierError::Character { position: 17, character: 'A' })
+        );
+        assert_eq!(check_citizen_id("110105194913310023"), Err(IdentifierError::BirthDate(19491331)));
+        assert_eq!(
+            check_citizen_id("11010519491231002Y"),
+            Err(IdentifierError::Character { position: 18, character: 'Y' })
+        );
+    }
+
+    #[test]
+    fn valid_credit_codes_pass() {
+        for code in ["91350100M000100Y43", "911100001000061047", "91110108551385082Q"] {
+            assert_eq!(check_credit_code(code), Ok(()), "{code}");
+        }
+    }
+
+    #[test]
+    fn invalid_credit_codes_say_what_is_wrong() {
+        assert_eq!(
+            check_credit_code("91350100M000100Y44"),
+            Err(IdentifierError::Check { expected: '3', found: '4' })
+        );
+        assert_eq!(
+            check_credit_code("91350100I000100Y43"),
+            Err(IdentifierError::Character { position: 9, character: 'I' })
+        );
+        assert_eq!(check_credit_code("9135"), Err(IdentifierError::Length { expected: 18, found: 4 }));
+    }
+
+    #[test]
+    fn phones_and_masks() {
+        assert!(check_phone("13800138000"));
+        assert!(check_phone("010-12345678"));
+        assert!(!check_phone("12800138000"));
+        assert!(!check_phone("1380013800"));
+        assert_eq!(mask_citizen_id("11010519491231002X"), "110105***********X");
+    }
+}
