@@ -68,3 +68,107 @@ pub fn check_expected(expected: &Path, actual: &str) {
         expected.display()
     );
 }
+
+/// A multi-threaded runtime for tests that call the stores directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The PostgreSQL server the tests use: `ONETHING_TEST_POSTGRES` or the
+/// local one that `scripts/start-postgres` sets up.
+pub fn postgres_admin_url() -> String {
+    std::env::var("ONETHING_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://onething:onething@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A database of its own for one test, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    name: Option<String>,
+    _folder: Option<TempFolder>,
+}
+
+impl TestDatabase {
+    /// A fresh SQLite file in a folder of its own.
+    pub fn sqlite() -> TestDatabase {
+        let folder = TempFolder::new("sqlite");
+        let url = format!("sqlite://{}", folder.path.join("onething.db").display());
+        TestDatabase {
+            url,
+            name: None,
+            _folder: Some(folder),
+        }
+    }
+
+    /// A fresh database on the test PostgreSQL server.
+    pub fn postgres() -> TestDatabase {
+        use sqlx::Connection;
+        let admin = postgres_admin_url();
+        let name = format!("onething_test_{}", uuid::Uuid::new_v4().simple());
+        runtime().block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|error| {
+                panic!(
+                    "cannot reach the test PostgreSQL at {admin}: {error}\n\
+                     start it with `scripts/start-postgres` (the README's test command does) \
+                     or point ONETHING_TEST_POSTGRES at a server"
+                )
+            });
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&mut connection)
+                .await
+                .expect("creating a test database");
+        });
+        let url = match admin.rfind('/') {
+            Some(slash) => format!("{}/{name}", &admin[..slash]),
+            None => panic!("the PostgreSQL URL {admin} names no database"),
+        };
+        TestDatabase {
+            url,
+            name: Some(name),
+            _folder: None,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        if let Some(name) = &self.name {
+            let admin = postgres_admin_url();
+            let name = name.clone();
+            let _ = std::thread::spawn(move || {
+                runtime().block_on(async {
+                    if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut connection)
+                            .await;
+                    }
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// A temporary folder, removed when dropped.
+pub struct TempFolder {
+    pub path: PathBuf,
+}
+
+impl TempFolder {
+    pub fn new(hint: &str) -> TempFolder {
+        let path = std::env::temp_dir().join(format!("onething-{hint}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("creating a temporary folder");
+        TempFolder { path }
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

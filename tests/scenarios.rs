@@ -1,0 +1,187 @@
+//! One scripted scenario per shipped bundle, run through the command line on
+//! SQLite and on PostgreSQL: each must end as expected, and both stores must
+//! hold identical events (a differential test). Scenarios live in
+//! `tests/data/scenarios/*.json`; the final state of each case is compared
+//! with `*.expected.json` beside it.
+
+use std::path::{Path, PathBuf};
+
+use onething_store::workflow_files::Catalog;
+use onething_store::{open_case_store, StoredEvent};
+use onething_tests::{check_expected, onething, runtime, shipped_workflows, test_data, TempFolder, TestDatabase};
+use serde_json::Value;
+
+struct Scenario {
+    name: String,
+    script: Value,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let folder = test_data().join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "json")
+                && !path.to_string_lossy().ends_with(".expected.json")
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| Scenario {
+            name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+            script: serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display())),
+        })
+        .collect()
+}
+
+/// Runs a scenario against a database; returns the case id.
+fn play(scenario: &Scenario, database: &str, scratch: &Path) -> String {
+    let workflows = shipped_workflows();
+    let mut case_id = String::new();
+    for (index, step) in scenario.script["commands"].as_array().unwrap().iter().enumerate() {
+        let mut args: Vec<String> = vec![
+            "--workflows".into(),
+            workflows.to_string_lossy().into_owned(),
+            "--database".into(),
+            database.into(),
+            "--now".into(),
+            step["at"].as_str().unwrap().into(),
+        ];
+        let run: Vec<String> = step["run"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|arg| arg.as_str().unwrap().replace("$CASE", &case_id))
+            .collect();
+        let mutating = !matches!(run[1].as_str(), "show" | "list" | "tick" | "tasks");
+        args.extend(run.iter().cloned());
+        for (key, flag) in [("form", "--form"), ("data", "--data"), ("materials", "--materials")] {
+            if let Some(value) = step.get(key) {
+                let path = scratch.join(format!("{}-{index}-{key}.json", scenario.name));
+                std::fs::write(&path, serde_json::to_string(value).unwrap()).unwrap();
+                args.push(flag.into());
+                args.push(path.to_string_lossy().into_owned());
+            }
+        }
+        if mutating && !run.iter().any(|arg| arg == "--command-id") {
+            args.push("--command-id".into());
+            args.push(format!("{}-{index}", scenario.name));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = onething(&refs);
+        assert_eq!(
+            result.code, 0,
+            "{} command {index} ({}) failed:\n{}",
+            scenario.name,
+            run.join(" "),
+            result.stderr
+        );
+        if run[1] == "open" {
+            case_id = result.stdout.trim().to_string();
+        }
+    }
+    case_id
+}
+
+fn show(database: &str, case_id: &str) -> Value {
+    let workflows = shipped_workflows();
+    let result = onething(&[
+        "--workflows",
+        workflows.to_str().unwrap(),
+        "--database",
+        database,
+        "case",
+        "show",
+        case_id,
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    serde_json::from_str(&result.stdout).unwrap()
+}
+
+fn stored_events(database: &str, case_id: &str) -> Vec<StoredEvent> {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(database, &catalog).await.unwrap();
+        let events = store.events(case_id).await.unwrap();
+        store.database().close().await;
+        events
+    })
+}
+
+fn check_expectations(scenario: &Scenario, view: &Value) {
+    let expect = &scenario.script["expect"];
+    assert_eq!(view["status"], expect["status"], "{}: status", scenario.name);
+    if let Some(bills) = expect.get("bills").and_then(Value::as_object) {
+        for (payer, total) in bills {
+            let bill = view["payments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|payment| payment["payer"] == payer.as_str())
+                .unwrap_or_else(|| panic!("{}: no bill for {payer}", scenario.name));
+            assert_eq!(&bill["total"], total, "{}: the bill of {payer}", scenario.name);
+            let items: i64 = bill["items"].as_array().unwrap().iter().map(|i| i["amount"].as_i64().unwrap()).sum();
+            assert_eq!(Some(items), total.as_i64(), "{}: the items of {payer} add up", scenario.name);
+            assert_eq!(bill["paid"], true, "{}: {payer} paid", scenario.name);
+        }
+    }
+    // Every step ended in a final state.
+    for step in view["steps"].as_array().unwrap() {
+        let state = step["state"].as_str().unwrap();
+        assert!(
+            ["completed", "skipped"].contains(&state),
+            "{}: step {} is {state}",
+            scenario.name,
+            step["id"]
+        );
+    }
+}
+
+#[test]
+fn every_bundle_runs_to_completion_on_sqlite_and_postgres_with_identical_events() {
+    let scenarios = scenarios();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    for bundle in catalog.workflows.keys() {
+        assert!(
+            scenarios.iter().any(|s| &s.name == bundle || s.name.starts_with(&format!("{bundle}-"))),
+            "bundle {bundle} has a scenario"
+        );
+    }
+    let scratch = TempFolder::new("scenarios");
+    for scenario in &scenarios {
+        let sqlite = TestDatabase::sqlite();
+        let postgres = TestDatabase::postgres();
+        let on_sqlite = play(scenario, &sqlite.url, &scratch.path);
+        let on_postgres = play(scenario, &postgres.url, &scratch.path);
+        assert_eq!(on_sqlite, on_postgres, "the same open command gives the same case id");
+
+        let view = show(&sqlite.url, &on_sqlite);
+        check_expectations(scenario, &view);
+        assert_eq!(view, show(&postgres.url, &on_postgres), "{}: both stores show the same case", scenario.name);
+        let expected = test_data().join("scenarios").join(format!("{}.expected.json", scenario.name));
+        check_expected(&expected, &(serde_json::to_string_pretty(&view).unwrap() + "\n"));
+
+        let sqlite_events = stored_events(&sqlite.url, &on_sqlite);
+        let postgres_events = stored_events(&postgres.url, &on_postgres);
+        assert_eq!(sqlite_events.len(), postgres_events.len(), "{}", scenario.name);
+        for (a, b) in sqlite_events.iter().zip(&postgres_events) {
+            assert_eq!(a.sequence, b.sequence);
+            assert_eq!(
+                serde_json::to_value(&a.event).unwrap(),
+                serde_json::to_value(&b.event).unwrap(),
+                "{}: event {} differs between SQLite and PostgreSQL",
+                scenario.name,
+                a.sequence
+            );
+            assert_eq!(a.metadata, b.metadata);
+        }
+        // Sequences are gapless from 1.
+        for (index, event) in sqlite_events.iter().enumerate() {
+            assert_eq!(event.sequence, index as u64 + 1);
+        }
+    }
+}
