@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, StoredEvent};
-use onething_tests::{check_expected, onething, runtime, shipped_workflows, test_data, TempFolder, TestDatabase};
+use onething_tests::{
+    check_expected, onething, runtime, shipped_workflows, test_data, TempFolder, TestDatabase,
+};
 use serde_json::Value;
 
 struct Scenario {
@@ -41,7 +43,12 @@ fn scenarios() -> Vec<Scenario> {
 fn play(scenario: &Scenario, database: &str, scratch: &Path) -> String {
     let workflows = shipped_workflows();
     let mut case_id = String::new();
-    for (index, step) in scenario.script["commands"].as_array().unwrap().iter().enumerate() {
+    for (index, step) in scenario.script["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         let mut args: Vec<String> = vec![
             "--workflows".into(),
             workflows.to_string_lossy().into_owned(),
@@ -58,7 +65,11 @@ fn play(scenario: &Scenario, database: &str, scratch: &Path) -> String {
             .collect();
         let mutating = !matches!(run[1].as_str(), "show" | "list" | "tick" | "tasks");
         args.extend(run.iter().cloned());
-        for (key, flag) in [("form", "--form"), ("data", "--data"), ("materials", "--materials")] {
+        for (key, flag) in [
+            ("form", "--form"),
+            ("data", "--data"),
+            ("materials", "--materials"),
+        ] {
             if let Some(value) = step.get(key) {
                 let path = scratch.join(format!("{}-{index}-{key}.json", scenario.name));
                 std::fs::write(&path, serde_json::to_string(value).unwrap()).unwrap();
@@ -73,7 +84,8 @@ fn play(scenario: &Scenario, database: &str, scratch: &Path) -> String {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let result = onething(&refs);
         assert_eq!(
-            result.code, 0,
+            result.code,
+            0,
             "{} command {index} ({}) failed:\n{}",
             scenario.name,
             run.join(" "),
@@ -114,7 +126,11 @@ fn stored_events(database: &str, case_id: &str) -> Vec<StoredEvent> {
 
 fn check_expectations(scenario: &Scenario, view: &Value) {
     let expect = &scenario.script["expect"];
-    assert_eq!(view["status"], expect["status"], "{}: status", scenario.name);
+    assert_eq!(
+        view["status"], expect["status"],
+        "{}: status",
+        scenario.name
+    );
     if let Some(bills) = expect.get("bills").and_then(Value::as_object) {
         for (payer, total) in bills {
             let bill = view["payments"]
@@ -123,9 +139,23 @@ fn check_expectations(scenario: &Scenario, view: &Value) {
                 .iter()
                 .find(|payment| payment["payer"] == payer.as_str())
                 .unwrap_or_else(|| panic!("{}: no bill for {payer}", scenario.name));
-            assert_eq!(&bill["total"], total, "{}: the bill of {payer}", scenario.name);
-            let items: i64 = bill["items"].as_array().unwrap().iter().map(|i| i["amount"].as_i64().unwrap()).sum();
-            assert_eq!(Some(items), total.as_i64(), "{}: the items of {payer} add up", scenario.name);
+            assert_eq!(
+                &bill["total"], total,
+                "{}: the bill of {payer}",
+                scenario.name
+            );
+            let items: i64 = bill["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["amount"].as_i64().unwrap())
+                .sum();
+            assert_eq!(
+                Some(items),
+                total.as_i64(),
+                "{}: the items of {payer} add up",
+                scenario.name
+            );
             assert_eq!(bill["paid"], true, "{}: {payer} paid", scenario.name);
         }
     }
@@ -147,7 +177,9 @@ fn every_bundle_runs_to_completion_on_sqlite_and_postgres_with_identical_events(
     let catalog = Catalog::load(&shipped_workflows()).unwrap();
     for bundle in catalog.workflows.keys() {
         assert!(
-            scenarios.iter().any(|s| &s.name == bundle || s.name.starts_with(&format!("{bundle}-"))),
+            scenarios
+                .iter()
+                .any(|s| &s.name == bundle || s.name.starts_with(&format!("{bundle}-"))),
             "bundle {bundle} has a scenario"
         );
     }
@@ -157,17 +189,35 @@ fn every_bundle_runs_to_completion_on_sqlite_and_postgres_with_identical_events(
         let postgres = TestDatabase::postgres();
         let on_sqlite = play(scenario, &sqlite.url, &scratch.path);
         let on_postgres = play(scenario, &postgres.url, &scratch.path);
-        assert_eq!(on_sqlite, on_postgres, "the same open command gives the same case id");
+        assert_eq!(
+            on_sqlite, on_postgres,
+            "the same open command gives the same case id"
+        );
 
         let view = show(&sqlite.url, &on_sqlite);
         check_expectations(scenario, &view);
-        assert_eq!(view, show(&postgres.url, &on_postgres), "{}: both stores show the same case", scenario.name);
-        let expected = test_data().join("scenarios").join(format!("{}.expected.json", scenario.name));
-        check_expected(&expected, &(serde_json::to_string_pretty(&view).unwrap() + "\n"));
+        assert_eq!(
+            view,
+            show(&postgres.url, &on_postgres),
+            "{}: both stores show the same case",
+            scenario.name
+        );
+        let expected = test_data()
+            .join("scenarios")
+            .join(format!("{}.expected.json", scenario.name));
+        check_expected(
+            &expected,
+            &(serde_json::to_string_pretty(&view).unwrap() + "\n"),
+        );
 
         let sqlite_events = stored_events(&sqlite.url, &on_sqlite);
         let postgres_events = stored_events(&postgres.url, &on_postgres);
-        assert_eq!(sqlite_events.len(), postgres_events.len(), "{}", scenario.name);
+        assert_eq!(
+            sqlite_events.len(),
+            postgres_events.len(),
+            "{}",
+            scenario.name
+        );
         for (a, b) in sqlite_events.iter().zip(&postgres_events) {
             assert_eq!(a.sequence, b.sequence);
             assert_eq!(

@@ -110,13 +110,16 @@ impl TestDatabase {
         let admin = postgres_admin_url();
         let name = format!("onething_test_{}", uuid::Uuid::new_v4().simple());
         runtime().block_on(async {
-            let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|error| {
-                panic!(
-                    "cannot reach the test PostgreSQL at {admin}: {error}\n\
+            let mut connection =
+                sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|error| {
+                        panic!(
+                            "cannot reach the test PostgreSQL at {admin}: {error}\n\
                      start it with `scripts/start-postgres` (the README's test command does) \
                      or point ONETHING_TEST_POSTGRES at a server"
-                )
-            });
+                        )
+                    });
             sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
                 .execute(&mut connection)
                 .await
@@ -143,9 +146,10 @@ impl Drop for TestDatabase {
             let _ = std::thread::spawn(move || {
                 runtime().block_on(async {
                     if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut connection)
-                            .await;
+                        let _ =
+                            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut connection)
+                                .await;
                     }
                 })
             })
@@ -161,7 +165,8 @@ pub struct TempFolder {
 
 impl TempFolder {
     pub fn new(hint: &str) -> TempFolder {
-        let path = std::env::temp_dir().join(format!("onething-{hint}-{}", uuid::Uuid::new_v4().simple()));
+        let path =
+            std::env::temp_dir().join(format!("onething-{hint}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("creating a temporary folder");
         TempFolder { path }
     }

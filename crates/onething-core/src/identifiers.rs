@@ -145,7 +145,12 @@ mod tests {
     #[test]
     fn valid_citizen_ids_pass() {
         // The national standard's worked example, and a lower-case x.
-        for id in ["11010519491231002X", "11010519491231002x", "440524188001010014", "110101199003077897"] {
+        for id in [
+            "11010519491231002X",
+            "11010519491231002x",
+            "440524188001010014",
+            "110101199003077897",
+        ] {
             assert_eq!(check_citizen_id(id), Ok(()), "{id}");
         }
     }
@@ -154,23 +159,45 @@ mod tests {
     fn invalid_citizen_ids_say_what_is_wrong() {
         assert_eq!(
             check_citizen_id("110105194912310021"),
-            Err(IdentifierError::Check { expected: 'X', found: '1' })
+            Err(IdentifierError::Check {
+                expected: 'X',
+                found: '1'
+            })
         );
-        assert_eq!(check_citizen_id("11010519491231002"), Err(IdentifierError::Length { expected: 18, found: 17 }));
+        assert_eq!(
+            check_citizen_id("11010519491231002"),
+            Err(IdentifierError::Length {
+                expected: 18,
+                found: 17
+            })
+        );
         assert_eq!(
             check_citizen_id("1101051949123100A2"),
-            Err(IdentifierError::Character { position: 17, character: 'A' })
+            Err(IdentifierError::Character {
+                position: 17,
+                character: 'A'
+            })
         );
-        assert_eq!(check_citizen_id("110105194913310023"), Err(IdentifierError::BirthDate(19491331)));
+        assert_eq!(
+            check_citizen_id("110105194913310023"),
+            Err(IdentifierError::BirthDate(19491331))
+        );
         assert_eq!(
             check_citizen_id("11010519491231002Y"),
-            Err(IdentifierError::Character { position: 18, character: 'Y' })
+            Err(IdentifierError::Character {
+                position: 18,
+                character: 'Y'
+            })
         );
     }
 
     #[test]
     fn valid_credit_codes_pass() {
-        for code in ["91350100M000100Y43", "911100001000061047", "91110108551385082Q"] {
+        for code in [
+            "91350100M000100Y43",
+            "911100001000061047",
+            "91110108551385082Q",
+        ] {
             assert_eq!(check_credit_code(code), Ok(()), "{code}");
         }
     }
@@ -179,13 +206,25 @@ mod tests {
     fn invalid_credit_codes_say_what_is_wrong() {
         assert_eq!(
             check_credit_code("91350100M000100Y44"),
-            Err(IdentifierError::Check { expected: '3', found: '4' })
+            Err(IdentifierError::Check {
+                expected: '3',
+                found: '4'
+            })
         );
         assert_eq!(
             check_credit_code("91350100I000100Y43"),
-            Err(IdentifierError::Character { position: 9, character: 'I' })
+            Err(IdentifierError::Character {
+                position: 9,
+                character: 'I'
+            })
         );
-        assert_eq!(check_credit_code("9135"), Err(IdentifierError::Length { expected: 18, found: 4 }));
+        assert_eq!(
+            check_credit_code("9135"),
+            Err(IdentifierError::Length {
+                expected: 18,
+                found: 4
+            })
+        );
     }
 
     #[test]

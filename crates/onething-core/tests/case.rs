@@ -161,31 +161,56 @@ fn describe(event: &CaseEvent) -> String {
                     "{}={}({})",
                     bill.payer,
                     bill.total,
-                    bill.items.iter().map(|i| format!("{}:{}", i.payee, i.amount)).collect::<Vec<_>>().join(",")
+                    bill.items
+                        .iter()
+                        .map(|i| format!("{}:{}", i.payee, i.amount))
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ))
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        Change::PaymentReceived { payer, amount, .. } => format!("payment_received {payer} {amount}"),
+        Change::PaymentReceived { payer, amount, .. } => {
+            format!("payment_received {payer} {amount}")
+        }
         Change::StepCompleted { step, .. } => format!("step_completed {step}"),
-        Change::StepReturned { step, to, reset, .. } => format!("step_returned {step}->{to} reset {}", reset.join(",")),
+        Change::StepReturned {
+            step, to, reset, ..
+        } => format!("step_returned {step}->{to} reset {}", reset.join(",")),
         Change::StepRefused { step, .. } => format!("step_refused {step}"),
         Change::StepCancelled { step, reason } => format!("step_cancelled {step} {reason:?}"),
-        Change::SupplementRequested { step, items, .. } => format!("supplement_requested {step} {}", items.join(",")),
+        Change::SupplementRequested { step, items, .. } => {
+            format!("supplement_requested {step} {}", items.join(","))
+        }
         Change::SupplementProvided { resumed, .. } => format!(
             "supplement_provided {}",
             resumed
                 .iter()
-                .map(|r| format!("{} due {}", r.step, r.due.map(|d| d.to_rfc3339()).unwrap_or_default()))
+                .map(|r| format!(
+                    "{} due {}",
+                    r.step,
+                    r.due.map(|d| d.to_rfc3339()).unwrap_or_default()
+                ))
                 .collect::<Vec<_>>()
                 .join(",")
         ),
         Change::StepWarned { step } => format!("step_warned {step}"),
         Change::StepOverdue { step } => format!("step_overdue {step}"),
-        Change::MaterialDeadlineMissed { material } => format!("material_deadline_missed {material}"),
+        Change::MaterialDeadlineMissed { material } => {
+            format!("material_deadline_missed {material}")
+        }
         Change::CaseWithdrawn { .. } => "case_withdrawn".into(),
-        Change::RefundOwed { payer, payee, amount, .. } => format!("refund_owed {payer} {payee} {amount}"),
-        Change::CaseEnded { outcome, delivered, not_delivered } => format!(
+        Change::RefundOwed {
+            payer,
+            payee,
+            amount,
+            ..
+        } => format!("refund_owed {payer} {payee} {amount}"),
+        Change::CaseEnded {
+            outcome,
+            delivered,
+            not_delivered,
+        } => format!(
             "case_ended {outcome:?} delivered [{}] not [{}]",
             delivered.join(","),
             not_delivered.join(",")
@@ -211,7 +236,16 @@ fn then_refused(given: &[CaseCommand], command: CaseCommand, expected: CaseError
 }
 
 fn intake_done() -> Vec<CaseCommand> {
-    vec![open(200_000), complete("c-intake", "a", "intake", json!({ "number": "N1" }), local(3, 10))]
+    vec![
+        open(200_000),
+        complete(
+            "c-intake",
+            "a",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+    ]
 }
 
 fn paid_and_finished() -> Vec<CaseCommand> {
@@ -239,12 +273,19 @@ fn opening_starts_the_steps_without_dependencies_with_due_times_in_working_days(
     // Tuesday 3 June + 2 working days = end of Thursday 5 June, local time.
     assert_eq!(
         events,
-        ["case_opened", "step_activated intake due 2025-06-05T16:00:00+00:00"]
+        [
+            "case_opened",
+            "step_activated intake due 2025-06-05T16:00:00+00:00"
+        ]
     );
     let file = state(&history(&[open(200_000)]));
     assert_eq!(file.step("intake").unwrap().warn_at, Some(local(5, 0)));
     assert_eq!(file.hash.len(), 71);
-    let idcard = file.materials.iter().find(|m| m.material == "idcard").unwrap();
+    let idcard = file
+        .materials
+        .iter()
+        .find(|m| m.material == "idcard")
+        .unwrap();
     assert_eq!(idcard.provision, MaterialProvision::Shared);
     assert!(!idcard.from_applicant);
 }
@@ -260,7 +301,10 @@ fn working_days_skip_the_dragon_boat_holiday() {
         .unwrap()
         .with_timezone(&Utc);
     let events = when(&[], opening).unwrap();
-    assert_eq!(events[1], "step_activated intake due 2025-06-04T16:00:00+00:00");
+    assert_eq!(
+        events[1],
+        "step_activated intake due 2025-06-04T16:00:00+00:00"
+    );
 }
 
 #[test]
@@ -271,7 +315,9 @@ fn an_application_is_refused_with_every_problem_at_once() {
         vec![
             MaterialDeclaration {
                 material: "permit".into(),
-                provision: MaterialProvision::Promised { deadline: local(4, 9) },
+                provision: MaterialProvision::Promised {
+                    deadline: local(4, 9),
+                },
             },
             submitted("unknown_material"),
         ],
@@ -314,7 +360,9 @@ fn materials_may_be_promised_or_replaced_by_a_commitment_where_the_bundle_allows
         vec![
             MaterialDeclaration {
                 material: "contract".into(),
-                provision: MaterialProvision::Promised { deadline: local(10, 18) },
+                provision: MaterialProvision::Promised {
+                    deadline: local(10, 18),
+                },
             },
             MaterialDeclaration {
                 material: "permit".into(),
@@ -367,7 +415,17 @@ fn commands_on_a_case_never_opened_are_refused() {
 
 #[test]
 fn completing_fans_out_skips_unwanted_services_and_waits_at_the_join() {
-    let events = when(&[open(200_000)], complete("c-intake", "a", "intake", json!({ "number": "N1" }), local(3, 10))).unwrap();
+    let events = when(
+        &[open(200_000)],
+        complete(
+            "c-intake",
+            "a",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+    )
+    .unwrap();
     assert_eq!(
         events,
         [
@@ -378,13 +436,26 @@ fn completing_fans_out_skips_unwanted_services_and_waits_at_the_join() {
         ]
     );
     // The join `pay` waits for both branches.
-    let events = when(&intake_done(), complete("c-left", "a", "left", json!({}), local(3, 11))).unwrap();
+    let events = when(
+        &intake_done(),
+        complete("c-left", "a", "left", json!({}), local(3, 11)),
+    )
+    .unwrap();
     assert_eq!(events, ["step_completed left"]);
 }
 
 #[test]
 fn a_false_condition_skips_the_step_and_the_join_still_runs() {
-    let given = [open(0), complete("c-intake", "a", "intake", json!({ "number": "N1" }), local(3, 10))];
+    let given = [
+        open(0),
+        complete(
+            "c-intake",
+            "a",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+    ];
     assert_eq!(
         when(&[open(0)], given[1].clone()).unwrap(),
         [
@@ -394,7 +465,11 @@ fn a_false_condition_skips_the_step_and_the_join_still_runs() {
             "step_skipped extra NotOptedIn",
         ]
     );
-    let events = when(&given, complete("c-left", "a", "left", json!({}), local(3, 11))).unwrap();
+    let events = when(
+        &given,
+        complete("c-left", "a", "left", json!({}), local(3, 11)),
+    )
+    .unwrap();
     assert_eq!(
         events,
         [
@@ -431,7 +506,9 @@ fn a_step_that_is_not_active_cannot_be_completed() {
     then_refused(
         &[open(1)],
         complete("c", "a", "nowhere", json!({}), local(3, 10)),
-        CaseError::UnknownStep { step: "nowhere".into() },
+        CaseError::UnknownStep {
+            step: "nowhere".into(),
+        },
     );
 }
 
@@ -443,8 +520,14 @@ fn outputs_are_checked_with_every_problem_at_once() {
         CaseError::InvalidOutputs {
             step: "intake".into(),
             problems: vec![
-                ValueProblem { field: "number".into(), message: "is required".into() },
-                ValueProblem { field: "numbr".into(), message: "is not a field here (known: number)".into() },
+                ValueProblem {
+                    field: "number".into(),
+                    message: "is required".into(),
+                },
+                ValueProblem {
+                    field: "numbr".into(),
+                    message: "is not a field here (known: number)".into(),
+                },
             ],
         },
     );
@@ -464,7 +547,11 @@ fn bills_are_computed_once_in_whole_fen_and_paying_completes_the_step() {
     // 1.5% of 200 000 fen = 3 000 fen; with the 8 000 fen fee, 11 000.
     let mut given = intake_done();
     given.push(complete("c-left", "a", "left", json!({}), local(3, 11)));
-    let events = when(&given, complete("c-right", "b", "right", json!({}), local(3, 12))).unwrap();
+    let events = when(
+        &given,
+        complete("c-right", "b", "right", json!({}), local(3, 12)),
+    )
+    .unwrap();
     assert_eq!(
         events,
         [
@@ -479,11 +566,19 @@ fn bills_are_computed_once_in_whole_fen_and_paying_completes_the_step() {
         "p",
         agency("window"),
         local(3, 13),
-        Action::Pay { payer: "buyer".into(), amount: 11_000, receipt: "R-1".into() },
+        Action::Pay {
+            payer: "buyer".into(),
+            amount: 11_000,
+            receipt: "R-1".into(),
+        },
     );
     assert_eq!(
         when(&given_bills, pay).unwrap(),
-        ["payment_received buyer 11000", "step_completed pay", "step_activated finish"]
+        [
+            "payment_received buyer 11000",
+            "step_completed pay",
+            "step_activated finish"
+        ]
     );
 }
 
@@ -492,9 +587,29 @@ fn half_fen_amounts_round_half_up() {
     // 1.5% of 100 001 fen = 1 500.015 fen → 1 500; of 100 033 = 1 500.495 → 1 500;
     // of 100 034 = 1 500.51 → 1 501.
     for (price, tax) in [(100_001, 1500), (100_033, 1500), (100_034, 1501)] {
-        let given = [open(price), complete("c-intake", "a", "intake", json!({ "number": "N" }), local(3, 10)), complete("c-left", "a", "left", json!({}), local(3, 11))];
-        let events = when(&given, complete("c-right", "b", "right", json!({}), local(3, 12))).unwrap();
-        assert_eq!(events[2], format!("bills_issued pay buyer={}(tax:{tax},finance:8000)", tax + 8000));
+        let given = [
+            open(price),
+            complete(
+                "c-intake",
+                "a",
+                "intake",
+                json!({ "number": "N" }),
+                local(3, 10),
+            ),
+            complete("c-left", "a", "left", json!({}), local(3, 11)),
+        ];
+        let events = when(
+            &given,
+            complete("c-right", "b", "right", json!({}), local(3, 12)),
+        )
+        .unwrap();
+        assert_eq!(
+            events[2],
+            format!(
+                "bills_issued pay buyer={}(tax:{tax},finance:8000)",
+                tax + 8000
+            )
+        );
     }
 }
 
@@ -504,11 +619,38 @@ fn a_payment_must_match_the_bill_and_come_from_the_collector() {
     given.push(complete("c-left", "a", "left", json!({}), local(3, 11)));
     given.push(complete("c-right", "b", "right", json!({}), local(3, 12)));
     let pay = |by: &str, payer: &str, amount: i64, receipt: &str| {
-        command("p", agency(by), local(3, 13), Action::Pay { payer: payer.into(), amount, receipt: receipt.into() })
+        command(
+            "p",
+            agency(by),
+            local(3, 13),
+            Action::Pay {
+                payer: payer.into(),
+                amount,
+                receipt: receipt.into(),
+            },
+        )
     };
-    then_refused(&given, pay("tax", "buyer", 10_999, "R"), CaseError::WrongAmount { payer: "buyer".into(), expected: 11_000, given: 10_999 });
-    then_refused(&given, pay("tax", "seller", 11_000, "R"), CaseError::NoSuchBill { payer: "seller".into() });
-    then_refused(&given, pay("tax", "buyer", 11_000, " "), CaseError::MissingReceipt);
+    then_refused(
+        &given,
+        pay("tax", "buyer", 10_999, "R"),
+        CaseError::WrongAmount {
+            payer: "buyer".into(),
+            expected: 11_000,
+            given: 10_999,
+        },
+    );
+    then_refused(
+        &given,
+        pay("tax", "seller", 11_000, "R"),
+        CaseError::NoSuchBill {
+            payer: "seller".into(),
+        },
+    );
+    then_refused(
+        &given,
+        pay("tax", "buyer", 11_000, " "),
+        CaseError::MissingReceipt,
+    );
     then_refused(
         &given,
         pay("a", "buyer", 11_000, "R"),
@@ -518,7 +660,11 @@ fn a_payment_must_match_the_bill_and_come_from_the_collector() {
             reason: "payments for `pay` are recorded by `tax` or the window".into(),
         },
     );
-    then_refused(&given, complete("c", "tax", "pay", json!({}), local(3, 13)), CaseError::PaymentStep { step: "pay".into() });
+    then_refused(
+        &given,
+        complete("c", "tax", "pay", json!({}), local(3, 13)),
+        CaseError::PaymentStep { step: "pay".into() },
+    );
 }
 
 // ---- choice -------------------------------------------------------------------
@@ -531,7 +677,11 @@ fn exactly_one_branch_of_a_choice_runs() {
     let state = state(&history(&given));
     assert_eq!(state.step("fast").unwrap().state, StepState::Skipped);
     assert_eq!(state.step("slow").unwrap().state, StepState::Active);
-    let events = when(&given, complete("c-slow", "b", "slow", json!({}), local(3, 15))).unwrap();
+    let events = when(
+        &given,
+        complete("c-slow", "b", "slow", json!({}), local(3, 15)),
+    )
+    .unwrap();
     assert_eq!(
         events,
         [
@@ -550,7 +700,11 @@ fn a_return_resets_the_target_and_everything_after_it() {
         "r",
         agency("a"),
         local(3, 12),
-        Action::Return { step: "left".into(), to: "intake".into(), reason: "wrong number".into() },
+        Action::Return {
+            step: "left".into(),
+            to: "intake".into(),
+            reason: "wrong number".into(),
+        },
     );
     // `right` runs in parallel after `intake`; it goes back too.
     let events = when(&given, back.clone()).unwrap();
@@ -567,7 +721,10 @@ fn a_return_resets_the_target_and_everything_after_it() {
     then_refused(
         &finished,
         back,
-        CaseError::StepNotActive { step: "left".into(), state: "completed".into() },
+        CaseError::StepNotActive {
+            step: "left".into(),
+            state: "completed".into(),
+        },
     );
 }
 
@@ -578,13 +735,26 @@ fn the_history_keeps_both_passes_of_a_returned_step() {
         "r",
         agency("a"),
         local(3, 12),
-        Action::Return { step: "left".into(), to: "intake".into(), reason: "wrong number".into() },
+        Action::Return {
+            step: "left".into(),
+            to: "intake".into(),
+            reason: "wrong number".into(),
+        },
     ));
-    commands.push(complete("c-intake-2", "a", "intake", json!({ "number": "N2" }), local(4, 9)));
+    commands.push(complete(
+        "c-intake-2",
+        "a",
+        "intake",
+        json!({ "number": "N2" }),
+        local(4, 9),
+    ));
     let events = history(&commands);
     let file = state(&events);
     assert_eq!(file.step("intake").unwrap().passes, 2);
-    assert_eq!(file.step("intake").unwrap().outputs, Some(json!({ "number": "N2" })));
+    assert_eq!(
+        file.step("intake").unwrap().outputs,
+        Some(json!({ "number": "N2" }))
+    );
     let completions: Vec<_> = events
         .iter()
         .filter(|e| matches!(&e.change, Change::StepCompleted { step, .. } if step == "intake"))
@@ -598,18 +768,49 @@ fn a_return_must_name_an_allowed_target_and_not_undo_a_payment() {
     let given = intake_done();
     then_refused(
         &given,
-        command("r", agency("b"), local(3, 12), Action::Return { step: "right".into(), to: "intake".into(), reason: "x".into() }),
-        CaseError::NotAReturnTarget { step: "right".into(), to: "intake".into(), allowed: vec![] },
+        command(
+            "r",
+            agency("b"),
+            local(3, 12),
+            Action::Return {
+                step: "right".into(),
+                to: "intake".into(),
+                reason: "x".into(),
+            },
+        ),
+        CaseError::NotAReturnTarget {
+            step: "right".into(),
+            to: "intake".into(),
+            allowed: vec![],
+        },
     );
     then_refused(
         &given,
-        command("r", agency("a"), local(3, 12), Action::Return { step: "left".into(), to: "intake".into(), reason: "  ".into() }),
+        command(
+            "r",
+            agency("a"),
+            local(3, 12),
+            Action::Return {
+                step: "left".into(),
+                to: "intake".into(),
+                reason: "  ".into(),
+            },
+        ),
         CaseError::MissingReason,
     );
     let paid = paid_and_finished();
     then_refused(
         &paid,
-        command("r", agency("b"), local(3, 14), Action::Return { step: "finish".into(), to: "left".into(), reason: "redo".into() }),
+        command(
+            "r",
+            agency("b"),
+            local(3, 14),
+            Action::Return {
+                step: "finish".into(),
+                to: "left".into(),
+                reason: "redo".into(),
+            },
+        ),
         CaseError::ReturnPastPayment { step: "pay".into() },
     );
 }
@@ -619,7 +820,15 @@ fn a_return_must_name_an_allowed_target_and_not_undo_a_payment() {
 #[test]
 fn a_refusal_cancels_what_depends_on_it_and_the_case_ends_partially_completed() {
     let given = intake_done();
-    let refuse = command("x", agency("b"), local(3, 12), Action::Refuse { step: "right".into(), reason: "不予许可".into() });
+    let refuse = command(
+        "x",
+        agency("b"),
+        local(3, 12),
+        Action::Refuse {
+            step: "right".into(),
+            reason: "不予许可".into(),
+        },
+    );
     let events = when(&given, refuse).unwrap();
     assert_eq!(
         events,
@@ -633,8 +842,20 @@ fn a_refusal_cancels_what_depends_on_it_and_the_case_ends_partially_completed() 
     );
     // The independent branch `left` goes on; when it is done, the case ends.
     let mut given = given;
-    given.push(command("x", agency("b"), local(3, 12), Action::Refuse { step: "right".into(), reason: "不予许可".into() }));
-    let events = when(&given, complete("c-left", "a", "left", json!({}), local(3, 13))).unwrap();
+    given.push(command(
+        "x",
+        agency("b"),
+        local(3, 12),
+        Action::Refuse {
+            step: "right".into(),
+            reason: "不予许可".into(),
+        },
+    ));
+    let events = when(
+        &given,
+        complete("c-left", "a", "left", json!({}), local(3, 13)),
+    )
+    .unwrap();
     assert_eq!(
         events,
         [
@@ -645,7 +866,10 @@ fn a_refusal_cancels_what_depends_on_it_and_the_case_ends_partially_completed() 
     then_refused(
         &given,
         complete("c-late", "a", "intake", json!({}), local(3, 14)),
-        CaseError::StepNotActive { step: "intake".into(), state: "completed".into() },
+        CaseError::StepNotActive {
+            step: "intake".into(),
+            state: "completed".into(),
+        },
     );
 }
 
@@ -674,21 +898,39 @@ fn a_supplement_pauses_the_clock_until_everything_asked_for_is_supplied() {
     then_refused(
         &given,
         complete("c", "a", "intake", json!({ "number": "N" }), local(3, 11)),
-        CaseError::StepNotActive { step: "intake".into(), state: "paused".into() },
+        CaseError::StepNotActive {
+            step: "intake".into(),
+            state: "paused".into(),
+        },
     );
     let partial = command(
         "sup",
         applicant(),
         local(9, 10),
-        Action::Supplement { items: serde_json::Map::from_iter([("contract page 2".to_string(), json!("scan-2.pdf"))]), materials: vec![] },
+        Action::Supplement {
+            items: serde_json::Map::from_iter([(
+                "contract page 2".to_string(),
+                json!("scan-2.pdf"),
+            )]),
+            materials: vec![],
+        },
     );
-    then_refused(&given, partial, CaseError::MissingSupplementItems { items: vec!["permit".into()] });
+    then_refused(
+        &given,
+        partial,
+        CaseError::MissingSupplementItems {
+            items: vec!["permit".into()],
+        },
+    );
     let full = command(
         "sup",
         applicant(),
         local(9, 10),
         Action::Supplement {
-            items: serde_json::Map::from_iter([("contract page 2".to_string(), json!("scan-2.pdf"))]),
+            items: serde_json::Map::from_iter([(
+                "contract page 2".to_string(),
+                json!("scan-2.pdf"),
+            )]),
             materials: vec!["permit".into()],
         },
     );
@@ -706,27 +948,73 @@ fn supplements_are_refused_where_the_bundle_does_not_allow_them_or_nothing_is_as
     let given = intake_done();
     then_refused(
         &given,
-        command("s", agency("a"), local(3, 12), Action::RequestSupplement { step: "left".into(), items: vec!["x".into()], reason: "r".into() }),
-        CaseError::SupplementNotAllowed { step: "left".into() },
+        command(
+            "s",
+            agency("a"),
+            local(3, 12),
+            Action::RequestSupplement {
+                step: "left".into(),
+                items: vec!["x".into()],
+                reason: "r".into(),
+            },
+        ),
+        CaseError::SupplementNotAllowed {
+            step: "left".into(),
+        },
     );
     then_refused(
         &[open(1)],
-        command("s", agency("a"), local(3, 12), Action::RequestSupplement { step: "intake".into(), items: vec![" ".into()], reason: "r".into() }),
+        command(
+            "s",
+            agency("a"),
+            local(3, 12),
+            Action::RequestSupplement {
+                step: "intake".into(),
+                items: vec![" ".into()],
+                reason: "r".into(),
+            },
+        ),
         CaseError::NoSupplementItems,
     );
     then_refused(
         &[open(1)],
-        command("s", applicant(), local(3, 12), Action::Supplement { items: Default::default(), materials: vec![] }),
+        command(
+            "s",
+            applicant(),
+            local(3, 12),
+            Action::Supplement {
+                items: Default::default(),
+                materials: vec![],
+            },
+        ),
         CaseError::NothingToSupplement,
     );
     then_refused(
         &[open(1)],
-        command("s", applicant(), local(3, 12), Action::Supplement { items: Default::default(), materials: vec!["contract".into()] }),
-        CaseError::NotPromised { materials: vec!["contract".into()] },
+        command(
+            "s",
+            applicant(),
+            local(3, 12),
+            Action::Supplement {
+                items: Default::default(),
+                materials: vec!["contract".into()],
+            },
+        ),
+        CaseError::NotPromised {
+            materials: vec!["contract".into()],
+        },
     );
     then_refused(
         &[open(1), request_supplement(local(3, 10))],
-        command("s2", agency("b"), local(3, 12), Action::Supplement { items: Default::default(), materials: vec![] }),
+        command(
+            "s2",
+            agency("b"),
+            local(3, 12),
+            Action::Supplement {
+                items: Default::default(),
+                materials: vec![],
+            },
+        ),
         CaseError::Forbidden {
             actor: "b".into(),
             action: "supplement".into(),
@@ -743,19 +1031,37 @@ fn check(id: &str, at: DateTime<Utc>) -> CaseCommand {
 
 #[test]
 fn deadlines_warn_once_and_mark_overdue_once() {
-    assert_eq!(when(&[open(1)], check("t1", local(4, 23))).unwrap(), Vec::<String>::new());
-    assert_eq!(when(&[open(1)], check("t1", local(5, 8))).unwrap(), ["step_warned intake"]);
+    assert_eq!(
+        when(&[open(1)], check("t1", local(4, 23))).unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        when(&[open(1)], check("t1", local(5, 8))).unwrap(),
+        ["step_warned intake"]
+    );
     let warned = [open(1), check("t1", local(5, 8))];
-    assert_eq!(when(&warned, check("t2", local(5, 9))).unwrap(), Vec::<String>::new());
-    assert_eq!(when(&warned, check("t2", local(6, 9))).unwrap(), ["step_overdue intake"]);
+    assert_eq!(
+        when(&warned, check("t2", local(5, 9))).unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        when(&warned, check("t2", local(6, 9))).unwrap(),
+        ["step_overdue intake"]
+    );
     let overdue = [open(1), check("t1", local(5, 8)), check("t2", local(6, 9))];
-    assert_eq!(when(&overdue, check("t3", local(7, 9))).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        when(&overdue, check("t3", local(7, 9))).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn a_paused_step_is_not_overdue() {
     let given = [open(1), request_supplement(local(3, 10))];
-    assert_eq!(when(&given, check("t", local(20, 9))).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        when(&given, check("t", local(20, 9))).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -764,7 +1070,12 @@ fn a_promised_material_not_supplied_in_time_ends_the_case() {
         1,
         &[],
         vec![
-            MaterialDeclaration { material: "contract".into(), provision: MaterialProvision::Promised { deadline: local(5, 18) } },
+            MaterialDeclaration {
+                material: "contract".into(),
+                provision: MaterialProvision::Promised {
+                    deadline: local(5, 18),
+                },
+            },
             submitted("permit"),
         ],
     );
@@ -784,8 +1095,22 @@ fn a_promised_material_not_supplied_in_time_ends_the_case() {
             "case_ended Terminated delivered [] not [left_licence,right_licence,certificate]",
         ]
     );
-    let supplied = command("sup", applicant(), local(4, 9), Action::Supplement { items: Default::default(), materials: vec!["contract".into()] });
-    assert!(when(&[opening.clone(), supplied.clone()], check("t", local(5, 19))).unwrap().iter().all(|e| !e.contains("missed")));
+    let supplied = command(
+        "sup",
+        applicant(),
+        local(4, 9),
+        Action::Supplement {
+            items: Default::default(),
+            materials: vec!["contract".into()],
+        },
+    );
+    assert!(when(
+        &[opening.clone(), supplied.clone()],
+        check("t", local(5, 19))
+    )
+    .unwrap()
+    .iter()
+    .all(|e| !e.contains("missed")));
 }
 
 // ---- withdraw -------------------------------------------------------------------
@@ -793,7 +1118,14 @@ fn a_promised_material_not_supplied_in_time_ends_the_case() {
 #[test]
 fn withdrawing_cancels_the_rest_and_owes_refunds_per_payee() {
     let given = paid_and_finished();
-    let withdraw = command("w", applicant(), local(3, 15), Action::Withdraw { reason: "moved away".into() });
+    let withdraw = command(
+        "w",
+        applicant(),
+        local(3, 15),
+        Action::Withdraw {
+            reason: "moved away".into(),
+        },
+    );
     assert_eq!(
         when(&given, withdraw).unwrap(),
         [
@@ -808,15 +1140,40 @@ fn withdrawing_cancels_the_rest_and_owes_refunds_per_payee() {
     );
     then_refused(
         &given,
-        command("w", agency("a"), local(3, 15), Action::Withdraw { reason: "x".into() }),
-        CaseError::Forbidden { actor: "a".into(), action: "withdraw".into(), reason: "only the applicant withdraws, directly or through the window".into() },
+        command(
+            "w",
+            agency("a"),
+            local(3, 15),
+            Action::Withdraw { reason: "x".into() },
+        ),
+        CaseError::Forbidden {
+            actor: "a".into(),
+            action: "withdraw".into(),
+            reason: "only the applicant withdraws, directly or through the window".into(),
+        },
     );
     let mut withdrawn = given.clone();
-    withdrawn.push(command("w", applicant(), local(3, 15), Action::Withdraw { reason: "moved away".into() }));
+    withdrawn.push(command(
+        "w",
+        applicant(),
+        local(3, 15),
+        Action::Withdraw {
+            reason: "moved away".into(),
+        },
+    ));
     then_refused(
         &withdrawn,
-        command("w2", applicant(), local(3, 16), Action::Withdraw { reason: "again".into() }),
-        CaseError::CaseEnded { status: "withdrawn".into() },
+        command(
+            "w2",
+            applicant(),
+            local(3, 16),
+            Action::Withdraw {
+                reason: "again".into(),
+            },
+        ),
+        CaseError::CaseEnded {
+            status: "withdrawn".into(),
+        },
     );
 }
 
@@ -824,13 +1181,36 @@ fn withdrawing_cancels_the_rest_and_owes_refunds_per_payee() {
 
 #[test]
 fn a_case_is_rated_once_after_it_ends_and_a_bad_rating_opens_a_follow_up() {
-    let rate = |id: &str, score: u8| command(id, applicant(), local(4, 9), Action::Rate { score, comment: None });
+    let rate = |id: &str, score: u8| {
+        command(
+            id,
+            applicant(),
+            local(4, 9),
+            Action::Rate {
+                score,
+                comment: None,
+            },
+        )
+    };
     then_refused(&[open(1)], rate("r", 5), CaseError::CaseNotEnded);
-    let ended = [open(1), command("w", applicant(), local(3, 15), Action::Withdraw { reason: "moved".into() })];
+    let ended = [
+        open(1),
+        command(
+            "w",
+            applicant(),
+            local(3, 15),
+            Action::Withdraw {
+                reason: "moved".into(),
+            },
+        ),
+    ];
     // 15 working days from Wednesday 4 June 2025: Wednesday 25 June.
     assert_eq!(
         when(&ended, rate("r", 2)).unwrap(),
-        ["case_rated 2", "follow_up_opened due 2025-06-25T16:00:00+00:00"]
+        [
+            "case_rated 2",
+            "follow_up_opened due 2025-06-25T16:00:00+00:00"
+        ]
     );
     assert_eq!(when(&ended, rate("r", 5)).unwrap(), ["case_rated 5"]);
     then_refused(&ended, rate("r", 6), CaseError::InvalidScore { score: 6 });

@@ -1,0 +1,294 @@
+//! Commands racing on the same case and on different cases, on both backends:
+//! optimistic conflicts are retried, nothing is lost or stored twice, and a
+//! command id repeated any number of times, at once or in turn, acts once.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use onething_core::case::{case_id_for, Action, Actor, Case, CaseCommand, Change, StepState};
+use onething_store::workflow_files::Catalog;
+use onething_store::{open_case_store, CaseStore, StoredEvent};
+use onething_tests::{runtime, shipped_workflows, TestDatabase};
+use serde_json::json;
+
+fn agency(id: &str) -> Actor {
+    Actor::Agency {
+        agency: id.into(),
+        operator: None,
+    }
+}
+
+fn at(hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 3, hour, 0, 0).unwrap()
+}
+
+fn open_command(command_id: &str) -> (String, CaseCommand) {
+    let case_id = case_id_for(command_id);
+    let command = CaseCommand {
+        command_id: command_id.into(),
+        actor: agency("window"),
+        at: at(1),
+        action: Action::Open {
+            case_id: case_id.clone(),
+            workflow: "newborn".into(),
+            form: json!({
+                "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
+                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+                "address": "某路1号", "phone": "13800138000"
+            }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    (case_id, command)
+}
+
+fn complete(command_id: &str, by: &str, step: &str, outputs: serde_json::Value) -> CaseCommand {
+    CaseCommand {
+        command_id: command_id.into(),
+        actor: agency(by),
+        at: at(2),
+        action: Action::Complete {
+            step: step.into(),
+            outputs,
+        },
+    }
+}
+
+fn replay(events: &[StoredEvent]) -> Case {
+    let mut case = Case::default();
+    for stored in events {
+        case.apply_event(stored.event.clone());
+    }
+    case
+}
+
+/// Every stored event of a case: gapless, and each command's events once.
+async fn check_case(store: &CaseStore, case_id: &str) -> Vec<StoredEvent> {
+    let events = store.events(case_id).await.unwrap();
+    for (index, stored) in events.iter().enumerate() {
+        assert_eq!(
+            stored.sequence,
+            index as u64 + 1,
+            "case {case_id}: sequences are gapless"
+        );
+    }
+    let mut completions: Vec<&str> = events
+        .iter()
+        .filter_map(|stored| match &stored.event.change {
+            Change::StepCompleted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    let before = completions.len();
+    completions.sort_unstable();
+    completions.dedup();
+    assert_eq!(
+        before,
+        completions.len(),
+        "case {case_id}: no step completed twice"
+    );
+    events
+}
+
+async fn race(database: &str) {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let store = Arc::new(open_case_store(database, &catalog).await.unwrap());
+    const CASES: usize = 12;
+
+    // Open every case at once, each open command sent three times concurrently.
+    let mut tasks = Vec::new();
+    let mut case_ids = Vec::new();
+    for number in 0..CASES {
+        let (case_id, command) = open_command(&format!("race-open-{number}"));
+        case_ids.push(case_id.clone());
+        for _ in 0..3 {
+            let store = store.clone();
+            let (case_id, command) = (case_id.clone(), command.clone());
+            tasks.push(tokio::spawn(async move {
+                store.execute(&case_id, command).await
+            }));
+        }
+    }
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("opening succeeds, or finds the case already open");
+    }
+
+    // The birth certificate first; then, at the same moment, three agencies
+    // complete the three parallel steps of every case, each twice.
+    let mut tasks = Vec::new();
+    for case_id in &case_ids {
+        let store = store.clone();
+        let case_id = case_id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .execute(
+                    &case_id,
+                    complete(
+                        &format!("{case_id}-bc"),
+                        "hospital",
+                        "birth_certificate",
+                        json!({"certificate_number": "BC"}),
+                    ),
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut tasks = Vec::new();
+    let mut conflicts = 0;
+    for case_id in &case_ids {
+        let commands = [
+            complete(
+                &format!("{case_id}-vc"),
+                "cdc",
+                "vaccination_card",
+                json!({"card_number": "VC"}),
+            ),
+            complete(
+                &format!("{case_id}-hr"),
+                "police",
+                "household_registration",
+                json!({"child_id": "110101202506010015"}),
+            ),
+            complete(
+                &format!("{case_id}-mi"),
+                "medical_security",
+                "medical_insurance",
+                json!({"insurance_number": "MI"}),
+            ),
+        ];
+        for command in commands {
+            for _ in 0..2 {
+                let store = store.clone();
+                let (case_id, command) = (case_id.clone(), command.clone());
+                tasks.push(tokio::spawn(async move {
+                    store.execute(&case_id, command).await
+                }));
+            }
+        }
+    }
+    for task in tasks {
+        let outcome = task
+            .await
+            .unwrap()
+            .expect("every parallel completion succeeds");
+        conflicts += outcome.conflicts;
+    }
+    eprintln!("{database}: {conflicts} conflicts retried");
+
+    for case_id in &case_ids {
+        let events = check_case(&store, case_id).await;
+        let case = replay(&events);
+        let file = case.file().expect("opened once");
+        for step in [
+            "birth_certificate",
+            "vaccination_card",
+            "household_registration",
+            "medical_insurance",
+        ] {
+            assert_eq!(
+                file.step(step).unwrap().state,
+                StepState::Completed,
+                "{case_id}: {step}"
+            );
+        }
+        // The join after household registration and medical insurance started once.
+        assert_eq!(
+            file.step("social_security_card").unwrap().state,
+            StepState::Active
+        );
+        assert_eq!(file.step("social_security_card").unwrap().passes, 1);
+        assert_eq!(
+            store.load(case_id).await.unwrap(),
+            case,
+            "loading equals replaying"
+        );
+    }
+    store.database().close().await;
+}
+
+#[test]
+fn racing_commands_on_sqlite_lose_nothing_and_store_nothing_twice() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(race(&database.url));
+}
+
+#[test]
+fn racing_commands_on_postgres_lose_nothing_and_store_nothing_twice() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(race(&database.url));
+}
+
+async fn idempotency(database: &str) {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let store = Arc::new(open_case_store(database, &catalog).await.unwrap());
+    let (case_id, open) = open_command("idempotent-open");
+    for _ in 0..10 {
+        store.execute(&case_id, open.clone()).await.unwrap();
+    }
+    let command = complete(
+        "the-same-id",
+        "hospital",
+        "birth_certificate",
+        json!({"certificate_number": "BC"}),
+    );
+    // Ten at once…
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, case_id, command) = (store.clone(), case_id.clone(), command.clone());
+            tokio::spawn(async move { store.execute(&case_id, command).await })
+        })
+        .collect();
+    let mut appended = 0;
+    for task in tasks {
+        let outcome = task.await.unwrap().unwrap();
+        appended += usize::from(!outcome.appended.is_empty());
+        if outcome.appended.is_empty() {
+            let applied = outcome
+                .already_applied
+                .expect("a repeat says where its events are");
+            assert_eq!(applied.first_sequence, 4);
+        }
+    }
+    assert_eq!(appended, 1, "exactly one of ten concurrent repeats appends");
+    // …and ten in turn.
+    for _ in 0..10 {
+        let outcome = store.execute(&case_id, command.clone()).await.unwrap();
+        assert!(outcome.appended.is_empty());
+    }
+    let events = check_case(&store, &case_id).await;
+    let opened = events
+        .iter()
+        .filter(|s| matches!(s.event.change, Change::CaseOpened { .. }))
+        .count();
+    assert_eq!(
+        opened, 1,
+        "one case, however often it is opened with the same command"
+    );
+    let by_command = events
+        .iter()
+        .filter(|s| s.event.command_id == "the-same-id")
+        .count();
+    // The completion; household registration and medical insurance start;
+    // the maternity allowance, not chosen, is skipped.
+    assert_eq!(by_command, 4);
+    store.database().close().await;
+}
+
+#[test]
+fn a_command_id_repeated_ten_times_acts_once_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(idempotency(&database.url));
+}
+
+#[test]
+fn a_command_id_repeated_ten_times_acts_once_on_postgres() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(idempotency(&database.url));
+}
