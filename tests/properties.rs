@@ -1,1 +1,318 @@
-//! placeholder
+//! Random sequences of valid and invalid commands, over every shipped bundle,
+//! never break the case's invariants:
+//! - no step starts or completes before the steps it waits on are settled;
+//! - sequences are gapless;
+//! - replaying the stored events reproduces the state;
+//! - a refused command stores nothing.
+//! The runs are seeded, so a failure names a seed that reproduces it.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use onething_core::case::{
+    case_id_for, Action, Actor, Case, CaseCommand, Change, MaterialDeclaration, MaterialProvision, StepState,
+};
+use onething_core::value_type::{Field, ValueKind};
+use onething_core::workflow::{Definition, MaterialSource, StepKind};
+use onething_store::workflow_files::Catalog;
+use onething_store::{open_case_store, CaseStore, CommandError};
+use onething_tests::{runtime, shipped_workflows};
+use serde_json::{json, Value};
+
+/// SplitMix64: small, fast, and the same everywhere.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            None
+        } else {
+            Some(&items[self.below(items.len() as u64) as usize])
+        }
+    }
+}
+
+const CITIZEN_IDS: [&str; 4] = ["11010519491231002X", "440304198503151231", "32010219620708461X", "510107199302113459"];
+const CREDIT_CODES: [&str; 2] = ["91350100M000100Y43", "911100001000061047"];
+
+fn valid_value(field: &Field, random: &mut Random) -> Value {
+    let mut scalar = |kind: ValueKind, random: &mut Random| -> Value {
+        match kind {
+            ValueKind::Text => json!(format!("文本{}", random.below(100))),
+            ValueKind::Integer => json!(random.below(12)),
+            ValueKind::Decimal => json!(30.0 + random.below(2000) as f64 / 10.0),
+            ValueKind::Money => json!(random.below(1_000_000_000)),
+            ValueKind::Date => json!(format!("2025-0{}-1{}", 1 + random.below(9), random.below(10))),
+            ValueKind::Boolean => json!(random.chance(50)),
+            ValueKind::OneOf => json!(random.pick(&field.options).unwrap()),
+            ValueKind::CitizenId => json!(random.pick(&CITIZEN_IDS).unwrap()),
+            ValueKind::CreditCode => json!(random.pick(&CREDIT_CODES).unwrap()),
+            ValueKind::Phone => json!("13800138000"),
+            ValueKind::List => json!([]),
+        }
+    };
+    match field.kind {
+        ValueKind::List => {
+            let item = field.items.unwrap_or(ValueKind::Text);
+            json!([scalar(item, random)])
+        }
+        kind => scalar(kind, random),
+    }
+}
+
+fn valid_object(fields: &[Field], random: &mut Random) -> Value {
+    let mut object = serde_json::Map::new();
+    for field in fields {
+        if !field.required && random.chance(40) {
+            continue;
+        }
+        object.insert(field.name.clone(), valid_value(field, random));
+    }
+    Value::Object(object)
+}
+
+fn invalid_object(fields: &[Field]) -> Value {
+    // A number where text is wanted, text where a number is, and a stray name.
+    let mut object = serde_json::Map::new();
+    for field in fields {
+        let wrong = match field.kind {
+            ValueKind::Integer | ValueKind::Money | ValueKind::Decimal | ValueKind::Boolean => json!("wrong"),
+            _ => json!(12345),
+        };
+        object.insert(field.name.clone(), wrong);
+    }
+    object.insert("no_such_output".into(), json!(1));
+    Value::Object(object)
+}
+
+fn agency(id: &str) -> Actor {
+    Actor::Agency {
+        agency: id.into(),
+        operator: None,
+    }
+}
+
+struct Run<'a> {
+    store: &'a CaseStore,
+    definition: &'a Definition,
+    case_id: String,
+    now: DateTime<Utc>,
+    counter: u32,
+    seed: u64,
+}
+
+impl Run<'_> {
+    fn command(&mut self, actor: Actor, action: Action) -> CaseCommand {
+        self.counter += 1;
+        CaseCommand {
+            command_id: format!("{}-{}-{}", self.definition.id, self.seed, self.counter),
+            actor,
+            at: self.now,
+            action,
+        }
+    }
+
+    /// Sends a command and checks what the store holds afterwards.
+    async fn send(&mut self, command: CaseCommand) -> bool {
+        let before = self.store.events(&self.case_id).await.unwrap();
+        let result = self.store.execute(&self.case_id, command.clone()).await;
+        let after = self.store.events(&self.case_id).await.unwrap();
+        match result {
+            Ok(outcome) => {
+                assert_eq!(
+                    after.len(),
+                    before.len() + outcome.appended.len(),
+                    "seed {}: the events appended are the events stored",
+                    self.seed
+                );
+                for (index, stored) in outcome.appended.iter().enumerate() {
+                    assert_eq!(stored.sequence, (before.len() + index + 1) as u64, "seed {}: gapless", self.seed);
+                }
+                true
+            }
+            Err(CommandError::Refused(_)) => {
+                assert_eq!(after.len(), before.len(), "seed {}: a refused {:?} stored nothing", self.seed, command.action.name());
+                false
+            }
+            Err(other) => panic!("seed {}: {other}", self.seed),
+        }
+    }
+
+    async fn state(&self) -> Case {
+        self.store.load(&self.case_id).await.unwrap()
+    }
+}
+
+/// Replays the stored events one by one, checking that each step starts and
+/// completes only when the steps it waits on are settled.
+fn check_history(definition: &Definition, events: &[onething_store::StoredEvent], seed: u64) -> Case {
+    let mut case = Case::default();
+    for (index, stored) in events.iter().enumerate() {
+        assert_eq!(stored.sequence, index as u64 + 1, "seed {seed}: gapless");
+        if let (Some(file), Change::StepActivated { step, .. } | Change::StepCompleted { step, .. }) =
+            (case.file(), &stored.event.change)
+        {
+            let step_definition = definition.step(step).unwrap();
+            for after in &step_definition.after {
+                let state = file.step(after).unwrap().state;
+                assert!(
+                    !state.is_live(),
+                    "seed {seed}: {step} moved on at event {} while {after} was {state:?}",
+                    stored.sequence
+                );
+            }
+            if let Change::StepCompleted { .. } = &stored.event.change {
+                assert_eq!(file.step(step).unwrap().state, StepState::Active, "seed {seed}: {step} completed while not active");
+            }
+        }
+        case.apply_event(stored.event.clone());
+    }
+    case
+}
+
+async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> String {
+    let mut random = Random(seed);
+    let case_id = case_id_for(&format!("{}-{seed}-open", definition.id));
+    let mut run = Run {
+        store,
+        definition,
+        case_id: case_id.clone(),
+        now: Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap() + Duration::hours(random.below(24 * 60) as i64),
+        counter: 0,
+        seed,
+    };
+    let materials: Vec<MaterialDeclaration> = definition
+        .materials
+        .iter()
+        .filter(|material| material.source == MaterialSource::Applicant)
+        .map(|material| MaterialDeclaration {
+            material: material.id.clone(),
+            provision: MaterialProvision::Submitted,
+        })
+        .collect();
+    let optional: Vec<String> = definition.steps.iter().filter(|s| s.opt_in).map(|s| s.id.clone()).collect();
+    let opted_in: Vec<String> = optional.into_iter().filter(|_| random.chance(50)).collect();
+    let open = CaseCommand {
+        command_id: format!("{}-{seed}-open", definition.id),
+        actor: agency("window"),
+        at: run.now,
+        action: Action::Open {
+            case_id: case_id.clone(),
+            workflow: definition.id.clone(),
+            form: valid_object(&definition.form, &mut random),
+            materials,
+            opted_in,
+            channel: Default::default(),
+        },
+    };
+    assert!(run.send(open).await, "seed {seed}: a valid application opens");
+
+    for _ in 0..45 {
+        run.now += Duration::hours(random.below(20) as i64);
+        let case = run.state().await;
+        let file = case.file().unwrap();
+        let active: Vec<&str> = file.steps.iter().filter(|s| s.state == StepState::Active).map(|s| s.id.as_str()).collect();
+        let paused: Vec<&str> = file.steps.iter().filter(|s| s.state == StepState::Paused).map(|s| s.id.as_str()).collect();
+        let roll = random.below(100);
+        let command = if file.status.name() != "open" {
+            if file.rating.is_some() {
+                break;
+            }
+            run.command(Actor::Applicant { id: None }, Action::Rate { score: 1 + random.below(5) as u8, comment: None })
+        } else if roll < 50 && !active.is_empty() {
+            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            match step.kind {
+                StepKind::Task => {
+                    let outputs = valid_object(&step.outputs, &mut random);
+                    run.command(agency(&step.agency), Action::Complete { step: step.id.clone(), outputs })
+                }
+                StepKind::Payment => {
+                    let bill = file.payments.iter().find(|p| p.step == step.id && !p.paid);
+                    match bill {
+                        Some(bill) => run.command(
+                            agency(&step.agency),
+                            Action::Pay { payer: bill.bill.payer.clone(), amount: bill.bill.total, receipt: "R".into() },
+                        ),
+                        None => continue,
+                    }
+                }
+            }
+        } else if roll < 58 && !active.is_empty() {
+            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            run.command(agency(&step.agency), Action::Complete { step: step.id.clone(), outputs: invalid_object(&step.outputs) })
+        } else if roll < 64 {
+            let step = random.pick(&definition.steps).unwrap();
+            run.command(agency("window"), Action::Complete { step: step.id.clone(), outputs: json!({}) })
+        } else if roll < 70 {
+            let step = random.pick(&definition.steps).unwrap();
+            let to = random.pick(&step.returns_to).cloned().unwrap_or_else(|| step.id.clone());
+            run.command(agency(&step.agency), Action::Return { step: step.id.clone(), to, reason: "redo".into() })
+        } else if roll < 73 && !active.is_empty() {
+            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            run.command(agency(&step.agency), Action::Refuse { step: step.id.clone(), reason: "不予许可".into() })
+        } else if roll < 80 {
+            if let Some(step) = paused.first() {
+                let items = file.step(step).unwrap().requested_items.clone();
+                let supplied = items.into_iter().map(|item| (item, json!("ok"))).collect();
+                run.command(Actor::Applicant { id: None }, Action::Supplement { items: supplied, materials: vec![] })
+            } else {
+                let step = random.pick(&definition.steps).unwrap();
+                run.command(
+                    agency(&step.agency),
+                    Action::RequestSupplement { step: step.id.clone(), items: vec!["材料".into()], reason: "补正".into() },
+                )
+            }
+        } else if roll < 85 {
+            run.command(agency("window"), Action::Pay { payer: "buyer".into(), amount: 1, receipt: "R".into() })
+        } else if roll < 87 {
+            run.command(Actor::Applicant { id: None }, Action::Withdraw { reason: "不办了".into() })
+        } else if roll < 90 {
+            run.command(Actor::Applicant { id: None }, Action::Rate { score: 3, comment: None })
+        } else {
+            run.command(Actor::System, Action::CheckDeadlines)
+        };
+        let repeat = random.chance(10).then(|| command.clone());
+        run.send(command).await;
+        if let Some(repeat) = repeat {
+            let before = store.events(&case_id).await.unwrap().len();
+            let _ = store.execute(&case_id, repeat).await;
+            assert_eq!(store.events(&case_id).await.unwrap().len(), before, "seed {seed}: a repeated command id changes nothing");
+        }
+    }
+
+    let events = store.events(&case_id).await.unwrap();
+    let replayed = check_history(definition, &events, seed);
+    assert_eq!(replayed, store.load(&case_id).await.unwrap(), "seed {seed}: replay reproduces the state");
+    replayed.file().unwrap().status.name().to_string()
+}
+
+#[test]
+fn random_commands_never_break_the_invariants_of_any_shipped_bundle() {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        for definition in catalog.workflows.values() {
+            let mut outcomes = Vec::new();
+            for seed in 1..=16 {
+                outcomes.push(random_run(&store, definition, seed).await);
+            }
+            eprintln!("{}: {outcomes:?}", definition.id);
+            assert!(
+                outcomes.iter().any(|status| status != "open"),
+                "{}: some random runs end (outcomes: {outcomes:?})",
+                definition.id
+            );
+        }
+    });
+}
