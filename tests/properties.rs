@@ -4,6 +4,7 @@
 //! - sequences are gapless;
 //! - replaying the stored events reproduces the state;
 //! - a refused command stores nothing.
+//!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -47,7 +48,7 @@ const CITIZEN_IDS: [&str; 4] = ["11010519491231002X", "440304198503151231", "320
 const CREDIT_CODES: [&str; 2] = ["91350100M000100Y43", "911100001000061047"];
 
 fn valid_value(field: &Field, random: &mut Random) -> Value {
-    let mut scalar = |kind: ValueKind, random: &mut Random| -> Value {
+    let scalar = |kind: ValueKind, random: &mut Random| -> Value {
         match kind {
             ValueKind::Text => json!(format!("文本{}", random.below(100))),
             ValueKind::Integer => json!(random.below(12)),

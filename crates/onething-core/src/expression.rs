@@ -365,7 +365,7 @@ fn sample(field: &Field) -> Value {
         ValueKind::Text => Value::from("text"),
         ValueKind::Integer => Value::from(1),
         ValueKind::Decimal => Value::from(1.5),
-        ValueKind::Money => Value::from(100_000_00),
+        ValueKind::Money => Value::from(10_000_000),
         ValueKind::Date => Value::from("2025-06-30"),
         ValueKind::Boolean => Value::from(true),
         ValueKind::OneOf => Value::from(field.options.first().cloned().unwrap_or_default()),

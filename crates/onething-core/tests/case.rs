@@ -1080,7 +1080,7 @@ fn a_promised_material_not_supplied_in_time_ends_the_case() {
         ],
     );
     assert_eq!(
-        when(&[opening.clone()], check("t", local(5, 19))).unwrap(),
+        when(std::slice::from_ref(&opening), check("t", local(5, 19))).unwrap(),
         [
             "step_warned intake",
             "material_deadline_missed contract",

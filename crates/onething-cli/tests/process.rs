@@ -1,0 +1,78 @@
+//! The real binary, one process per command: a case opened by one process
+//! is continued by the next, after the first has exited.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn workflows() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
+}
+
+fn onething(database: &str, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_onething"))
+        .arg("--workflows")
+        .arg(workflows())
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .env_remove("ONETHING_NOW")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_case_survives_the_process() {
+    let folder = std::env::temp_dir().join(format!("onething-process-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let database = format!("sqlite://{}", folder.join("cases.db").display());
+    let form = folder.join("form.json");
+    std::fs::write(
+        &form,
+        r#"{"baby_name":"王小明","baby_sex":"male","birth_date":"2026-03-02","born_in_province":true,
+            "mother_id":"11010519491231002X","household_head_id":"11010519491231002X",
+            "address":"某路1号","phone":"13800138000"}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = onething(
+        &database,
+        &["--now", "2026-03-03T09:00:00+08:00", "case", "open", "newborn", "--form", form.to_str().unwrap(), "--as", "window", "--json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let opened: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let case_id = opened["id"].as_str().unwrap().to_string();
+
+    let outputs = folder.join("outputs.json");
+    std::fs::write(&outputs, r#"{"certificate_number":"Q1"}"#).unwrap();
+    let (code, _, stderr) = onething(
+        &database,
+        &["case", "complete", &case_id, "birth_certificate", "--as", "hospital", "--data", outputs.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stdout, stderr) = onething(&database, &["case", "show", &case_id, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let state = |step: &str| {
+        shown["steps"].as_array().unwrap().iter().find(|s| s["id"] == step).unwrap()["state"].clone()
+    };
+    assert_eq!(state("birth_certificate"), "completed");
+    assert_eq!(state("household_registration"), "active");
+    assert_eq!(shown["sequence"], 7);
+
+    // A refused command exits non-zero, says why, and stores nothing.
+    let (code, _, stderr) = onething(
+        &database,
+        &["case", "complete", &case_id, "household_registration", "--as", "hospital"],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refused: hospital may not complete: step `household_registration` belongs to agency `police`"), "{stderr}");
+    let (_, stdout, _) = onething(&database, &["case", "show", &case_id, "--json"]);
+    let again: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(again["sequence"], 7);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
