@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use onething_core::case::{
-    case_id_for, Action, Actor, Case, CaseCommand, Change, MaterialDeclaration, MaterialProvision, StepState,
+    case_id_for, Action, Actor, Case, CaseCommand, Change, MaterialDeclaration, MaterialProvision,
+    StepState,
 };
 use onething_core::value_type::{Field, ValueKind};
 use onething_core::workflow::{Definition, MaterialSource, StepKind};
@@ -44,7 +45,12 @@ impl Random {
     }
 }
 
-const CITIZEN_IDS: [&str; 4] = ["11010519491231002X", "440304198503151231", "32010219620708461X", "510107199302113459"];
+const CITIZEN_IDS: [&str; 4] = [
+    "11010519491231002X",
+    "440304198503151231",
+    "32010219620708461X",
+    "510107199302113459",
+];
 const CREDIT_CODES: [&str; 2] = ["91350100M000100Y43", "911100001000061047"];
 
 fn valid_value(field: &Field, random: &mut Random) -> Value {
@@ -54,7 +60,11 @@ fn valid_value(field: &Field, random: &mut Random) -> Value {
             ValueKind::Integer => json!(random.below(12)),
             ValueKind::Decimal => json!(30.0 + random.below(2000) as f64 / 10.0),
             ValueKind::Money => json!(random.below(1_000_000_000)),
-            ValueKind::Date => json!(format!("2025-0{}-1{}", 1 + random.below(9), random.below(10))),
+            ValueKind::Date => json!(format!(
+                "2025-0{}-1{}",
+                1 + random.below(9),
+                random.below(10)
+            )),
             ValueKind::Boolean => json!(random.chance(50)),
             ValueKind::OneOf => json!(random.pick(&field.options).unwrap()),
             ValueKind::CitizenId => json!(random.pick(&CITIZEN_IDS).unwrap()),
@@ -88,7 +98,9 @@ fn invalid_object(fields: &[Field]) -> Value {
     let mut object = serde_json::Map::new();
     for field in fields {
         let wrong = match field.kind {
-            ValueKind::Integer | ValueKind::Money | ValueKind::Decimal | ValueKind::Boolean => json!("wrong"),
+            ValueKind::Integer | ValueKind::Money | ValueKind::Decimal | ValueKind::Boolean => {
+                json!("wrong")
+            }
             _ => json!(12345),
         };
         object.insert(field.name.clone(), wrong);
@@ -138,12 +150,23 @@ impl Run<'_> {
                     self.seed
                 );
                 for (index, stored) in outcome.appended.iter().enumerate() {
-                    assert_eq!(stored.sequence, (before.len() + index + 1) as u64, "seed {}: gapless", self.seed);
+                    assert_eq!(
+                        stored.sequence,
+                        (before.len() + index + 1) as u64,
+                        "seed {}: gapless",
+                        self.seed
+                    );
                 }
                 true
             }
             Err(CommandError::Refused(_)) => {
-                assert_eq!(after.len(), before.len(), "seed {}: a refused {:?} stored nothing", self.seed, command.action.name());
+                assert_eq!(
+                    after.len(),
+                    before.len(),
+                    "seed {}: a refused {:?} stored nothing",
+                    self.seed,
+                    command.action.name()
+                );
                 false
             }
             Err(other) => panic!("seed {}: {other}", self.seed),
@@ -157,12 +180,18 @@ impl Run<'_> {
 
 /// Replays the stored events one by one, checking that each step starts and
 /// completes only when the steps it waits on are settled.
-fn check_history(definition: &Definition, events: &[onething_store::StoredEvent], seed: u64) -> Case {
+fn check_history(
+    definition: &Definition,
+    events: &[onething_store::StoredEvent],
+    seed: u64,
+) -> Case {
     let mut case = Case::default();
     for (index, stored) in events.iter().enumerate() {
         assert_eq!(stored.sequence, index as u64 + 1, "seed {seed}: gapless");
-        if let (Some(file), Change::StepActivated { step, .. } | Change::StepCompleted { step, .. }) =
-            (case.file(), &stored.event.change)
+        if let (
+            Some(file),
+            Change::StepActivated { step, .. } | Change::StepCompleted { step, .. },
+        ) = (case.file(), &stored.event.change)
         {
             let step_definition = definition.step(step).unwrap();
             for after in &step_definition.after {
@@ -174,7 +203,11 @@ fn check_history(definition: &Definition, events: &[onething_store::StoredEvent]
                 );
             }
             if let Change::StepCompleted { .. } = &stored.event.change {
-                assert_eq!(file.step(step).unwrap().state, StepState::Active, "seed {seed}: {step} completed while not active");
+                assert_eq!(
+                    file.step(step).unwrap().state,
+                    StepState::Active,
+                    "seed {seed}: {step} completed while not active"
+                );
             }
         }
         case.apply_event(stored.event.clone());
@@ -189,7 +222,8 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
         store,
         definition,
         case_id: case_id.clone(),
-        now: Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap() + Duration::hours(random.below(24 * 60) as i64),
+        now: Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap()
+            + Duration::hours(random.below(24 * 60) as i64),
         counter: 0,
         seed,
     };
@@ -202,7 +236,12 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
             provision: MaterialProvision::Submitted,
         })
         .collect();
-    let optional: Vec<String> = definition.steps.iter().filter(|s| s.opt_in).map(|s| s.id.clone()).collect();
+    let optional: Vec<String> = definition
+        .steps
+        .iter()
+        .filter(|s| s.opt_in)
+        .map(|s| s.id.clone())
+        .collect();
     let opted_in: Vec<String> = optional.into_iter().filter(|_| random.chance(50)).collect();
     let open = CaseCommand {
         command_id: format!("{}-{seed}-open", definition.id),
@@ -217,33 +256,62 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
             channel: Default::default(),
         },
     };
-    assert!(run.send(open).await, "seed {seed}: a valid application opens");
+    assert!(
+        run.send(open).await,
+        "seed {seed}: a valid application opens"
+    );
 
     for _ in 0..45 {
         run.now += Duration::hours(random.below(20) as i64);
         let case = run.state().await;
         let file = case.file().unwrap();
-        let active: Vec<&str> = file.steps.iter().filter(|s| s.state == StepState::Active).map(|s| s.id.as_str()).collect();
-        let paused: Vec<&str> = file.steps.iter().filter(|s| s.state == StepState::Paused).map(|s| s.id.as_str()).collect();
+        let active: Vec<&str> = file
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Active)
+            .map(|s| s.id.as_str())
+            .collect();
+        let paused: Vec<&str> = file
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Paused)
+            .map(|s| s.id.as_str())
+            .collect();
         let roll = random.below(100);
         let command = if file.status.name() != "open" {
             if file.rating.is_some() {
                 break;
             }
-            run.command(Actor::Applicant { id: None }, Action::Rate { score: 1 + random.below(5) as u8, comment: None })
+            run.command(
+                Actor::Applicant { id: None },
+                Action::Rate {
+                    score: 1 + random.below(5) as u8,
+                    comment: None,
+                },
+            )
         } else if roll < 50 && !active.is_empty() {
             let step = definition.step(random.pick(&active).unwrap()).unwrap();
             match step.kind {
                 StepKind::Task => {
                     let outputs = valid_object(&step.outputs, &mut random);
-                    run.command(agency(&step.agency), Action::Complete { step: step.id.clone(), outputs })
+                    run.command(
+                        agency(&step.agency),
+                        Action::Complete {
+                            step: step.id.clone(),
+                            outputs,
+                        },
+                    )
                 }
                 StepKind::Payment => {
                     let bill = file.payments.iter().find(|p| p.step == step.id && !p.paid);
                     match bill {
                         Some(bill) => run.command(
                             agency(&step.agency),
-                            Action::Pay { payer: bill.bill.payer.clone(), amount: bill.bill.total, receipt: "R".into() },
+                            Action::Pay {
+                                payer: bill.bill.payer.clone(),
+                                amount: bill.bill.total,
+                                receipt: "R".into(),
+                            },
                         ),
                         None => continue,
                     }
@@ -251,35 +319,91 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
             }
         } else if roll < 58 && !active.is_empty() {
             let step = definition.step(random.pick(&active).unwrap()).unwrap();
-            run.command(agency(&step.agency), Action::Complete { step: step.id.clone(), outputs: invalid_object(&step.outputs) })
+            run.command(
+                agency(&step.agency),
+                Action::Complete {
+                    step: step.id.clone(),
+                    outputs: invalid_object(&step.outputs),
+                },
+            )
         } else if roll < 64 {
             let step = random.pick(&definition.steps).unwrap();
-            run.command(agency("window"), Action::Complete { step: step.id.clone(), outputs: json!({}) })
+            run.command(
+                agency("window"),
+                Action::Complete {
+                    step: step.id.clone(),
+                    outputs: json!({}),
+                },
+            )
         } else if roll < 70 {
             let step = random.pick(&definition.steps).unwrap();
-            let to = random.pick(&step.returns_to).cloned().unwrap_or_else(|| step.id.clone());
-            run.command(agency(&step.agency), Action::Return { step: step.id.clone(), to, reason: "redo".into() })
+            let to = random
+                .pick(&step.returns_to)
+                .cloned()
+                .unwrap_or_else(|| step.id.clone());
+            run.command(
+                agency(&step.agency),
+                Action::Return {
+                    step: step.id.clone(),
+                    to,
+                    reason: "redo".into(),
+                },
+            )
         } else if roll < 73 && !active.is_empty() {
             let step = definition.step(random.pick(&active).unwrap()).unwrap();
-            run.command(agency(&step.agency), Action::Refuse { step: step.id.clone(), reason: "不予许可".into() })
+            run.command(
+                agency(&step.agency),
+                Action::Refuse {
+                    step: step.id.clone(),
+                    reason: "不予许可".into(),
+                },
+            )
         } else if roll < 80 {
             if let Some(step) = paused.first() {
                 let items = file.step(step).unwrap().requested_items.clone();
                 let supplied = items.into_iter().map(|item| (item, json!("ok"))).collect();
-                run.command(Actor::Applicant { id: None }, Action::Supplement { items: supplied, materials: vec![] })
+                run.command(
+                    Actor::Applicant { id: None },
+                    Action::Supplement {
+                        items: supplied,
+                        materials: vec![],
+                    },
+                )
             } else {
                 let step = random.pick(&definition.steps).unwrap();
                 run.command(
                     agency(&step.agency),
-                    Action::RequestSupplement { step: step.id.clone(), items: vec!["材料".into()], reason: "补正".into() },
+                    Action::RequestSupplement {
+                        step: step.id.clone(),
+                        items: vec!["材料".into()],
+                        reason: "补正".into(),
+                    },
                 )
             }
         } else if roll < 85 {
-            run.command(agency("window"), Action::Pay { payer: "buyer".into(), amount: 1, receipt: "R".into() })
+            run.command(
+                agency("window"),
+                Action::Pay {
+                    payer: "buyer".into(),
+                    amount: 1,
+                    receipt: "R".into(),
+                },
+            )
         } else if roll < 87 {
-            run.command(Actor::Applicant { id: None }, Action::Withdraw { reason: "不办了".into() })
+            run.command(
+                Actor::Applicant { id: None },
+                Action::Withdraw {
+                    reason: "不办了".into(),
+                },
+            )
         } else if roll < 90 {
-            run.command(Actor::Applicant { id: None }, Action::Rate { score: 3, comment: None })
+            run.command(
+                Actor::Applicant { id: None },
+                Action::Rate {
+                    score: 3,
+                    comment: None,
+                },
+            )
         } else {
             run.command(Actor::System, Action::CheckDeadlines)
         };
@@ -288,13 +412,21 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
         if let Some(repeat) = repeat {
             let before = store.events(&case_id).await.unwrap().len();
             let _ = store.execute(&case_id, repeat).await;
-            assert_eq!(store.events(&case_id).await.unwrap().len(), before, "seed {seed}: a repeated command id changes nothing");
+            assert_eq!(
+                store.events(&case_id).await.unwrap().len(),
+                before,
+                "seed {seed}: a repeated command id changes nothing"
+            );
         }
     }
 
     let events = store.events(&case_id).await.unwrap();
     let replayed = check_history(definition, &events, seed);
-    assert_eq!(replayed, store.load(&case_id).await.unwrap(), "seed {seed}: replay reproduces the state");
+    assert_eq!(
+        replayed,
+        store.load(&case_id).await.unwrap(),
+        "seed {seed}: replay reproduces the state"
+    );
     replayed.file().unwrap().status.name().to_string()
 }
 

@@ -40,7 +40,18 @@ fn a_case_survives_the_process() {
     .unwrap();
     let (code, stdout, stderr) = onething(
         &database,
-        &["--now", "2026-03-03T09:00:00+08:00", "case", "open", "newborn", "--form", form.to_str().unwrap(), "--as", "window", "--json"],
+        &[
+            "--now",
+            "2026-03-03T09:00:00+08:00",
+            "case",
+            "open",
+            "newborn",
+            "--form",
+            form.to_str().unwrap(),
+            "--as",
+            "window",
+            "--json",
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     let opened: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -50,7 +61,16 @@ fn a_case_survives_the_process() {
     std::fs::write(&outputs, r#"{"certificate_number":"Q1"}"#).unwrap();
     let (code, _, stderr) = onething(
         &database,
-        &["case", "complete", &case_id, "birth_certificate", "--as", "hospital", "--data", outputs.to_str().unwrap()],
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "birth_certificate",
+            "--as",
+            "hospital",
+            "--data",
+            outputs.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
 
@@ -58,7 +78,13 @@ fn a_case_survives_the_process() {
     assert_eq!(code, 0, "{stderr}");
     let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let state = |step: &str| {
-        shown["steps"].as_array().unwrap().iter().find(|s| s["id"] == step).unwrap()["state"].clone()
+        shown["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == step)
+            .unwrap()["state"]
+            .clone()
     };
     assert_eq!(state("birth_certificate"), "completed");
     assert_eq!(state("household_registration"), "active");
@@ -67,7 +93,14 @@ fn a_case_survives_the_process() {
     // A refused command exits non-zero, says why, and stores nothing.
     let (code, _, stderr) = onething(
         &database,
-        &["case", "complete", &case_id, "household_registration", "--as", "hospital"],
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "household_registration",
+            "--as",
+            "hospital",
+        ],
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("refused: hospital may not complete: step `household_registration` belongs to agency `police`"), "{stderr}");

@@ -29,8 +29,6 @@ const FUNCTIONS: &[&str] = &[
     "contains",
     "startsWith",
     "endsWith",
-    "type",
-    "dyn",
 ];
 
 /// What an expression may refer to at its place in a workflow.

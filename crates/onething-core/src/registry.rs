@@ -132,6 +132,7 @@ impl Registry {
         if diagnostics.is_empty() {
             Ok(())
         } else {
+            crate::diagnostic::sort(&mut diagnostics);
             Err(diagnostics)
         }
     }
@@ -201,6 +202,7 @@ impl Registry {
             ));
         }
         if !diagnostics.is_empty() {
+            crate::diagnostic::sort(&mut diagnostics);
             return Err(diagnostics);
         }
         self.calendars.insert(

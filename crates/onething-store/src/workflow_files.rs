@@ -104,16 +104,26 @@ pub fn load_registry(folder: &Path) -> Result<Registry, Vec<FileProblem>> {
 /// The bundle files named by `paths`: files as given, folders by their
 /// `*.toml` files other than the agency registry.
 pub fn bundle_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    // The same file named twice (itself and through its folder) is read once.
+    let mut push = |file: PathBuf, files: &mut Vec<PathBuf>| {
+        let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+            files.push(file);
+        }
+    };
     for path in paths {
         if path.is_dir() {
-            files.extend(
-                toml_files(path, problems)
-                    .into_iter()
-                    .filter(|file| file.file_name().is_some_and(|name| name != AGENCIES_FILE)),
-            );
+            for file in toml_files(path, problems)
+                .into_iter()
+                .filter(|file| file.file_name().is_some_and(|name| name != AGENCIES_FILE))
+            {
+                push(file, &mut files);
+            }
         } else if path.exists() {
-            files.push(path.clone());
+            push(path.clone(), &mut files);
         } else {
             problems.push(FileProblem {
                 path: path.clone(),
@@ -140,7 +150,7 @@ pub fn load_bundles(
         match parse_workflow(&text, registry) {
             Ok(definition) => {
                 if let Some(first) = defined_in.get(&definition.id) {
-                    let id_offset = text.find("id").unwrap_or(0);
+                    let id_offset = id_key_offset(&text);
                     problems.push(FileProblem {
                         path: path.clone(),
                         position: Some(LineIndex::new(&text).position(id_offset)),
@@ -184,4 +194,22 @@ impl Catalog {
             Err(problems)
         }
     }
+}
+
+/// Where the top-level `id = …` line starts, for a problem about the id.
+fn id_key_offset(text: &str) -> usize {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            break;
+        }
+        if let Some(rest) = trimmed.strip_prefix("id") {
+            if rest.trim_start().starts_with('=') {
+                return offset + (line.len() - trimmed.len());
+            }
+        }
+        offset += line.len();
+    }
+    0
 }

@@ -158,7 +158,10 @@ impl Parser<'_> {
         }
         let version = version.and_then(|version| {
             if version.value < 1 || version.value > i64::from(u32::MAX) {
-                self.error(version.span, "`version` must be a whole number from 1 up");
+                self.error(
+                    version.span,
+                    "`version` must be a whole number from 1 to 4294967295",
+                );
                 None
             } else {
                 Some(version.value as u32)
@@ -453,6 +456,19 @@ impl Parser<'_> {
                 );
             }
         }
+        // E-licence data may be missing for a citizen (registered in another
+        // province), so it may be promised or replaced by a commitment; what an
+        // earlier step produces never comes from the applicant.
+        if matches!(source, Some(MaterialSource::Step { .. })) {
+            for flag in ["deficiency_allowed", "commitment_allowed"] {
+                if let Some(span) = table.key_span(flag) {
+                    self.error(
+                        span,
+                        format!("`{flag}` cannot go with `source = \"step\"`: an earlier step produces this material, not the applicant"),
+                    );
+                }
+            }
+        }
         let id = id?;
         self.name(&id, "material id");
         ids.push(id.clone());
@@ -643,6 +659,12 @@ impl Parser<'_> {
         self.duplicates(&payers, "payer");
         match kind {
             Some(StepKind::Payment) => {
+                if let Some(first) = output_tables.first() {
+                    self.error(
+                        first.span(),
+                        "a payment step has no outputs: it completes when every bill is paid",
+                    );
+                }
                 if bill_tables.is_empty() {
                     self.error(
                         id.span.clone(),
@@ -742,10 +764,13 @@ impl Parser<'_> {
         let edges: Vec<Vec<usize>> = definition
             .steps
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(own, s)| {
+                // A step after itself is reported on its own, not as a cycle.
                 s.after
                     .iter()
                     .filter_map(|a| index.get(a.as_str()).copied())
+                    .filter(|&other| other != own)
                     .collect()
             })
             .collect();
@@ -878,6 +903,19 @@ impl Parser<'_> {
                         format!(
                             "branch `{}` is unreachable: branch `{earlier}` before it has no `when`, so it always runs instead",
                             branch.value
+                        ),
+                    );
+                    continue;
+                }
+                if branches[..position]
+                    .iter()
+                    .any(|earlier| earlier.value == branch.value)
+                {
+                    self.error(
+                        branch.span.clone(),
+                        format!(
+                            "step `{}` is listed twice in choice `{}`",
+                            branch.value, choice.id
                         ),
                     );
                     continue;
@@ -1048,7 +1086,14 @@ impl Parser<'_> {
                         continue;
                     };
                     if let Some(value) = self.check_expression(amount, &scope) {
-                        if !matches!(
+                        let negative = match value {
+                            CelValue::Int(fen) => fen < 0,
+                            CelValue::Float(fen) => fen < 0.0,
+                            _ => false,
+                        };
+                        if negative && expression_is_constant(&amount.value) {
+                            self.error(amount.span.clone(), "an amount must not be negative");
+                        } else if !matches!(
                             value,
                             CelValue::Int(_) | CelValue::UInt(_) | CelValue::Float(_)
                         ) {
