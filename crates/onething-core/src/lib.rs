@@ -3,6 +3,7 @@
 //! touches files, the network, a database or the clock: text, time and ids
 //! come in as arguments, so every decision is a pure function.
 
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod diagnostic;

@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
-use cqrs_es::{AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::Aggregate;
+use onething_core::audit::{event_hash, sha256_hex, GENESIS};
 use onething_core::case::{
-    decide_with_library, AppliedCommand, Case, CaseCommand, CaseEvent, Library,
+    decide_with_library, Actor, AppliedCommand, Case, CaseCommand, CaseEvent, Library,
 };
 use onething_core::workflow::Definition;
 use postgres_es::PostgresEventRepository;
+use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
 use crate::database::Database;
@@ -19,29 +21,60 @@ use crate::error::{CommandError, StoreError};
 use crate::views;
 use crate::with_pool;
 
+/// The version stored with every event (see `onething_core::case::event`).
+pub const EVENT_VERSION: &str = "1";
+
 /// How many times a command is decided again after losing a race.
 pub const MAX_ATTEMPTS: u32 = 12;
 
 enum Events {
-    Sqlite(PersistedEventStore<SqliteEventRepository, Case>),
-    Postgres(PersistedEventStore<PostgresEventRepository, Case>),
+    Sqlite(SqliteEventRepository),
+    Postgres(PostgresEventRepository),
 }
 
 macro_rules! with_events {
-    ($events:expr, $store:ident => $body:expr) => {
+    ($events:expr, $repository:ident => $body:expr) => {
         match $events {
-            Events::Sqlite($store) => $body,
-            Events::Postgres($store) => $body,
+            Events::Sqlite($repository) => $body,
+            Events::Postgres($repository) => $body,
         }
     };
 }
 
-/// One stored event with its place in the case.
+/// One stored event with its place in the case and its attribution.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub sequence: u64,
     pub event: CaseEvent,
+    /// Attribution and chain: event id, command and correlation ids, actor,
+    /// role, channel, recorded time, definition hash, previous hash, hash.
     pub metadata: HashMap<String, String>,
+}
+
+impl StoredEvent {
+    pub fn hash(&self) -> &str {
+        self.metadata.get("hash").map_or("", String::as_str)
+    }
+}
+
+/// How a command reached the engine, recorded with each of its events.
+#[derive(Debug, Clone, Default)]
+pub struct Attribution {
+    /// `cli`, `api`, `scheduler`.
+    pub channel: String,
+    /// The role of the client that sent it; derived from the actor when unset.
+    pub role: Option<String>,
+    /// Ties a chain of related commands together; the command id when unset.
+    pub correlation_id: Option<String>,
+}
+
+impl Attribution {
+    pub fn cli() -> Attribution {
+        Attribution {
+            channel: "cli".into(),
+            ..Attribution::default()
+        }
+    }
 }
 
 /// What a command did.
@@ -64,19 +97,63 @@ pub struct CaseStore {
     library: Arc<Library>,
 }
 
-fn event_store_error(error: AggregateError<onething_core::case::CaseError>) -> StoreError {
+fn persistence_error(error: PersistenceError) -> StoreError {
     StoreError::EventStore(error.to_string())
+}
+
+fn decode(row: SerializedEvent) -> Result<StoredEvent, StoreError> {
+    let event: CaseEvent = serde_json::from_value(row.payload).map_err(|e| {
+        StoreError::Decode(format!(
+            "event {} of {}: {e}",
+            row.sequence, row.aggregate_id
+        ))
+    })?;
+    let metadata: HashMap<String, String> = match row.metadata {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect(),
+        _ => HashMap::new(),
+    };
+    Ok(StoredEvent {
+        sequence: row.sequence as u64,
+        event,
+        metadata,
+    })
+}
+
+/// A stable unique id for the event at a place in a case, shaped like a UUID.
+fn event_id(case_id: &str, sequence: u64) -> String {
+    let hex = sha256_hex(format!("event\n{case_id}\n{sequence}").as_bytes());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn role_of(actor: &Actor) -> &'static str {
+    match actor {
+        Actor::Agency { .. } if actor.is_window() => "window",
+        Actor::Agency { .. } => "agency",
+        Actor::Applicant { .. } => "applicant",
+        Actor::System => "system",
+    }
 }
 
 impl CaseStore {
     pub fn new(database: Database, library: Arc<Library>) -> CaseStore {
         let events = match &database {
-            Database::Sqlite(pool) => Events::Sqlite(PersistedEventStore::new_event_store(
-                SqliteEventRepository::new(pool.clone()),
-            )),
-            Database::Postgres(pool) => Events::Postgres(PersistedEventStore::new_event_store(
-                PostgresEventRepository::new(pool.clone()),
-            )),
+            Database::Sqlite(pool) => Events::Sqlite(SqliteEventRepository::new(pool.clone())),
+            Database::Postgres(pool) => {
+                Events::Postgres(PostgresEventRepository::new(pool.clone()))
+            }
         };
         CaseStore {
             database,
@@ -134,15 +211,27 @@ impl CaseStore {
         case_id: &str,
         command: CaseCommand,
     ) -> Result<CommandOutcome, CommandError> {
-        let mut metadata = HashMap::new();
-        metadata.insert("command_id".to_string(), command.command_id.clone());
-        metadata.insert("actor".to_string(), command.actor.to_string());
-        metadata.insert("action".to_string(), command.action.name().to_string());
+        self.execute_with(case_id, command, &Attribution::cli())
+            .await
+    }
+
+    /// As [`CaseStore::execute`], recording how the command arrived.
+    pub async fn execute_with(
+        &self,
+        case_id: &str,
+        command: CaseCommand,
+        attribution: &Attribution,
+    ) -> Result<CommandOutcome, CommandError> {
         let mut conflicts = 0;
         loop {
-            let context = with_events!(&self.events, store => store.load_aggregate(case_id).await)
-                .map_err(event_store_error)?;
-            let before = context.aggregate.clone();
+            let stored = self.events(case_id).await?;
+            let mut before = Case::default();
+            for event in &stored {
+                before.apply_event(event.event.clone());
+            }
+            let previous_hash = stored
+                .last()
+                .map_or(GENESIS.to_string(), |event| event.hash().to_string());
             let events = decide_with_library(&before, &self.library, &command)
                 .map_err(CommandError::Refused)?;
             if events.is_empty() {
@@ -157,21 +246,83 @@ impl CaseStore {
                     conflicts,
                 });
             }
-            let committed = with_events!(&self.events, store => store.commit(events, context, metadata.clone()).await);
-            match committed {
-                Ok(envelopes) => {
-                    let mut case = before;
-                    let appended: Vec<StoredEvent> = envelopes
-                        .into_iter()
-                        .map(|envelope: EventEnvelope<Case>| {
-                            case.apply_event(envelope.payload.clone());
-                            StoredEvent {
-                                sequence: envelope.sequence as u64,
-                                event: envelope.payload,
-                                metadata: envelope.metadata,
-                            }
-                        })
-                        .collect();
+            let recorded_at =
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mut case = before;
+            let mut previous = previous_hash;
+            let mut rows = Vec::with_capacity(events.len());
+            let mut appended = Vec::with_capacity(events.len());
+            for (offset, event) in events.into_iter().enumerate() {
+                let sequence = stored.len() as u64 + offset as u64 + 1;
+                case.apply_event(event.clone());
+                let definition_hash = case
+                    .file()
+                    .map(|file| file.hash.clone())
+                    .unwrap_or_default();
+                let mut metadata = serde_json::Map::new();
+                let mut put = |key: &str, value: String| {
+                    metadata.insert(key.to_string(), Value::String(value));
+                };
+                put("event_id", event_id(case_id, sequence));
+                put("case_id", case_id.to_string());
+                put("sequence", sequence.to_string());
+                put("command_id", command.command_id.clone());
+                put(
+                    "correlation_id",
+                    attribution
+                        .correlation_id
+                        .clone()
+                        .unwrap_or_else(|| command.command_id.clone()),
+                );
+                put("actor", command.actor.to_string());
+                put(
+                    "role",
+                    attribution
+                        .role
+                        .clone()
+                        .unwrap_or_else(|| role_of(&command.actor).to_string()),
+                );
+                put("channel", attribution.channel.clone());
+                put("recorded_at", recorded_at.clone());
+                put("definition_hash", definition_hash);
+                put("prev_hash", previous.clone());
+                let payload =
+                    serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;
+                let event_type = event.change.name().to_string();
+                let mut metadata = Value::Object(metadata);
+                let hash = event_hash(
+                    case_id,
+                    sequence,
+                    &event_type,
+                    EVENT_VERSION,
+                    &payload,
+                    &metadata,
+                );
+                metadata["hash"] = Value::String(hash.clone());
+                previous = hash;
+                rows.push(SerializedEvent {
+                    aggregate_id: case_id.to_string(),
+                    sequence: sequence as usize,
+                    aggregate_type: Case::TYPE.to_string(),
+                    event_type,
+                    event_version: EVENT_VERSION.to_string(),
+                    payload,
+                    metadata: metadata.clone(),
+                });
+                appended.push(decode(SerializedEvent {
+                    aggregate_id: case_id.to_string(),
+                    sequence: sequence as usize,
+                    aggregate_type: Case::TYPE.to_string(),
+                    event_type: String::new(),
+                    event_version: String::new(),
+                    payload: serde_json::to_value(&event)
+                        .map_err(|e| StoreError::Decode(e.to_string()))?,
+                    metadata,
+                })?);
+            }
+            let persisted = with_events!(&self.events, repository => repository.persist::<Case>(&rows, None).await);
+            match persisted {
+                Ok(()) => {
                     views::update(&self.database, &case, self.library.as_ref()).await?;
                     return Ok(CommandOutcome {
                         case_id: case_id.to_string(),
@@ -181,7 +332,7 @@ impl CaseStore {
                         conflicts,
                     });
                 }
-                Err(AggregateError::AggregateConflict) => {
+                Err(PersistenceError::OptimisticLockError) => {
                     conflicts += 1;
                     if conflicts >= MAX_ATTEMPTS {
                         return Err(CommandError::Contended {
@@ -192,30 +343,38 @@ impl CaseStore {
                     let jitter = u64::from(conflicts) * 3 + (nanos() % 7);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(other) => return Err(event_store_error(other).into()),
+                Err(other) => return Err(persistence_error(other).into()),
             }
         }
     }
 
     /// Every event of a case, in order.
     pub async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let envelopes = with_events!(&self.events, store => store.load_events(case_id).await)
-            .map_err(event_store_error)?;
-        Ok(envelopes
-            .into_iter()
-            .map(|envelope| StoredEvent {
-                sequence: envelope.sequence as u64,
-                event: envelope.payload,
-                metadata: envelope.metadata,
-            })
-            .collect())
+        let rows =
+            with_events!(&self.events, repository => repository.get_events::<Case>(case_id).await)
+                .map_err(persistence_error)?;
+        rows.into_iter().map(decode).collect()
     }
 
     /// The case now: the fold of all its events.
     pub async fn load(&self, case_id: &str) -> Result<Case, StoreError> {
-        let context = with_events!(&self.events, store => store.load_aggregate(case_id).await)
-            .map_err(event_store_error)?;
-        Ok(context.aggregate)
+        let mut case = Case::default();
+        for stored in self.events(case_id).await? {
+            case.apply_event(stored.event);
+        }
+        Ok(case)
+    }
+
+    /// The case as it was after event `sequence`, through the same fold.
+    pub async fn load_at(&self, case_id: &str, sequence: u64) -> Result<Case, StoreError> {
+        let mut case = Case::default();
+        for stored in self.events(case_id).await? {
+            if stored.sequence > sequence {
+                break;
+            }
+            case.apply_event(stored.event);
+        }
+        Ok(case)
     }
 
     /// Every case id in the store, in no particular order.
@@ -224,30 +383,6 @@ impl CaseStore {
         let rows: Vec<(String,)> =
             with_pool!(&self.database, pool => sqlx::query_as(sql).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// Raw stored rows of a case, for comparing backends.
-    pub async fn serialized_events(
-        &self,
-        case_id: &str,
-    ) -> Result<Vec<SerializedEvent>, StoreError> {
-        let events = self.events(case_id).await?;
-        events
-            .into_iter()
-            .map(|stored| {
-                Ok(SerializedEvent {
-                    aggregate_id: case_id.to_string(),
-                    sequence: stored.sequence as usize,
-                    aggregate_type: "case".into(),
-                    event_type: stored.event.change.name().to_string(),
-                    event_version: "1".into(),
-                    payload: serde_json::to_value(&stored.event)
-                        .map_err(|e| StoreError::Decode(e.to_string()))?,
-                    metadata: serde_json::to_value(&stored.metadata)
-                        .map_err(|e| StoreError::Decode(e.to_string()))?,
-                })
-            })
-            .collect()
     }
 }
 

@@ -9,7 +9,7 @@ pub mod migrations;
 pub mod views;
 pub mod workflow_files;
 
-pub use cases::{CaseStore, CommandOutcome, StoredEvent};
+pub use cases::{Attribution, CaseStore, CommandOutcome, StoredEvent};
 pub use database::Database;
 pub use error::{CommandError, StoreError};
 
