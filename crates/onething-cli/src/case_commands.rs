@@ -143,8 +143,16 @@ pub enum CaseCommandLine {
         #[arg(long)]
         now: Option<String>,
     },
-    /// Show a case as it is now.
+    /// Show a case as it is now, or as it was after event N (`--at N`).
     Show {
+        case: String,
+        #[arg(long, value_name = "SEQUENCE")]
+        at: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The case's timeline: every event, who, when, in words, with its hash.
+    History {
         case: String,
         #[arg(long)]
         json: bool,
@@ -204,7 +212,10 @@ pub struct Setting<'a> {
     pub now: DateTime<Utc>,
 }
 
-async fn store(context: &Setting<'_>, terminal: &mut Terminal<'_>) -> anyhow::Result<CaseStore> {
+pub async fn open_store(
+    context: &Setting<'_>,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<CaseStore> {
     let catalog = load(context.workflows, terminal)?;
     open_case_store(context.database, &catalog)
         .await
@@ -338,7 +349,7 @@ pub async fn run(
                     channel,
                 },
             };
-            let store = store(&context, terminal).await?;
+            let store = open_store(&context, terminal).await?;
             let outcome = match execute(&store, &case_id, command, terminal).await? {
                 Ok(outcome) => outcome,
                 Err(code) => return Ok(code),
@@ -447,7 +458,7 @@ pub async fn run(
                     .with_timezone(&Utc),
                 None => at,
             };
-            let store = store(&context, terminal).await?;
+            let store = open_store(&context, terminal).await?;
             let mut changed = 0;
             let mut checked = 0;
             for case_id in views::open_case_ids(store.database()).await? {
@@ -469,9 +480,64 @@ pub async fn run(
             )?;
             return Ok(0);
         }
-        CaseCommandLine::Show { case, json } => {
-            let store = store(&context, terminal).await?;
-            let loaded = store.load(&case).await?;
+        CaseCommandLine::History { case, json } => {
+            let store = open_store(&context, terminal).await?;
+            let events = store.events(&case).await?;
+            if events.is_empty() {
+                writeln!(terminal.err, "no case `{case}`")?;
+                return Ok(1);
+            }
+            let mut replayed = onething_core::case::Case::default();
+            let mut entries = Vec::new();
+            for stored in &events {
+                replayed.apply_event(stored.event.clone());
+                let definition = replayed
+                    .file()
+                    .and_then(|file| store.library().by_hash(&file.hash));
+                let words =
+                    onething_core::case::describe(&stored.event.change, definition.as_deref());
+                let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
+                if json {
+                    entries.push(serde_json::json!({
+                        "sequence": stored.sequence,
+                        "type": stored.event.change.name(),
+                        "recorded_at": field("recorded_at"),
+                        "at": stored.event.at,
+                        "actor": field("actor"),
+                        "role": field("role"),
+                        "channel": field("channel"),
+                        "command_id": field("command_id"),
+                        "correlation_id": field("correlation_id"),
+                        "event_id": field("event_id"),
+                        "words": words,
+                        "payload": stored.event,
+                        "hash": field("hash"),
+                        "prev_hash": field("prev_hash"),
+                    }));
+                } else {
+                    writeln!(
+                        terminal.out,
+                        "#{:<3} {}  {:<22} {}\n      {}\n      {}",
+                        stored.sequence,
+                        stored.event.at.format("%Y-%m-%d %H:%M"),
+                        field("actor"),
+                        words.zh,
+                        words.en,
+                        field("hash"),
+                    )?;
+                }
+            }
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&entries)?)?;
+            }
+            return Ok(0);
+        }
+        CaseCommandLine::Show { case, at, json } => {
+            let store = open_store(&context, terminal).await?;
+            let loaded = match at {
+                Some(sequence) => store.load_at(&case, sequence).await?,
+                None => store.load(&case).await?,
+            };
             let definition = loaded
                 .file()
                 .and_then(|file| store.library().by_hash(&file.hash));
@@ -522,7 +588,7 @@ pub async fn run(
             overdue,
             json,
         } => {
-            let store = store(&context, terminal).await?;
+            let store = open_store(&context, terminal).await?;
             let filter = CaseFilter {
                 status,
                 workflow: bundle,
@@ -557,7 +623,7 @@ pub async fn run(
             offset,
             json,
         } => {
-            let store = store(&context, terminal).await?;
+            let store = open_store(&context, terminal).await?;
             let tasks = views::agency_tasks(store.database(), &agency, limit, offset).await?;
             if json {
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
@@ -583,7 +649,7 @@ pub async fn run(
             return Ok(0);
         }
     };
-    let store = store(&context, terminal).await?;
+    let store = open_store(&context, terminal).await?;
     match execute(&store, &case_id, command, terminal).await? {
         Ok(outcome) => {
             report(&outcome, terminal)?;

@@ -2,6 +2,7 @@
 //! stores together. The only crate that prints, reads the environment or uses
 //! `anyhow`.
 
+mod audit_commands;
 mod case_commands;
 mod workflow_commands;
 
@@ -50,6 +51,12 @@ pub enum Command {
     /// Open and act on cases, directly on the store.
     #[command(subcommand)]
     Case(case_commands::CaseCommandLine),
+    /// Verify the hash chains, take checkpoints, export case records.
+    #[command(subcommand)]
+    Audit(audit_commands::AuditCommand),
+    /// Rebuild or check the read models.
+    #[command(subcommand)]
+    Views(audit_commands::ViewsCommand),
 }
 
 /// Where a command writes: data to `out`, everything else to `err`.
@@ -86,27 +93,36 @@ pub fn run_with_args(
 }
 
 fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
-    match cli.command {
-        Command::Workflow(command) => workflow_commands::run(&cli.workflows, command, terminal),
-        Command::Case(command) => {
-            let now = match &cli.now {
-                Some(text) => chrono::DateTime::parse_from_rfc3339(text)
-                    .map_err(|error| {
-                        anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}")
-                    })?
-                    .with_timezone(&chrono::Utc),
-                None => chrono::Utc::now(),
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            let context = case_commands::Setting {
-                workflows: &cli.workflows,
-                database: &cli.database,
-                now,
-            };
-            runtime.block_on(case_commands::run(context, command, terminal))
-        }
+    let Cli {
+        workflows,
+        database,
+        now,
+        command,
+    } = cli;
+    if let Command::Workflow(command) = command {
+        return workflow_commands::run(&workflows, command, terminal);
     }
+    let now = match &now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|error| anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let setting = case_commands::Setting {
+        workflows: &workflows,
+        database: &database,
+        now,
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Case(command) => case_commands::run(setting, command, terminal).await,
+            Command::Audit(command) => audit_commands::run_audit(setting, command, terminal).await,
+            Command::Views(command) => audit_commands::run_views(setting, command, terminal).await,
+            Command::Workflow(_) => unreachable!("handled above"),
+        }
+    })
 }

@@ -2,9 +2,11 @@
 //! the event stores on SQLite (embedded default) and PostgreSQL, their
 //! migrations, and the read models.
 
+pub mod audit;
 pub mod cases;
 pub mod database;
 pub mod error;
+pub mod export;
 pub mod migrations;
 pub mod views;
 pub mod workflow_files;

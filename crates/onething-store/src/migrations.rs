@@ -132,6 +132,30 @@ CREATE TABLE agency_tasks (
 CREATE INDEX agency_tasks_by_agency ON agency_tasks (agency, due);
 ",
     },
+    Migration {
+        version: 3,
+        name: "audit checkpoints",
+        sqlite: "
+CREATE TABLE checkpoints (
+  id       integer PRIMARY KEY AUTOINCREMENT,
+  taken_at text NOT NULL,
+  root     text NOT NULL,
+  cases    integer NOT NULL,
+  events   integer NOT NULL,
+  body     text NOT NULL
+) STRICT;
+",
+        postgres: "
+CREATE TABLE checkpoints (
+  id       bigserial PRIMARY KEY,
+  taken_at text NOT NULL,
+  root     text NOT NULL,
+  cases    bigint NOT NULL,
+  events   bigint NOT NULL,
+  body     text NOT NULL
+);
+",
+    },
 ];
 
 const CREATE_LEDGER: &str = "

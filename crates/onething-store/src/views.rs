@@ -15,14 +15,94 @@ fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Writes the summary and tasks of one case, unless newer ones are stored.
-pub async fn update(database: &Database, case: &Case, library: &Library) -> Result<(), StoreError> {
+/// One row of `case_summaries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub case_id: String,
+    pub workflow: String,
+    pub status: String,
+    pub opened_at: String,
+    pub ended_at: Option<String>,
+    pub sequence: i64,
+    pub overdue: i64,
+    pub applicant: Option<String>,
+    pub summary: String,
+}
+
+/// One row of `agency_tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TaskRow {
+    pub case_id: String,
+    pub step: String,
+    pub agency: String,
+    pub workflow: String,
+    pub state: String,
+    pub due: Option<String>,
+    pub warned: i64,
+    pub overdue: i64,
+    pub activated_at: Option<String>,
+}
+
+/// The read-model rows a case should have: a pure function of its state.
+pub fn rows_for(
+    case: &Case,
+    library: &Library,
+) -> Result<Option<(SummaryRow, Vec<TaskRow>)>, StoreError> {
     let Some(file) = case.file() else {
-        return Ok(());
+        return Ok(None);
     };
     let definition = library.by_hash(&file.hash);
     let summary: CaseView = view(case, definition.as_deref(), Disclosure::Masked).expect("opened");
     let body = serde_json::to_string(&summary).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let tasks = summary
+        .open_tasks()
+        .map(|step| TaskRow {
+            case_id: summary.id.clone(),
+            step: step.id.clone(),
+            agency: step.agency.clone(),
+            workflow: summary.workflow.clone(),
+            state: if step.state == StepState::Paused {
+                "paused"
+            } else {
+                "active"
+            }
+            .to_string(),
+            due: step.due.map(timestamp),
+            warned: i64::from(step.warned),
+            overdue: i64::from(step.overdue),
+            activated_at: file
+                .step(&step.id)
+                .and_then(|record| record.activated_at)
+                .map(timestamp),
+        })
+        .collect();
+    let row = SummaryRow {
+        case_id: summary.id.clone(),
+        workflow: summary.workflow.clone(),
+        status: summary.status.clone(),
+        opened_at: timestamp(summary.opened_at),
+        ended_at: summary.ended_at.map(timestamp),
+        sequence: summary.sequence as i64,
+        overdue: i64::from(summary.is_overdue()),
+        applicant: summary.applicant.clone(),
+        summary: body,
+    };
+    Ok(Some((row, tasks)))
+}
+
+/// Writes the summary and tasks of one case, unless newer ones are stored.
+pub async fn update(database: &Database, case: &Case, library: &Library) -> Result<(), StoreError> {
+    match rows_for(case, library)? {
+        Some((summary, tasks)) => write(database, &summary, &tasks).await,
+        None => Ok(()),
+    }
+}
+
+async fn write(
+    database: &Database,
+    summary: &SummaryRow,
+    tasks: &[TaskRow],
+) -> Result<(), StoreError> {
     let upsert = database.sql(
         "INSERT INTO case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -40,15 +120,15 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
     with_pool!(database, pool => {
         let mut transaction = pool.begin().await?;
         let written = sqlx::query(&upsert)
-            .bind(&summary.id)
+            .bind(&summary.case_id)
             .bind(&summary.workflow)
             .bind(&summary.status)
-            .bind(timestamp(summary.opened_at))
-            .bind(summary.ended_at.map(timestamp))
-            .bind(summary.sequence as i64)
-            .bind(i64::from(summary.is_overdue()))
+            .bind(&summary.opened_at)
+            .bind(&summary.ended_at)
+            .bind(summary.sequence)
+            .bind(summary.overdue)
             .bind(&summary.applicant)
-            .bind(&body)
+            .bind(&summary.summary)
             .execute(&mut *transaction)
             .await?
             .rows_affected();
@@ -57,25 +137,203 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
             transaction.rollback().await?;
             return Ok(());
         }
-        sqlx::query(&delete_tasks).bind(&summary.id).execute(&mut *transaction).await?;
-        for step in summary.open_tasks() {
-            let record = file.step(&step.id).expect("seeded");
+        sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *transaction).await?;
+        for task in tasks {
             sqlx::query(&insert_task)
-                .bind(&summary.id)
-                .bind(&step.id)
-                .bind(&step.agency)
-                .bind(&summary.workflow)
-                .bind(if step.state == StepState::Paused { "paused" } else { "active" })
-                .bind(step.due.map(timestamp))
-                .bind(i64::from(step.warned))
-                .bind(i64::from(step.overdue))
-                .bind(record.activated_at.map(timestamp))
+                .bind(&task.case_id)
+                .bind(&task.step)
+                .bind(&task.agency)
+                .bind(&task.workflow)
+                .bind(&task.state)
+                .bind(&task.due)
+                .bind(task.warned)
+                .bind(task.overdue)
+                .bind(&task.activated_at)
                 .execute(&mut *transaction)
                 .await?;
         }
         transaction.commit().await?;
         Ok(())
     })
+}
+
+/// What a rebuild did or, with `check`, found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RebuildReport {
+    pub cases: u64,
+    /// Each difference between the live read models and the events, in words.
+    pub differences: Vec<String>,
+}
+
+async fn live_summary(
+    database: &Database,
+    case_id: &str,
+) -> Result<Option<SummaryRow>, StoreError> {
+    let sql = database.sql(
+        "SELECT case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary
+         FROM case_summaries WHERE case_id = $1",
+    );
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        i64,
+        Option<String>,
+        String,
+    );
+    let row: Option<Row> = with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?);
+    Ok(row.map(
+        |(
+            case_id,
+            workflow,
+            status,
+            opened_at,
+            ended_at,
+            sequence,
+            overdue,
+            applicant,
+            summary,
+        )| SummaryRow {
+            case_id,
+            workflow,
+            status,
+            opened_at,
+            ended_at,
+            sequence,
+            overdue,
+            applicant,
+            summary,
+        },
+    ))
+}
+
+async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    let sql = database.sql(
+        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
+         FROM agency_tasks WHERE case_id = $1 ORDER BY step",
+    );
+    let rows: Vec<TaskRow> =
+        with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_all(pool).await?);
+    Ok(rows)
+}
+
+fn compare_summary(expected: &SummaryRow, live: &SummaryRow) -> Vec<String> {
+    let mut differences = Vec::new();
+    let mut field = |name: &str, wanted: String, found: String| {
+        if wanted != found {
+            differences.push(format!(
+                "case {}: summary {name} is {found}, the events say {wanted}",
+                expected.case_id
+            ));
+        }
+    };
+    field("workflow", expected.workflow.clone(), live.workflow.clone());
+    field("status", expected.status.clone(), live.status.clone());
+    field(
+        "opened_at",
+        expected.opened_at.clone(),
+        live.opened_at.clone(),
+    );
+    field(
+        "ended_at",
+        format!("{:?}", expected.ended_at),
+        format!("{:?}", live.ended_at),
+    );
+    field(
+        "sequence",
+        expected.sequence.to_string(),
+        live.sequence.to_string(),
+    );
+    field(
+        "overdue",
+        expected.overdue.to_string(),
+        live.overdue.to_string(),
+    );
+    field(
+        "applicant",
+        format!("{:?}", expected.applicant),
+        format!("{:?}", live.applicant),
+    );
+    if expected.summary != live.summary {
+        differences.push(format!(
+            "case {}: the summary document differs from the events",
+            expected.case_id
+        ));
+    }
+    differences
+}
+
+/// Rebuilds every read model from the events; with `check`, changes nothing
+/// and reports every difference between the live rows and the rebuilt ones.
+pub async fn rebuild(
+    store: &crate::CaseStore,
+    check: bool,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<RebuildReport, StoreError> {
+    let database = store.database();
+    let mut report = RebuildReport::default();
+    let mut case_ids = store.case_ids().await?;
+    case_ids.sort();
+    if !check {
+        with_pool!(database, pool => {
+            let mut transaction = pool.begin().await?;
+            sqlx::query("DELETE FROM agency_tasks").execute(&mut *transaction).await?;
+            sqlx::query("DELETE FROM case_summaries").execute(&mut *transaction).await?;
+            transaction.commit().await?;
+        });
+    }
+    for case_id in &case_ids {
+        let case = store.load(case_id).await?;
+        report.cases += 1;
+        if report.cases.is_multiple_of(1000) {
+            progress(report.cases);
+        }
+        let Some((summary, mut tasks)) = rows_for(&case, store.library())? else {
+            continue;
+        };
+        if !check {
+            write(database, &summary, &tasks).await?;
+            continue;
+        }
+        match live_summary(database, case_id).await? {
+            None => report
+                .differences
+                .push(format!("case {case_id}: no summary row")),
+            Some(live) => report.differences.extend(compare_summary(&summary, &live)),
+        }
+        tasks.sort_by(|a, b| a.step.cmp(&b.step));
+        let live = live_tasks(database, case_id).await?;
+        if live != tasks {
+            let names = |rows: &[TaskRow]| {
+                rows.iter()
+                    .map(|t| format!("{}@{}({})", t.step, t.agency, t.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            report.differences.push(format!(
+                "case {case_id}: tasks are [{}], the events say [{}]",
+                names(&live),
+                names(&tasks)
+            ));
+        }
+    }
+    if check {
+        let sql = "SELECT case_id FROM case_summaries ORDER BY case_id";
+        let rows: Vec<(String,)> =
+            with_pool!(database, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        for (case_id,) in rows {
+            if case_ids.binary_search(&case_id).is_err() {
+                report
+                    .differences
+                    .push(format!("case {case_id}: a summary row with no events"));
+            }
+        }
+    }
+    progress(report.cases);
+    Ok(report)
 }
 
 /// A filter over the case summaries.

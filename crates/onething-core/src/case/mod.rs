@@ -8,6 +8,7 @@ mod event;
 mod library;
 mod state;
 mod view;
+mod words;
 
 pub use command::*;
 pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
@@ -16,6 +17,7 @@ pub use event::*;
 pub use library::Library;
 pub use state::*;
 pub use view::*;
+pub use words::describe;
 
 use std::sync::Arc;
 

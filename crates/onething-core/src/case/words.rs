@@ -1,0 +1,223 @@
+//! Events in words, in Chinese and English, for histories people read.
+
+use super::event::{CancelReason, CaseOutcome, Change, SkipReason};
+use crate::registry::Localized;
+use crate::workflow::Definition;
+
+fn step_title(definition: Option<&Definition>, step: &str) -> Localized {
+    definition
+        .and_then(|definition| definition.step(step))
+        .map(|s| s.title.clone())
+        .unwrap_or_else(|| Localized {
+            zh: step.to_string(),
+            en: step.to_string(),
+        })
+}
+
+fn yuan(fen: i64) -> String {
+    format!("¥{}.{:02}", fen / 100, (fen % 100).abs())
+}
+
+/// One line saying what an event means.
+pub fn describe(change: &Change, definition: Option<&Definition>) -> Localized {
+    let both = |zh: String, en: String| Localized { zh, en };
+    let title = |step: &str| step_title(definition, step);
+    match change {
+        Change::CaseOpened {
+            workflow, version, ..
+        } => {
+            let name = definition
+                .map(|d| d.title.clone())
+                .unwrap_or_else(|| Localized {
+                    zh: workflow.clone(),
+                    en: workflow.clone(),
+                });
+            both(
+                format!("受理申请：{}（第{version}版）", name.zh),
+                format!("Application accepted: {} (version {version})", name.en),
+            )
+        }
+        Change::StepActivated { step, due, .. } => {
+            let t = title(step);
+            let due_text = due.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+            both(
+                format!(
+                    "开始办理：{}{}",
+                    t.zh,
+                    due_text
+                        .as_ref()
+                        .map(|d| format!("，时限至 {d}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "Started: {}{}",
+                    t.en,
+                    due_text.map(|d| format!(", due {d}")).unwrap_or_default()
+                ),
+            )
+        }
+        Change::StepSkipped { step, reason, .. } => {
+            let t = title(step);
+            let (zh, en) = match reason {
+                SkipReason::ConditionFalse => ("条件不满足", "its condition does not hold"),
+                SkipReason::UpstreamSkipped => {
+                    ("前序环节均未办理", "every step before it was skipped")
+                }
+                SkipReason::NotOptedIn => ("申请人未选择", "not chosen by the applicant"),
+                SkipReason::OtherBranch => ("已选择其他分支", "another branch runs"),
+            };
+            both(
+                format!("无需办理：{}（{zh}）", t.zh),
+                format!("Skipped: {} ({en})", t.en),
+            )
+        }
+        Change::BillsIssued { step, bills } => {
+            let total: i64 = bills.iter().map(|bill| bill.total).sum();
+            let t = title(step);
+            both(
+                format!(
+                    "开具缴费单：{}，共 {} 张，合计 {}",
+                    t.zh,
+                    bills.len(),
+                    yuan(total)
+                ),
+                format!(
+                    "Bills issued: {}, {} bill(s), {} in all",
+                    t.en,
+                    bills.len(),
+                    yuan(total)
+                ),
+            )
+        }
+        Change::PaymentReceived {
+            payer,
+            amount,
+            receipt,
+            ..
+        } => both(
+            format!("收到缴款：{payer} {}（凭证 {receipt}）", yuan(*amount)),
+            format!(
+                "Payment received: {payer} paid {} (receipt {receipt})",
+                yuan(*amount)
+            ),
+        ),
+        Change::StepCompleted { step, .. } => {
+            let t = title(step);
+            both(
+                format!("办结环节：{}", t.zh),
+                format!("Completed: {}", t.en),
+            )
+        }
+        Change::StepReturned {
+            step, to, reason, ..
+        } => {
+            let (from, target) = (title(step), title(to));
+            both(
+                format!("退回：{} 退回至 {}（{reason}）", from.zh, target.zh),
+                format!(
+                    "Returned: {} sent the case back to {} ({reason})",
+                    from.en, target.en
+                ),
+            )
+        }
+        Change::StepRefused { step, reason } => {
+            let t = title(step);
+            both(
+                format!("不予许可：{}（{reason}）", t.zh),
+                format!("Refused: {} ({reason})", t.en),
+            )
+        }
+        Change::StepCancelled { step, reason } => {
+            let t = title(step);
+            let (zh, en) = match reason {
+                CancelReason::UpstreamRefused => {
+                    ("前序环节不予许可", "a step it depends on was refused")
+                }
+                CancelReason::Withdrawn => ("申请人撤回", "the application was withdrawn"),
+                CancelReason::Terminated => {
+                    ("容缺材料逾期未补", "a promised material was not supplied")
+                }
+            };
+            both(
+                format!("终止环节：{}（{zh}）", t.zh),
+                format!("Cancelled: {} ({en})", t.en),
+            )
+        }
+        Change::SupplementRequested {
+            step,
+            items,
+            reason,
+        } => {
+            let t = title(step);
+            both(
+                format!(
+                    "一次性告知补正：{}，需补 {}（{reason}）",
+                    t.zh,
+                    items.join("、")
+                ),
+                format!(
+                    "Supplement requested by {}: {} ({reason})",
+                    t.en,
+                    items.join(", ")
+                ),
+            )
+        }
+        Change::SupplementProvided {
+            items, materials, ..
+        } => {
+            let mut supplied: Vec<String> = items.keys().cloned().collect();
+            supplied.extend(materials.iter().cloned());
+            both(
+                format!("申请人已补正：{}", supplied.join("、")),
+                format!("Supplement provided: {}", supplied.join(", ")),
+            )
+        }
+        Change::StepWarned { step } => {
+            let t = title(step);
+            both(
+                format!("时限预警（黄灯）：{}", t.zh),
+                format!("Deadline warning: {}", t.en),
+            )
+        }
+        Change::StepOverdue { step } => {
+            let t = title(step);
+            both(
+                format!("超期（红灯）：{}", t.zh),
+                format!("Overdue: {}", t.en),
+            )
+        }
+        Change::MaterialDeadlineMissed { material } => both(
+            format!("容缺材料逾期未补：{material}"),
+            format!("Promised material not supplied in time: {material}"),
+        ),
+        Change::CaseWithdrawn { reason } => both(
+            format!("申请人撤回（{reason}）"),
+            format!("Withdrawn by the applicant ({reason})"),
+        ),
+        Change::RefundOwed {
+            payer,
+            payee,
+            amount,
+            ..
+        } => both(
+            format!("应退款：{payee} 退还 {payer} {}", yuan(*amount)),
+            format!("Refund owed: {payee} owes {payer} {}", yuan(*amount)),
+        ),
+        Change::CaseEnded { outcome, .. } => {
+            let (zh, en) = match outcome {
+                CaseOutcome::Completed => ("办结", "completed"),
+                CaseOutcome::PartiallyCompleted => ("部分办结", "partially completed"),
+                CaseOutcome::Withdrawn => ("已撤回", "withdrawn"),
+                CaseOutcome::Terminated => ("已终止", "terminated"),
+            };
+            both(format!("办件结束：{zh}"), format!("Case ended: {en}"))
+        }
+        Change::CaseRated { score, .. } => {
+            both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
+        }
+        Change::FollowUpOpened { due } => both(
+            format!("差评回访整改，时限至 {}", due.format("%Y-%m-%d")),
+            format!("Follow-up of a bad rating, due {}", due.format("%Y-%m-%d")),
+        ),
+    }
+}

@@ -1,0 +1,263 @@
+//! Audit over the stored events: verify every chain (and the latest or a
+//! given checkpoint), take checkpoints, read a case's raw rows for export.
+//! The rules are in `onething_core::audit`; this module only reads rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures_util::TryStreamExt;
+use onething_core::audit::{
+    check_against_checkpoint, verify_chain, AuditRow, Checkpoint, Finding, Head,
+};
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::database::Database;
+use crate::error::StoreError;
+use crate::with_pool;
+
+fn rows_sql(database: &Database, one_case: bool) -> String {
+    let columns = match database {
+        Database::Sqlite(_) => "aggregate_id, sequence, event_type, event_version, payload, metadata",
+        Database::Postgres(_) => {
+            "aggregate_id, sequence, event_type, event_version, payload::text AS payload, metadata::text AS metadata"
+        }
+    };
+    let filter = if one_case {
+        " AND aggregate_id = $1"
+    } else {
+        ""
+    };
+    database.sql(&format!(
+        "SELECT {columns} FROM events WHERE aggregate_type = 'case'{filter} ORDER BY aggregate_id, sequence"
+    ))
+}
+
+fn parse_json(text: &str, what: &str) -> Value {
+    // A row whose JSON no longer parses is damaged; verification reports it
+    // as changed, so keep the text as a string rather than fail.
+    serde_json::from_str(text)
+        .unwrap_or_else(|_| Value::String(format!("(unreadable {what}) {text}")))
+}
+
+fn to_row(
+    case_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+) -> AuditRow {
+    AuditRow {
+        case_id,
+        sequence: sequence.max(0) as u64,
+        event_type,
+        event_version,
+        payload: parse_json(&payload, "payload"),
+        metadata: parse_json(&metadata, "metadata"),
+    }
+}
+
+/// The raw rows of one case, in stored order.
+pub async fn case_rows(database: &Database, case_id: &str) -> Result<Vec<AuditRow>, StoreError> {
+    let sql = rows_sql(database, true);
+    with_pool!(database, pool => {
+        let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(to_row(
+                    row.try_get("aggregate_id")?,
+                    row.try_get("sequence")?,
+                    row.try_get("event_type")?,
+                    row.try_get("event_version")?,
+                    row.try_get("payload")?,
+                    row.try_get("metadata")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    })
+}
+
+/// The result of verifying the store.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    pub cases: u64,
+    pub events: u64,
+    /// The first damage of each damaged case.
+    pub findings: Vec<Finding>,
+    /// The checkpoint compared against, if any: its time and root.
+    pub checkpoint: Option<(String, String)>,
+}
+
+impl VerifyReport {
+    pub fn intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Streams every event (or one case's), checks each chain, then compares the
+/// heads with the checkpoint. `progress` is told the number of events read.
+pub async fn verify(
+    database: &Database,
+    case: Option<&str>,
+    checkpoint: Option<&Checkpoint>,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<VerifyReport, StoreError> {
+    let recorded: BTreeMap<&str, &Head> = checkpoint
+        .map(|checkpoint| checkpoint.heads_by_case())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(case_id, _)| case.is_none_or(|wanted| wanted == *case_id))
+        .collect();
+    let mut heads: HashMap<String, Head> = HashMap::new();
+    let mut hash_at_recorded: HashMap<String, String> = HashMap::new();
+    let mut findings = Vec::new();
+    let mut events = 0u64;
+    let mut cases = 0u64;
+    let sql = rows_sql(database, case.is_some());
+
+    let mut current: Vec<AuditRow> = Vec::new();
+    let finish_case = |rows: &mut Vec<AuditRow>,
+                       heads: &mut HashMap<String, Head>,
+                       findings: &mut Vec<Finding>,
+                       cases: &mut u64| {
+        if rows.is_empty() {
+            return;
+        }
+        let case_id = rows[0].case_id.clone();
+        let (head, finding) = verify_chain(&case_id, rows);
+        if let Some(head) = head {
+            heads.insert(case_id, head);
+        }
+        findings.extend(finding);
+        *cases += 1;
+        rows.clear();
+    };
+    with_pool!(database, pool => {
+        let mut query = sqlx::query(&sql);
+        if let Some(case) = case {
+            query = query.bind(case);
+        }
+        let mut stream = query.fetch(pool);
+        while let Some(row) = stream.try_next().await? {
+            let row = to_row(
+                row.try_get("aggregate_id")?,
+                row.try_get("sequence")?,
+                row.try_get("event_type")?,
+                row.try_get("event_version")?,
+                row.try_get("payload")?,
+                row.try_get("metadata")?,
+            );
+            if current.first().is_some_and(|first| first.case_id != row.case_id) {
+                finish_case(&mut current, &mut heads, &mut findings, &mut cases);
+            }
+            if let Some(head) = recorded.get(row.case_id.as_str()) {
+                if head.sequence == row.sequence {
+                    if let Some(hash) = row.metadata.get("hash").and_then(Value::as_str) {
+                        hash_at_recorded.insert(row.case_id.clone(), hash.to_string());
+                    }
+                }
+            }
+            current.push(row);
+            events += 1;
+            if events.is_multiple_of(10_000) {
+                progress(events);
+            }
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    finish_case(&mut current, &mut heads, &mut findings, &mut cases);
+    progress(events);
+
+    for (case_id, head) in &recorded {
+        if findings.iter().any(|finding| finding.case_id == *case_id) {
+            continue;
+        }
+        if let Some(finding) = check_against_checkpoint(
+            head,
+            heads.get(*case_id),
+            hash_at_recorded.get(*case_id).map(String::as_str),
+        ) {
+            findings.push(finding);
+        }
+    }
+    findings
+        .sort_by(|a, b| (a.case_id.as_str(), a.sequence).cmp(&(b.case_id.as_str(), b.sequence)));
+    Ok(VerifyReport {
+        cases,
+        events,
+        findings,
+        checkpoint: checkpoint.map(|c| (c.taken_at.clone(), c.root.clone())),
+    })
+}
+
+/// The stored head (last sequence and hash) of every case.
+pub async fn heads(database: &Database) -> Result<Vec<Head>, StoreError> {
+    let metadata = match database {
+        Database::Sqlite(_) => "metadata",
+        Database::Postgres(_) => "metadata::text AS metadata",
+    };
+    let sql = format!(
+        "SELECT aggregate_id, sequence, {metadata} FROM events e
+         WHERE aggregate_type = 'case'
+           AND sequence = (SELECT MAX(sequence) FROM events l
+                           WHERE l.aggregate_type = 'case' AND l.aggregate_id = e.aggregate_id)
+         ORDER BY aggregate_id"
+    );
+    let rows: Vec<(String, i64, String)> =
+        with_pool!(database, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(case_id, sequence, metadata)| Head {
+            case_id,
+            sequence: sequence.max(0) as u64,
+            hash: parse_json(&metadata, "metadata")
+                .get("hash")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect())
+}
+
+/// Takes a checkpoint of every case's head, signs it when a key is given,
+/// and stores it.
+pub async fn take_checkpoint(
+    database: &Database,
+    taken_at: String,
+    signing_seed: Option<&str>,
+) -> Result<Checkpoint, StoreError> {
+    let mut checkpoint = Checkpoint::new(taken_at, heads(database).await?);
+    if let Some(seed) = signing_seed {
+        checkpoint
+            .sign(seed)
+            .map_err(|error| StoreError::Decode(error.to_string()))?;
+    }
+    let body = serde_json::to_string(&checkpoint).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let sql = database.sql(
+        "INSERT INTO checkpoints (taken_at, root, cases, events, body) VALUES ($1, $2, $3, $4, $5)",
+    );
+    with_pool!(database, pool => {
+        sqlx::query(&sql)
+            .bind(&checkpoint.taken_at)
+            .bind(&checkpoint.root)
+            .bind(checkpoint.cases as i64)
+            .bind(checkpoint.events as i64)
+            .bind(body)
+            .execute(pool)
+            .await?;
+    });
+    Ok(checkpoint)
+}
+
+/// The most recent stored checkpoint.
+pub async fn latest_checkpoint(database: &Database) -> Result<Option<Checkpoint>, StoreError> {
+    let sql = "SELECT body FROM checkpoints ORDER BY id DESC LIMIT 1";
+    let row: Option<(String,)> =
+        with_pool!(database, pool => sqlx::query_as(sql).fetch_optional(pool).await?);
+    row.map(|(body,)| {
+        serde_json::from_str(&body)
+            .map_err(|e| StoreError::Decode(format!("stored checkpoint: {e}")))
+    })
+    .transpose()
+}

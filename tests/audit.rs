@@ -1,0 +1,459 @@
+//! Audit: every kind of tampering with stored rows is found and named, on
+//! SQLite and PostgreSQL, and an untouched store verifies clean; an
+//! independent script recomputes the hashes; `case show --at N` is the replay
+//! of the first N events; the read models can be checked and rebuilt.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use onething_core::case::{case_id_for, view, Action, Actor, Case, CaseCommand, Disclosure};
+use onething_store::workflow_files::Catalog;
+use onething_store::{open_case_store, with_pool, CaseStore, Database};
+use onething_tests::{onething, runtime, shipped_workflows, TempFolder, TestDatabase};
+use serde_json::{json, Value};
+
+fn agency(id: &str) -> Actor {
+    Actor::Agency {
+        agency: id.into(),
+        operator: Some("operator-1".into()),
+    }
+}
+
+/// Opens a newborn case and completes its first two steps: 7 events.
+async fn newborn_case(store: &CaseStore, name: &str) -> String {
+    let at = |hour| Utc.with_ymd_and_hms(2025, 6, 3, hour, 0, 0).unwrap();
+    let open_id = format!("{name}-open");
+    let case_id = case_id_for(&open_id);
+    let commands = [
+        CaseCommand {
+            command_id: open_id,
+            actor: agency("window"),
+            at: at(1),
+            action: Action::Open {
+                case_id: case_id.clone(),
+                workflow: "newborn".into(),
+                form: json!({
+                    "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
+                    "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+                    "address": "某路1号", "phone": "13800138000"
+                }),
+                materials: vec![],
+                opted_in: vec![],
+                channel: Default::default(),
+            },
+        },
+        CaseCommand {
+            command_id: format!("{name}-bc"),
+            actor: agency("hospital"),
+            at: at(2),
+            action: Action::Complete {
+                step: "birth_certificate".into(),
+                outputs: json!({"certificate_number": format!("BC-{name}")}),
+            },
+        },
+    ];
+    for command in commands {
+        store.execute(&case_id, command).await.unwrap();
+    }
+    assert_eq!(store.events(&case_id).await.unwrap().len(), 7);
+    case_id
+}
+
+fn cli(database: &str, args: &[&str]) -> onething_tests::Run {
+    let workflows = shipped_workflows();
+    let mut full = vec![
+        "--workflows",
+        workflows.to_str().unwrap(),
+        "--database",
+        database,
+    ];
+    full.extend_from_slice(args);
+    onething(&full)
+}
+
+async fn sql(database: &Database, statements: &[String]) {
+    for statement in statements {
+        with_pool!(database, pool => { sqlx::raw_sql(statement).execute(pool).await.unwrap(); });
+    }
+}
+
+fn tamper_suite(test_database: &TestDatabase) {
+    let url = test_database.url.as_str();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let names = [
+        "payload",
+        "metadata",
+        "gap",
+        "reorder",
+        "truncate",
+        "moved",
+        "receiver",
+        "deleted",
+        "untouched",
+    ];
+    let (store, ids) = runtime().block_on(async {
+        let store = Arc::new(open_case_store(url, &catalog).await.unwrap());
+        let mut ids = std::collections::HashMap::new();
+        for name in names {
+            ids.insert(name, newborn_case(&store, name).await);
+        }
+        (store, ids)
+    });
+
+    let clean = cli(url, &["audit", "verify"]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert_eq!(
+        clean.stdout,
+        "9 cases, 63 events verified, no checkpoint to compare with\n"
+    );
+    let folder = TempFolder::new("checkpoint");
+    let exported = folder.path.join("checkpoint.json");
+    let taken = cli(
+        url,
+        &["audit", "checkpoint", "--out", exported.to_str().unwrap()],
+    );
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    let clean = cli(url, &["audit", "verify"]);
+    assert_eq!(
+        clean.code, 0,
+        "an intact store verifies clean against its checkpoint: {}",
+        clean.stderr
+    );
+
+    let postgres = matches!(store.database(), Database::Postgres(_));
+    let replace = |column: &str, from: &str, to: &str| {
+        if postgres {
+            format!("{column} = replace({column}::text, '{from}', '{to}')::json")
+        } else {
+            format!("{column} = replace({column}, '{from}', '{to}')")
+        }
+    };
+    let id = |name: &str| ids[name].clone();
+    let statements = vec![
+        format!("UPDATE events SET {} WHERE aggregate_id = '{}' AND sequence = 4", replace("payload", "BC-payload", "BC-forged"), id("payload")),
+        format!("UPDATE events SET {} WHERE aggregate_id = '{}' AND sequence = 4", replace("metadata", "hospital/operator-1", "police/operator-1"), id("metadata")),
+        format!("DELETE FROM events WHERE aggregate_id = '{}' AND sequence = 3", id("gap")),
+        format!("UPDATE events SET sequence = 1000 WHERE aggregate_id = '{}' AND sequence = 2", id("reorder")),
+        format!("UPDATE events SET sequence = 2 WHERE aggregate_id = '{}' AND sequence = 3", id("reorder")),
+        format!("UPDATE events SET sequence = 3 WHERE aggregate_id = '{}' AND sequence = 1000", id("reorder")),
+        format!("DELETE FROM events WHERE aggregate_id = '{}' AND sequence >= 6", id("truncate")),
+        format!("UPDATE events SET aggregate_id = '{}', sequence = 8 WHERE aggregate_id = '{}' AND sequence = 4", id("receiver"), id("moved")),
+        format!("DELETE FROM events WHERE aggregate_id = '{}'", id("deleted")),
+    ];
+    runtime().block_on(sql(store.database(), &statements));
+
+    let mut expected = vec![
+        json!({"case_id": id("payload"), "sequence": 4, "damage": {"kind": "changed"}}),
+        json!({"case_id": id("metadata"), "sequence": 4, "damage": {"kind": "changed"}}),
+        json!({"case_id": id("gap"), "sequence": 3, "damage": {"kind": "missing"}}),
+        json!({"case_id": id("reorder"), "sequence": 2, "damage": {"kind": "reordered", "written_at": 3}}),
+        json!({"case_id": id("truncate"), "sequence": 6, "damage": {"kind": "truncated", "head": 5, "checkpoint_head": 7}}),
+        json!({"case_id": id("moved"), "sequence": 4, "damage": {"kind": "missing"}}),
+        json!({"case_id": id("receiver"), "sequence": 8, "damage": {"kind": "moved_from", "case_id": id("moved")}}),
+        json!({"case_id": id("deleted"), "sequence": 1, "damage": {"kind": "deleted", "checkpoint_head": 7}}),
+    ];
+    expected.sort_by_key(|finding| {
+        (
+            finding["case_id"].as_str().unwrap().to_string(),
+            finding["sequence"].as_u64(),
+        )
+    });
+    for args in [
+        vec!["audit", "verify", "--json"],
+        vec![
+            "audit",
+            "verify",
+            "--json",
+            "--checkpoint",
+            exported.to_str().unwrap(),
+        ],
+    ] {
+        let damaged = cli(url, &args);
+        assert_eq!(damaged.code, 1, "{}", damaged.stderr);
+        let report: Value = serde_json::from_str(&damaged.stdout).unwrap();
+        assert_eq!(
+            report["findings"],
+            Value::Array(expected.clone()),
+            "{}",
+            damaged.stderr
+        );
+        assert!(
+            !damaged.stderr.contains(&id("untouched")),
+            "no false alarm on the untouched case"
+        );
+        assert!(
+            damaged.stderr.contains(&format!(
+                "case {} damaged at event 2: events reordered",
+                id("reorder")
+            )),
+            "{}",
+            damaged.stderr
+        );
+    }
+    // One case alone.
+    let one = cli(url, &["audit", "verify", "--case", &id("untouched")]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    let one = cli(url, &["audit", "verify", "--case", &id("gap")]);
+    assert_eq!(one.code, 1);
+    assert!(
+        one.stderr.contains("damaged at event 3: event missing"),
+        "{}",
+        one.stderr
+    );
+    runtime().block_on(store.database().close());
+}
+
+#[test]
+fn every_kind_of_tampering_is_found_on_sqlite() {
+    tamper_suite(&TestDatabase::sqlite());
+}
+
+#[test]
+fn every_kind_of_tampering_is_found_on_postgres() {
+    tamper_suite(&TestDatabase::postgres());
+}
+
+#[test]
+fn a_forged_or_altered_checkpoint_is_refused() {
+    let database = TestDatabase::sqlite();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        newborn_case(&store, "signed").await;
+        store.database().close().await;
+    });
+    let folder = TempFolder::new("keys");
+    let key = folder.path.join("key");
+    let file = folder.path.join("checkpoint.json");
+    assert_eq!(
+        cli(
+            &database.url,
+            &["audit", "keygen", "--out", key.to_str().unwrap()]
+        )
+        .code,
+        0
+    );
+    let signed = cli(
+        &database.url,
+        &[
+            "audit",
+            "checkpoint",
+            "--sign-key",
+            key.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    assert!(signed.stdout.contains(", signed"));
+    assert_eq!(
+        cli(
+            &database.url,
+            &["audit", "verify", "--checkpoint", file.to_str().unwrap()]
+        )
+        .code,
+        0
+    );
+    let mut checkpoint: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    checkpoint["taken_at"] = json!("2020-01-01T00:00:00.000Z");
+    std::fs::write(&file, checkpoint.to_string()).unwrap();
+    let forged = cli(
+        &database.url,
+        &["audit", "verify", "--checkpoint", file.to_str().unwrap()],
+    );
+    assert_eq!(forged.code, 1);
+    assert!(
+        forged.stderr.contains("signature is not valid"),
+        "{}",
+        forged.stderr
+    );
+}
+
+#[test]
+fn an_independent_script_recomputes_every_stored_hash() {
+    let database = TestDatabase::sqlite();
+    let scratch = TempFolder::new("export");
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let case_id = runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        let case_id = newborn_case(&store, "python").await;
+        store.database().close().await;
+        case_id
+    });
+    let export = scratch.path.join("case.json");
+    let run = cli(
+        &database.url,
+        &[
+            "audit",
+            "export",
+            &case_id,
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let script = onething_tests::repository()
+        .join("tests")
+        .join("audit_hash.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&export)
+        .output()
+        .expect("python3 runs");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    for event in exported["events"].as_array().unwrap() {
+        let line = format!(
+            "{} {} ok",
+            event["sequence"],
+            event["metadata"]["hash"].as_str().unwrap()
+        );
+        assert!(
+            printed.contains(&line),
+            "the script computed the stored hash of event {}:\n{printed}",
+            event["sequence"]
+        );
+    }
+    assert!(printed.ends_with("intact\n"));
+    // The script is not vacuous: an altered export fails it.
+    let mut altered = exported.clone();
+    altered["events"][3]["payload"]["change"]["outputs"]["certificate_number"] = json!("forged");
+    std::fs::write(&export, altered.to_string()).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+}
+
+#[test]
+fn the_case_at_every_sequence_is_the_replay_of_its_first_events() {
+    // The newborn scenario has a supplement and a return loop.
+    let database = TestDatabase::sqlite();
+    let scenario: Value = serde_json::from_str(
+        &std::fs::read_to_string(onething_tests::test_data().join("scenarios/newborn.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let scratch = TempFolder::new("time-travel");
+    let mut case_id = String::new();
+    for (index, step) in scenario["commands"].as_array().unwrap().iter().enumerate() {
+        let mut args: Vec<String> = vec!["--now".into(), step["at"].as_str().unwrap().into()];
+        args.extend(
+            step["run"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().replace("$CASE", &case_id)),
+        );
+        for (key, flag) in [("form", "--form"), ("data", "--data")] {
+            if let Some(value) = step.get(key) {
+                let path = scratch.path.join(format!("{index}-{key}.json"));
+                std::fs::write(&path, value.to_string()).unwrap();
+                args.extend([flag.to_string(), path.to_string_lossy().into_owned()]);
+            }
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = cli(&database.url, &refs);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        if index == 0 {
+            case_id = run.stdout.trim().to_string();
+        }
+    }
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let events = runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        let events = store.events(&case_id).await.unwrap();
+        store.database().close().await;
+        events
+    });
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|stored| stored.event.change.name())
+        .collect();
+    assert!(
+        kinds.contains(&"step_returned") && kinds.contains(&"supplement_requested"),
+        "{kinds:?}"
+    );
+    let definition = catalog.workflows["newborn"].clone();
+    let mut replayed = Case::default();
+    for stored in &events {
+        replayed.apply_event(stored.event.clone());
+        let expected =
+            serde_json::to_value(view(&replayed, Some(&definition), Disclosure::Full).unwrap())
+                .unwrap();
+        let sequence = stored.sequence.to_string();
+        let shown = cli(
+            &database.url,
+            &["case", "show", &case_id, "--at", &sequence, "--json"],
+        );
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+        assert_eq!(shown, expected, "the case after event {sequence}");
+    }
+}
+
+#[test]
+fn rebuilt_read_models_match_and_a_changed_row_is_reported() {
+    let database = TestDatabase::sqlite();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let ids = runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        let ids = vec![
+            newborn_case(&store, "one").await,
+            newborn_case(&store, "two").await,
+        ];
+        store.database().close().await;
+        ids
+    });
+    let check = cli(&database.url, &["views", "rebuild", "--check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert_eq!(check.stdout, "2 cases: the read models match the events\n");
+
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        sql(
+            store.database(),
+            &[
+                format!(
+                    "UPDATE case_summaries SET status = 'completed' WHERE case_id = '{}'",
+                    ids[0]
+                ),
+                format!(
+                    "DELETE FROM agency_tasks WHERE case_id = '{}' AND step = 'vaccination_card'",
+                    ids[1]
+                ),
+            ],
+        )
+        .await;
+        store.database().close().await;
+    });
+    let check = cli(&database.url, &["views", "rebuild", "--check"]);
+    assert_eq!(check.code, 1);
+    assert!(
+        check.stderr.contains(&format!(
+            "case {}: summary status is completed, the events say open",
+            ids[0]
+        )),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        check
+            .stderr
+            .contains(&format!("case {}: tasks are [", ids[1])),
+        "{}",
+        check.stderr
+    );
+
+    let rebuilt = cli(&database.url, &["views", "rebuild"]);
+    assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
+    assert_eq!(cli(&database.url, &["views", "rebuild", "--check"]).code, 0);
+}
