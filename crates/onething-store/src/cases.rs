@@ -138,6 +138,24 @@ fn event_id(case_id: &str, sequence: u64) -> String {
     )
 }
 
+/// The agencies taking part in a case, as `,a,b,`: recorded with every
+/// event so that a feed filtered by agency needs nothing but the event row.
+fn participants(case: &Case, library: &Library, command: &CaseCommand) -> String {
+    let definition = match (case.file(), &command.action) {
+        (Some(file), _) => library.by_hash(&file.hash),
+        (None, onething_core::case::Action::Open { workflow, .. }) => library.current(workflow),
+        (None, _) => None,
+    };
+    let mut agencies: Vec<&str> = definition
+        .as_deref()
+        .map(|definition| definition.agencies.iter().map(|agency| agency.id.as_str()).collect())
+        .unwrap_or_default();
+    agencies.push(onething_core::case::WINDOW_AGENCY);
+    agencies.sort_unstable();
+    agencies.dedup();
+    format!(",{},", agencies.join(","))
+}
+
 fn role_of(actor: &Actor) -> &'static str {
     match actor {
         Actor::Agency { .. } if actor.is_window() => "window",
@@ -248,6 +266,7 @@ impl CaseStore {
             }
             let recorded_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let participants = participants(&before, &self.library, &command);
             let mut case = before;
             let mut previous = previous_hash;
             let mut rows = Vec::with_capacity(events.len());
@@ -285,6 +304,7 @@ impl CaseStore {
                 put("channel", attribution.channel.clone());
                 put("recorded_at", recorded_at.clone());
                 put("definition_hash", definition_hash);
+                put("agencies", participants.clone());
                 put("prev_hash", previous.clone());
                 let payload =
                     serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;

@@ -7,8 +7,11 @@ pub mod cases;
 pub mod database;
 pub mod error;
 pub mod export;
+pub mod feed;
+pub mod leases;
 pub mod migrations;
 pub mod views;
+pub mod webhooks;
 pub mod workflow_files;
 
 pub use cases::{Attribution, CaseStore, CommandOutcome, StoredEvent};

@@ -156,6 +156,60 @@ CREATE TABLE checkpoints (
 );
 ",
     },
+    Migration {
+        version: 4,
+        name: "global event order, webhook subscriptions, leases",
+        // SQLite writes one transaction at a time, so the rowid of `events`
+        // is already the commit order. PostgreSQL hands out sequence values
+        // before commit, so each event also records its transaction id; the
+        // feed orders by (transaction, position) and reads only below the
+        // oldest transaction still running.
+        sqlite: "
+CREATE TABLE webhook_subscriptions (
+  id              text PRIMARY KEY,
+  client          text NOT NULL,
+  url             text NOT NULL,
+  agency          text,
+  cursor          text,
+  delivered       integer NOT NULL DEFAULT 0,
+  failures        integer NOT NULL DEFAULT 0,
+  parked          integer NOT NULL DEFAULT 0,
+  last_error      text,
+  next_attempt_at text NOT NULL,
+  lease_owner     text,
+  lease_until     text
+) STRICT;
+CREATE TABLE leases (
+  name  text PRIMARY KEY,
+  owner text NOT NULL,
+  until text NOT NULL
+) STRICT;
+",
+        postgres: "
+ALTER TABLE events ADD COLUMN position bigserial;
+ALTER TABLE events ADD COLUMN xact_id xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX events_feed_order ON events (xact_id, position);
+CREATE TABLE webhook_subscriptions (
+  id              text PRIMARY KEY,
+  client          text NOT NULL,
+  url             text NOT NULL,
+  agency          text,
+  cursor          text,
+  delivered       bigint NOT NULL DEFAULT 0,
+  failures        bigint NOT NULL DEFAULT 0,
+  parked          bigint NOT NULL DEFAULT 0,
+  last_error      text,
+  next_attempt_at text NOT NULL,
+  lease_owner     text,
+  lease_until     text
+);
+CREATE TABLE leases (
+  name  text PRIMARY KEY,
+  owner text NOT NULL,
+  until text NOT NULL
+);
+",
+    },
 ];
 
 const CREATE_LEDGER: &str = "
