@@ -594,6 +594,8 @@ pub async fn run(
                 workflow: bundle,
                 agency,
                 overdue_only: overdue,
+                opened_from: None,
+                opened_to: None,
                 limit: None,
                 offset: 0,
             };

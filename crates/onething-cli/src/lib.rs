@@ -4,6 +4,7 @@
 
 mod audit_commands;
 mod case_commands;
+mod serve_command;
 mod workflow_commands;
 
 use std::ffi::OsString;
@@ -57,6 +58,11 @@ pub enum Command {
     /// Rebuild or check the read models.
     #[command(subcommand)]
     Views(audit_commands::ViewsCommand),
+    /// Run the HTTP API with its background jobs.
+    Serve(serve_command::ServeArguments),
+    /// Make API tokens for the configuration file.
+    #[command(subcommand)]
+    Token(serve_command::TokenCommand),
 }
 
 /// Where a command writes: data to `out`, everything else to `err`.
@@ -99,9 +105,11 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         now,
         command,
     } = cli;
-    if let Command::Workflow(command) = command {
-        return workflow_commands::run(&workflows, command, terminal);
-    }
+    let command = match command {
+        Command::Workflow(command) => return workflow_commands::run(&workflows, command, terminal),
+        Command::Token(command) => return serve_command::run_token(command, terminal),
+        other => other,
+    };
     let now = match &now {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .map_err(|error| anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}"))?
@@ -109,7 +117,6 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         None => chrono::Utc::now(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()?;
     let setting = case_commands::Setting {
@@ -122,7 +129,8 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
             Command::Case(command) => case_commands::run(setting, command, terminal).await,
             Command::Audit(command) => audit_commands::run_audit(setting, command, terminal).await,
             Command::Views(command) => audit_commands::run_views(setting, command, terminal).await,
-            Command::Workflow(_) => unreachable!("handled above"),
+            Command::Serve(arguments) => serve_command::run(setting, arguments, terminal).await,
+            Command::Workflow(_) | Command::Token(_) => unreachable!("handled above"),
         }
     })
 }

@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
+    // Unlocked handles: the server's log lines go to stderr from other threads.
     let mut terminal = onething_cli::Terminal {
-        out: &mut stdout.lock(),
-        err: &mut stderr.lock(),
+        out: &mut std::io::stdout(),
+        err: &mut std::io::stderr(),
     };
     ExitCode::from(onething_cli::run_with_args(
         std::env::args_os(),

@@ -1,1 +1,203 @@
-//! placeholder
+//! The onething HTTP API (axum): authenticated commands per agency, task
+//! inboxes, the ordered event feed, webhooks, audit, the OpenAPI document,
+//! metrics and the background jobs (deadline checks, checkpoints, deliveries).
+
+pub mod api;
+pub mod auth;
+pub mod background;
+pub mod config;
+pub mod error;
+pub mod metrics;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use onething_store::CaseStore;
+use tokio::sync::{watch, Notify};
+
+pub use auth::{Client, Clients, Role};
+pub use config::Config;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<CaseStore>,
+    pub clients: Clients,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Woken on every local append, so that long-polling readers answer at once.
+    pub feed_signal: Arc<Notify>,
+    pub workflows_folder: PathBuf,
+    /// This server's name in leases.
+    pub node: String,
+    pub retry_after_seconds: u64,
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    state.metrics.increment(
+        "onething_http_requests_total",
+        &[("method", &method), ("route", &route), ("status", &status)],
+        1,
+    );
+    tracing::info!(%method, %route, %status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// The whole API as one router, for the server and for tests (`oneshot`).
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    use api::*;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .route("/api/v1/cases", post(open_case).get(list_cases))
+        .route("/api/v1/cases/{case}", get(get_case))
+        .route("/api/v1/cases/{case}/at/{sequence}", get(get_case_at))
+        .route("/api/v1/cases/{case}/history", get(history))
+        .route("/api/v1/cases/{case}/export", get(export))
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/complete",
+            post(complete_step),
+        )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/return",
+            post(return_step),
+        )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/refuse",
+            post(refuse_step),
+        )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/request-supplement",
+            post(request_supplement),
+        )
+        .route("/api/v1/cases/{case}/supplement", post(supplement))
+        .route("/api/v1/cases/{case}/payments", post(pay))
+        .route("/api/v1/cases/{case}/withdraw", post(withdraw))
+        .route("/api/v1/cases/{case}/rating", post(rate))
+        .route("/api/v1/agencies/{agency}/inbox", get(inbox))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/workflows", get(list_workflows))
+        .route("/api/v1/workflows/reload", post(reload_workflows))
+        .route("/api/v1/workflows/{workflow}", get(show_workflow))
+        .route("/api/v1/workflows/{workflow}/graph", get(workflow_graph))
+        .route("/api/v1/webhooks", get(list_webhooks))
+        .route(
+            "/api/v1/webhooks/{subscription}/resume",
+            post(resume_webhook),
+        )
+        .route("/api/v1/audit/verify", get(audit_verify))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Background jobs, stopped together on shutdown.
+pub struct Jobs {
+    stop: watch::Sender<bool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Jobs {
+    pub fn start(state: &AppState, config: &Config) -> Jobs {
+        let (stop, receiver) = watch::channel(false);
+        let mut handles = Vec::new();
+        if config.deadline_check_seconds > 0 {
+            handles.push(tokio::spawn(background::deadline_loop(
+                state.clone(),
+                Duration::from_secs(config.deadline_check_seconds),
+                receiver.clone(),
+            )));
+        }
+        if config.checkpoint_seconds > 0 {
+            let seed = config
+                .checkpoint_sign_key
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .map(|seed| seed.trim().to_string());
+            handles.push(tokio::spawn(background::checkpoint_loop(
+                state.clone(),
+                Duration::from_secs(config.checkpoint_seconds),
+                seed,
+                receiver.clone(),
+            )));
+        }
+        handles.push(tokio::spawn(background::webhook_loop(
+            state.clone(),
+            background::WebhookSettings {
+                poll: Duration::from_millis(config.webhook_poll_ms.max(10)),
+                timeout: Duration::from_millis(config.webhook_timeout_ms.max(10)),
+                backoff: Duration::from_millis(config.webhook_backoff_ms),
+                max_failures: config.webhook_max_failures.max(1),
+            },
+            receiver,
+        )));
+        Jobs { stop, handles }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Declares the configured webhook subscriptions (keeping their delivery state).
+pub async fn declare_subscriptions(
+    store: &CaseStore,
+    config: &Config,
+) -> Result<(), onething_store::StoreError> {
+    let now = chrono::Utc::now();
+    for subscription in &config.subscriptions {
+        let start = match subscription.start.as_deref() {
+            Some("now") => onething_store::feed::head(store.database()).await?,
+            _ => None,
+        };
+        onething_store::webhooks::declare(
+            store.database(),
+            &subscription.id,
+            &subscription.client,
+            &subscription.url,
+            subscription.agency.as_deref(),
+            start.as_deref(),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first, then the
+/// background jobs stop.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let jobs = Jobs::start(&state, config);
+    let app = router(state, config.max_body_bytes);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    jobs.stop().await;
+    result
+}

@@ -36,7 +36,14 @@ fn synthetic(case_id: &str, sequence: u64, previous: &str) -> (String, Value, Va
         "definition_hash": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
         "prev_hash": previous,
     });
-    let hash = event_hash(case_id, sequence, "step_completed", "1", &payload, &metadata);
+    let hash = event_hash(
+        case_id,
+        sequence,
+        "step_completed",
+        "1",
+        &payload,
+        &metadata,
+    );
     metadata["hash"] = Value::String(hash.clone());
     (hash, payload, metadata)
 }
@@ -74,11 +81,19 @@ async fn fill(database: &Database, events: u64) {
     if !rows.is_empty() {
         insert(database, &rows).await;
     }
-    println!("filled {} events in {:.1} s", count(database).await, started.elapsed().as_secs_f64());
+    println!(
+        "filled {} events in {:.1} s",
+        count(database).await,
+        started.elapsed().as_secs_f64()
+    );
 }
 
 async fn insert(database: &Database, rows: &[(String, u64, Value, Value)]) {
-    let cast = if matches!(database, Database::Postgres(_)) { "::json" } else { "" };
+    let cast = if matches!(database, Database::Postgres(_)) {
+        "::json"
+    } else {
+        ""
+    };
     let mut sql = String::from(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ",
     );
@@ -130,14 +145,21 @@ async fn scan(database: &Database) -> (u64, Vec<String>) {
 }
 
 fn rate(events: u64, seconds: f64) -> String {
-    format!("{:>10.0} events/s ({events} events in {seconds:.2} s)", events as f64 / seconds)
+    format!(
+        "{:>10.0} events/s ({events} events in {seconds:.2} s)",
+        events as f64 / seconds
+    )
 }
 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let url = args.next().expect("usage: audit_bench DATABASE_URL [EVENTS]");
-    let events: u64 = args.next().map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
+    let url = args
+        .next()
+        .expect("usage: audit_bench DATABASE_URL [EVENTS]");
+    let events: u64 = args
+        .next()
+        .map_or(1_000_000, |n| n.parse().expect("EVENTS is a number"));
     let database = Database::open(&url).await.expect("opening the database");
     println!("backend: {}", database.backend());
     fill(&database, events).await;
@@ -157,12 +179,26 @@ async fn main() {
     let hash_seconds = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let report = verify(&database, None, None, &mut |_| {}).await.expect("verifying");
+    let report = verify(&database, None, None, &mut |_| {})
+        .await
+        .expect("verifying");
     let verify_seconds = started.elapsed().as_secs_f64();
     assert!(report.intact(), "the synthetic store verifies clean");
 
-    println!("baseline, read + decode rows : {}", rate(scanned, scan_seconds));
-    println!("baseline, SHA-256 of events  : {}", rate(hashed, hash_seconds));
-    println!("audit verify (full chains)   : {}", rate(report.events, verify_seconds));
-    println!("verify / read-and-decode     : {:.2}", (report.events as f64 / verify_seconds) / (scanned as f64 / scan_seconds));
+    println!(
+        "baseline, read + decode rows : {}",
+        rate(scanned, scan_seconds)
+    );
+    println!(
+        "baseline, SHA-256 of events  : {}",
+        rate(hashed, hash_seconds)
+    );
+    println!(
+        "audit verify (full chains)   : {}",
+        rate(report.events, verify_seconds)
+    );
+    println!(
+        "verify / read-and-decode     : {:.2}",
+        (report.events as f64 / verify_seconds) / (scanned as f64 / scan_seconds)
+    );
 }

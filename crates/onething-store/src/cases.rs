@@ -148,7 +148,13 @@ fn participants(case: &Case, library: &Library, command: &CaseCommand) -> String
     };
     let mut agencies: Vec<&str> = definition
         .as_deref()
-        .map(|definition| definition.agencies.iter().map(|agency| agency.id.as_str()).collect())
+        .map(|definition| {
+            definition
+                .agencies
+                .iter()
+                .map(|agency| agency.id.as_str())
+                .collect()
+        })
         .unwrap_or_default();
     agencies.push(onething_core::case::WINDOW_AGENCY);
     agencies.sort_unstable();

@@ -32,7 +32,10 @@ impl Cursor {
             return row.parse().ok().map(Cursor::Row);
         }
         let (transaction, position) = text.strip_prefix('x')?.split_once('-')?;
-        Some(Cursor::Transaction(transaction.parse().ok()?, position.parse().ok()?))
+        Some(Cursor::Transaction(
+            transaction.parse().ok()?,
+            position.parse().ok()?,
+        ))
     }
 
     pub fn encode(self) -> String {
@@ -100,7 +103,8 @@ pub async fn read(
                         sequence: row.try_get("sequence")?,
                         event_type: row.try_get("event_type")?,
                         payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-                        metadata: serde_json::from_str(&metadata).unwrap_or(Value::String(metadata)),
+                        metadata: serde_json::from_str(&metadata)
+                            .unwrap_or(Value::String(metadata)),
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
@@ -125,7 +129,10 @@ pub async fn read(
                  ORDER BY xact_id, position
                  LIMIT $3"
             );
-            let mut query = sqlx::query(&sql).bind(transaction.to_string()).bind(position).bind(limit);
+            let mut query = sqlx::query(&sql)
+                .bind(transaction.to_string())
+                .bind(position)
+                .bind(limit);
             if let Some(pattern) = &pattern {
                 query = query.bind(pattern);
             }
@@ -135,18 +142,26 @@ pub async fn read(
                     let payload: String = row.try_get("payload")?;
                     let metadata: String = row.try_get("metadata")?;
                     Ok(FeedEvent {
-                        cursor: Cursor::Transaction(row.try_get("transaction_id")?, row.try_get("position")?).encode(),
+                        cursor: Cursor::Transaction(
+                            row.try_get("transaction_id")?,
+                            row.try_get("position")?,
+                        )
+                        .encode(),
                         case_id: row.try_get("aggregate_id")?,
                         sequence: row.try_get("sequence")?,
                         event_type: row.try_get("event_type")?,
                         payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-                        metadata: serde_json::from_str(&metadata).unwrap_or(Value::String(metadata)),
+                        metadata: serde_json::from_str(&metadata)
+                            .unwrap_or(Value::String(metadata)),
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
         }
     };
-    let next = events.last().map(|event| event.cursor.clone()).or(after.map(Cursor::encode));
+    let next = events
+        .last()
+        .map(|event| event.cursor.clone())
+        .or(after.map(Cursor::encode));
     Ok(FeedPage { events, next })
 }
 
@@ -154,7 +169,9 @@ pub async fn read(
 pub async fn head(database: &Database) -> Result<Option<String>, StoreError> {
     Ok(match database {
         Database::Sqlite(pool) => {
-            let (row,): (Option<i64>,) = sqlx::query_as("SELECT MAX(rowid) FROM events").fetch_one(pool).await?;
+            let (row,): (Option<i64>,) = sqlx::query_as("SELECT MAX(rowid) FROM events")
+                .fetch_one(pool)
+                .await?;
             row.map(|row| Cursor::Row(row).encode())
         }
         Database::Postgres(pool) => {

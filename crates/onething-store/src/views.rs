@@ -344,6 +344,10 @@ pub struct CaseFilter {
     /// Cases in which this agency has a step waiting on it now.
     pub agency: Option<String>,
     pub overdue_only: bool,
+    /// Opened at or after this time (RFC 3339, or a date).
+    pub opened_from: Option<String>,
+    /// Opened before this time (RFC 3339, or a date).
+    pub opened_to: Option<String>,
     pub limit: Option<i64>,
     pub offset: i64,
 }
@@ -374,6 +378,13 @@ pub async fn list_cases(
     if filter.overdue_only {
         sql.push_str(" AND overdue = 1");
     }
+    // Times are stored as UTC RFC 3339 text, so text order is time order.
+    if let Some(from) = &filter.opened_from {
+        next(&mut sql, " AND opened_at >= {}", &normalise_time(from));
+    }
+    if let Some(to) = &filter.opened_to {
+        next(&mut sql, " AND opened_at < {}", &normalise_time(to));
+    }
     sql.push_str(" ORDER BY opened_at, case_id");
     if let Some(limit) = filter.limit {
         sql.push_str(&format!(
@@ -393,6 +404,18 @@ pub async fn list_cases(
     rows.into_iter()
         .map(|(body,)| serde_json::from_str(&body).map_err(|e| StoreError::Decode(e.to_string())))
         .collect()
+}
+
+/// A date or time as the stored text form (UTC, milliseconds), so that it
+/// compares with stored times; anything unreadable is compared as given.
+fn normalise_time(text: &str) -> String {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return timestamp(time.with_timezone(&chrono::Utc));
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return format!("{date}T00:00:00.000Z");
+    }
+    text.to_string()
 }
 
 /// One entry of an agency's task list.

@@ -27,10 +27,22 @@ pub struct Subscription {
     pub next_attempt_at: String,
 }
 
-type Row = (String, String, String, Option<String>, Option<String>, i64, i64, i64, Option<String>, String);
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    String,
+);
 
 fn from_row(row: Row) -> Subscription {
-    let (id, client, url, agency, cursor, delivered, failures, parked, last_error, next_attempt_at) = row;
+    let (id, client, url, agency, cursor, delivered, failures, parked, last_error, next_attempt_at) =
+        row;
     Subscription {
         id,
         client,
@@ -45,7 +57,8 @@ fn from_row(row: Row) -> Subscription {
     }
 }
 
-const COLUMNS: &str = "id, client, url, agency, cursor, delivered, failures, parked, last_error, next_attempt_at";
+const COLUMNS: &str =
+    "id, client, url, agency, cursor, delivered, failures, parked, last_error, next_attempt_at";
 
 /// Declares a subscription from the configuration; its delivery state is kept.
 pub async fn declare(
@@ -75,13 +88,22 @@ pub async fn list(database: &Database) -> Result<Vec<Subscription>, StoreError> 
 }
 
 pub async fn get(database: &Database, id: &str) -> Result<Option<Subscription>, StoreError> {
-    let sql = database.sql(&format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1"));
-    let row: Option<Row> = with_pool!(database, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+    let sql = database.sql(&format!(
+        "SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1"
+    ));
+    let row: Option<Row> =
+        with_pool!(database, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
     Ok(row.map(from_row))
 }
 
 /// Takes a subscription's delivery lease; false if another node holds it.
-pub async fn lease(database: &Database, id: &str, owner: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn lease(
+    database: &Database,
+    id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let sql = database.sql(
         "UPDATE webhook_subscriptions SET lease_owner = $1, lease_until = $2
          WHERE id = $3 AND parked = 0 AND next_attempt_at <= $4
@@ -94,7 +116,12 @@ pub async fn lease(database: &Database, id: &str, owner: &str, now: DateTime<Utc
 }
 
 /// Records a delivered event: the cursor moves on, failures reset.
-pub async fn delivered(database: &Database, id: &str, owner: &str, cursor: &str) -> Result<bool, StoreError> {
+pub async fn delivered(
+    database: &Database,
+    id: &str,
+    owner: &str,
+    cursor: &str,
+) -> Result<bool, StoreError> {
     let sql = database.sql(
         "UPDATE webhook_subscriptions SET cursor = $1, delivered = delivered + 1, failures = 0, last_error = NULL
          WHERE id = $2 AND lease_owner = $3",

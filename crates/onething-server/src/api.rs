@@ -1,0 +1,1361 @@
+//! The HTTP endpoints: request and response types (separate from the core's
+//! events and commands), the handlers, and the OpenAPI document built from them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use onething_core::case::{
+    self as case, describe, view, Action, Actor, CaseCommand, Disclosure, MaterialDeclaration,
+    MaterialProvision,
+};
+use onething_core::workflow::{render_graph, GraphFormat};
+use onething_store::feed::{self, Cursor};
+use onething_store::views::{self, CaseFilter};
+use onething_store::{webhooks, Attribution, CommandOutcome};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::auth::{Client, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::AppState;
+
+// ---- extractors that answer bad input with the JSON error shape ----------------
+
+/// A JSON body; a malformed or oversized one is a 400 or 413 in the error shape.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is larger than this server accepts",
+                ))
+            }
+            Err(rejection) => Err(ApiError::invalid(
+                "the request body is not valid",
+                vec![rejection.body_text()],
+            )),
+        }
+    }
+}
+
+/// Query parameters; bad ones are a 400 in the error shape.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Params(value))
+            .map_err(|rejection| {
+                ApiError::invalid(
+                    "the query parameters are not valid",
+                    vec![rejection.body_text()],
+                )
+            })
+    }
+}
+
+/// Path parameters; bad ones are a 400 in the error shape.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParams(value))
+            .map_err(|rejection| {
+                ApiError::invalid("the path is not valid", vec![rejection.body_text()])
+            })
+    }
+}
+
+// ---- request and response types -------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelDto {
+    #[default]
+    Window,
+    Online,
+    SelfService,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterialStatus {
+    Submitted,
+    Shared,
+    Promised,
+    Commitment,
+    Waived,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialRequest {
+    pub material: String,
+    pub status: MaterialStatus,
+    /// Required with `promised` (容缺受理): when it will be supplied.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    /// The bundle's id.
+    pub workflow: String,
+    /// The application form: field name → value.
+    #[schema(value_type = Object)]
+    pub form: Value,
+    #[serde(default)]
+    pub materials: Vec<MaterialRequest>,
+    /// Optional services the applicant chose (ids of `opt_in` steps).
+    #[serde(default)]
+    pub opted_in: Vec<String>,
+    #[serde(default)]
+    pub channel: ChannelDto,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The step's outputs: name → value.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub outputs: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    /// The earlier step to send the case back to.
+    pub to: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupplementAskRequest {
+    /// Every missing item, at once.
+    pub items: Vec<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupplementRequest {
+    /// The requested items: name → what was supplied.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub items: serde_json::Map<String, Value>,
+    /// Promised materials now supplied.
+    #[serde(default)]
+    pub materials: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    pub payer: String,
+    /// In fen (1 yuan = 100 fen); must equal the payer's bill.
+    pub amount: i64,
+    /// The collecting system's receipt reference.
+    pub receipt: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1 (very unsatisfied) to 5 (very satisfied).
+    pub score: u8,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventReference {
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommandResponse {
+    pub case_id: String,
+    pub command_id: String,
+    /// True when this command id had been applied before: nothing changed.
+    pub already_applied: bool,
+    /// The events the command appended (the first time).
+    pub events: Vec<EventReference>,
+    /// The case right after the command.
+    #[schema(value_type = Object)]
+    pub case: Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseList {
+    /// Case summaries; citizen ID numbers are masked.
+    #[schema(value_type = Vec<Object>)]
+    pub cases: Vec<Value>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskDto {
+    pub case_id: String,
+    pub step: String,
+    pub agency: String,
+    pub workflow: String,
+    /// `active` or `paused` (waiting for a supplement).
+    pub state: String,
+    pub due: Option<String>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub activated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Inbox {
+    pub agency: String,
+    pub tasks: Vec<TaskDto>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub recorded_at: String,
+    pub actor: String,
+    pub role: String,
+    pub channel: String,
+    pub command_id: String,
+    pub words_zh: String,
+    pub words_en: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub hash: String,
+    pub prev_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedEventDto {
+    pub cursor: String,
+    pub case_id: String,
+    pub sequence: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedResponse {
+    pub events: Vec<FeedEventDto>,
+    /// Pass as `after` to continue.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub version: u32,
+    pub hash: String,
+    pub title_zh: String,
+    pub title_en: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionDto {
+    pub id: String,
+    pub client: String,
+    pub url: String,
+    pub agency: Option<String>,
+    pub cursor: Option<String>,
+    pub delivered: i64,
+    pub failures: i64,
+    pub parked: bool,
+    pub last_error: Option<String>,
+    pub next_attempt_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    pub intact: bool,
+    pub cases: u64,
+    pub events: u64,
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub workflows: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParameters {
+    pub status: Option<String>,
+    pub workflow: Option<String>,
+    /// Cases in which this agency has a step waiting now.
+    pub agency: Option<String>,
+    /// Only cases with an overdue step.
+    pub overdue: Option<bool>,
+    /// Opened at or after (RFC 3339 or YYYY-MM-DD).
+    pub opened_from: Option<String>,
+    /// Opened before (RFC 3339 or YYYY-MM-DD).
+    pub opened_to: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParameters {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParameters {
+    /// The `next` of the previous page; the beginning when absent.
+    pub after: Option<String>,
+    /// Only events of cases this agency takes part in (an agency client always gets its own).
+    pub agency: Option<String>,
+    pub limit: Option<i64>,
+    /// Wait up to this many seconds (at most 30) for new events when there are none.
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GraphParameters {
+    /// `mermaid` (default) or `dot`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyParameters {
+    pub case: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParameters {
+    /// `json` (default) or `html`.
+    pub format: Option<String>,
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+fn require(client: &Client, roles: &[Role], what: &str) -> Result<(), ApiError> {
+    if roles.contains(&client.role) {
+        Ok(())
+    } else {
+        tracing::warn!(client = %client.id, role = client.role.name(), what, "forbidden");
+        Err(ApiError::forbidden(format!(
+            "the role {} may not {what}",
+            client.role.name()
+        )))
+    }
+}
+
+fn actor_of(client: &Client, headers: &HeaderMap) -> Actor {
+    let operator = headers
+        .get("x-operator")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty());
+    Actor::Agency {
+        agency: client.agency.clone().unwrap_or_else(|| client.id.clone()),
+        operator,
+    }
+}
+
+fn command_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+        Some(value) => {
+            let key = value
+                .to_str()
+                .map_err(|_| ApiError::invalid("the Idempotency-Key header is not text", vec![]))?;
+            let key = key.trim();
+            if key.is_empty() || key.len() > 200 {
+                return Err(ApiError::invalid(
+                    "the Idempotency-Key header must have 1 to 200 characters",
+                    vec![],
+                ));
+            }
+            Ok(key.to_string())
+        }
+    }
+}
+
+fn correlation(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-correlation-id")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.chars().take(200).collect())
+}
+
+fn disclosure_for(client: &Client) -> Disclosure {
+    match client.role {
+        Role::Window | Role::Agency | Role::Auditor => Disclosure::Full,
+        Role::Admin => Disclosure::Masked,
+    }
+}
+
+/// May this client read this case? Agencies read the cases they take part in.
+fn may_read(state: &AppState, client: &Client, case: &case::Case) -> Result<(), ApiError> {
+    match client.role {
+        Role::Window | Role::Auditor | Role::Admin => Ok(()),
+        Role::Agency => {
+            let agency = client.agency.as_deref().unwrap_or_default();
+            let takes_part = case
+                .file()
+                .and_then(|file| state.store.library().by_hash(&file.hash))
+                .is_some_and(|definition| definition.agencies.iter().any(|a| a.id == agency));
+            if takes_part {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden(format!(
+                    "agency {agency} takes no part in this case"
+                )))
+            }
+        }
+    }
+}
+
+async fn load_case(state: &AppState, case_id: &str) -> Result<case::Case, ApiError> {
+    let loaded = state.store.load(case_id).await?;
+    if loaded.file().is_none() {
+        return Err(ApiError::not_found(format!("no case `{case_id}`")));
+    }
+    Ok(loaded)
+}
+
+fn case_json(state: &AppState, case: &case::Case, disclosure: Disclosure) -> Value {
+    let definition = case
+        .file()
+        .and_then(|file| state.store.library().by_hash(&file.hash));
+    view(case, definition.as_deref(), disclosure)
+        .map(|view| serde_json::to_value(view).expect("a view serialises"))
+        .unwrap_or(Value::Null)
+}
+
+fn state_of(state: &AppState, case: &case::Case) -> Value {
+    let view = case_json(state, case, Disclosure::Masked);
+    serde_json::json!({
+        "status": view["status"],
+        "sequence": view["sequence"],
+        "steps": view["steps"].as_array().map(|steps| steps.iter().map(|s| serde_json::json!({"id": s["id"], "agency": s["agency"], "state": s["state"]})).collect::<Vec<_>>()),
+    })
+}
+
+/// Runs a command and shapes the response; a replay answers as the first time did.
+async fn run_command(
+    state: &AppState,
+    client: &Client,
+    headers: &HeaderMap,
+    case_id: &str,
+    action: Action,
+    created: bool,
+) -> Result<Response, ApiError> {
+    let command_id = command_id(headers)?;
+    let action_name = action.name();
+    let command = CaseCommand {
+        command_id: command_id.clone(),
+        actor: actor_of(client, headers),
+        at: Utc::now(),
+        action,
+    };
+    let attribution = Attribution {
+        channel: "api".into(),
+        role: Some(client.role.name().into()),
+        correlation_id: correlation(headers),
+    };
+    let outcome = state
+        .store
+        .execute_with(case_id, command, &attribution)
+        .await;
+    let outcome: CommandOutcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let outcome_label = match &error {
+                onething_store::CommandError::Refused(_) => "refused",
+                onething_store::CommandError::Contended { .. } => "contended",
+                onething_store::CommandError::Store(_) => "failed",
+            };
+            state.metrics.increment(
+                "onething_commands_total",
+                &[("action", action_name), ("outcome", outcome_label)],
+                1,
+            );
+            let refused_state = matches!(&error, onething_store::CommandError::Refused(refusal) if ApiError::refused(refusal).status == StatusCode::CONFLICT);
+            let mut api_error = ApiError::from(error);
+            if api_error.retry_after.is_some() {
+                api_error.retry_after = Some(state.retry_after_seconds);
+            }
+            if refused_state {
+                if let Ok(current) = state.store.load(case_id).await {
+                    api_error = api_error.with_state(state_of(state, &current));
+                }
+            }
+            return Err(api_error);
+        }
+    };
+    state.metrics.increment(
+        "onething_conflicts_retried_total",
+        &[],
+        u64::from(outcome.conflicts),
+    );
+    let disclosure = disclosure_for(client);
+    let (events, case_value, already) = match &outcome.already_applied {
+        Some(applied) => {
+            state.metrics.increment(
+                "onething_commands_total",
+                &[("action", action_name), ("outcome", "repeated")],
+                1,
+            );
+            let events = state.store.events(case_id).await?;
+            let references = events
+                .iter()
+                .filter(|stored| {
+                    stored.sequence >= applied.first_sequence
+                        && stored.sequence <= applied.last_sequence
+                })
+                .map(|stored| EventReference {
+                    sequence: stored.sequence,
+                    event_type: stored.event.change.name().to_string(),
+                })
+                .collect();
+            let then = state.store.load_at(case_id, applied.last_sequence).await?;
+            (references, case_json(state, &then, disclosure), true)
+        }
+        None => {
+            state.metrics.increment(
+                "onething_commands_total",
+                &[("action", action_name), ("outcome", "applied")],
+                1,
+            );
+            state.feed_signal.notify_waiters();
+            let references = outcome
+                .appended
+                .iter()
+                .map(|stored| EventReference {
+                    sequence: stored.sequence,
+                    event_type: stored.event.change.name().to_string(),
+                })
+                .collect();
+            (
+                references,
+                case_json(state, &outcome.case, disclosure),
+                false,
+            )
+        }
+    };
+    let body = CommandResponse {
+        case_id: case_id.to_string(),
+        command_id,
+        already_applied: already,
+        events,
+        case: case_value,
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(body)).into_response();
+    if created {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/cases/{case_id}")) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
+    require(client, &[Role::Window, Role::Agency], what)
+}
+
+// ---- handlers ---------------------------------------------------------------------------------
+
+/// Liveness and readiness: the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    onething_store::feed::head(state.store.database()).await?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        database: state.store.database().backend().into(),
+        workflows: state.store.library().current_definitions().len(),
+    }))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(openapi())
+}
+
+/// Open a case (受理). The `Idempotency-Key` is the command id: the same key
+/// returns the same case and changes nothing.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = OpenCaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The command id"), ("X-Operator" = Option<String>, Header, description = "The person acting")),
+    responses((status = 201, body = CommandResponse)), security(("bearer" = [])))]
+pub async fn open_case(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Body(request): Body<OpenCaseRequest>,
+) -> Result<Response, ApiError> {
+    require_writer(&client, "open cases")?;
+    let mut problems = Vec::new();
+    let materials = request
+        .materials
+        .into_iter()
+        .filter_map(|material| {
+            let provision = match (material.status, material.deadline) {
+                (MaterialStatus::Promised, Some(deadline)) => {
+                    MaterialProvision::Promised { deadline }
+                }
+                (MaterialStatus::Promised, None) => {
+                    problems.push(format!(
+                        "materials.{}: a promised material needs a deadline",
+                        material.material
+                    ));
+                    return None;
+                }
+                (MaterialStatus::Submitted, _) => MaterialProvision::Submitted,
+                (MaterialStatus::Shared, _) => MaterialProvision::Shared,
+                (MaterialStatus::Commitment, _) => MaterialProvision::Commitment,
+                (MaterialStatus::Waived, _) => MaterialProvision::Waived,
+            };
+            Some(MaterialDeclaration {
+                material: material.material,
+                provision,
+            })
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("the materials are not valid", problems));
+    }
+    let key = command_id(&headers)?;
+    let mut headers = headers;
+    headers.insert(
+        "idempotency-key",
+        HeaderValue::from_str(&key)
+            .map_err(|_| ApiError::invalid("bad Idempotency-Key", vec![]))?,
+    );
+    let case_id = case::case_id_for(&key);
+    let channel = match request.channel {
+        ChannelDto::Window => case::Channel::Window,
+        ChannelDto::Online => case::Channel::Online,
+        ChannelDto::SelfService => case::Channel::SelfService,
+        ChannelDto::Proxy => case::Channel::Proxy,
+    };
+    let action = Action::Open {
+        case_id: case_id.clone(),
+        workflow: request.workflow,
+        form: request.form,
+        materials,
+        opted_in: request.opted_in,
+        channel,
+    };
+    run_command(&state, &client, &headers, &case_id, action, true).await
+}
+
+/// List and search cases (summaries, ID numbers masked), oldest first.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(ListParameters), responses((status = 200, body = CaseList)), security(("bearer" = [])))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    client: Client,
+    Params(parameters): Params<ListParameters>,
+) -> Result<Json<CaseList>, ApiError> {
+    let agency = match client.role {
+        Role::Agency => {
+            let own = client.agency.clone();
+            if parameters.agency.is_some() && parameters.agency != own {
+                return Err(ApiError::forbidden("an agency lists only its own cases"));
+            }
+            own
+        }
+        _ => parameters.agency.clone(),
+    };
+    let limit = parameters.limit.unwrap_or(50).clamp(1, 500);
+    let offset = parameters.offset.unwrap_or(0).max(0);
+    let filter = CaseFilter {
+        status: parameters.status.clone(),
+        workflow: parameters.workflow.clone(),
+        agency,
+        overdue_only: parameters.overdue.unwrap_or(false),
+        opened_from: parameters.opened_from.clone(),
+        opened_to: parameters.opened_to.clone(),
+        limit: Some(limit),
+        offset,
+    };
+    let cases = views::list_cases(state.store.database(), &filter).await?;
+    Ok(Json(CaseList {
+        cases: cases
+            .into_iter()
+            .map(|case| serde_json::to_value(case).expect("serialises"))
+            .collect(),
+        limit,
+        offset,
+    }))
+}
+
+/// A case as it is now.
+#[utoipa::path(get, path = "/api/v1/cases/{case}", tag = "cases", params(("case" = String, Path)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(case_id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let loaded = load_case(&state, &case_id).await?;
+    may_read(&state, &client, &loaded)?;
+    Ok(Json(case_json(&state, &loaded, disclosure_for(&client))))
+}
+
+/// The case as it was after event `sequence` (time travel).
+#[utoipa::path(get, path = "/api/v1/cases/{case}/at/{sequence}", tag = "cases", params(("case" = String, Path), ("sequence" = u64, Path)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn get_case_at(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams((case_id, sequence)): PathParams<(String, u64)>,
+) -> Result<Json<Value>, ApiError> {
+    let now = load_case(&state, &case_id).await?;
+    may_read(&state, &client, &now)?;
+    let head = now.file().map_or(0, |file| file.sequence);
+    if sequence == 0 || sequence > head {
+        return Err(ApiError::not_found(format!(
+            "case `{case_id}` has events 1 to {head}"
+        )));
+    }
+    let then = state.store.load_at(&case_id, sequence).await?;
+    Ok(Json(case_json(&state, &then, disclosure_for(&client))))
+}
+
+/// The case's history: every event with who, when, what in words, and its hash.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/history", tag = "cases", params(("case" = String, Path)), responses((status = 200, body = Vec<HistoryEntry>)), security(("bearer" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(case_id): PathParams<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let loaded = load_case(&state, &case_id).await?;
+    may_read(&state, &client, &loaded)?;
+    let definition = loaded
+        .file()
+        .and_then(|file| state.store.library().by_hash(&file.hash));
+    let events = state.store.events(&case_id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|stored| {
+                let words = describe(&stored.event.change, definition.as_deref());
+                let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
+                HistoryEntry {
+                    sequence: stored.sequence,
+                    event_type: stored.event.change.name().into(),
+                    recorded_at: field("recorded_at"),
+                    actor: field("actor"),
+                    role: field("role"),
+                    channel: field("channel"),
+                    command_id: field("command_id"),
+                    words_zh: words.zh,
+                    words_en: words.en,
+                    hash: field("hash"),
+                    prev_hash: field("prev_hash"),
+                    payload: serde_json::to_value(&stored.event).expect("serialises"),
+                }
+            })
+            .collect(),
+    ))
+}
+
+macro_rules! step_command {
+    ($name:ident, $path:literal, $request:ty, $doc:literal, |$step:ident, $body:ident| $action:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "commands", request_body = $request,
+            params(("case" = String, Path), ("step" = String, Path),
+                   ("Idempotency-Key" = Option<String>, Header, description = "The command id"),
+                   ("X-Operator" = Option<String>, Header, description = "The person acting")),
+            responses((status = 200, body = CommandResponse)), security(("bearer" = [])))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            client: Client,
+            headers: HeaderMap,
+            PathParams((case_id, $step)): PathParams<(String, String)>,
+            Body($body): Body<$request>,
+        ) -> Result<Response, ApiError> {
+            require_writer(&client, "change cases")?;
+            run_command(&state, &client, &headers, &case_id, $action, false).await
+        }
+    };
+}
+
+macro_rules! case_command {
+    ($name:ident, $path:literal, $request:ty, $doc:literal, |$body:ident| $action:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "commands", request_body = $request,
+            params(("case" = String, Path),
+                   ("Idempotency-Key" = Option<String>, Header, description = "The command id"),
+                   ("X-Operator" = Option<String>, Header, description = "The person acting")),
+            responses((status = 200, body = CommandResponse)), security(("bearer" = [])))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            client: Client,
+            headers: HeaderMap,
+            PathParams(case_id): PathParams<String>,
+            Body($body): Body<$request>,
+        ) -> Result<Response, ApiError> {
+            require_writer(&client, "change cases")?;
+            run_command(&state, &client, &headers, &case_id, $action, false).await
+        }
+    };
+}
+
+step_command!(
+    complete_step,
+    "/api/v1/cases/{case}/steps/{step}/complete",
+    CompleteRequest,
+    "Complete an active step with its outputs (only the owning agency).",
+    |step, body| Action::Complete {
+        step,
+        outputs: body.outputs
+    }
+);
+step_command!(
+    return_step,
+    "/api/v1/cases/{case}/steps/{step}/return",
+    ReturnRequest,
+    "Send the case back from this step to an earlier one (退回).",
+    |step, body| Action::Return {
+        step,
+        to: body.to,
+        reason: body.reason
+    }
+);
+step_command!(
+    refuse_step,
+    "/api/v1/cases/{case}/steps/{step}/refuse",
+    ReasonRequest,
+    "Refuse the step (不予许可): what depends on it is cancelled.",
+    |step, body| Action::Refuse {
+        step,
+        reason: body.reason
+    }
+);
+step_command!(
+    request_supplement,
+    "/api/v1/cases/{case}/steps/{step}/request-supplement",
+    SupplementAskRequest,
+    "Ask the applicant for every missing item at once (补正); the clock pauses.",
+    |step, body| Action::RequestSupplement {
+        step,
+        items: body.items,
+        reason: body.reason
+    }
+);
+case_command!(
+    supplement,
+    "/api/v1/cases/{case}/supplement",
+    SupplementRequest,
+    "Supply what was asked for, and promised materials (the window, for the applicant).",
+    |body| Action::Supplement {
+        items: body.items,
+        materials: body.materials
+    }
+);
+case_command!(
+    pay,
+    "/api/v1/cases/{case}/payments",
+    PaymentRequest,
+    "Record a payer's payment of their bill (the collecting agency or the window).",
+    |body| Action::Pay {
+        payer: body.payer,
+        amount: body.amount,
+        receipt: body.receipt
+    }
+);
+case_command!(
+    withdraw,
+    "/api/v1/cases/{case}/withdraw",
+    ReasonRequest,
+    "Withdraw the application; payments received become refunds owed.",
+    |body| Action::Withdraw {
+        reason: body.reason
+    }
+);
+case_command!(
+    rate,
+    "/api/v1/cases/{case}/rating",
+    RatingRequest,
+    "Rate an ended case (好差评), once.",
+    |body| Action::Rate {
+        score: body.score,
+        comment: body.comment
+    }
+);
+
+/// An agency's inbox: its active and paused tasks, oldest due first.
+#[utoipa::path(get, path = "/api/v1/agencies/{agency}/inbox", tag = "agencies", params(("agency" = String, Path), PageParameters), responses((status = 200, body = Inbox)), security(("bearer" = [])))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(agency): PathParams<String>,
+    Params(page): Params<PageParameters>,
+) -> Result<Json<Inbox>, ApiError> {
+    if client.role == Role::Agency && client.agency.as_deref() != Some(agency.as_str()) {
+        return Err(ApiError::forbidden("an agency reads only its own inbox"));
+    }
+    if !state
+        .store
+        .library()
+        .current_definitions()
+        .iter()
+        .any(|d| d.agencies.iter().any(|a| a.id == agency))
+        && agency != case::WINDOW_AGENCY
+    {
+        return Err(ApiError::not_found(format!(
+            "no agency `{agency}` takes part in any bundle"
+        )));
+    }
+    let limit = page.limit.unwrap_or(50).clamp(1, 500);
+    let offset = page.offset.unwrap_or(0).max(0);
+    let tasks = views::agency_tasks(state.store.database(), &agency, limit, offset).await?;
+    Ok(Json(Inbox {
+        agency,
+        tasks: tasks
+            .into_iter()
+            .map(|task| TaskDto {
+                case_id: task.case_id,
+                step: task.step,
+                agency: task.agency,
+                workflow: task.workflow,
+                state: task.state,
+                due: task.due,
+                warned: task.warned,
+                overdue: task.overdue,
+                activated_at: task.activated_at,
+            })
+            .collect(),
+        limit,
+        offset,
+    }))
+}
+
+/// The event feed: every committed event once, in one global order, after a
+/// cursor; long-polls up to `wait` seconds when nothing is new.
+#[utoipa::path(get, path = "/api/v1/events", tag = "feed", params(FeedParameters), responses((status = 200, body = FeedResponse)), security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    client: Client,
+    Params(parameters): Params<FeedParameters>,
+) -> Result<Json<FeedResponse>, ApiError> {
+    let agency = match client.role {
+        Role::Agency => {
+            if parameters.agency.is_some() && parameters.agency != client.agency {
+                return Err(ApiError::forbidden(
+                    "an agency reads only the events of its own cases",
+                ));
+            }
+            client.agency.clone()
+        }
+        _ => parameters.agency.clone(),
+    };
+    let after =
+        match &parameters.after {
+            Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
+                ApiError::invalid(format!("`{text}` is not a feed cursor"), vec![])
+            })?),
+            None => None,
+        };
+    let limit = parameters.limit.unwrap_or(100).clamp(1, 1000);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(parameters.wait.unwrap_or(0).min(30));
+    loop {
+        let notified = state.feed_signal.notified();
+        let page = feed::read(state.store.database(), after, agency.as_deref(), limit).await?;
+        if !page.events.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(FeedResponse {
+                events: page
+                    .events
+                    .into_iter()
+                    .map(|event| FeedEventDto {
+                        cursor: event.cursor,
+                        case_id: event.case_id,
+                        sequence: event.sequence,
+                        event_type: event.event_type,
+                        payload: event.payload,
+                        metadata: event.metadata,
+                    })
+                    .collect(),
+                next: page.next,
+            }));
+        }
+        // Woken by a local append, or poll again soon for other nodes' appends.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(250).min(deadline - tokio::time::Instant::now()),
+            notified,
+        )
+        .await;
+    }
+}
+
+/// The bundles this server runs.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>)), security(("bearer" = [])))]
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    _client: Client,
+) -> Json<Vec<WorkflowSummary>> {
+    Json(
+        state
+            .store
+            .library()
+            .current_definitions()
+            .iter()
+            .map(|definition| WorkflowSummary {
+                id: definition.id.clone(),
+                version: definition.version,
+                hash: definition.hash.clone(),
+                title_zh: definition.title.zh.clone(),
+                title_en: definition.title.en.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// One bundle's definition, as `onething workflow show --json` prints it.
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn show_workflow(
+    State(state): State<AppState>,
+    _client: Client,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let definition = state
+        .store
+        .library()
+        .current(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
+    Ok(Json(
+        serde_json::to_value(&*definition).expect("serialises"),
+    ))
+}
+
+/// A bundle's step graph as Mermaid or Graphviz DOT.
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/graph", tag = "workflows", params(("workflow" = String, Path), GraphParameters), responses((status = 200, body = String, content_type = "text/plain")), security(("bearer" = [])))]
+pub async fn workflow_graph(
+    State(state): State<AppState>,
+    _client: Client,
+    PathParams(id): PathParams<String>,
+    Params(parameters): Params<GraphParameters>,
+) -> Result<Response, ApiError> {
+    let definition = state
+        .store
+        .library()
+        .current(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
+    let format = match parameters.format.as_deref().unwrap_or("mermaid") {
+        "mermaid" => GraphFormat::Mermaid,
+        "dot" => GraphFormat::Dot,
+        other => {
+            return Err(ApiError::invalid(
+                format!("unknown graph format `{other}` (mermaid or dot)"),
+                vec![],
+            ))
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        render_graph(&definition, format),
+    )
+        .into_response())
+}
+
+/// Reload the workflows folder (admin): new versions apply to new cases only.
+#[utoipa::path(post, path = "/api/v1/workflows/reload", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>)), security(("bearer" = [])))]
+pub async fn reload_workflows(
+    State(state): State<AppState>,
+    client: Client,
+) -> Result<Json<Vec<WorkflowSummary>>, ApiError> {
+    require(&client, &[Role::Admin], "reload workflows")?;
+    let catalog = onething_store::workflow_files::Catalog::load(&state.workflows_folder).map_err(
+        |problems| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_workflows",
+                "the workflows folder has problems; nothing was reloaded",
+            )
+            .with_reasons(problems.iter().map(ToString::to_string).collect())
+        },
+    )?;
+    for definition in catalog.workflows.values() {
+        state.store.record_definition(definition).await?;
+        state.store.library().set_current(definition.clone());
+    }
+    Ok(list_workflows(State(state), client).await)
+}
+
+/// Webhook subscriptions and their delivery state (a client sees its own).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", responses((status = 200, body = Vec<SubscriptionDto>)), security(("bearer" = [])))]
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    client: Client,
+) -> Result<Json<Vec<SubscriptionDto>>, ApiError> {
+    let all = webhooks::list(state.store.database()).await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|s| matches!(client.role, Role::Admin | Role::Auditor) || s.client == client.id)
+            .map(subscription_dto)
+            .collect(),
+    ))
+}
+
+fn subscription_dto(s: webhooks::Subscription) -> SubscriptionDto {
+    SubscriptionDto {
+        id: s.id,
+        client: s.client,
+        url: s.url,
+        agency: s.agency,
+        cursor: s.cursor,
+        delivered: s.delivered,
+        failures: s.failures,
+        parked: s.parked,
+        last_error: s.last_error,
+        next_attempt_at: s.next_attempt_at,
+    }
+}
+
+/// Resume a parked subscription from where it stopped (its owner or an admin).
+#[utoipa::path(post, path = "/api/v1/webhooks/{subscription}/resume", tag = "webhooks", params(("subscription" = String, Path)), responses((status = 200, body = SubscriptionDto)), security(("bearer" = [])))]
+pub async fn resume_webhook(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<SubscriptionDto>, ApiError> {
+    let subscription = webhooks::get(state.store.database(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no subscription `{id}`")))?;
+    if client.role != Role::Admin && subscription.client != client.id {
+        return Err(ApiError::forbidden(
+            "only its owner or an admin resumes a subscription",
+        ));
+    }
+    webhooks::resume(state.store.database(), &id, Utc::now()).await?;
+    let subscription = webhooks::get(state.store.database(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no subscription `{id}`")))?;
+    Ok(Json(subscription_dto(subscription)))
+}
+
+/// Verify every hash chain (or one case's) against the latest checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", params(VerifyParameters), responses((status = 200, body = VerifyResponse)), security(("bearer" = [])))]
+pub async fn audit_verify(
+    State(state): State<AppState>,
+    client: Client,
+    Params(parameters): Params<VerifyParameters>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    require(&client, &[Role::Auditor, Role::Admin], "run verification")?;
+    let checkpoint = onething_store::audit::latest_checkpoint(state.store.database()).await?;
+    let report = onething_store::audit::verify(
+        state.store.database(),
+        parameters.case.as_deref(),
+        checkpoint.as_ref(),
+        &mut |_| {},
+    )
+    .await?;
+    Ok(Json(VerifyResponse {
+        intact: report.intact(),
+        cases: report.cases,
+        events: report.events,
+        findings: report
+            .findings
+            .iter()
+            .map(|f| serde_json::to_value(f).expect("serialises"))
+            .collect(),
+    }))
+}
+
+/// Export a case's self-contained record, as JSON or a printable HTML page.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/export", tag = "audit", params(("case" = String, Path), ExportParameters), responses((status = 200, body = Object), (status = 200, description = "HTML", body = String, content_type = "text/html")), security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(case_id): PathParams<String>,
+    Params(parameters): Params<ExportParameters>,
+) -> Result<Response, ApiError> {
+    require(
+        &client,
+        &[Role::Auditor, Role::Admin],
+        "export case records",
+    )?;
+    let html = match parameters.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "html" => true,
+        other => {
+            return Err(ApiError::invalid(
+                format!("unknown export format `{other}` (json or html)"),
+                vec![],
+            ))
+        }
+    };
+    let exported_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let record = onething_store::export::export_case(&state.store, &case_id, exported_at)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no case `{case_id}`")))?;
+    Ok(if html {
+        Html(onething_store::export::render_html(&record)).into_response()
+    } else {
+        Json(record).into_response()
+    })
+}
+
+/// Answers every unknown path in the error shape.
+pub async fn fallback() -> ApiError {
+    ApiError::not_found("no such endpoint; see /openapi.json")
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "onething",
+        description = "Bundled government services (高效办成一件事): cases, commands, inboxes, the event feed, webhooks and audit."
+    ),
+    paths(
+        healthz,
+        metrics,
+        openapi_json,
+        open_case,
+        list_cases,
+        get_case,
+        get_case_at,
+        history,
+        complete_step,
+        return_step,
+        refuse_step,
+        request_supplement,
+        supplement,
+        pay,
+        withdraw,
+        rate,
+        inbox,
+        events,
+        list_workflows,
+        show_workflow,
+        workflow_graph,
+        reload_workflows,
+        list_webhooks,
+        resume_webhook,
+        audit_verify,
+        export
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDocument;
+
+/// The OpenAPI 3.1 document, with the bearer scheme and every error response.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = ApiDocument::openapi();
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    let errors: BTreeMap<&str, &str> = BTreeMap::from([
+        ("400", "Invalid input: every problem is listed in `reasons`"),
+        ("401", "Missing or unknown bearer token"),
+        ("403", "The client may not do this; nothing was stored"),
+        ("404", "No such case, step, workflow or agency"),
+        (
+            "409",
+            "The case's state does not allow this now; `state` shows it",
+        ),
+        ("413", "The body is larger than this server accepts"),
+        (
+            "422",
+            "The bundle cannot compute this for the case (calendar year or amount)",
+        ),
+        ("500", "An internal error, logged; no details"),
+        (
+            "503",
+            "The case kept changing; nothing was stored; retry after `Retry-After` seconds",
+        ),
+    ]);
+    for item in document.paths.paths.values_mut() {
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for (status, description) in &errors {
+                let response = utoipa::openapi::ResponseBuilder::new()
+                    .description(*description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert(response.into());
+            }
+        }
+    }
+    document
+}

@@ -1,0 +1,268 @@
+//! Work the server does on its own: checking deadlines, taking checkpoints,
+//! delivering webhooks. Each job runs under a lease in the database, so that
+//! several servers on one PostgreSQL never do the same job at once.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use onething_core::case::{Action, Actor, CaseCommand};
+use onething_store::feed::{self, Cursor};
+use onething_store::{leases, views, webhooks, Attribution};
+use tokio::sync::watch;
+
+use crate::AppState;
+
+/// Checks the deadlines of every open case, once per interval across all nodes.
+pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(error) = check_deadlines(&state, interval).await {
+            tracing::error!(%error, "deadline check failed");
+        }
+    }
+}
+
+/// One deadline check, if this node wins the lease for this interval.
+pub async fn check_deadlines(
+    state: &AppState,
+    interval: Duration,
+) -> Result<usize, onething_store::StoreError> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(interval).unwrap_or_default()
+        - chrono::Duration::milliseconds(100);
+    if !leases::acquire(
+        state.store.database(),
+        "deadline-check",
+        &state.node,
+        now,
+        until,
+    )
+    .await?
+    {
+        return Ok(0);
+    }
+    let mut recorded = 0;
+    for case_id in views::open_case_ids(state.store.database()).await? {
+        let command = CaseCommand {
+            command_id: format!("deadline-check:{}:{case_id}", now.timestamp_millis()),
+            actor: Actor::System,
+            at: now,
+            action: Action::CheckDeadlines,
+        };
+        let attribution = Attribution {
+            channel: "scheduler".into(),
+            role: Some("system".into()),
+            correlation_id: None,
+        };
+        match state
+            .store
+            .execute_with(&case_id, command, &attribution)
+            .await
+        {
+            Ok(outcome) => recorded += outcome.appended.len(),
+            Err(error) => {
+                tracing::warn!(case = %case_id, %error, "deadline check of a case failed")
+            }
+        }
+    }
+    if recorded > 0 {
+        state
+            .metrics
+            .increment("onething_deadline_events_total", &[], recorded as u64);
+        state.feed_signal.notify_waiters();
+    }
+    Ok(recorded)
+}
+
+/// Takes an audit checkpoint once per interval across all nodes.
+pub async fn checkpoint_loop(
+    state: AppState,
+    interval: Duration,
+    signing_seed: Option<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(interval).unwrap_or_default()
+            - chrono::Duration::milliseconds(100);
+        match leases::acquire(
+            state.store.database(),
+            "checkpoint",
+            &state.node,
+            now,
+            until,
+        )
+        .await
+        {
+            Ok(true) => {
+                let taken_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                match onething_store::audit::take_checkpoint(
+                    state.store.database(),
+                    taken_at,
+                    signing_seed.as_deref(),
+                )
+                .await
+                {
+                    Ok(checkpoint) => {
+                        state
+                            .metrics
+                            .increment("onething_checkpoints_total", &[], 1);
+                        tracing::info!(root = %checkpoint.root, cases = checkpoint.cases, "checkpoint taken");
+                    }
+                    Err(error) => tracing::error!(%error, "checkpoint failed"),
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "checkpoint lease failed"),
+        }
+    }
+}
+
+/// Settings of the webhook loop.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub poll: Duration,
+    pub timeout: Duration,
+    pub backoff: Duration,
+    pub max_failures: i64,
+}
+
+/// Delivers events to every subscription, in feed order, at least once.
+pub async fn webhook_loop(
+    state: AppState,
+    settings: WebhookSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = match reqwest::Client::builder().timeout(settings.timeout).build() {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook HTTP client");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(settings.poll) => {}
+            _ = stop.changed() => return,
+        }
+        let subscriptions = match webhooks::list(state.store.database()).await {
+            Ok(subscriptions) => subscriptions,
+            Err(error) => {
+                tracing::error!(%error, "listing webhook subscriptions failed");
+                continue;
+            }
+        };
+        for subscription in subscriptions {
+            if subscription.parked {
+                continue;
+            }
+            if let Err(error) = deliver(&state, &client, &settings, &subscription, &stop).await {
+                tracing::error!(subscription = %subscription.id, %error, "webhook delivery failed");
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+async fn deliver(
+    state: &AppState,
+    client: &reqwest::Client,
+    settings: &WebhookSettings,
+    subscription: &webhooks::Subscription,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), onething_store::StoreError> {
+    let database = state.store.database();
+    let now = Utc::now();
+    let lease_until = now + chrono::Duration::seconds(60);
+    if !webhooks::lease(database, &subscription.id, &state.node, now, lease_until).await? {
+        return Ok(());
+    }
+    // Re-read under the lease: another node may have moved the cursor.
+    let Some(current) = webhooks::get(database, &subscription.id).await? else {
+        return Ok(());
+    };
+    let cursor = current.cursor.as_deref().and_then(Cursor::parse);
+    let page = feed::read(database, cursor, current.agency.as_deref(), 100).await?;
+    state.metrics.set(
+        "onething_feed_lag_events",
+        &[("subscription", &subscription.id)],
+        page.events.len() as i64,
+    );
+    for event in page.events {
+        if *stop.borrow() {
+            break;
+        }
+        let key = format!("{}:{}", event.case_id, event.sequence);
+        let body = serde_json::json!({
+            "subscription": current.id,
+            "cursor": event.cursor,
+            "case_id": event.case_id,
+            "sequence": event.sequence,
+            "type": event.event_type,
+            "event": event.payload,
+            "metadata": event.metadata,
+        });
+        let result = client
+            .post(&current.url)
+            .header("Idempotency-Key", &key)
+            .header("X-Onething-Subscription", &current.id)
+            .json(&body)
+            .send()
+            .await;
+        let failure = match result {
+            Ok(response) if response.status().is_success() => None,
+            Ok(response) => Some(format!("the receiver answered {}", response.status())),
+            Err(error) if error.is_timeout() => {
+                Some("the receiver did not answer in time".to_string())
+            }
+            Err(error) => Some(format!("the receiver could not be reached: {error}")),
+        };
+        match failure {
+            None => {
+                state.metrics.increment(
+                    "onething_webhook_deliveries_total",
+                    &[("subscription", &current.id), ("result", "delivered")],
+                    1,
+                );
+                if !webhooks::delivered(database, &current.id, &state.node, &event.cursor).await? {
+                    // The lease was lost; the next holder continues from the stored cursor.
+                    return Ok(());
+                }
+            }
+            Some(error) => {
+                state.metrics.increment(
+                    "onething_webhook_deliveries_total",
+                    &[("subscription", &current.id), ("result", "failed")],
+                    1,
+                );
+                let failures = u32::try_from(current.failures.max(0))
+                    .unwrap_or(u32::MAX)
+                    .min(16);
+                let wait = settings.backoff * 2u32.saturating_pow(failures);
+                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                webhooks::failed(
+                    database,
+                    &current.id,
+                    &state.node,
+                    &error,
+                    next,
+                    settings.max_failures,
+                )
+                .await?;
+                tracing::warn!(subscription = %current.id, event = %key, %error, "webhook delivery failed; will retry");
+                return Ok(());
+            }
+        }
+    }
+    webhooks::release(database, &subscription.id, &state.node).await?;
+    Ok(())
+}

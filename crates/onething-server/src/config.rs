@@ -1,0 +1,168 @@
+//! The server's configuration: one TOML file (see `onething.example.toml`).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::auth::Role;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Overrides `--database` when set.
+    pub database: Option<String>,
+    /// Overrides `--workflows` when set.
+    pub workflows: Option<PathBuf>,
+    /// Requests with a larger body get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How often the deadlines of open cases are checked; 0 turns it off.
+    #[serde(default = "default_deadline_check_seconds")]
+    pub deadline_check_seconds: u64,
+    /// How often an audit checkpoint is taken; 0 turns it off.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: u64,
+    /// Signs periodic checkpoints with this Ed25519 seed file.
+    pub checkpoint_sign_key: Option<PathBuf>,
+    /// Failed deliveries in a row after which a webhook subscription is parked.
+    #[serde(default = "default_webhook_max_failures")]
+    pub webhook_max_failures: i64,
+    /// The first retry waits this long; each further one twice as long.
+    #[serde(default = "default_webhook_backoff_ms")]
+    pub webhook_backoff_ms: u64,
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub webhook_timeout_ms: u64,
+    /// How often webhook subscriptions look for new events.
+    #[serde(default = "default_webhook_poll_ms")]
+    pub webhook_poll_ms: u64,
+    /// Conflicting commands are retried; past that, 503 asks to come back after this.
+    #[serde(default = "default_retry_after_seconds")]
+    pub retry_after_seconds: u64,
+    #[serde(default, rename = "client")]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default, rename = "subscription")]
+    pub subscriptions: Vec<SubscriptionConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    pub role: Role,
+    /// The agency an `agency` client acts for (`window` for a window client).
+    pub agency: Option<String>,
+    /// SHA-256 (hex) of the client's bearer token; the token itself is never stored.
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    pub id: String,
+    /// The client that owns it (and may resume it).
+    pub client: String,
+    pub url: String,
+    /// Only events of cases this agency takes part in.
+    pub agency: Option<String>,
+    /// `beginning` (the default) or `now`: where a new subscription starts.
+    #[serde(default)]
+    pub start: Option<String>,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_deadline_check_seconds() -> u64 {
+    60
+}
+fn default_checkpoint_seconds() -> u64 {
+    3600
+}
+fn default_webhook_max_failures() -> i64 {
+    8
+}
+fn default_webhook_backoff_ms() -> u64 {
+    500
+}
+fn default_webhook_timeout_ms() -> u64 {
+    5000
+}
+fn default_webhook_poll_ms() -> u64 {
+    200
+}
+fn default_retry_after_seconds() -> u64 {
+    1
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| {
+            let position = error.span().map(|span| {
+                onething_core::diagnostic::LineIndex::new(text)
+                    .position(span.start)
+                    .to_string()
+            });
+            ConfigError::Invalid {
+                path: match position {
+                    Some(position) => format!("{path}:{position}"),
+                    None => path.to_string(),
+                },
+                message: error.message().to_string(),
+            }
+        })?;
+        let mut problems = Vec::new();
+        for client in &config.clients {
+            if client.role == Role::Agency && client.agency.is_none() {
+                problems.push(format!(
+                    "client `{}` has the role agency but no `agency`",
+                    client.id
+                ));
+            }
+            if client.token_sha256.len() != 64
+                || !client.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                problems.push(format!(
+                    "client `{}`: token_sha256 must be 64 hexadecimal characters",
+                    client.id
+                ));
+            }
+        }
+        for subscription in &config.subscriptions {
+            if !config
+                .clients
+                .iter()
+                .any(|client| client.id == subscription.client)
+            {
+                problems.push(format!(
+                    "subscription `{}` names an unknown client `{}`",
+                    subscription.id, subscription.client
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_string(),
+                message: problems.join("; "),
+            })
+        }
+    }
+}

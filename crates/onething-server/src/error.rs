@@ -1,0 +1,162 @@
+//! One error type for every response that is not a success: a stable code, a
+//! message, every reason, and (for a refused command) the state of the case.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use onething_core::case::CaseError;
+use onething_store::{CommandError, StoreError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `invalid_input`, `unauthorized`, `forbidden`,
+    /// `not_found`, `conflict`, `body_too_large`, `contended`, `internal`, …
+    pub code: String,
+    pub message: String,
+    /// Every reason, one per entry (every problem of a form, for instance).
+    pub reasons: Vec<String>,
+    /// The case's status and step states when its state refused the command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub state: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                reasons: Vec::new(),
+                state: None,
+            },
+            retry_after: None,
+        }
+    }
+
+    pub fn with_reasons(mut self, reasons: Vec<String>) -> ApiError {
+        self.body.reasons = reasons;
+        self
+    }
+
+    pub fn with_state(mut self, state: serde_json::Value) -> ApiError {
+        self.body.state = Some(state);
+        self
+    }
+
+    pub fn invalid(message: impl Into<String>, reasons: Vec<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message).with_reasons(reasons)
+    }
+
+    pub fn unauthorized(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    /// Maps a refusal of the case to its status: the input is wrong (400), the
+    /// actor may not (403), something does not exist (404), or the case's
+    /// state does not allow it now (409).
+    pub fn refused(error: &CaseError) -> ApiError {
+        use CaseError as E;
+        let (status, code) = match error {
+            E::InvalidApplication { .. }
+            | E::InvalidOutputs { .. }
+            | E::NotAReturnTarget { .. }
+            | E::NoSupplementItems
+            | E::MissingSupplementItems { .. }
+            | E::NotPromised { .. }
+            | E::WrongAmount { .. }
+            | E::MissingReceipt
+            | E::MissingReason
+            | E::InvalidScore { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            E::AlreadyOpened
+            | E::StepNotActive { .. }
+            | E::PaymentStep { .. }
+            | E::ReturnPastPayment { .. }
+            | E::SupplementNotAllowed { .. }
+            | E::NothingToSupplement
+            | E::NoSuchBill { .. }
+            | E::CaseEnded { .. }
+            | E::CaseNotEnded
+            | E::AlreadyRated => (StatusCode::CONFLICT, "conflict"),
+            E::Calendar(_) | E::Expression { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
+            }
+            E::UnknownDefinition { .. } | E::UnknownCalendar { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "definition_missing")
+            }
+        };
+        let reasons = match error {
+            E::InvalidApplication { problems } | E::InvalidOutputs { problems, .. } => {
+                problems.iter().map(ToString::to_string).collect()
+            }
+            other => vec![other.to_string()],
+        };
+        ApiError::new(status, code, error.to_string()).with_reasons(reasons)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        ApiError::internal(error)
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> ApiError {
+        match error {
+            CommandError::Refused(refusal) => ApiError::refused(&refusal),
+            CommandError::Contended { attempts } => {
+                let mut error = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "contended",
+                    format!("the case kept changing ({attempts} attempts); nothing was stored, try again"),
+                );
+                error.retry_after = Some(1);
+                error
+            }
+            CommandError::Store(error) => ApiError::internal(error),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,104 @@
+//! Prometheus metrics in the text exposition format, without a library:
+//! a few labelled counters and gauges are all the server reports.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    gauges: Mutex<BTreeMap<(&'static str, String), i64>>,
+}
+
+const HELP: &[(&str, &str, &str)] = &[
+    (
+        "onething_http_requests_total",
+        "counter",
+        "HTTP requests by method, route and status",
+    ),
+    (
+        "onething_commands_total",
+        "counter",
+        "Case commands by action and outcome",
+    ),
+    (
+        "onething_conflicts_retried_total",
+        "counter",
+        "Optimistic-concurrency conflicts retried",
+    ),
+    (
+        "onething_webhook_deliveries_total",
+        "counter",
+        "Webhook deliveries by subscription and result",
+    ),
+    (
+        "onething_feed_lag_events",
+        "gauge",
+        "Events not yet delivered, per webhook subscription (as of the last poll)",
+    ),
+    (
+        "onething_deadline_events_total",
+        "counter",
+        "Warnings and overdue marks recorded by the scheduler",
+    ),
+    (
+        "onething_checkpoints_total",
+        "counter",
+        "Audit checkpoints taken by this node",
+    ),
+];
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "{key}=\"{}\"",
+                value.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Metrics {
+    pub fn increment(&self, name: &'static str, pairs: &[(&str, &str)], by: u64) {
+        let mut counters = self.counters.lock().expect("metrics lock");
+        *counters.entry((name, labels(pairs))).or_default() += by;
+    }
+
+    pub fn set(&self, name: &'static str, pairs: &[(&str, &str)], value: i64) {
+        self.gauges
+            .lock()
+            .expect("metrics lock")
+            .insert((name, labels(pairs)), value);
+    }
+
+    pub fn render(&self) -> String {
+        let counters = self.counters.lock().expect("metrics lock");
+        let gauges = self.gauges.lock().expect("metrics lock");
+        let mut out = String::new();
+        for (name, kind, help) in HELP {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let values = counters
+                .iter()
+                .filter(|((n, _), _)| n == name)
+                .map(|((_, l), v)| (l.clone(), *v as i64))
+                .chain(
+                    gauges
+                        .iter()
+                        .filter(|((n, _), _)| n == name)
+                        .map(|((_, l), v)| (l.clone(), *v)),
+                );
+            for (label, value) in values {
+                if label.is_empty() {
+                    let _ = writeln!(out, "{name} {value}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{label}}} {value}");
+                }
+            }
+        }
+        out
+    }
+}
