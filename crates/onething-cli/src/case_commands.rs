@@ -210,6 +210,8 @@ pub struct Setting<'a> {
     pub workflows: &'a Path,
     pub database: &'a str,
     pub now: DateTime<Utc>,
+    /// Set when `--now` was given: the server then stamps every command with it.
+    pub fixed_now: Option<DateTime<Utc>>,
 }
 
 pub async fn open_store(

@@ -110,12 +110,17 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         Command::Token(command) => return serve_command::run_token(command, terminal),
         other => other,
     };
-    let now = match &now {
-        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
-            .map_err(|error| anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}"))?
-            .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
+    let fixed_now = match &now {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|error| {
+                    anyhow::anyhow!("--now `{text}` is not an RFC 3339 time: {error}")
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
     };
+    let now = fixed_now.unwrap_or_else(chrono::Utc::now);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -123,6 +128,7 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         workflows: &workflows,
         database: &database,
         now,
+        fixed_now,
     };
     runtime.block_on(async move {
         match command {

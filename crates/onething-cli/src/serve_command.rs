@@ -163,6 +163,7 @@ pub async fn run(
         workflows_folder: workflows.clone(),
         node: format!("{}-{}", address, uuid::Uuid::new_v4().simple()),
         retry_after_seconds: config.retry_after_seconds,
+        fixed_now: setting.fixed_now,
     };
     writeln!(
         terminal.err,

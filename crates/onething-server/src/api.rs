@@ -511,7 +511,7 @@ async fn run_command(
     let command = CaseCommand {
         command_id: command_id.clone(),
         actor: actor_of(client, headers),
-        at: Utc::now(),
+        at: state.now(),
         action,
     };
     let attribution = Attribution {

@@ -36,6 +36,15 @@ pub struct AppState {
     /// This server's name in leases.
     pub node: String,
     pub retry_after_seconds: u64,
+    /// A fixed time for every command instead of the clock (scripted demos and
+    /// tests only; the deadline check always uses the clock).
+    pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AppState {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.fixed_now.unwrap_or_else(chrono::Utc::now)
+    }
 }
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -28,7 +28,15 @@ fn clients() -> Clients {
         ("auditor", Role::Auditor, None),
         ("window", Role::Window, Some("window")),
     ];
-    for agency in ["hospital", "cdc", "police", "medical_security", "tax", "hrss", "tobacco"] {
+    for agency in [
+        "hospital",
+        "cdc",
+        "police",
+        "medical_security",
+        "tax",
+        "hrss",
+        "tobacco",
+    ] {
         all.push((agency, Role::Agency, Some(agency)));
     }
     Clients::new(all.into_iter().map(|(id, role, agency)| {
@@ -45,7 +53,9 @@ fn clients() -> Clients {
 
 async fn app() -> (Router, AppState) {
     let catalog = Catalog::load(&workflows()).unwrap();
-    let store = onething_store::open_case_store("sqlite::memory:", &catalog).await.unwrap();
+    let store = onething_store::open_case_store("sqlite::memory:", &catalog)
+        .await
+        .unwrap();
     let state = AppState {
         store: Arc::new(store),
         clients: clients(),
@@ -54,6 +64,7 @@ async fn app() -> (Router, AppState) {
         workflows_folder: workflows(),
         node: "test".into(),
         retry_after_seconds: 2,
+        fixed_now: None,
     };
     (onething_server::router(state.clone(), MAX_BODY), state)
 }
@@ -65,7 +76,14 @@ struct Reply {
     headers: axum::http::HeaderMap,
 }
 
-async fn call(app: &Router, method: Method, path: &str, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Reply {
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer t-{token}"));
@@ -102,13 +120,36 @@ fn newborn_form() -> Value {
 }
 
 async fn open(app: &Router, key: &str) -> String {
-    let reply = call(app, Method::POST, "/api/v1/cases", Some("window"), Some(json!({"workflow": "newborn", "form": newborn_form()})), Some(key)).await;
+    let reply = call(
+        app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "newborn", "form": newborn_form()})),
+        Some(key),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.json["case_id"].as_str().unwrap().to_string()
 }
 
-async fn step(app: &Router, case: &str, step: &str, action: &str, token: &str, body: Value) -> Reply {
-    call(app, Method::POST, &format!("/api/v1/cases/{case}/steps/{step}/{action}"), Some(token), Some(body), None).await
+async fn step(
+    app: &Router,
+    case: &str,
+    step: &str,
+    action: &str,
+    token: &str,
+    body: Value,
+) -> Reply {
+    call(
+        app,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/steps/{step}/{action}"),
+        Some(token),
+        Some(body),
+        None,
+    )
+    .await
 }
 
 async fn sequence(state: &AppState, case: &str) -> usize {
@@ -118,39 +159,108 @@ async fn sequence(state: &AppState, case: &str) -> usize {
 #[tokio::test]
 async fn opening_a_case_and_replaying_its_key() {
     let (app, state) = app().await;
-    let first = call(&app, Method::POST, "/api/v1/cases", Some("window"), Some(json!({"workflow": "newborn", "form": newborn_form()})), Some("open-1")).await;
+    let first = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "newborn", "form": newborn_form()})),
+        Some("open-1"),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::CREATED);
     let case = first.json["case_id"].as_str().unwrap().to_string();
-    assert_eq!(first.headers["location"], format!("/api/v1/cases/{case}").as_str());
+    assert_eq!(
+        first.headers["location"],
+        format!("/api/v1/cases/{case}").as_str()
+    );
     assert_eq!(first.json["already_applied"], false);
     assert_eq!(first.json["case"]["status"], "open");
-    let again = call(&app, Method::POST, "/api/v1/cases", Some("window"), Some(json!({"workflow": "newborn", "form": newborn_form()})), Some("open-1")).await;
+    let again = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "newborn", "form": newborn_form()})),
+        Some("open-1"),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.json["already_applied"], true);
     assert_eq!(again.json["events"], first.json["events"]);
     assert_eq!(again.json["case"], first.json["case"]);
-    assert_eq!(sequence(&state, &case).await, 3, "the replay changed nothing");
+    assert_eq!(
+        sequence(&state, &case).await,
+        3,
+        "the replay changed nothing"
+    );
 }
 
 #[tokio::test]
 async fn reading_cases_history_time_travel_inbox_and_feed() {
     let (app, _) = app().await;
     let case = open(&app, "read-1").await;
-    let done = step(&app, &case, "birth_certificate", "complete", "hospital", json!({"outputs": {"certificate_number": "Q1"}})).await;
+    let done = step(
+        &app,
+        &case,
+        "birth_certificate",
+        "complete",
+        "hospital",
+        json!({"outputs": {"certificate_number": "Q1"}}),
+    )
+    .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
 
-    let shown = call(&app, Method::GET, &format!("/api/v1/cases/{case}"), Some("police"), None, None).await;
+    let shown = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}"),
+        Some("police"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.json["sequence"], 7);
-    assert_eq!(shown.json["applicant"], "11010519491231002X", "an agency of the case sees the full number");
+    assert_eq!(
+        shown.json["applicant"], "11010519491231002X",
+        "an agency of the case sees the full number"
+    );
 
-    let list = call(&app, Method::GET, "/api/v1/cases?status=open&workflow=newborn&limit=10", Some("window"), None, None).await;
+    let list = call(
+        &app,
+        Method::GET,
+        "/api/v1/cases?status=open&workflow=newborn&limit=10",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(list.status, StatusCode::OK);
-    assert_eq!(list.json["cases"][0]["applicant"], "110105***********X", "lists mask ID numbers");
-    let dated = call(&app, Method::GET, "/api/v1/cases?opened_from=2000-01-01&opened_to=2000-01-02", Some("window"), None, None).await;
+    assert_eq!(
+        list.json["cases"][0]["applicant"], "110105***********X",
+        "lists mask ID numbers"
+    );
+    let dated = call(
+        &app,
+        Method::GET,
+        "/api/v1/cases?opened_from=2000-01-01&opened_to=2000-01-02",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(dated.json["cases"], json!([]));
 
-    let history = call(&app, Method::GET, &format!("/api/v1/cases/{case}/history"), Some("auditor"), None, None).await;
+    let history = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/history"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(history.status, StatusCode::OK);
     assert_eq!(history.json.as_array().unwrap().len(), 7);
     assert_eq!(history.json[3]["type"], "step_completed");
@@ -158,39 +268,151 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
     assert_eq!(history.json[3]["channel"], "api");
     assert_eq!(history.json[3]["prev_hash"], history.json[2]["hash"]);
 
-    let at = call(&app, Method::GET, &format!("/api/v1/cases/{case}/at/3"), Some("auditor"), None, None).await;
+    let at = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/at/3"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(at.status, StatusCode::OK);
     assert_eq!(at.json["sequence"], 3);
-    let beyond = call(&app, Method::GET, &format!("/api/v1/cases/{case}/at/99"), Some("auditor"), None, None).await;
+    let beyond = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/at/99"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(beyond.status, StatusCode::NOT_FOUND);
-    let bad = call(&app, Method::GET, &format!("/api/v1/cases/{case}/at/three"), Some("auditor"), None, None).await;
+    let bad = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/at/three"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.json["code"], "invalid_input");
 
-    let inbox = call(&app, Method::GET, "/api/v1/agencies/police/inbox", Some("police"), None, None).await;
+    let inbox = call(
+        &app,
+        Method::GET,
+        "/api/v1/agencies/police/inbox",
+        Some("police"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(inbox.status, StatusCode::OK);
     assert_eq!(inbox.json["tasks"][0]["step"], "household_registration");
-    let other = call(&app, Method::GET, "/api/v1/agencies/hospital/inbox", Some("police"), None, None).await;
+    let other = call(
+        &app,
+        Method::GET,
+        "/api/v1/agencies/hospital/inbox",
+        Some("police"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let nobody = call(&app, Method::GET, "/api/v1/agencies/nobody/inbox", Some("window"), None, None).await;
+    let nobody = call(
+        &app,
+        Method::GET,
+        "/api/v1/agencies/nobody/inbox",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
 
-    let feed = call(&app, Method::GET, "/api/v1/events?limit=5", Some("auditor"), None, None).await;
+    let feed = call(
+        &app,
+        Method::GET,
+        "/api/v1/events?limit=5",
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(feed.status, StatusCode::OK);
     assert_eq!(feed.json["events"].as_array().unwrap().len(), 5);
     let next = feed.json["next"].as_str().unwrap().to_string();
-    let rest = call(&app, Method::GET, &format!("/api/v1/events?after={next}"), Some("auditor"), None, None).await;
+    let rest = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/events?after={next}"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(rest.json["events"].as_array().unwrap().len(), 2);
     assert_eq!(rest.json["events"][0]["sequence"], 6);
-    let police_feed = call(&app, Method::GET, "/api/v1/events", Some("police"), None, None).await;
-    assert_eq!(police_feed.json["events"].as_array().unwrap().len(), 7, "police takes part in the newborn bundle");
-    let tobacco_feed = call(&app, Method::GET, "/api/v1/events", Some("tobacco"), None, None).await;
-    assert_eq!(tobacco_feed.json["events"], json!([]), "tobacco takes no part in it");
-    let stolen = call(&app, Method::GET, "/api/v1/events?agency=police", Some("tobacco"), None, None).await;
+    let police_feed = call(
+        &app,
+        Method::GET,
+        "/api/v1/events",
+        Some("police"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        police_feed.json["events"].as_array().unwrap().len(),
+        7,
+        "police takes part in the newborn bundle"
+    );
+    let tobacco_feed = call(
+        &app,
+        Method::GET,
+        "/api/v1/events",
+        Some("tobacco"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        tobacco_feed.json["events"],
+        json!([]),
+        "tobacco takes no part in it"
+    );
+    let stolen = call(
+        &app,
+        Method::GET,
+        "/api/v1/events?agency=police",
+        Some("tobacco"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(stolen.status, StatusCode::FORBIDDEN);
-    let bad_cursor = call(&app, Method::GET, "/api/v1/events?after=nonsense", Some("auditor"), None, None).await;
+    let bad_cursor = call(
+        &app,
+        Method::GET,
+        "/api/v1/events?after=nonsense",
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
-    let unreadable = call(&app, Method::GET, &format!("/api/v1/cases/{case}"), Some("tobacco"), None, None).await;
+    let unreadable = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}"),
+        Some("tobacco"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(unreadable.status, StatusCode::FORBIDDEN);
 }
 
@@ -198,41 +420,173 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
 async fn workflows_audit_webhooks_and_operations() {
     let (app, _) = app().await;
     let case = open(&app, "ops-1").await;
-    let list = call(&app, Method::GET, "/api/v1/workflows", Some("hospital"), None, None).await;
+    let list = call(
+        &app,
+        Method::GET,
+        "/api/v1/workflows",
+        Some("hospital"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(list.json.as_array().unwrap().len(), 5);
-    let shown = call(&app, Method::GET, "/api/v1/workflows/newborn", Some("hospital"), None, None).await;
+    let shown = call(
+        &app,
+        Method::GET,
+        "/api/v1/workflows/newborn",
+        Some("hospital"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(shown.json["id"], "newborn");
-    let graph = call(&app, Method::GET, "/api/v1/workflows/newborn/graph?format=dot", Some("hospital"), None, None).await;
+    let graph = call(
+        &app,
+        Method::GET,
+        "/api/v1/workflows/newborn/graph?format=dot",
+        Some("hospital"),
+        None,
+        None,
+    )
+    .await;
     assert!(graph.text.starts_with("digraph \"newborn\""));
-    let bad_format = call(&app, Method::GET, "/api/v1/workflows/newborn/graph?format=png", Some("hospital"), None, None).await;
+    let bad_format = call(
+        &app,
+        Method::GET,
+        "/api/v1/workflows/newborn/graph?format=png",
+        Some("hospital"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(bad_format.status, StatusCode::BAD_REQUEST);
-    let missing = call(&app, Method::GET, "/api/v1/workflows/nothing", Some("hospital"), None, None).await;
+    let missing = call(
+        &app,
+        Method::GET,
+        "/api/v1/workflows/nothing",
+        Some("hospital"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let reload = call(&app, Method::POST, "/api/v1/workflows/reload", Some("admin"), None, None).await;
+    let reload = call(
+        &app,
+        Method::POST,
+        "/api/v1/workflows/reload",
+        Some("admin"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(reload.status, StatusCode::OK);
-    let reload = call(&app, Method::POST, "/api/v1/workflows/reload", Some("window"), None, None).await;
+    let reload = call(
+        &app,
+        Method::POST,
+        "/api/v1/workflows/reload",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(reload.status, StatusCode::FORBIDDEN);
 
-    let verify = call(&app, Method::GET, "/api/v1/audit/verify", Some("auditor"), None, None).await;
+    let verify = call(
+        &app,
+        Method::GET,
+        "/api/v1/audit/verify",
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(verify.status, StatusCode::OK);
     assert_eq!(verify.json["intact"], true);
     assert_eq!(verify.json["events"], 3);
-    assert_eq!(call(&app, Method::GET, "/api/v1/audit/verify", Some("police"), None, None).await.status, StatusCode::FORBIDDEN);
-    let export = call(&app, Method::GET, &format!("/api/v1/cases/{case}/export"), Some("auditor"), None, None).await;
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/audit/verify",
+            Some("police"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let export = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/export"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(export.json["verification"]["intact"], true);
-    let html = call(&app, Method::GET, &format!("/api/v1/cases/{case}/export?format=html"), Some("auditor"), None, None).await;
+    let html = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/export?format=html"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
     assert!(html.text.starts_with("<!DOCTYPE html>"));
-    assert_eq!(call(&app, Method::GET, "/api/v1/cases/NOPE/export", Some("auditor"), None, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/cases/NOPE/export",
+            Some("auditor"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
 
-    let hooks = call(&app, Method::GET, "/api/v1/webhooks", Some("admin"), None, None).await;
+    let hooks = call(
+        &app,
+        Method::GET,
+        "/api/v1/webhooks",
+        Some("admin"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(hooks.json, json!([]));
-    assert_eq!(call(&app, Method::POST, "/api/v1/webhooks/none/resume", Some("admin"), None, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/webhooks/none/resume",
+            Some("admin"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
 
     let health = call(&app, Method::GET, "/healthz", None, None, None).await;
     assert_eq!(health.json["status"], "ok");
     let metrics = call(&app, Method::GET, "/metrics", None, None, None).await;
-    assert!(metrics.text.contains("onething_commands_total{action=\"open\",outcome=\"applied\"} 1"), "{}", metrics.text);
-    assert!(metrics.text.contains("onething_http_requests_total{method=\"GET\",route=\"/api/v1/workflows\",status=\"200\"} 1"));
+    assert!(
+        metrics
+            .text
+            .contains("onething_commands_total{action=\"open\",outcome=\"applied\"} 1"),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics.text.contains(
+        "onething_http_requests_total{method=\"GET\",route=\"/api/v1/workflows\",status=\"200\"} 1"
+    ));
     let document = call(&app, Method::GET, "/openapi.json", None, None, None).await;
     assert_eq!(document.json["openapi"], "3.1.0");
 }
@@ -245,56 +599,159 @@ async fn every_error_code_is_json_with_every_reason() {
     let none = call(&app, Method::GET, "/api/v1/cases", None, None, None).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert_eq!(none.json["code"], "unauthorized");
-    let wrong = call(&app, Method::GET, "/api/v1/cases", Some("impostor"), None, None).await;
+    let wrong = call(
+        &app,
+        Method::GET,
+        "/api/v1/cases",
+        Some("impostor"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
 
     let invalid = call(&app, Method::POST, "/api/v1/cases", Some("window"),
         Some(json!({"workflow": "newborn", "form": {"baby_name": "", "mother_id": "110105194912310021"}})), None).await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
     assert_eq!(invalid.json["code"], "invalid_input");
-    let reasons: Vec<&str> = invalid.json["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-    assert!(reasons.contains(&"form.baby_name: must not be empty"), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.starts_with("form.mother_id: not a valid citizen ID number")));
+    let reasons: Vec<&str> = invalid.json["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"form.baby_name: must not be empty"),
+        "{reasons:?}"
+    );
+    assert!(reasons
+        .iter()
+        .any(|r| r.starts_with("form.mother_id: not a valid citizen ID number")));
     assert!(reasons.contains(&"form.phone: is required"));
     assert!(reasons.len() >= 7, "every problem at once: {reasons:?}");
 
-    let not_json = call(&app, Method::POST, "/api/v1/cases", Some("window"), None, None).await;
+    let not_json = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     assert_eq!(not_json.json["code"], "invalid_input");
-    let unknown_key = call(&app, Method::POST, "/api/v1/cases", Some("window"), Some(json!({"workflow": "newborn", "form": {}, "colour": 1})), None).await;
+    let unknown_key = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "newborn", "form": {}, "colour": 1})),
+        None,
+    )
+    .await;
     assert_eq!(unknown_key.status, StatusCode::BAD_REQUEST);
 
-    let forbidden = step(&app, &case, "birth_certificate", "complete", "police", json!({"outputs": {"certificate_number": "x"}})).await;
+    let forbidden = step(
+        &app,
+        &case,
+        "birth_certificate",
+        "complete",
+        "police",
+        json!({"outputs": {"certificate_number": "x"}}),
+    )
+    .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.json["code"], "forbidden");
 
-    assert_eq!(call(&app, Method::GET, "/api/v1/cases/NOPE", Some("window"), None, None).await.status, StatusCode::NOT_FOUND);
-    let unknown_step = step(&app, &case, "no_such_step", "complete", "hospital", json!({})).await;
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/cases/NOPE",
+            Some("window"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let unknown_step = step(
+        &app,
+        &case,
+        "no_such_step",
+        "complete",
+        "hospital",
+        json!({}),
+    )
+    .await;
     assert_eq!(unknown_step.status, StatusCode::NOT_FOUND);
-    let unknown_workflow = call(&app, Method::POST, "/api/v1/cases", Some("window"), Some(json!({"workflow": "nothing", "form": {}})), None).await;
+    let unknown_workflow = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "nothing", "form": {}})),
+        None,
+    )
+    .await;
     assert_eq!(unknown_workflow.status, StatusCode::NOT_FOUND);
-    let no_route = call(&app, Method::GET, "/api/v1/nothing", Some("window"), None, None).await;
+    let no_route = call(
+        &app,
+        Method::GET,
+        "/api/v1/nothing",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(no_route.status, StatusCode::NOT_FOUND);
     assert_eq!(no_route.json["code"], "not_found");
 
-    let conflict = step(&app, &case, "household_registration", "complete", "police", json!({"outputs": {"child_id": "110101202506010015"}})).await;
+    let conflict = step(
+        &app,
+        &case,
+        "household_registration",
+        "complete",
+        "police",
+        json!({"outputs": {"child_id": "110101202506010015"}}),
+    )
+    .await;
     assert_eq!(conflict.status, StatusCode::CONFLICT);
     assert_eq!(conflict.json["code"], "conflict");
     assert_eq!(conflict.json["state"]["status"], "open");
-    assert!(conflict.json["state"]["steps"].as_array().unwrap().iter().any(|s| s["id"] == "household_registration" && s["state"] == "waiting"));
+    assert!(conflict.json["state"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["id"] == "household_registration" && s["state"] == "waiting"));
 
     let huge = json!({"workflow": "newborn", "form": {"baby_name": "x".repeat(MAX_BODY)}});
-    let too_large = call(&app, Method::POST, "/api/v1/cases", Some("window"), Some(huge), None).await;
+    let too_large = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(huge),
+        None,
+    )
+    .await;
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(too_large.json["code"], "body_too_large");
 
-    let contended: axum::response::Response = axum::response::IntoResponse::into_response(onething_server::error::ApiError::from(
-        onething_store::CommandError::Contended { attempts: 12 },
-    ));
+    let contended: axum::response::Response =
+        axum::response::IntoResponse::into_response(onething_server::error::ApiError::from(
+            onething_store::CommandError::Contended { attempts: 12 },
+        ));
     assert_eq!(contended.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(contended.headers()["retry-after"], "1");
 
-    assert_eq!(sequence(&state, &case).await, 3, "no refusal stored anything");
+    assert_eq!(
+        sequence(&state, &case).await,
+        3,
+        "no refusal stored anything"
+    );
 }
 
 /// Puts a fresh newborn case into the state a command needs.
@@ -304,17 +761,57 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
     }
     let case = open(app, key).await;
     let ok = |reply: Reply| assert!(reply.status.is_success(), "{}", reply.text);
-    if ["return", "refuse", "request_supplement", "supplement", "pay"].contains(&command) {
-        ok(step(app, &case, "birth_certificate", "complete", "hospital", json!({"outputs": {"certificate_number": "Q"}})).await);
+    if [
+        "return",
+        "refuse",
+        "request_supplement",
+        "supplement",
+        "pay",
+    ]
+    .contains(&command)
+    {
+        ok(step(
+            app,
+            &case,
+            "birth_certificate",
+            "complete",
+            "hospital",
+            json!({"outputs": {"certificate_number": "Q"}}),
+        )
+        .await);
     }
     if command == "supplement" {
-        ok(step(app, &case, "household_registration", "request-supplement", "police", json!({"items": ["marriage_certificate"], "reason": "unclear"})).await);
+        ok(step(
+            app,
+            &case,
+            "household_registration",
+            "request-supplement",
+            "police",
+            json!({"items": ["marriage_certificate"], "reason": "unclear"}),
+        )
+        .await);
     }
     if command == "pay" {
-        ok(step(app, &case, "medical_insurance", "complete", "medical_security", json!({"outputs": {"insurance_number": "M"}})).await);
+        ok(step(
+            app,
+            &case,
+            "medical_insurance",
+            "complete",
+            "medical_security",
+            json!({"outputs": {"insurance_number": "M"}}),
+        )
+        .await);
     }
     if command == "rate" {
-        ok(call(app, Method::POST, &format!("/api/v1/cases/{case}/withdraw"), Some("window"), Some(json!({"reason": "moved"})), None).await);
+        ok(call(
+            app,
+            Method::POST,
+            &format!("/api/v1/cases/{case}/withdraw"),
+            Some("window"),
+            Some(json!({"reason": "moved"})),
+            None,
+        )
+        .await);
     }
     Some(case)
 }
@@ -322,14 +819,38 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
 async fn send(app: &Router, command: &str, case: Option<&str>, token: &str, key: &str) -> Reply {
     let case = case.unwrap_or("");
     let (path, body) = match command {
-        "open" => ("/api/v1/cases".to_string(), json!({"workflow": "newborn", "form": newborn_form()})),
-        "complete" => (format!("/api/v1/cases/{case}/steps/birth_certificate/complete"), json!({"outputs": {"certificate_number": "Q"}})),
-        "return" => (format!("/api/v1/cases/{case}/steps/household_registration/return"), json!({"to": "birth_certificate", "reason": "wrong name"})),
-        "refuse" => (format!("/api/v1/cases/{case}/steps/household_registration/refuse"), json!({"reason": "不予许可"})),
-        "request_supplement" => (format!("/api/v1/cases/{case}/steps/household_registration/request-supplement"), json!({"items": ["x"], "reason": "r"})),
-        "supplement" => (format!("/api/v1/cases/{case}/supplement"), json!({"items": {"marriage_certificate": "scan"}})),
-        "pay" => (format!("/api/v1/cases/{case}/payments"), json!({"payer": "guardian", "amount": 40000, "receipt": "R1"})),
-        "withdraw" => (format!("/api/v1/cases/{case}/withdraw"), json!({"reason": "moved"})),
+        "open" => (
+            "/api/v1/cases".to_string(),
+            json!({"workflow": "newborn", "form": newborn_form()}),
+        ),
+        "complete" => (
+            format!("/api/v1/cases/{case}/steps/birth_certificate/complete"),
+            json!({"outputs": {"certificate_number": "Q"}}),
+        ),
+        "return" => (
+            format!("/api/v1/cases/{case}/steps/household_registration/return"),
+            json!({"to": "birth_certificate", "reason": "wrong name"}),
+        ),
+        "refuse" => (
+            format!("/api/v1/cases/{case}/steps/household_registration/refuse"),
+            json!({"reason": "不予许可"}),
+        ),
+        "request_supplement" => (
+            format!("/api/v1/cases/{case}/steps/household_registration/request-supplement"),
+            json!({"items": ["x"], "reason": "r"}),
+        ),
+        "supplement" => (
+            format!("/api/v1/cases/{case}/supplement"),
+            json!({"items": {"marriage_certificate": "scan"}}),
+        ),
+        "pay" => (
+            format!("/api/v1/cases/{case}/payments"),
+            json!({"payer": "guardian", "amount": 40000, "receipt": "R1"}),
+        ),
+        "withdraw" => (
+            format!("/api/v1/cases/{case}/withdraw"),
+            json!({"reason": "moved"}),
+        ),
         "rate" => (format!("/api/v1/cases/{case}/rating"), json!({"score": 5})),
         other => panic!("unknown command {other}"),
     };
@@ -352,7 +873,9 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
         ("withdraw", &["window"]),
         ("rate", &["window"]),
     ];
-    let roles = ["window", "hospital", "cdc", "police", "tax", "tobacco", "auditor", "admin"];
+    let roles = [
+        "window", "hospital", "cdc", "police", "tax", "tobacco", "auditor", "admin",
+    ];
     let mut checked = 0;
     for (command, who) in allowed {
         for role in roles {
@@ -364,11 +887,25 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
             };
             let reply = send(&app, command, case.as_deref(), role, &key).await;
             if who.contains(&role) {
-                assert!(reply.status.is_success(), "{role} may {command}: {} {}", reply.status, reply.text);
+                assert!(
+                    reply.status.is_success(),
+                    "{role} may {command}: {} {}",
+                    reply.status,
+                    reply.text
+                );
             } else {
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role} may not {command}: {}", reply.text);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{role} may not {command}: {}",
+                    reply.text
+                );
                 let case_id = case.unwrap_or_else(|| onething_core::case::case_id_for(&key));
-                assert_eq!(sequence(&state, &case_id).await, before, "{role} {command}: nothing stored on 403");
+                assert_eq!(
+                    sequence(&state, &case_id).await,
+                    before,
+                    "{role} {command}: nothing stored on 403"
+                );
             }
             checked += 1;
         }
@@ -379,21 +916,46 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
 #[tokio::test]
 async fn the_openapi_document_covers_every_route_and_error() {
     let (app, _) = app().await;
-    let document = call(&app, Method::GET, "/openapi.json", None, None, None).await.json;
+    let document = call(&app, Method::GET, "/openapi.json", None, None, None)
+        .await
+        .json;
     let paths = document["paths"].as_object().unwrap();
     for path in [
-        "/healthz", "/metrics", "/openapi.json", "/api/v1/cases", "/api/v1/cases/{case}", "/api/v1/cases/{case}/at/{sequence}",
-        "/api/v1/cases/{case}/history", "/api/v1/cases/{case}/export", "/api/v1/cases/{case}/steps/{step}/complete",
-        "/api/v1/cases/{case}/steps/{step}/return", "/api/v1/cases/{case}/steps/{step}/refuse",
-        "/api/v1/cases/{case}/steps/{step}/request-supplement", "/api/v1/cases/{case}/supplement", "/api/v1/cases/{case}/payments",
-        "/api/v1/cases/{case}/withdraw", "/api/v1/cases/{case}/rating", "/api/v1/agencies/{agency}/inbox", "/api/v1/events",
-        "/api/v1/workflows", "/api/v1/workflows/reload", "/api/v1/workflows/{workflow}", "/api/v1/workflows/{workflow}/graph",
-        "/api/v1/webhooks", "/api/v1/webhooks/{subscription}/resume", "/api/v1/audit/verify",
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/api/v1/cases",
+        "/api/v1/cases/{case}",
+        "/api/v1/cases/{case}/at/{sequence}",
+        "/api/v1/cases/{case}/history",
+        "/api/v1/cases/{case}/export",
+        "/api/v1/cases/{case}/steps/{step}/complete",
+        "/api/v1/cases/{case}/steps/{step}/return",
+        "/api/v1/cases/{case}/steps/{step}/refuse",
+        "/api/v1/cases/{case}/steps/{step}/request-supplement",
+        "/api/v1/cases/{case}/supplement",
+        "/api/v1/cases/{case}/payments",
+        "/api/v1/cases/{case}/withdraw",
+        "/api/v1/cases/{case}/rating",
+        "/api/v1/agencies/{agency}/inbox",
+        "/api/v1/events",
+        "/api/v1/workflows",
+        "/api/v1/workflows/reload",
+        "/api/v1/workflows/{workflow}",
+        "/api/v1/workflows/{workflow}/graph",
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{subscription}/resume",
+        "/api/v1/audit/verify",
     ] {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is documented"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is documented"));
         for operation in item.as_object().unwrap().values() {
             for status in ["400", "401", "403", "404", "409", "413", "500", "503"] {
-                assert!(operation["responses"].get(status).is_some(), "{path} documents {status}");
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{path} documents {status}"
+                );
             }
         }
     }
