@@ -223,9 +223,14 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 /// PostgreSQL serialise on an advisory lock so that each runs once.
 pub async fn migrate(database: &Database) -> Result<(), StoreError> {
     with_pool!(database, pool => {
-        let mut connection = pool.acquire().await?;
-        sqlx::raw_sql(CREATE_LEDGER).execute(&mut *connection).await?;
-        drop(connection);
+        // Two servers starting on a new PostgreSQL database would race to
+        // create the ledger; the advisory lock makes them take turns.
+        let mut transaction = pool.begin().await?;
+        if matches!(database, Database::Postgres(_)) {
+            sqlx::raw_sql("SELECT pg_advisory_xact_lock(7212001)").execute(&mut *transaction).await?;
+        }
+        sqlx::raw_sql(CREATE_LEDGER).execute(&mut *transaction).await?;
+        transaction.commit().await?;
         for migration in MIGRATIONS {
             let mut transaction = pool.begin().await?;
             if matches!(database, Database::Postgres(_)) {
