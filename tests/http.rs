@@ -19,7 +19,6 @@ use tokio::sync::oneshot;
 
 struct Server {
     base: String,
-    state: AppState,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
@@ -99,7 +98,7 @@ async fn start(database: &str, fixed_now: Option<DateTime<Utc>>, config: Config)
         fixed_now,
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = state.clone();
+    let serving = state;
     let done = tokio::spawn(async move {
         onething_server::serve(listener, serving, &config, async {
             let _ = stopped.await;
@@ -109,17 +108,17 @@ async fn start(database: &str, fixed_now: Option<DateTime<Utc>>, config: Config)
     });
     Server {
         base,
-        state,
         stop: Some(stop),
         done: Some(done),
     }
 }
 
 fn quiet_config() -> Config {
-    let mut config = Config::default();
-    config.deadline_check_seconds = 0;
-    config.checkpoint_seconds = 0;
-    config
+    Config {
+        deadline_check_seconds: 0,
+        checkpoint_seconds: 0,
+        ..Config::default()
+    }
 }
 
 /// Turns one scripted command-line step into its HTTP request.

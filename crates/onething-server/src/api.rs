@@ -367,7 +367,8 @@ pub struct FeedParameters {
     /// Only events of cases this agency takes part in (an agency client always gets its own).
     pub agency: Option<String>,
     pub limit: Option<i64>,
-    /// Wait up to this many seconds (at most 30) for new events when there are none.
+    /// Wait up to this many seconds (at most 20) for new events when there are none.
+    #[param(maximum = 20)]
     pub wait: Option<u64>,
 }
 
@@ -392,6 +393,9 @@ pub struct ExportParameters {
 }
 
 // ---- helpers -------------------------------------------------------------------------------
+
+/// The longest a feed request waits for new events.
+pub const MAX_WAIT_SECONDS: u64 = 20;
 
 fn require(client: &Client, roles: &[Role], what: &str) -> Result<(), ApiError> {
     if roles.contains(&client.role) {
@@ -1027,8 +1031,8 @@ pub async fn events(
             None => None,
         };
     let limit = parameters.limit.unwrap_or(100).clamp(1, 1000);
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_secs(parameters.wait.unwrap_or(0).min(30));
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(parameters.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
     loop {
         let notified = state.feed_signal.notified();
         let page = feed::read(state.store.database(), after, agency.as_deref(), limit).await?;

@@ -24,7 +24,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    /// Boxed: errors travel through every handler's `Result`, which stays small.
+    pub body: Box<ErrorBody>,
     pub retry_after: Option<u64>,
 }
 
@@ -32,12 +33,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.into(),
                 message: message.into(),
                 reasons: Vec::new(),
                 state: None,
-            },
+            }),
             retry_after: None,
         }
     }
@@ -150,7 +151,7 @@ impl From<CommandError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body)).into_response();
+        let mut response = (self.status, axum::Json(*self.body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
