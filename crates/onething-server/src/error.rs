@@ -61,7 +61,10 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// A client acting outside its rights: refused, and logged for review.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::warn!(reason = %message, "forbidden request");
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
@@ -115,6 +118,9 @@ impl ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "definition_missing")
             }
         };
+        if status == StatusCode::FORBIDDEN {
+            tracing::warn!(reason = %error, "forbidden command");
+        }
         let reasons = match error {
             E::InvalidApplication { problems } | E::InvalidOutputs { problems, .. } => {
                 problems.iter().map(ToString::to_string).collect()
