@@ -640,9 +640,9 @@ pub async fn run(
                         task.step,
                         task.state,
                         task.due.as_deref().unwrap_or("-"),
-                        if task.overdue {
+                        if task.overdue != 0 {
                             "overdue"
-                        } else if task.warned {
+                        } else if task.warned != 0 {
                             "warned"
                         } else {
                             ""

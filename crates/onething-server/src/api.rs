@@ -994,8 +994,8 @@ pub async fn inbox(
                 workflow: task.workflow,
                 state: task.state,
                 due: task.due,
-                warned: task.warned,
-                overdue: task.overdue,
+                warned: task.warned != 0,
+                overdue: task.overdue != 0,
                 activated_at: task.activated_at,
             })
             .collect(),

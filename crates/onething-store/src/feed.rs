@@ -64,6 +64,23 @@ pub struct FeedPage {
     pub next: Option<String>,
 }
 
+/// One feed event from a row of either backend (the row types differ, the
+/// columns do not).
+macro_rules! feed_event {
+    ($row:expr, $cursor:expr) => {{
+        let payload: String = $row.try_get("payload")?;
+        let metadata: String = $row.try_get("metadata")?;
+        Ok::<FeedEvent, sqlx::Error>(FeedEvent {
+            cursor: $cursor.encode(),
+            case_id: $row.try_get("aggregate_id")?,
+            sequence: $row.try_get("sequence")?,
+            event_type: $row.try_get("event_type")?,
+            payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
+            metadata: serde_json::from_str(&metadata).unwrap_or(Value::String(metadata)),
+        })
+    }};
+}
+
 /// Reads up to `limit` events after `after`.
 pub async fn read(
     database: &Database,
@@ -94,19 +111,7 @@ pub async fn read(
             }
             let rows = query.bind(limit).fetch_all(pool).await?;
             rows.into_iter()
-                .map(|row| {
-                    let payload: String = row.try_get("payload")?;
-                    let metadata: String = row.try_get("metadata")?;
-                    Ok(FeedEvent {
-                        cursor: Cursor::Row(row.try_get("row_number")?).encode(),
-                        case_id: row.try_get("aggregate_id")?,
-                        sequence: row.try_get("sequence")?,
-                        event_type: row.try_get("event_type")?,
-                        payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-                        metadata: serde_json::from_str(&metadata)
-                            .unwrap_or(Value::String(metadata)),
-                    })
-                })
+                .map(|row| feed_event!(row, Cursor::Row(row.try_get("row_number")?)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
         }
         Database::Postgres(pool) => {
@@ -139,21 +144,13 @@ pub async fn read(
             let rows = query.fetch_all(pool).await?;
             rows.into_iter()
                 .map(|row| {
-                    let payload: String = row.try_get("payload")?;
-                    let metadata: String = row.try_get("metadata")?;
-                    Ok(FeedEvent {
-                        cursor: Cursor::Transaction(
+                    feed_event!(
+                        row,
+                        Cursor::Transaction(
                             row.try_get("transaction_id")?,
-                            row.try_get("position")?,
+                            row.try_get("position")?
                         )
-                        .encode(),
-                        case_id: row.try_get("aggregate_id")?,
-                        sequence: row.try_get("sequence")?,
-                        event_type: row.try_get("event_type")?,
-                        payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-                        metadata: serde_json::from_str(&metadata)
-                            .unwrap_or(Value::String(metadata)),
-                    })
+                    )
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
         }

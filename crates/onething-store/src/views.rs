@@ -29,8 +29,8 @@ pub struct SummaryRow {
     pub summary: String,
 }
 
-/// One row of `agency_tasks`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// One row of `agency_tasks`: one entry of an agency's task list.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct TaskRow {
     pub case_id: String,
     pub step: String,
@@ -418,63 +418,23 @@ fn normalise_time(text: &str) -> String {
     text.to_string()
 }
 
-/// One entry of an agency's task list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Task {
-    pub case_id: String,
-    pub step: String,
-    pub agency: String,
-    pub workflow: String,
-    pub state: String,
-    pub due: Option<String>,
-    pub warned: bool,
-    pub overdue: bool,
-    pub activated_at: Option<String>,
-}
-
 /// An agency's open tasks, the oldest due first (tasks without a limit last).
 pub async fn agency_tasks(
     database: &Database,
     agency: &str,
     limit: i64,
     offset: i64,
-) -> Result<Vec<Task>, StoreError> {
+) -> Result<Vec<TaskRow>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step
          LIMIT $2 OFFSET $3",
     );
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-        Option<String>,
-    );
-    let rows: Vec<Row> = with_pool!(database, pool => {
+    let rows: Vec<TaskRow> = with_pool!(database, pool => {
         sqlx::query_as(&sql).bind(agency).bind(limit).bind(offset).fetch_all(pool).await?
     });
-    Ok(rows
-        .into_iter()
-        .map(
-            |(case_id, step, agency, workflow, state, due, warned, overdue, activated_at)| Task {
-                case_id,
-                step,
-                agency,
-                workflow,
-                state,
-                due,
-                warned: warned != 0,
-                overdue: overdue != 0,
-                activated_at,
-            },
-        )
-        .collect())
+    Ok(rows)
 }
 
 /// The ids of cases still open, by the summaries.
