@@ -181,6 +181,102 @@ fn check_name(segments: &[String], scope: &Scope<'_>) -> Option<String> {
     }
 }
 
+/// The field a name such as `form.kind` or `steps.intake.kind` refers to.
+fn field_of<'s>(segments: &[String], scope: &Scope<'s>) -> Option<&'s Field> {
+    match segments {
+        [root, field] if root == "form" => scope.form.iter().find(|f| &f.name == field),
+        [root, step, output] if root == "steps" => scope
+            .earlier_steps
+            .get(step.as_str())
+            .and_then(|outputs| outputs.iter().find(|f| &f.name == output)),
+        _ => None,
+    }
+}
+
+fn string_literal(expr: &IdedExpr) -> Option<&str> {
+    match &expr.expr {
+        Expr::Literal(cel::common::ast::LiteralValue::String(text)) => Some(text.inner()),
+        _ => None,
+    }
+}
+
+/// Checks that text compared with a `one_of` field is one of its options:
+/// `form.kind == 'complaint'`, `'x' != form.kind`, `form.kind in ['a', 'b']`.
+/// A misspelt option would otherwise make a condition silently false.
+pub fn check_options(
+    program: &Program,
+    source: &ExpressionSource<'_>,
+    scope: &Scope<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let span_of = |id: u64| match program.source_info().offset_for(id) {
+        Some((start, stop)) => source.span(start as usize, stop as usize),
+        None => source.span(0, source.text.chars().count()),
+    };
+    let check = |name: &IdedExpr, literal: &IdedExpr, diagnostics: &mut Vec<Diagnostic>| {
+        let (Some(segments), Some(text)) = (qualified_name(&name.expr), string_literal(literal))
+        else {
+            return;
+        };
+        let Some(field) = field_of(&segments, scope) else {
+            return;
+        };
+        if field.kind == ValueKind::OneOf && !field.options.iter().any(|option| option == text) {
+            diagnostics.push(Diagnostic::new(
+                span_of(literal.id),
+                format!(
+                    "'{text}' is not an option of `{}` (options: {})",
+                    segments.join("."),
+                    field.options.join(", ")
+                ),
+            ));
+        }
+    };
+    let mut pending = vec![program.expression()];
+    while let Some(expr) = pending.pop() {
+        match &expr.expr {
+            Expr::Call(call) => {
+                if let [left, right] = call.args.as_slice() {
+                    match call.func_name.as_str() {
+                        "_==_" | "_!=_" => {
+                            check(left, right, diagnostics);
+                            check(right, left, diagnostics);
+                        }
+                        "@in" => {
+                            if let Expr::List(list) = &right.expr {
+                                for element in &list.elements {
+                                    check(left, element, diagnostics);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                pending.extend(call.target.as_deref());
+                pending.extend(call.args.iter());
+            }
+            Expr::Comprehension(comprehension) => pending.extend([
+                &comprehension.iter_range,
+                &comprehension.accu_init,
+                &comprehension.loop_cond,
+                &comprehension.loop_step,
+                &comprehension.result,
+            ]),
+            Expr::List(list) => pending.extend(list.elements.iter()),
+            Expr::Select(select) => pending.push(&select.operand),
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(entry) = &entry.expr {
+                        pending.push(&entry.key);
+                        pending.push(&entry.value);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 enum ReferenceKind {
     Name(Vec<String>),
     Function(String),

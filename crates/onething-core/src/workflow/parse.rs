@@ -1131,6 +1131,7 @@ impl Parser<'_> {
         if self.diagnostics.len() > before {
             return None;
         }
+        expression::check_options(&program, &source, scope, &mut self.diagnostics);
         match Bindings::samples(scope.form, &scope.earlier_steps).evaluate(&program) {
             Ok(value) => Some(value),
             Err(error) if expression::is_type_error(&error) => {
