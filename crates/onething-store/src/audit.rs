@@ -57,6 +57,37 @@ fn to_row(
     }
 }
 
+/// A row as read, decoded later on the verification worker.
+struct RawRow {
+    case_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+impl RawRow {
+    fn decode(self) -> AuditRow {
+        to_row(
+            self.case_id,
+            self.sequence,
+            self.event_type,
+            self.event_version,
+            self.payload,
+            self.metadata,
+        )
+    }
+}
+
+#[derive(Default)]
+struct ChainOutcome {
+    heads: HashMap<String, Head>,
+    hash_at_recorded: HashMap<String, String>,
+    findings: Vec<Finding>,
+    cases: u64,
+}
+
 /// The raw rows of one case, in stored order.
 pub async fn case_rows(database: &Database, case_id: &str) -> Result<Vec<AuditRow>, StoreError> {
     let sql = rows_sql(database, true);
@@ -109,54 +140,59 @@ pub async fn verify(
         .into_iter()
         .filter(|(case_id, _)| case.is_none_or(|wanted| wanted == *case_id))
         .collect();
-    let mut heads: HashMap<String, Head> = HashMap::new();
-    let mut hash_at_recorded: HashMap<String, String> = HashMap::new();
-    let mut findings = Vec::new();
-    let mut events = 0u64;
-    let mut cases = 0u64;
     let sql = rows_sql(database, case.is_some());
+    let wanted_heads: HashMap<String, u64> = recorded
+        .iter()
+        .map(|(case_id, head)| (case_id.to_string(), head.sequence))
+        .collect();
 
-    let mut current: Vec<AuditRow> = Vec::new();
-    let finish_case = |rows: &mut Vec<AuditRow>,
-                       heads: &mut HashMap<String, Head>,
-                       findings: &mut Vec<Finding>,
-                       cases: &mut u64| {
-        if rows.is_empty() {
-            return;
+    // Reading rows and checking chains overlap: this task streams each case's
+    // raw rows to a worker thread that decodes, hashes and checks them.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<RawRow>>(256);
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut outcome = ChainOutcome::default();
+        while let Some(raw) = receiver.blocking_recv() {
+            let rows: Vec<AuditRow> = raw.into_iter().map(RawRow::decode).collect();
+            let case_id = rows[0].case_id.clone();
+            if let Some(wanted) = wanted_heads.get(&case_id) {
+                if let Some(row) = rows.iter().find(|row| row.sequence == *wanted) {
+                    if let Some(hash) = row.metadata.get("hash").and_then(Value::as_str) {
+                        outcome
+                            .hash_at_recorded
+                            .insert(case_id.clone(), hash.to_string());
+                    }
+                }
+            }
+            let (head, finding) = verify_chain(&case_id, &rows);
+            if let Some(head) = head {
+                outcome.heads.insert(case_id, head);
+            }
+            outcome.findings.extend(finding);
+            outcome.cases += 1;
         }
-        let case_id = rows[0].case_id.clone();
-        let (head, finding) = verify_chain(&case_id, rows);
-        if let Some(head) = head {
-            heads.insert(case_id, head);
-        }
-        findings.extend(finding);
-        *cases += 1;
-        rows.clear();
-    };
-    with_pool!(database, pool => {
+        outcome
+    });
+
+    let mut events = 0u64;
+    let mut current: Vec<RawRow> = Vec::new();
+    let read: Result<(), StoreError> = with_pool!(database, pool => {
         let mut query = sqlx::query(&sql);
         if let Some(case) = case {
             query = query.bind(case);
         }
         let mut stream = query.fetch(pool);
         while let Some(row) = stream.try_next().await? {
-            let row = to_row(
-                row.try_get("aggregate_id")?,
-                row.try_get("sequence")?,
-                row.try_get("event_type")?,
-                row.try_get("event_version")?,
-                row.try_get("payload")?,
-                row.try_get("metadata")?,
-            );
+            let row = RawRow {
+                case_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+            };
             if current.first().is_some_and(|first| first.case_id != row.case_id) {
-                finish_case(&mut current, &mut heads, &mut findings, &mut cases);
-            }
-            if let Some(head) = recorded.get(row.case_id.as_str()) {
-                if head.sequence == row.sequence {
-                    if let Some(hash) = row.metadata.get("hash").and_then(Value::as_str) {
-                        hash_at_recorded.insert(row.case_id.clone(), hash.to_string());
-                    }
-                }
+                // The worker ended only if it panicked; the join below reports that.
+                let _ = sender.send(std::mem::take(&mut current)).await;
             }
             current.push(row);
             events += 1;
@@ -164,9 +200,21 @@ pub async fn verify(
                 progress(events);
             }
         }
-        Ok::<(), StoreError>(())
-    })?;
-    finish_case(&mut current, &mut heads, &mut findings, &mut cases);
+        Ok(())
+    });
+    if !current.is_empty() {
+        let _ = sender.send(current).await;
+    }
+    drop(sender);
+    let ChainOutcome {
+        heads,
+        hash_at_recorded,
+        mut findings,
+        cases,
+    } = worker
+        .await
+        .map_err(|error| StoreError::EventStore(format!("verification worker failed: {error}")))?;
+    read?;
     progress(events);
 
     for (case_id, head) in &recorded {
