@@ -112,6 +112,21 @@ pub async fn run(
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
 
+    let unknown: Vec<String> = config
+        .clients
+        .iter()
+        .filter_map(|client| client.agency.as_ref().map(|agency| (client, agency)))
+        .filter(|(_, agency)| !catalog.registry.agencies.contains_key(*agency))
+        .map(|(client, agency)| {
+            format!(
+                "client `{}` names agency `{agency}`, which is not in agencies.toml",
+                client.id
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        anyhow::bail!("the configuration has problems: {}", unknown.join("; "));
+    }
     let mut printed_tokens = Vec::new();
     let clients = if config.clients.is_empty() {
         // No configuration: one token per role and agency, for this run only.

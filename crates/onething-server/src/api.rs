@@ -540,8 +540,8 @@ async fn run_command(
                 &[("action", action_name), ("outcome", outcome_label)],
                 1,
             );
-            let refused_state = matches!(&error, onething_store::CommandError::Refused(refusal) if ApiError::refused(refusal).status == StatusCode::CONFLICT);
             let mut api_error = ApiError::from(error);
+            let refused_state = api_error.status == StatusCode::CONFLICT;
             if api_error.retry_after.is_some() {
                 api_error.retry_after = Some(state.retry_after_seconds);
             }
@@ -561,6 +561,29 @@ async fn run_command(
     let disclosure = disclosure_for(client);
     let (events, case_value, already) = match &outcome.already_applied {
         Some(applied) => {
+            // A repeated key answers only the client that first used it, for
+            // the same command: never another client's case.
+            may_read(state, client, &outcome.case)?;
+            let first = state
+                .store
+                .events(case_id)
+                .await?
+                .into_iter()
+                .find(|stored| stored.sequence == applied.first_sequence);
+            let same_sender = first.as_ref().is_some_and(|stored| {
+                stored.event.actor.agency() == actor_of(client, headers).agency()
+                    && stored
+                        .metadata
+                        .get("action")
+                        .is_none_or(|action| action == action_name)
+            });
+            if !same_sender {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used for another command; use a new key",
+                ));
+            }
             state.metrics.increment(
                 "onething_commands_total",
                 &[("action", action_name), ("outcome", "repeated")],
@@ -740,6 +763,37 @@ pub async fn list_cases(
         }
         _ => parameters.agency.clone(),
     };
+    let mut problems = Vec::new();
+    if let Some(status) = &parameters.status {
+        if ![
+            "open",
+            "completed",
+            "partially_completed",
+            "withdrawn",
+            "terminated",
+        ]
+        .contains(&status.as_str())
+        {
+            problems.push(format!("status `{status}` is not one of open, completed, partially_completed, withdrawn, terminated"));
+        }
+    }
+    for (name, value) in [
+        ("opened_from", &parameters.opened_from),
+        ("opened_to", &parameters.opened_to),
+    ] {
+        if let Some(value) = value {
+            let readable = DateTime::parse_from_rfc3339(value).is_ok()
+                || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
+            if !readable {
+                problems.push(format!(
+                    "{name} `{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("the filters are not valid", problems));
+    }
     let limit = parameters.limit.unwrap_or(50).clamp(1, 500);
     let offset = parameters.offset.unwrap_or(0).max(0);
     let filter = CaseFilter {
@@ -782,6 +836,11 @@ pub async fn get_case_at(
     client: Client,
     PathParams((case_id, sequence)): PathParams<(String, u64)>,
 ) -> Result<Json<Value>, ApiError> {
+    require(
+        &client,
+        &[Role::Window, Role::Agency, Role::Auditor],
+        "read case histories",
+    )?;
     let now = load_case(&state, &case_id).await?;
     may_read(&state, &client, &now)?;
     let head = now.file().map_or(0, |file| file.sequence);
@@ -801,6 +860,11 @@ pub async fn history(
     client: Client,
     PathParams(case_id): PathParams<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    require(
+        &client,
+        &[Role::Window, Role::Agency, Role::Auditor],
+        "read case histories",
+    )?;
     let loaded = load_case(&state, &case_id).await?;
     may_read(&state, &client, &loaded)?;
     let definition = loaded
@@ -1012,6 +1076,11 @@ pub async fn events(
     client: Client,
     Params(parameters): Params<FeedParameters>,
 ) -> Result<Json<FeedResponse>, ApiError> {
+    require(
+        &client,
+        &[Role::Window, Role::Agency, Role::Auditor],
+        "read the event feed",
+    )?;
     let agency = match client.role {
         Role::Agency => {
             if parameters.agency.is_some() && parameters.agency != client.agency {
@@ -1217,6 +1286,9 @@ pub async fn audit_verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     require(&client, &[Role::Auditor, Role::Admin], "run verification")?;
     let checkpoint = onething_store::audit::latest_checkpoint(state.store.database()).await?;
+    if let Some(case_id) = &parameters.case {
+        load_case(&state, case_id).await?;
+    }
     let report = onething_store::audit::verify(
         state.store.database(),
         parameters.case.as_deref(),
@@ -1244,11 +1316,7 @@ pub async fn export(
     PathParams(case_id): PathParams<String>,
     Params(parameters): Params<ExportParameters>,
 ) -> Result<Response, ApiError> {
-    require(
-        &client,
-        &[Role::Auditor, Role::Admin],
-        "export case records",
-    )?;
+    require(&client, &[Role::Auditor], "export case records")?;
     let html = match parameters.format.as_deref().unwrap_or("json") {
         "json" => false,
         "html" => true,

@@ -258,7 +258,11 @@ async fn deliver(
                     settings.max_failures,
                 )
                 .await?;
-                tracing::warn!(subscription = %current.id, event = %key, %error, "webhook delivery failed; will retry");
+                if current.failures + 1 >= settings.max_failures {
+                    tracing::error!(subscription = %current.id, event = %key, %error, "webhook delivery failed; the subscription is parked until resumed");
+                } else {
+                    tracing::warn!(subscription = %current.id, event = %key, %error, "webhook delivery failed; will retry");
+                }
                 return Ok(());
             }
         }

@@ -144,7 +144,36 @@ impl Config {
                 ));
             }
         }
+        for client in &config.clients {
+            if client.role == Role::Window
+                && client
+                    .agency
+                    .as_deref()
+                    .is_some_and(|agency| agency != "window")
+            {
+                problems.push(format!(
+                    "client `{}` has the role window; its agency can only be `window`",
+                    client.id
+                ));
+            }
+        }
+        if let Some(key) = &config.checkpoint_sign_key {
+            if std::fs::read_to_string(key).is_err() {
+                problems.push(format!(
+                    "checkpoint_sign_key {} cannot be read",
+                    key.display()
+                ));
+            }
+        }
         for subscription in &config.subscriptions {
+            if let Some(start) = &subscription.start {
+                if start != "beginning" && start != "now" {
+                    problems.push(format!(
+                        "subscription `{}`: start must be `beginning` or `now`, not `{start}`",
+                        subscription.id
+                    ));
+                }
+            }
             if !config
                 .clients
                 .iter()

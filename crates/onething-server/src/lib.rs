@@ -175,6 +175,14 @@ pub async fn declare_subscriptions(
     config: &Config,
 ) -> Result<(), onething_store::StoreError> {
     let now = chrono::Utc::now();
+    let keep: Vec<&str> = config.subscriptions.iter().map(|s| s.id.as_str()).collect();
+    let removed = onething_store::webhooks::remove_others(store.database(), &keep).await?;
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "webhook subscriptions no longer in the configuration were removed"
+        );
+    }
     for subscription in &config.subscriptions {
         let start = match subscription.start.as_deref() {
             Some("now") => onething_store::feed::head(store.database()).await?,

@@ -300,6 +300,7 @@ impl CaseStore {
                         .unwrap_or_else(|| command.command_id.clone()),
                 );
                 put("actor", command.actor.to_string());
+                put("action", command.action.name().to_string());
                 put(
                     "role",
                     attribution

@@ -167,3 +167,16 @@ pub async fn resume(database: &Database, id: &str, now: DateTime<Utc>) -> Result
     let updated = with_pool!(database, pool => sqlx::query(&sql).bind(stamp(now)).bind(id).execute(pool).await?.rows_affected());
     Ok(updated == 1)
 }
+
+/// Removes every subscription not in `keep`: the configuration is the list
+/// of subscriptions, and one taken out of it stops delivering.
+pub async fn remove_others(database: &Database, keep: &[&str]) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    for subscription in list(database).await? {
+        if !keep.contains(&subscription.id.as_str()) {
+            let sql = database.sql("DELETE FROM webhook_subscriptions WHERE id = $1");
+            removed += with_pool!(database, pool => sqlx::query(&sql).bind(&subscription.id).execute(pool).await?.rows_affected());
+        }
+    }
+    Ok(removed)
+}
