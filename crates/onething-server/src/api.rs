@@ -402,10 +402,12 @@ fn require(client: &Client, roles: &[Role], what: &str) -> Result<(), ApiError> 
         Ok(())
     } else {
         tracing::warn!(client = %client.id, role = client.role.name(), what, "forbidden");
-        Err(ApiError::forbidden(format!(
-            "the role {} may not {what}",
-            client.role.name()
-        )))
+        // Logged above with the client; no second log line.
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the role {} may not {what}", client.role.name()),
+        ))
     }
 }
 

@@ -370,6 +370,20 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
         7,
         "police takes part in the newborn bundle"
     );
+    let underscored = call(
+        &app,
+        Method::GET,
+        "/api/v1/events",
+        Some("medical_security"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        underscored.json["events"].as_array().unwrap().len(),
+        7,
+        "an id with `_` matches itself"
+    );
     let tobacco_feed = call(
         &app,
         Method::GET,

@@ -88,7 +88,14 @@ pub async fn read(
     agency: Option<&str>,
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
-    let pattern = agency.map(|agency| format!("%,{agency},%"));
+    // `_` and `%` are wildcards in LIKE: escape them, `_` is common in agency ids.
+    let pattern = agency.map(|agency| {
+        let escaped = agency
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%,{escaped},%")
+    });
     let limit = limit.clamp(1, 1000);
     let events = match database {
         Database::Sqlite(pool) => {
@@ -97,7 +104,7 @@ pub async fn read(
                 _ => 0,
             };
             let filter = if pattern.is_some() {
-                " AND json_extract(metadata, '$.agencies') LIKE ?"
+                " AND json_extract(metadata, '$.agencies') LIKE ? ESCAPE '\\'"
             } else {
                 ""
             };
@@ -120,7 +127,7 @@ pub async fn read(
                 _ => (0, 0),
             };
             let filter = if pattern.is_some() {
-                " AND (metadata->>'agencies') LIKE $4"
+                " AND (metadata->>'agencies') LIKE $4 ESCAPE '\\'"
             } else {
                 ""
             };
