@@ -233,7 +233,15 @@ async fn deliver(
                     &[("subscription", &current.id), ("result", "delivered")],
                     1,
                 );
-                if !webhooks::delivered(database, &current.id, &state.node, &event.cursor).await? {
+                if !webhooks::delivered(
+                    database,
+                    &current.id,
+                    &state.node,
+                    &event.cursor,
+                    Utc::now() + chrono::Duration::seconds(60),
+                )
+                .await?
+                {
                     // The lease was lost; the next holder continues from the stored cursor.
                     return Ok(());
                 }

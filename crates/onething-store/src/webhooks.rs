@@ -115,19 +115,23 @@ pub async fn lease(
     Ok(taken == 1)
 }
 
-/// Records a delivered event: the cursor moves on, failures reset.
+/// Records a delivered event: the cursor moves on, failures reset. Each
+/// delivery also extends the lease, so that a long batch to a slow receiver is
+/// not taken over (and repeated) by another node.
 pub async fn delivered(
     database: &Database,
     id: &str,
     owner: &str,
     cursor: &str,
+    lease_until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let sql = database.sql(
-        "UPDATE webhook_subscriptions SET cursor = $1, delivered = delivered + 1, failures = 0, last_error = NULL
-         WHERE id = $2 AND lease_owner = $3",
+        "UPDATE webhook_subscriptions SET cursor = $1, delivered = delivered + 1, failures = 0, last_error = NULL,
+           lease_until = $2
+         WHERE id = $3 AND lease_owner = $4",
     );
     let updated = with_pool!(database, pool => {
-        sqlx::query(&sql).bind(cursor).bind(id).bind(owner).execute(pool).await?.rows_affected()
+        sqlx::query(&sql).bind(cursor).bind(stamp(lease_until)).bind(id).bind(owner).execute(pool).await?.rows_affected()
     });
     Ok(updated == 1)
 }
