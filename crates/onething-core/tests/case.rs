@@ -291,6 +291,20 @@ fn opening_starts_the_steps_without_dependencies_with_due_times_in_working_days(
 }
 
 #[test]
+fn a_time_limit_rule_picks_the_limit_for_the_case() {
+    // 2 000 000 fen is a large case: 5 working days from Tuesday 3 June end on
+    // Tuesday 10 June, with the warning 2 working days before.
+    let events = when(&[], open(2_000_000)).unwrap();
+    assert_eq!(
+        events[1],
+        "step_activated intake due 2025-06-10T16:00:00+00:00"
+    );
+    let file = state(&history(&[open(2_000_000)]));
+    // Two working days left: from the start of Monday 9 June.
+    assert_eq!(file.step("intake").unwrap().warn_at, Some(local(9, 0)));
+}
+
+#[test]
 fn working_days_skip_the_dragon_boat_holiday() {
     // Friday 30 May 2025 + 2 working days: 31 May – 2 June is the Dragon Boat
     // break, so the limit ends on Wednesday 4 June.

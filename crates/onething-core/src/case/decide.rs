@@ -369,12 +369,13 @@ impl<'a> Decision<'a> {
                 let mut resumed = Vec::new();
                 for step in paused {
                     let step_definition = self.step_definition(&step.id)?;
+                    let (limit, warn_before) = self.limits_for(step_definition);
                     let since = step.paused_since.unwrap_or(self.now());
-                    let due = match (step.due, step_definition.time_limit) {
+                    let due = match (step.due, limit) {
                         (Some(due), Some(limit)) => Some(self.shift(due, since, limit)?),
                         _ => None,
                     };
-                    let warn_at = match (due, step_definition.warn_before) {
+                    let warn_at = match (due, warn_before) {
                         (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
                         _ => None,
                     };
@@ -885,12 +886,35 @@ impl<'a> Decision<'a> {
         Ok(())
     }
 
+    /// The time limit and warning that apply to this case: the first rule
+    /// whose condition holds, or the step's own.
+    fn limits_for(&self, step: &Step) -> (Option<TimeSpan>, Option<TimeSpan>) {
+        if !step.time_limits.is_empty() {
+            let bindings = self.bindings(step);
+            for rule in &step.time_limits {
+                let source = ExpressionSource {
+                    text: &rule.when,
+                    start: 0,
+                };
+                let holds = expression::compile(&source)
+                    .ok()
+                    .and_then(|program| bindings.evaluate(&program).ok())
+                    .is_some_and(|value| value == cel::Value::Bool(true));
+                if holds {
+                    return (Some(rule.limit), rule.warn_before);
+                }
+            }
+        }
+        (step.time_limit, step.warn_before)
+    }
+
     fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
-        let due = match step.time_limit {
+        let (limit, warn_before) = self.limits_for(step);
+        let due = match limit {
             Some(limit) => Some(self.calendar.due(self.now(), limit)?),
             None => None,
         };
-        let warn_at = match (due, step.warn_before) {
+        let warn_at = match (due, warn_before) {
             (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
             _ => None,
         };

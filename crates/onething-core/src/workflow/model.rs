@@ -101,12 +101,24 @@ pub struct Step {
     pub deliverables: Vec<Deliverable>,
     pub time_limit: Option<TimeSpan>,
     pub warn_before: Option<TimeSpan>,
+    /// Time limits that depend on the case: the first rule whose `when` holds
+    /// sets the limit; `time_limit` applies when none does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_limits: Vec<TimeLimitRule>,
     /// Earlier steps this step may send the case back to.
     pub returns_to: Vec<String>,
     /// Whether the step may ask the applicant for a supplement (补正).
     pub supplements: bool,
     pub rounding: Option<Rounding>,
     pub bills: Vec<Bill>,
+}
+
+/// A time limit for the cases a condition picks out (urgent orders same day…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeLimitRule {
+    pub when: String,
+    pub limit: TimeSpan,
+    pub warn_before: Option<TimeSpan>,
 }
 
 /// A group of steps of which exactly one runs: the first whose `when` holds;

@@ -47,6 +47,7 @@ struct Spans {
     choice_branches: HashMap<String, Vec<Located<String>>>,
     choice_ids: HashMap<String, Range<usize>>,
     material_steps: HashMap<String, Range<usize>>,
+    limit_conditions: HashMap<(String, usize), Located<String>>,
 }
 
 struct Parser<'a> {
@@ -504,6 +505,7 @@ impl Parser<'_> {
         let deliverable_tables = table.tables("deliverable", d);
         let time_limit = table.string("time_limit", d);
         let warn_before = table.string("warn_before", d);
+        let rule_tables = table.tables("time_limits", d);
         let returns_to = table.strings("returns_to", d);
         let supplements = table.boolean("supplements", d).unwrap_or(false);
         let rounding = table.string("rounding", d);
@@ -591,6 +593,49 @@ impl Parser<'_> {
                 }
             }
             _ => {}
+        }
+
+        let mut time_limits = Vec::new();
+        for (index, rule) in rule_tables.iter().enumerate() {
+            let d = &mut Vec::new();
+            let when = rule.required_string("when", d);
+            let limit = rule.required_string("limit", d);
+            let warn = rule.string("warn_before", d);
+            rule.finish(d);
+            self.diagnostics.append(d);
+            let warn_span = warn.as_ref().map(|w| w.span.clone());
+            let limit = self.time_span(limit, spans);
+            let warn = self.time_span(warn, spans);
+            if let (Some(limit), Some(warn), Some(span)) = (limit, warn, warn_span) {
+                if limit_hours(warn) >= limit_hours(limit) {
+                    self.error(
+                        span,
+                        format!(
+                            "`warn_before` ({warn}) must be shorter than the time limit ({limit})"
+                        ),
+                    );
+                }
+            }
+            if let Some(when) = &when {
+                spans
+                    .limit_conditions
+                    .insert((id.value.clone(), index), when.clone());
+            }
+            if let (Some(when), Some(limit)) = (when, limit) {
+                time_limits.push(TimeLimitRule {
+                    when: when.value,
+                    limit,
+                    warn_before: warn,
+                });
+            }
+        }
+        if let Some(first) = rule_tables.first() {
+            if time_limit_span.is_none() {
+                self.error(
+                    first.span(),
+                    "a step with `time_limits` needs a `time_limit` for the cases no rule picks out",
+                );
+            }
         }
 
         let rounding = rounding.and_then(|rounding| {
@@ -711,6 +756,7 @@ impl Parser<'_> {
             deliverables,
             time_limit,
             warn_before,
+            time_limits,
             returns_to: returns_to.into_iter().map(|r| r.value).collect(),
             supplements,
             rounding,
@@ -1076,6 +1122,26 @@ impl Parser<'_> {
                     }
                 }
             }
+            let mut conditions: Vec<(&usize, &Located<String>)> = spans
+                .limit_conditions
+                .iter()
+                .filter(|((owner, _), _)| owner == &step.id)
+                .map(|((_, index), condition)| (index, condition))
+                .collect();
+            conditions.sort_by_key(|(index, _)| **index);
+            for (_, condition) in conditions {
+                if let Some(value) = self.check_expression(condition, &scope) {
+                    if !matches!(value, CelValue::Bool(_)) {
+                        self.error(
+                            condition.span.clone(),
+                            format!(
+                                "a time-limit `when` must be true or false, this gives {}",
+                                cel_type(&value)
+                            ),
+                        );
+                    }
+                }
+            }
             for (bill_index, bill) in step.bills.iter().enumerate() {
                 for item_index in 0..bill.items.len() {
                     let Some(amount) =
@@ -1146,6 +1212,14 @@ impl Parser<'_> {
             }
             Err(_) => None,
         }
+    }
+}
+
+/// A rough length in hours, to compare a warning with its limit.
+fn limit_hours(span: TimeSpan) -> u64 {
+    match span.unit {
+        TimeUnit::Hours => u64::from(span.amount),
+        TimeUnit::WorkingDays | TimeUnit::CalendarDays => u64::from(span.amount) * 24,
     }
 }
 
