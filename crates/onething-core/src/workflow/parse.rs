@@ -781,7 +781,9 @@ impl Parser<'_> {
 
     /// Dependencies, cycles, choices, return targets and reachability.
     fn check_graph(&mut self, definition: &mut Definition, spans: &Spans) {
-        let ids: BTreeSet<String> = definition.steps.iter().map(|s| s.id.clone()).collect();
+        // Steps with other problems are still known by id, so that one
+        // mistake does not also make every reference to the step "unknown".
+        let ids: BTreeSet<String> = spans.step_ids.keys().cloned().collect();
         let unknown_step = |name: &Located<String>| -> Option<Diagnostic> {
             (!ids.contains(&name.value)).then(|| {
                 Diagnostic::new(name.span.clone(), format!("unknown step `{}`", name.value))
@@ -899,7 +901,7 @@ impl Parser<'_> {
         if !cycles.is_empty() {
             return;
         }
-        if definition.steps.iter().all(|s| !s.after.is_empty()) {
+        if !spans.after.is_empty() && spans.after.values().all(|after| !after.is_empty()) {
             if let Some(first) = definition.steps.first() {
                 self.error(
                     spans.step_ids[&first.id].clone(),
@@ -977,7 +979,10 @@ impl Parser<'_> {
                     continue;
                 }
                 branch_of.insert(branch.value.clone(), choice.id.clone());
-                let step = definition.step(&branch.value).expect("known step");
+                let Some(step) = definition.step(&branch.value) else {
+                    // Named, but dropped for its own problems (already reported).
+                    continue;
+                };
                 let after: BTreeSet<&str> = step.after.iter().map(String::as_str).collect();
                 match &first_after {
                     None => first_after = Some(after),
@@ -1026,7 +1031,7 @@ impl Parser<'_> {
         let material_ids: Vec<&str> = definition.materials.iter().map(|m| m.id.as_str()).collect();
         for material in &definition.materials {
             if let MaterialSource::Step { step } = &material.source {
-                if definition.step(step).is_none() {
+                if !spans.step_ids.contains_key(step) {
                     self.error(
                         spans.material_steps[&material.id].clone(),
                         format!("unknown step `{step}`"),
