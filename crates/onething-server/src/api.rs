@@ -694,7 +694,8 @@ pub async fn open_case(
 ) -> Result<Response, ApiError> {
     require_writer(&client, "open cases")?;
     let mut problems = Vec::new();
-    let materials = request
+    let mut undated = Vec::new();
+    let materials: Vec<MaterialDeclaration> = request
         .materials
         .into_iter()
         .filter_map(|material| {
@@ -707,6 +708,7 @@ pub async fn open_case(
                         "materials.{}: a promised material needs a deadline",
                         material.material
                     ));
+                    undated.push(format!("materials.{}", material.material));
                     return None;
                 }
                 (MaterialStatus::Submitted, _) => MaterialProvision::Submitted,
@@ -720,9 +722,6 @@ pub async fn open_case(
             })
         })
         .collect();
-    if !problems.is_empty() {
-        return Err(ApiError::invalid("the materials are not valid", problems));
-    }
     let key = command_id(&headers)?;
     let mut headers = headers;
     headers.insert(
@@ -745,6 +744,30 @@ pub async fn open_case(
         opted_in: request.opted_in,
         channel,
     };
+    if !problems.is_empty() {
+        // Tell every problem at once: decide the rest (a pure dry run, nothing
+        // is stored) and add what it finds in the form and other materials.
+        let dry_run = CaseCommand {
+            command_id: "dry-run".into(),
+            actor: actor_of(&client, &headers),
+            at: state.now(),
+            action,
+        };
+        if let Err(case::CaseError::InvalidApplication { problems: found }) =
+            case::decide_with_library(&case::Case::default(), state.store.library(), &dry_run)
+        {
+            problems.extend(
+                found
+                    .iter()
+                    .filter(|problem| !undated.contains(&problem.field))
+                    .map(ToString::to_string),
+            );
+        }
+        return Err(ApiError::invalid(
+            format!("the application has {} problem(s)", problems.len()),
+            problems,
+        ));
+    }
     run_command(&state, &client, &headers, &case_id, action, true).await
 }
 

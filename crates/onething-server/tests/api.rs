@@ -644,6 +644,24 @@ async fn every_error_code_is_json_with_every_reason() {
     assert!(reasons.contains(&"form.phone: is required"));
     assert!(reasons.len() >= 7, "every problem at once: {reasons:?}");
 
+    let undated = call(&app, Method::POST, "/api/v1/cases", Some("window"),
+        Some(json!({"workflow": "newborn", "form": {"baby_name": ""}, "materials": [{"material": "marriage_certificate", "status": "promised"}]})), None).await;
+    assert_eq!(undated.status, StatusCode::BAD_REQUEST);
+    let reasons: Vec<&str> = undated.json["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"materials.marriage_certificate: a promised material needs a deadline"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"form.baby_name: must not be empty"),
+        "the form's problems come too: {reasons:?}"
+    );
+
     let not_json = call(
         &app,
         Method::POST,
