@@ -496,8 +496,14 @@ pub async fn run(
                 let definition = replayed
                     .file()
                     .and_then(|file| store.library().by_hash(&file.hash));
-                let words =
-                    onething_core::case::describe(&stored.event.change, definition.as_deref());
+                let calendar = definition
+                    .as_ref()
+                    .and_then(|d| store.library().calendar(&d.calendar));
+                let words = onething_core::case::describe(
+                    &stored.event.change,
+                    definition.as_deref(),
+                    calendar.as_deref(),
+                );
                 let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
                 if json {
                     entries.push(serde_json::json!({
@@ -521,7 +527,11 @@ pub async fn run(
                         terminal.out,
                         "#{:<3} {}  {:<22} {}\n      {}\n      {}",
                         stored.sequence,
-                        stored.event.at.format("%Y-%m-%d %H:%M"),
+                        onething_core::case::local_time(
+                            stored.event.at,
+                            calendar.as_deref(),
+                            "%Y-%m-%d %H:%M"
+                        ),
                         field("actor"),
                         words.zh,
                         words.en,

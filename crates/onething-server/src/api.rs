@@ -895,12 +895,19 @@ pub async fn history(
     let definition = loaded
         .file()
         .and_then(|file| state.store.library().by_hash(&file.hash));
+    let calendar = definition
+        .as_ref()
+        .and_then(|d| state.store.library().calendar(&d.calendar));
     let events = state.store.events(&case_id).await?;
     Ok(Json(
         events
             .into_iter()
             .map(|stored| {
-                let words = describe(&stored.event.change, definition.as_deref());
+                let words = describe(
+                    &stored.event.change,
+                    definition.as_deref(),
+                    calendar.as_deref(),
+                );
                 let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
                 HistoryEntry {
                     sequence: stored.sequence,

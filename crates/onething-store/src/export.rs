@@ -66,7 +66,12 @@ pub async fn export_case(
             }
         }
         let words = match &event {
-            Some(event) => describe(&event.change, definition.as_deref()),
+            Some(event) => {
+                let calendar = definition
+                    .as_ref()
+                    .and_then(|d| store.library().calendar(&d.calendar));
+                describe(&event.change, definition.as_deref(), calendar.as_deref())
+            }
             None => onething_core::registry::Localized {
                 zh: "（无法读取的事件）".into(),
                 en: "(unreadable event)".into(),

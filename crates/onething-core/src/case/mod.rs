@@ -17,7 +17,7 @@ pub use event::*;
 pub use library::Library;
 pub use state::*;
 pub use view::*;
-pub use words::describe;
+pub use words::{describe, local_time};
 
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! Events in words, in Chinese and English, for histories people read.
 
+use chrono::{DateTime, FixedOffset, Utc};
+
 use super::event::{CancelReason, CaseOutcome, Change, SkipReason};
+use crate::calendar::Calendar;
 use crate::registry::Localized;
 use crate::workflow::Definition;
 
@@ -18,8 +21,30 @@ fn yuan(fen: i64) -> String {
     format!("¥{}.{:02}", fen / 100, (fen % 100).abs())
 }
 
-/// One line saying what an event means.
-pub fn describe(change: &Change, definition: Option<&Definition>) -> Localized {
+/// A time as people at the administration read it: in the calendar's local
+/// time with its offset, or in UTC when no calendar is known.
+pub fn local_time(time: DateTime<Utc>, calendar: Option<&Calendar>, format: &str) -> String {
+    match calendar.and_then(|c| FixedOffset::east_opt(c.utc_offset_minutes * 60)) {
+        Some(offset) => {
+            let minutes = offset.local_minus_utc() / 60;
+            let sign = if minutes < 0 { '-' } else { '+' };
+            format!(
+                "{} (UTC{sign}{:02}:{:02})",
+                time.with_timezone(&offset).format(format),
+                minutes.abs() / 60,
+                minutes.abs() % 60
+            )
+        }
+        None => format!("{} UTC", time.format(format)),
+    }
+}
+
+/// One line saying what an event means; times in the calendar's local time.
+pub fn describe(
+    change: &Change,
+    definition: Option<&Definition>,
+    calendar: Option<&Calendar>,
+) -> Localized {
     let both = |zh: String, en: String| Localized { zh, en };
     let title = |step: &str| step_title(definition, step);
     match change {
@@ -39,7 +64,7 @@ pub fn describe(change: &Change, definition: Option<&Definition>) -> Localized {
         }
         Change::StepActivated { step, due, .. } => {
             let t = title(step);
-            let due_text = due.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+            let due_text = due.map(|d| local_time(d, calendar, "%Y-%m-%d %H:%M"));
             both(
                 format!(
                     "开始办理：{}{}",
@@ -215,9 +240,12 @@ pub fn describe(change: &Change, definition: Option<&Definition>) -> Localized {
         Change::CaseRated { score, .. } => {
             both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
         }
-        Change::FollowUpOpened { due } => both(
-            format!("差评回访整改，时限至 {}", due.format("%Y-%m-%d")),
-            format!("Follow-up of a bad rating, due {}", due.format("%Y-%m-%d")),
-        ),
+        Change::FollowUpOpened { due } => {
+            let due = local_time(*due, calendar, "%Y-%m-%d %H:%M");
+            both(
+                format!("差评回访整改，时限至 {due}"),
+                format!("Follow-up of a bad rating, due {due}"),
+            )
+        }
     }
 }
