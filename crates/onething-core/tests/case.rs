@@ -43,9 +43,11 @@ fn library() -> Arc<Library> {
         .add_calendar(include_str!("../../../workflows/calendars/cn.toml"))
         .unwrap();
     let definition = parse_workflow(include_str!("data_test_bundle.toml"), &registry).unwrap();
+    let choice = parse_workflow(include_str!("data_choice_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(definition);
+    library.set_current(choice);
     Arc::new(library)
 }
 
@@ -740,6 +742,75 @@ fn a_return_resets_the_target_and_everything_after_it() {
             state: "completed".into(),
         },
     );
+}
+
+#[test]
+fn returning_to_a_branch_of_a_choice_decides_the_choice_again() {
+    let open = command(
+        "open",
+        agency("window"),
+        local(3, 9),
+        Action::Open {
+            case_id: "C2".into(),
+            workflow: "choice-return".into(),
+            form: json!({ "applicant_id": APPLICANT_ID, "price": 1 }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Channel::Window,
+        },
+    );
+    let given = [
+        open,
+        complete(
+            "c-start",
+            "a",
+            "start",
+            json!({ "route": "slow" }),
+            local(3, 10),
+        ),
+        complete("c-slow", "b", "slow", json!({}), local(3, 11)),
+    ];
+    let back = command(
+        "r",
+        agency("a"),
+        local(3, 12),
+        Action::Return {
+            step: "close".into(),
+            to: "slow".into(),
+            reason: "redo".into(),
+        },
+    );
+    // Both branches go back, the choice is decided again (still `slow`).
+    assert_eq!(
+        when(&given, back).unwrap(),
+        [
+            "step_returned close->slow reset slow,fast,close",
+            "step_skipped fast OtherBranch",
+            "step_activated slow",
+        ]
+    );
+    // Back to the start, a different route can be taken: `fast` runs this time.
+    let mut again = given.to_vec();
+    again.push(command(
+        "r2",
+        agency("a"),
+        local(3, 12),
+        Action::Return {
+            step: "close".into(),
+            to: "start".into(),
+            reason: "wrong route".into(),
+        },
+    ));
+    again.push(complete(
+        "c-start-2",
+        "a",
+        "start",
+        json!({ "route": "fast" }),
+        local(3, 13),
+    ));
+    let file = state(&history(&again));
+    assert_eq!(file.step("fast").unwrap().state, StepState::Active);
+    assert_eq!(file.step("slow").unwrap().state, StepState::Skipped);
 }
 
 #[test]

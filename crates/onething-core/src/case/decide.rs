@@ -230,12 +230,30 @@ impl<'a> Decision<'a> {
                     });
                 }
                 let file = self.file();
-                let mut reset = vec![to.clone()];
+                // Returning to a branch of a choice decides the choice again:
+                // every branch goes back, not only the one named.
+                let targets: Vec<&str> = match self.step_definition(to)?.choice.as_deref() {
+                    Some(choice) => self
+                        .definition
+                        .choices
+                        .iter()
+                        .filter(|c| c.id == choice)
+                        .flat_map(|c| c.branches.iter().map(String::as_str))
+                        .collect(),
+                    None => vec![to.as_str()],
+                };
+                let mut reset: Vec<String> = vec![to.clone()];
                 for candidate in &self.definition.steps {
-                    if self
+                    if reset.contains(&candidate.id) {
+                        continue;
+                    }
+                    let is_target = targets.contains(&candidate.id.as_str());
+                    let follows = self
                         .definition
                         .ancestors(&candidate.id)
-                        .contains(&to.as_str())
+                        .iter()
+                        .any(|ancestor| targets.contains(ancestor));
+                    if (is_target || follows)
                         && file.step(&candidate.id).expect("seeded").state != StepState::Waiting
                     {
                         reset.push(candidate.id.clone());
