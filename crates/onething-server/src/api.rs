@@ -339,6 +339,8 @@ pub struct Health {
 #[into_params(parameter_in = Query)]
 pub struct ListParameters {
     pub status: Option<String>,
+    /// The bundle (workflow id); `bundle` is accepted too.
+    #[serde(alias = "bundle")]
     pub workflow: Option<String>,
     /// Cases in which this agency has a step waiting now.
     pub agency: Option<String>,

@@ -230,7 +230,7 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
     let list = call(
         &app,
         Method::GET,
-        "/api/v1/cases?status=open&workflow=newborn&limit=10",
+        "/api/v1/cases?status=open&bundle=newborn&limit=10",
         Some("window"),
         None,
         None,
