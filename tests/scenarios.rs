@@ -210,6 +210,33 @@ fn every_bundle_runs_to_completion_on_sqlite_and_postgres_with_identical_events(
             &(serde_json::to_string_pretty(&view).unwrap() + "\n"),
         );
 
+        // The dashboard counts the case.
+        let workflows = shipped_workflows();
+        let stats = onething(&[
+            "--workflows",
+            workflows.to_str().unwrap(),
+            "--database",
+            &sqlite.url,
+            "case",
+            "stats",
+            view["workflow"].as_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(stats.code, 0, "{}", stats.stderr);
+        let figures: Value = serde_json::from_str(&stats.stdout).unwrap();
+        assert_eq!(figures["cases"], 1);
+        assert_eq!(figures["by_status"][view["status"].as_str().unwrap()], 1);
+        assert_eq!(
+            figures["on_time_rate"], 1.0,
+            "{}: every scripted step finished in time",
+            scenario.name
+        );
+        assert_eq!(
+            figures["materials_not_submitted"],
+            view["materials_not_submitted"]
+        );
+        assert_eq!(figures["rated"], u64::from(view["rating"].is_object()));
+
         // The read models the commands left match a rebuild from the events,
         // and every hash chain verifies.
         for database in [&sqlite.url, &postgres.url] {

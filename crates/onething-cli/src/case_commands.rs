@@ -170,6 +170,13 @@ pub enum CaseCommandLine {
         #[arg(long)]
         json: bool,
     },
+    /// A bundle's dashboard figures: volume, on-time rate, time used against
+    /// the promise, supplements, returns, materials saved, satisfaction.
+    Stats {
+        bundle: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// An agency's open tasks, oldest due first.
     Tasks {
         agency: String,
@@ -628,6 +635,88 @@ pub async fn run(
                         active.join(",")
                     )?;
                 }
+            }
+            return Ok(0);
+        }
+        CaseCommandLine::Stats { bundle, json } => {
+            let store = open_store(&context, terminal).await?;
+            let Some(definition) = store.library().current(&bundle) else {
+                writeln!(terminal.err, "no workflow `{bundle}`")?;
+                return Ok(1);
+            };
+            let filter = CaseFilter {
+                workflow: Some(bundle.clone()),
+                ..CaseFilter::default()
+            };
+            let cases = views::list_cases(store.database(), &filter).await?;
+            let calendar = store.library().calendar(&definition.calendar);
+            let figures =
+                onething_core::case::statistics(&cases, Some(&definition), calendar.as_deref());
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&figures)?)?;
+            } else {
+                let percent = |share: Option<f64>| {
+                    share.map_or("-".to_string(), |s| format!("{:.1}%", s * 100.0))
+                };
+                writeln!(
+                    terminal.out,
+                    "{} — {} case(s)",
+                    definition.title.zh, figures.cases
+                )?;
+                for (status, count) in &figures.by_status {
+                    writeln!(terminal.out, "  {status:<20} {count}")?;
+                }
+                writeln!(
+                    terminal.out,
+                    "  online rate          {}",
+                    percent(figures.online_rate)
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  overdue now          {}",
+                    figures.overdue_now
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  on time              {}",
+                    percent(figures.on_time_rate)
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  working days used    {} (promised {}, statutory {}, compression {})",
+                    figures
+                        .average_working_days
+                        .map_or("-".to_string(), |d| format!("{d:.1}")),
+                    figures.promised_limit.as_deref().unwrap_or("-"),
+                    figures.statutory_limit.as_deref().unwrap_or("-"),
+                    percent(figures.time_limit_compression)
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  supplement rate      {}",
+                    percent(figures.supplement_rate)
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  return rate          {}",
+                    percent(figures.return_rate)
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  materials not submitted {} ({} per case)",
+                    figures.materials_not_submitted,
+                    figures
+                        .materials_not_submitted_per_case
+                        .map_or("-".to_string(), |d| format!("{d:.1}"))
+                )?;
+                writeln!(
+                    terminal.out,
+                    "  ratings              {} (rated {}, good {}, bad {})",
+                    figures.rated,
+                    percent(figures.rating_rate),
+                    percent(figures.good_rate),
+                    figures.bad_ratings
+                )?;
             }
             return Ok(0);
         }

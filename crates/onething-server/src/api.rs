@@ -1372,6 +1372,65 @@ pub async fn export(
     })
 }
 
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsParameters {
+    /// The bundle (required: limits and calendars are per bundle).
+    pub workflow: String,
+    /// Opened at or after (RFC 3339 or YYYY-MM-DD).
+    pub opened_from: Option<String>,
+    /// Opened before (RFC 3339 or YYYY-MM-DD).
+    pub opened_to: Option<String>,
+}
+
+/// A bundle's dashboard figures: volume, on-time rate and time used, supplements
+/// and returns, materials saved, satisfaction.
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "cases", params(StatisticsParameters), responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn statistics(
+    State(state): State<AppState>,
+    client: Client,
+    Params(parameters): Params<StatisticsParameters>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &client,
+        &[Role::Window, Role::Auditor, Role::Admin],
+        "read statistics",
+    )?;
+    let definition = state
+        .store
+        .library()
+        .current(&parameters.workflow)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow `{}`", parameters.workflow)))?;
+    let mut problems = Vec::new();
+    for (name, value) in [
+        ("opened_from", &parameters.opened_from),
+        ("opened_to", &parameters.opened_to),
+    ] {
+        if let Some(value) = value {
+            let readable = DateTime::parse_from_rfc3339(value).is_ok()
+                || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
+            if !readable {
+                problems.push(format!(
+                    "{name} `{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("the filters are not valid", problems));
+    }
+    let filter = CaseFilter {
+        workflow: Some(parameters.workflow.clone()),
+        opened_from: parameters.opened_from.clone(),
+        opened_to: parameters.opened_to.clone(),
+        ..CaseFilter::default()
+    };
+    let cases = views::list_cases(state.store.database(), &filter).await?;
+    let calendar = state.store.library().calendar(&definition.calendar);
+    let figures = case::statistics(&cases, Some(&definition), calendar.as_deref());
+    Ok(Json(serde_json::to_value(figures).expect("serialises")))
+}
+
 /// Answers every unknown path in the error shape.
 pub async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint; see /openapi.json")
@@ -1409,7 +1468,8 @@ pub async fn fallback() -> ApiError {
         list_webhooks,
         resume_webhook,
         audit_verify,
-        export
+        export,
+        statistics
     ),
     components(schemas(ErrorBody))
 )]

@@ -109,6 +109,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(resume_webhook),
         )
         .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/statistics", get(statistics))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn_with_state(

@@ -588,6 +588,53 @@ async fn workflows_audit_webhooks_and_operations() {
         StatusCode::NOT_FOUND
     );
 
+    let figures = call(
+        &app,
+        Method::GET,
+        "/api/v1/statistics?workflow=newborn",
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(figures.status, StatusCode::OK, "{}", figures.text);
+    assert_eq!(figures.json["cases"], 1);
+    assert_eq!(figures.json["by_status"]["open"], 1);
+    assert_eq!(figures.json["by_channel"]["window"], 1);
+    assert_eq!(
+        figures.json["materials_not_submitted"], 5,
+        "the newborn parents hand over no material"
+    );
+    assert_eq!(figures.json["promised_limit"], "5 working days");
+    let compression = figures.json["time_limit_compression"].as_f64().unwrap();
+    assert!((compression - (1.0 - 5.0 / 32.0)).abs() < 1e-9);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/statistics?workflow=nothing",
+            Some("window"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/statistics?workflow=newborn",
+            Some("police"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+
     let health = call(&app, Method::GET, "/healthz", None, None, None).await;
     assert_eq!(health.json["status"], "ok");
     let metrics = call(&app, Method::GET, "/metrics", None, None, None).await;
@@ -978,6 +1025,7 @@ async fn the_openapi_document_covers_every_route_and_error() {
         "/api/v1/webhooks",
         "/api/v1/webhooks/{subscription}/resume",
         "/api/v1/audit/verify",
+        "/api/v1/statistics",
     ] {
         let item = paths
             .get(path)

@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod library;
 mod state;
+mod statistics;
 mod view;
 mod words;
 
@@ -16,6 +17,7 @@ pub use error::CaseError;
 pub use event::*;
 pub use library::Library;
 pub use state::*;
+pub use statistics::{statistics, Statistics};
 pub use view::*;
 pub use words::{describe, local_time};
 

@@ -1,0 +1,126 @@
+//! The figures a service centre's dashboard shows for a bundle: volume by
+//! outcome and channel, on-time rate and time used against the promise,
+//! supplements and returns, materials the applicants did not have to bring,
+//! and satisfaction. A pure function of case views.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::view::CaseView;
+use crate::calendar::{Calendar, TimeUnit};
+use crate::workflow::Definition;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Statistics {
+    pub cases: u64,
+    /// Cases by status: open, completed, partially_completed, withdrawn, terminated.
+    pub by_status: BTreeMap<String, u64>,
+    /// Cases by channel: window, online, self_service, proxy.
+    pub by_channel: BTreeMap<String, u64>,
+    /// Share of cases not applied for at a window.
+    pub online_rate: Option<f64>,
+    /// Open cases with a step past its due time now.
+    pub overdue_now: u64,
+    /// Ended cases in which no step ever went past its due time, as a share of ended cases.
+    pub on_time_rate: Option<f64>,
+    /// Average working days from opening to the end, over ended cases.
+    pub average_working_days: Option<f64>,
+    /// The bundle's promised and statutory limits and the compression 1 − promised ÷ statutory.
+    pub promised_limit: Option<String>,
+    pub statutory_limit: Option<String>,
+    pub time_limit_compression: Option<f64>,
+    /// Share of cases asked for a supplement (补正) at least once.
+    pub supplement_rate: Option<f64>,
+    /// Share of cases sent back (退回) at least once.
+    pub return_rate: Option<f64>,
+    /// Materials the applicants did not have to hand over (shared data), in all and per case.
+    pub materials_not_submitted: u64,
+    pub materials_not_submitted_per_case: Option<f64>,
+    /// Ratings (好差评): share of ended cases rated, share of ratings 4–5,
+    /// ratings of 1–2 and their follow-ups.
+    pub rated: u64,
+    pub rating_rate: Option<f64>,
+    pub good_rate: Option<f64>,
+    pub bad_ratings: u64,
+}
+
+fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Computes the figures over `cases`; `definition` and `calendar` give the
+/// bundle's limits and count working days (without them those stay empty).
+pub fn statistics(
+    cases: &[CaseView],
+    definition: Option<&Definition>,
+    calendar: Option<&Calendar>,
+) -> Statistics {
+    let mut figures = Statistics {
+        cases: cases.len() as u64,
+        ..Statistics::default()
+    };
+    let mut ended = 0u64;
+    let mut ended_on_time = 0u64;
+    let mut working_days = Vec::new();
+    let mut supplemented = 0u64;
+    let mut returned = 0u64;
+    let mut good = 0u64;
+    for case in cases {
+        *figures.by_status.entry(case.status.clone()).or_default() += 1;
+        let channel = serde_json::to_value(case.channel)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *figures.by_channel.entry(channel).or_default() += 1;
+        if case.status == "open" && case.is_overdue() {
+            figures.overdue_now += 1;
+        }
+        if let Some(ended_at) = case.ended_at {
+            ended += 1;
+            if !case.steps.iter().any(|step| step.overdue) {
+                ended_on_time += 1;
+            }
+            if let Some(calendar) = calendar {
+                if let Ok(days) = calendar.working_days_between(case.opened_at, ended_at) {
+                    working_days.push(f64::from(days));
+                }
+            }
+        }
+        supplemented += u64::from(case.supplements > 0);
+        returned += u64::from(case.returns > 0);
+        figures.materials_not_submitted += case.materials_not_submitted as u64;
+        if let Some(rating) = &case.rating {
+            figures.rated += 1;
+            good += u64::from(rating.score >= 4);
+            figures.bad_ratings += u64::from(rating.score <= 2);
+        }
+    }
+    let window = figures.by_channel.get("window").copied().unwrap_or(0);
+    figures.online_rate = share(figures.cases - window, figures.cases);
+    figures.on_time_rate = share(ended_on_time, ended);
+    figures.average_working_days = (!working_days.is_empty())
+        .then(|| working_days.iter().sum::<f64>() / working_days.len() as f64);
+    figures.supplement_rate = share(supplemented, figures.cases);
+    figures.return_rate = share(returned, figures.cases);
+    figures.materials_not_submitted_per_case =
+        share(figures.materials_not_submitted, figures.cases);
+    figures.rating_rate = share(figures.rated, ended);
+    figures.good_rate = share(good, figures.rated);
+    if let Some(definition) = definition {
+        figures.promised_limit = definition.promised_limit.map(|limit| limit.to_string());
+        figures.statutory_limit = definition.statutory_limit.map(|limit| limit.to_string());
+        if let (Some(promised), Some(statutory)) =
+            (definition.promised_limit, definition.statutory_limit)
+        {
+            if promised.unit == statutory.unit
+                && statutory.unit != TimeUnit::Hours
+                && statutory.amount > 0
+            {
+                figures.time_limit_compression =
+                    Some(1.0 - f64::from(promised.amount) / f64::from(statutory.amount));
+            }
+        }
+    }
+    figures
+}
