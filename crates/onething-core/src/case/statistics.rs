@@ -18,7 +18,7 @@ pub struct Statistics {
     pub by_status: BTreeMap<String, u64>,
     /// Cases by channel: window, online, self_service, proxy.
     pub by_channel: BTreeMap<String, u64>,
-    /// Share of cases not applied for at a window.
+    /// Share of cases applied for online or at a self-service terminal (网办率).
     pub online_rate: Option<f64>,
     /// Open cases with a step past its due time now.
     pub overdue_now: u64,
@@ -96,8 +96,13 @@ pub fn statistics(
             figures.bad_ratings += u64::from(rating.score <= 2);
         }
     }
-    let window = figures.by_channel.get("window").copied().unwrap_or(0);
-    figures.online_rate = share(figures.cases - window, figures.cases);
+    // 网办率: applications made online or at a self-service terminal;
+    // window and assisted (帮办代办) applications are not.
+    let online = ["online", "self_service"]
+        .iter()
+        .map(|channel| figures.by_channel.get(*channel).copied().unwrap_or(0))
+        .sum();
+    figures.online_rate = share(online, figures.cases);
     figures.on_time_rate = share(ended_on_time, ended);
     figures.average_working_days = (!working_days.is_empty())
         .then(|| working_days.iter().sum::<f64>() / working_days.len() as f64);
