@@ -24,6 +24,25 @@ use crate::with_pool;
 /// The version stored with every event (see `onething_core::case::event`).
 pub const EVENT_VERSION: &str = "1";
 
+enum Appended {
+    Stored,
+    /// Another command appended to the case first.
+    Conflict,
+}
+
+/// A violation of the events table's primary key, and nothing else: any
+/// other constraint failing is an error, not a race (the trap of treating
+/// every unique violation as an optimistic-lock conflict).
+fn is_append_conflict(error: &dyn sqlx::error::DatabaseError) -> bool {
+    match error.code().as_deref() {
+        // SQLite: SQLITE_CONSTRAINT_PRIMARYKEY on the events table.
+        Some("1555") => error.message().contains("events."),
+        // PostgreSQL: unique_violation of the events primary key.
+        Some("23505") => error.constraint() == Some("events_pkey"),
+        _ => false,
+    }
+}
+
 /// How many times a command is decided again after losing a race.
 pub const MAX_ATTEMPTS: u32 = 12;
 
@@ -347,10 +366,9 @@ impl CaseStore {
                     metadata,
                 })?);
             }
-            let persisted = with_events!(&self.events, repository => repository.persist::<Case>(&rows, None).await);
-            match persisted {
-                Ok(()) => {
-                    views::update(&self.database, &case, self.library.as_ref()).await?;
+            let read_models = views::rows_for(&case, self.library.as_ref())?;
+            match self.append(&rows, read_models.as_ref()).await? {
+                Appended::Stored => {
                     return Ok(CommandOutcome {
                         case_id: case_id.to_string(),
                         appended,
@@ -359,7 +377,7 @@ impl CaseStore {
                         conflicts,
                     });
                 }
-                Err(PersistenceError::OptimisticLockError) => {
+                Appended::Conflict => {
                     conflicts += 1;
                     if conflicts >= MAX_ATTEMPTS {
                         return Err(CommandError::Contended {
@@ -370,9 +388,57 @@ impl CaseStore {
                     let jitter = u64::from(conflicts) * 3 + (nanos() % 7);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(other) => return Err(persistence_error(other).into()),
             }
         }
+    }
+
+    /// Appends the events and writes the case's read models in one
+    /// transaction: both are stored, or neither. The events table's primary
+    /// key turns a concurrent append to the same case into a conflict.
+    async fn append(
+        &self,
+        rows: &[SerializedEvent],
+        read_models: Option<&(views::SummaryRow, Vec<views::TaskRow>)>,
+    ) -> Result<Appended, StoreError> {
+        let database = &self.database;
+        let insert = match database {
+            Database::Sqlite(_) => {
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"
+            }
+            Database::Postgres(_) => {
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 VALUES ($1, $2, $3, $4, $5, $6::json, $7::json)"
+            }
+        };
+        with_pool!(database, pool => async {
+            let mut transaction = pool.begin().await?;
+            for row in rows {
+                let inserted = sqlx::query(insert)
+                    .bind(&row.aggregate_type)
+                    .bind(&row.aggregate_id)
+                    .bind(row.sequence as i64)
+                    .bind(&row.event_type)
+                    .bind(&row.event_version)
+                    .bind(row.payload.to_string())
+                    .bind(row.metadata.to_string())
+                    .execute(&mut *transaction)
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(error)) if is_append_conflict(error.as_ref()) => {
+                        transaction.rollback().await?;
+                        return Ok(Appended::Conflict);
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            if let Some((summary, tasks)) = read_models {
+                views::write_rows!(transaction, database, summary, tasks)?;
+            }
+            transaction.commit().await?;
+            Ok(Appended::Stored)
+        }.await)
     }
 
     /// Every event of a case, in order.

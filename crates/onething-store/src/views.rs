@@ -98,27 +98,22 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
     }
 }
 
-async fn write(
-    database: &Database,
-    summary: &SummaryRow,
-    tasks: &[TaskRow],
-) -> Result<(), StoreError> {
-    let upsert = database.sql(
-        "INSERT INTO case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (case_id) DO UPDATE SET
-           workflow = excluded.workflow, status = excluded.status, opened_at = excluded.opened_at,
-           ended_at = excluded.ended_at, sequence = excluded.sequence, overdue = excluded.overdue,
-           applicant = excluded.applicant, summary = excluded.summary
-         WHERE case_summaries.sequence < excluded.sequence",
-    );
-    let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
-    let insert_task = database.sql(
-        "INSERT INTO agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    );
-    with_pool!(database, pool => {
-        let mut transaction = pool.begin().await?;
+/// Writes one case's rows inside a transaction of either backend: the
+/// summary only if it is newer than the stored one, then its tasks.
+macro_rules! write_rows {
+    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr) => {{
+        let database: &$crate::database::Database = $database;
+        let summary: &$crate::views::SummaryRow = $summary;
+        let tasks: &[$crate::views::TaskRow] = $tasks;
+        let upsert = database.sql(
+            "INSERT INTO case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (case_id) DO UPDATE SET
+               workflow = excluded.workflow, status = excluded.status, opened_at = excluded.opened_at,
+               ended_at = excluded.ended_at, sequence = excluded.sequence, overdue = excluded.overdue,
+               applicant = excluded.applicant, summary = excluded.summary
+             WHERE case_summaries.sequence < excluded.sequence",
+        );
         let written = sqlx::query(&upsert)
             .bind(&summary.case_id)
             .bind(&summary.workflow)
@@ -129,29 +124,45 @@ async fn write(
             .bind(summary.overdue)
             .bind(&summary.applicant)
             .bind(&summary.summary)
-            .execute(&mut *transaction)
+            .execute(&mut *$transaction)
             .await?
             .rows_affected();
-        if written == 0 {
-            // A newer state is already stored.
-            transaction.rollback().await?;
-            return Ok(());
+        // Zero rows: a newer state is already stored; leave its tasks alone.
+        if written > 0 {
+            let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
+            let insert_task = database.sql(
+                "INSERT INTO agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            );
+            sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
+            for task in tasks {
+                sqlx::query(&insert_task)
+                    .bind(&task.case_id)
+                    .bind(&task.step)
+                    .bind(&task.agency)
+                    .bind(&task.workflow)
+                    .bind(&task.state)
+                    .bind(&task.due)
+                    .bind(task.warned)
+                    .bind(task.overdue)
+                    .bind(&task.activated_at)
+                    .execute(&mut *$transaction)
+                    .await?;
+            }
         }
-        sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *transaction).await?;
-        for task in tasks {
-            sqlx::query(&insert_task)
-                .bind(&task.case_id)
-                .bind(&task.step)
-                .bind(&task.agency)
-                .bind(&task.workflow)
-                .bind(&task.state)
-                .bind(&task.due)
-                .bind(task.warned)
-                .bind(task.overdue)
-                .bind(&task.activated_at)
-                .execute(&mut *transaction)
-                .await?;
-        }
+        Ok::<(), $crate::error::StoreError>(())
+    }};
+}
+pub(crate) use write_rows;
+
+async fn write(
+    database: &Database,
+    summary: &SummaryRow,
+    tasks: &[TaskRow],
+) -> Result<(), StoreError> {
+    with_pool!(database, pool => {
+        let mut transaction = pool.begin().await?;
+        write_rows!(transaction, database, summary, tasks)?;
         transaction.commit().await?;
         Ok(())
     })
