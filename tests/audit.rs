@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use onething_core::case::{case_id_for, view, Action, Actor, Case, CaseCommand, Disclosure};
+use onething_core::case::{view, Action, Actor, Case, CaseCommand, Disclosure};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, with_pool, CaseStore, Database};
 use onething_tests::{onething, runtime, shipped_workflows, TempFolder, TestDatabase};
@@ -22,26 +22,9 @@ fn agency(id: &str) -> Actor {
 /// Opens a newborn case and completes its first two steps: 7 events.
 async fn newborn_case(store: &CaseStore, name: &str) -> String {
     let at = |hour| Utc.with_ymd_and_hms(2025, 6, 3, hour, 0, 0).unwrap();
-    let open_id = format!("{name}-open");
-    let case_id = case_id_for(&open_id);
+    let (case_id, open) = onething_tests::open_newborn(&format!("{name}-open"), at(1));
     let commands = [
-        CaseCommand {
-            command_id: open_id,
-            actor: agency("window"),
-            at: at(1),
-            action: Action::Open {
-                case_id: case_id.clone(),
-                workflow: "newborn".into(),
-                form: json!({
-                    "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
-                    "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-                    "address": "某路1号", "phone": "13800138000"
-                }),
-                materials: vec![],
-                opted_in: vec![],
-                channel: Default::default(),
-            },
-        },
+        open,
         CaseCommand {
             command_id: format!("{name}-bc"),
             actor: agency("hospital"),

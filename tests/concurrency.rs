@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use onething_core::case::{case_id_for, Action, Actor, Case, CaseCommand, Change, StepState};
+use onething_core::case::{Action, Actor, Case, CaseCommand, Change, StepState};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, StoredEvent};
 use onething_tests::{runtime, shipped_workflows, TestDatabase};
@@ -23,25 +23,7 @@ fn at(hour: u32) -> chrono::DateTime<Utc> {
 }
 
 fn open_command(command_id: &str) -> (String, CaseCommand) {
-    let case_id = case_id_for(command_id);
-    let command = CaseCommand {
-        command_id: command_id.into(),
-        actor: agency("window"),
-        at: at(1),
-        action: Action::Open {
-            case_id: case_id.clone(),
-            workflow: "newborn".into(),
-            form: json!({
-                "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
-                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-                "address": "某路1号", "phone": "13800138000"
-            }),
-            materials: vec![],
-            opted_in: vec![],
-            channel: Default::default(),
-        },
-    };
-    (case_id, command)
+    onething_tests::open_newborn(command_id, at(1))
 }
 
 fn complete(command_id: &str, by: &str, step: &str, outputs: serde_json::Value) -> CaseCommand {

@@ -177,3 +177,34 @@ impl Drop for TempFolder {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// The open command of a newborn case from the window, at `at`; the case id
+/// is derived from the command id.
+pub fn open_newborn(
+    command_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (String, onething_core::case::CaseCommand) {
+    use onething_core::case::{case_id_for, Action, Actor, CaseCommand};
+    let case_id = case_id_for(command_id);
+    let command = CaseCommand {
+        command_id: command_id.into(),
+        actor: Actor::Agency {
+            agency: "window".into(),
+            operator: Some("operator-1".into()),
+        },
+        at,
+        action: Action::Open {
+            case_id: case_id.clone(),
+            workflow: "newborn".into(),
+            form: serde_json::json!({
+                "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
+                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+                "address": "某路1号", "phone": "13800138000"
+            }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    (case_id, command)
+}

@@ -651,6 +651,21 @@ async fn run_command(
     Ok(response)
 }
 
+/// The `opened_from` / `opened_to` filters must be dates or RFC 3339 times.
+fn check_opened_range(from: &Option<String>, to: &Option<String>, problems: &mut Vec<String>) {
+    for (name, value) in [("opened_from", from), ("opened_to", to)] {
+        if let Some(value) = value {
+            let readable = DateTime::parse_from_rfc3339(value).is_ok()
+                || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
+            if !readable {
+                problems.push(format!(
+                    "{name} `{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
+                ));
+            }
+        }
+    }
+}
+
 fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
     require(client, &[Role::Window, Role::Agency], what)
 }
@@ -804,20 +819,11 @@ pub async fn list_cases(
             problems.push(format!("status `{status}` is not one of open, completed, partially_completed, withdrawn, terminated"));
         }
     }
-    for (name, value) in [
-        ("opened_from", &parameters.opened_from),
-        ("opened_to", &parameters.opened_to),
-    ] {
-        if let Some(value) = value {
-            let readable = DateTime::parse_from_rfc3339(value).is_ok()
-                || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
-            if !readable {
-                problems.push(format!(
-                    "{name} `{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
-                ));
-            }
-        }
-    }
+    check_opened_range(
+        &parameters.opened_from,
+        &parameters.opened_to,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(ApiError::invalid("the filters are not valid", problems));
     }
@@ -1402,20 +1408,11 @@ pub async fn statistics(
         .current(&parameters.workflow)
         .ok_or_else(|| ApiError::not_found(format!("no workflow `{}`", parameters.workflow)))?;
     let mut problems = Vec::new();
-    for (name, value) in [
-        ("opened_from", &parameters.opened_from),
-        ("opened_to", &parameters.opened_to),
-    ] {
-        if let Some(value) = value {
-            let readable = DateTime::parse_from_rfc3339(value).is_ok()
-                || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
-            if !readable {
-                problems.push(format!(
-                    "{name} `{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"
-                ));
-            }
-        }
-    }
+    check_opened_range(
+        &parameters.opened_from,
+        &parameters.opened_to,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(ApiError::invalid("the filters are not valid", problems));
     }

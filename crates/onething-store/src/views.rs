@@ -16,7 +16,7 @@ fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// One row of `case_summaries`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SummaryRow {
     pub case_id: String,
     pub workflow: String,
@@ -184,41 +184,8 @@ async fn live_summary(
         "SELECT case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary
          FROM case_summaries WHERE case_id = $1",
     );
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-        Option<String>,
-        String,
-    );
-    let row: Option<Row> = with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?);
-    Ok(row.map(
-        |(
-            case_id,
-            workflow,
-            status,
-            opened_at,
-            ended_at,
-            sequence,
-            overdue,
-            applicant,
-            summary,
-        )| SummaryRow {
-            case_id,
-            workflow,
-            status,
-            opened_at,
-            ended_at,
-            sequence,
-            overdue,
-            applicant,
-            summary,
-        },
-    ))
+    let row: Option<SummaryRow> = with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?);
+    Ok(row)
 }
 
 async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
