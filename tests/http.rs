@@ -175,6 +175,14 @@ fn request(step: &Value, case: &str) -> Option<(String, String, Option<String>, 
             format!("/api/v1/cases/{case}/steps/{}/request-supplement", run[3]),
             json!({"items": option("--items").unwrap().split(',').collect::<Vec<_>>(), "reason": option("--reason")}),
         ),
+        "extend" => (
+            format!("/api/v1/cases/{case}/steps/{}/extend", run[3]),
+            json!({"length": option("--length"), "reason": option("--reason")}),
+        ),
+        "decide-extension" => (
+            format!("/api/v1/cases/{case}/steps/{}/extension-decision", run[3]),
+            json!({"approve": run.iter().any(|a| a == "--approve"), "reason": option("--reason")}),
+        ),
         "supplement" => (format!("/api/v1/cases/{case}/supplement"), data),
         "pay" => (
             format!("/api/v1/cases/{case}/payments"),

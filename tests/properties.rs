@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use onething_core::case::{
-    case_id_for, Action, Actor, Case, CaseCommand, Change, MaterialDeclaration, MaterialProvision,
-    StepState,
+    case_id_for, Action, Actor, Case, CaseCommand, Change, ExtensionState, MaterialDeclaration,
+    MaterialProvision, StepState,
 };
 use onething_core::value_type::{Field, ValueKind};
 use onething_core::workflow::{Definition, MaterialSource, StepKind};
@@ -404,6 +404,34 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
                     comment: None,
                 },
             )
+        } else if roll < 94 {
+            // 延期: ask for one on any step; decide one that waits.
+            let step = match random.pick(&active) {
+                Some(id) => definition.step(id).unwrap(),
+                None => random.pick(&definition.steps).unwrap(),
+            };
+            let waiting = file
+                .step(&step.id)
+                .and_then(|record| record.extension.as_ref())
+                .is_some_and(|extension| extension.state == ExtensionState::Requested);
+            match (&step.extension, waiting) {
+                (Some(extension), true) => run.command(
+                    agency(extension.approver(step)),
+                    Action::DecideExtension {
+                        step: step.id.clone(),
+                        approve: random.chance(50),
+                        reason: "审批".into(),
+                    },
+                ),
+                _ => run.command(
+                    agency(&step.agency),
+                    Action::Extend {
+                        step: step.id.clone(),
+                        length: None,
+                        reason: "需要现场核查".into(),
+                    },
+                ),
+            }
         } else {
             run.command(Actor::System, Action::CheckDeadlines)
         };

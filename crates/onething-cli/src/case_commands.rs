@@ -98,6 +98,31 @@ pub enum CaseCommandLine {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Ask for more time on a step before its limit runs out (延期).
+    Extend {
+        case: String,
+        step: String,
+        /// How much longer, e.g. "5 working days"; the longest allowed by default.
+        #[arg(long)]
+        length: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Grant (--approve) or deny (--deny) a requested extension.
+    DecideExtension {
+        case: String,
+        step: String,
+        #[arg(long, conflicts_with = "deny", required_unless_present = "deny")]
+        approve: bool,
+        #[arg(long)]
+        deny: bool,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Supply what was asked for: JSON {"items": {...}, "materials": [...]}.
     Supplement {
         case: String,
@@ -409,6 +434,41 @@ pub async fn run(
                 Action::RequestSupplement {
                     step,
                     items,
+                    reason,
+                },
+            )?,
+        ),
+        CaseCommandLine::Extend {
+            case,
+            step,
+            length,
+            reason,
+            acting,
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::Extend {
+                    step,
+                    length,
+                    reason,
+                },
+            )?,
+        ),
+        CaseCommandLine::DecideExtension {
+            case,
+            step,
+            approve,
+            deny: _,
+            reason,
+            acting,
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::DecideExtension {
+                    step,
+                    approve,
                     reason,
                 },
             )?,

@@ -179,6 +179,24 @@ pub struct SupplementAskRequest {
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// How much longer, e.g. `5 working days`, in the unit of the step's
+    /// extension; the longest the workflow allows when left out.
+    #[serde(default)]
+    pub length: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionDecisionRequest {
+    /// Grant (true) or deny (false) the extension asked for.
+    pub approve: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SupplementRequest {
     /// The requested items: name → what was supplied.
     #[serde(default)]
@@ -1020,6 +1038,28 @@ step_command!(
         reason: body.reason
     }
 );
+step_command!(
+    extend_step,
+    "/api/v1/cases/{case}/steps/{step}/extend",
+    ExtendRequest,
+    "Ask for more time before the limit runs out (延期): granted at once, or sent to the approving agency the workflow names.",
+    |step, body| Action::Extend {
+        step,
+        length: body.length,
+        reason: body.reason
+    }
+);
+step_command!(
+    decide_extension,
+    "/api/v1/cases/{case}/steps/{step}/extension-decision",
+    ExtensionDecisionRequest,
+    "Grant or deny a requested extension (only the approving agency).",
+    |step, body| Action::DecideExtension {
+        step,
+        approve: body.approve,
+        reason: body.reason
+    }
+);
 case_command!(
     supplement,
     "/api/v1/cases/{case}/supplement",
@@ -1452,6 +1492,8 @@ pub async fn fallback() -> ApiError {
         return_step,
         refuse_step,
         request_supplement,
+        extend_step,
+        decide_extension,
         supplement,
         pay,
         withdraw,

@@ -96,7 +96,8 @@ impl ApiError {
             | E::WrongAmount { .. }
             | E::MissingReceipt
             | E::MissingReason
-            | E::InvalidScore { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            | E::InvalidScore { .. }
+            | E::InvalidExtensionLength { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
@@ -110,7 +111,11 @@ impl ApiError {
             | E::NoSuchBill { .. }
             | E::CaseEnded { .. }
             | E::CaseNotEnded
-            | E::AlreadyRated => (StatusCode::CONFLICT, "conflict"),
+            | E::AlreadyRated
+            | E::ExtensionNotAllowed { .. }
+            | E::ExtensionUsed { .. }
+            | E::ExtensionTooLate { .. }
+            | E::NoExtensionRequested { .. } => (StatusCode::CONFLICT, "conflict"),
             E::Calendar(_) | E::Expression { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }

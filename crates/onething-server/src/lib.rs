@@ -93,6 +93,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/v1/cases/{case}/steps/{step}/request-supplement",
             post(request_supplement),
         )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/extend",
+            post(extend_step),
+        )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/extension-decision",
+            post(decide_extension),
+        )
         .route("/api/v1/cases/{case}/supplement", post(supplement))
         .route("/api/v1/cases/{case}/payments", post(pay))
         .route("/api/v1/cases/{case}/withdraw", post(withdraw))

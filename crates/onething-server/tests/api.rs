@@ -36,6 +36,8 @@ fn clients() -> Clients {
         "tax",
         "hrss",
         "tobacco",
+        "hotline",
+        "market_regulation",
     ] {
         all.push((agency, Role::Agency, Some(agency)));
     }
@@ -838,8 +840,11 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
     if command == "open" {
         return None;
     }
-    let case = open(app, key).await;
     let ok = |reply: Reply| assert!(reply.status.is_success(), "{}", reply.text);
+    if command == "extend" || command == "decide_extension" {
+        return Some(hotline_order_being_handled(app, key, command == "decide_extension").await);
+    }
+    let case = open(app, key).await;
     if [
         "return",
         "refuse",
@@ -895,6 +900,53 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
     Some(case)
 }
 
+/// A 12345 order that market regulation is handling; with `extension`, it
+/// has asked for more time and waits for the hotline to decide.
+async fn hotline_order_being_handled(app: &Router, key: &str, extension: bool) -> String {
+    let reply = call(
+        app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "hotline-12345", "form": {
+            "channel": "phone", "caller_phone": "13300133000", "caller_name": "钱女士",
+            "content": "油烟扰民", "location": "花园路3号"}})),
+        Some(key),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let case = reply.json["case_id"].as_str().unwrap().to_string();
+    for (step_id, token, body) in [
+        (
+            "intake",
+            "hotline",
+            json!({"outputs": {"kind": "complaint", "category": "market", "urgent": false, "direct_answer": false}}),
+        ),
+        (
+            "dispatch",
+            "hotline",
+            json!({"outputs": {"category": "market"}}),
+        ),
+        ("sign_market_regulation", "market_regulation", json!({})),
+    ] {
+        let reply = step(app, &case, step_id, "complete", token, body).await;
+        assert!(reply.status.is_success(), "{step_id}: {}", reply.text);
+    }
+    if extension {
+        let reply = step(
+            app,
+            &case,
+            "handle_market_regulation",
+            "extend",
+            "market_regulation",
+            json!({"length": "2 working days", "reason": "联合复查"}),
+        )
+        .await;
+        assert!(reply.status.is_success(), "{}", reply.text);
+    }
+    case
+}
+
 async fn send(app: &Router, command: &str, case: Option<&str>, token: &str, key: &str) -> Reply {
     let case = case.unwrap_or("");
     let (path, body) = match command {
@@ -931,6 +983,14 @@ async fn send(app: &Router, command: &str, case: Option<&str>, token: &str, key:
             json!({"reason": "moved"}),
         ),
         "rate" => (format!("/api/v1/cases/{case}/rating"), json!({"score": 5})),
+        "extend" => (
+            format!("/api/v1/cases/{case}/steps/handle_market_regulation/extend"),
+            json!({"reason": "联合复查"}),
+        ),
+        "decide_extension" => (
+            format!("/api/v1/cases/{case}/steps/handle_market_regulation/extension-decision"),
+            json!({"approve": true, "reason": "同意"}),
+        ),
         other => panic!("unknown command {other}"),
     };
     call(app, Method::POST, &path, Some(token), Some(body), Some(key)).await
@@ -951,9 +1011,20 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
         ("pay", &["window", "tax"]),
         ("withdraw", &["window"]),
         ("rate", &["window"]),
+        ("extend", &["market_regulation"]),
+        ("decide_extension", &["hotline"]),
     ];
     let roles = [
-        "window", "hospital", "cdc", "police", "tax", "tobacco", "auditor", "admin",
+        "window",
+        "hospital",
+        "cdc",
+        "police",
+        "tax",
+        "tobacco",
+        "hotline",
+        "market_regulation",
+        "auditor",
+        "admin",
     ];
     let mut checked = 0;
     for (command, who) in allowed {
@@ -989,7 +1060,7 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9 * roles.len());
+    assert_eq!(checked, allowed.len() * roles.len());
 }
 
 #[tokio::test]
@@ -1012,6 +1083,8 @@ async fn the_openapi_document_covers_every_route_and_error() {
         "/api/v1/cases/{case}/steps/{step}/return",
         "/api/v1/cases/{case}/steps/{step}/refuse",
         "/api/v1/cases/{case}/steps/{step}/request-supplement",
+        "/api/v1/cases/{case}/steps/{step}/extend",
+        "/api/v1/cases/{case}/steps/{step}/extension-decision",
         "/api/v1/cases/{case}/supplement",
         "/api/v1/cases/{case}/payments",
         "/api/v1/cases/{case}/withdraw",
@@ -1041,4 +1114,159 @@ async fn the_openapi_document_covers_every_route_and_error() {
     }
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     assert!(document["components"]["schemas"]["OpenCaseRequest"].is_object());
+}
+
+#[tokio::test]
+async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reasons() {
+    let (app, state) = app().await;
+    let case = hotline_order_being_handled(&app, "extension-http", false).await;
+    let due = |reply: &Reply| {
+        reply.json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "handle_market_regulation")
+            .unwrap()
+            .clone()
+    };
+    let path = format!("/api/v1/cases/{case}");
+    let before = due(&call(&app, Method::GET, &path, Some("hotline"), None, None).await);
+    let sequence_before = sequence(&state, &case).await;
+
+    let too_long = step(
+        &app,
+        &case,
+        "handle_market_regulation",
+        "extend",
+        "market_regulation",
+        json!({"length": "9 working days", "reason": "联合复查"}),
+    )
+    .await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_long.text
+    );
+    assert_eq!(too_long.json["code"], "invalid_input");
+    assert!(
+        too_long.json["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("at most 5 working days"),
+        "{}",
+        too_long.text
+    );
+    let not_requested = step(
+        &app,
+        &case,
+        "handle_market_regulation",
+        "extension-decision",
+        "hotline",
+        json!({"approve": true, "reason": "同意"}),
+    )
+    .await;
+    assert_eq!(
+        not_requested.status,
+        StatusCode::CONFLICT,
+        "{}",
+        not_requested.text
+    );
+    assert_eq!(
+        sequence(&state, &case).await,
+        sequence_before,
+        "refusals store nothing"
+    );
+
+    let asked = step(
+        &app,
+        &case,
+        "handle_market_regulation",
+        "extend",
+        "market_regulation",
+        json!({"length": "2 working days", "reason": "联合复查"}),
+    )
+    .await;
+    assert!(asked.status.is_success(), "{}", asked.text);
+    let waiting = due(&call(&app, Method::GET, &path, Some("hotline"), None, None).await);
+    assert_eq!(
+        waiting["extension"],
+        json!({"length": {"amount": 2, "unit": "working_days"}, "state": "requested"})
+    );
+    assert_eq!(
+        waiting["due"], before["due"],
+        "nothing moves before the decision"
+    );
+    let again = step(
+        &app,
+        &case,
+        "handle_market_regulation",
+        "extend",
+        "market_regulation",
+        json!({"reason": "再次延期"}),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+
+    let granted = step(
+        &app,
+        &case,
+        "handle_market_regulation",
+        "extension-decision",
+        "hotline",
+        json!({"approve": true, "reason": "同意"}),
+    )
+    .await;
+    assert!(granted.status.is_success(), "{}", granted.text);
+    let after = due(&call(&app, Method::GET, &path, Some("hotline"), None, None).await);
+    assert_eq!(after["extension"]["state"], "granted");
+    let parse = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let moved = parse(&after["due"]) - parse(&before["due"]);
+    assert!(
+        moved >= chrono::Duration::days(2) && moved <= chrono::Duration::days(12),
+        "two working days later: {} -> {}",
+        before["due"],
+        after["due"]
+    );
+    let history = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{case}/history"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
+    let types: Vec<&str> = history
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.ends_with(&["extension_requested", "step_extended"]),
+        "{types:?}"
+    );
+
+    // A step whose workflow gives no extension.
+    let newborn = open(&app, "extension-newborn").await;
+    let none = step(
+        &app,
+        &newborn,
+        "birth_certificate",
+        "extend",
+        "hospital",
+        json!({"reason": "忙"}),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.text);
+    assert!(
+        none.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("no extension"),
+        "{}",
+        none.text
+    );
 }

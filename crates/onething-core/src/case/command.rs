@@ -142,6 +142,20 @@ pub enum Action {
         items: Vec<String>,
         reason: String,
     },
+    /// 延期: the owning agency asks for more time before the limit runs out;
+    /// `length` (e.g. `5 working days`) defaults to the longest allowed.
+    Extend {
+        step: String,
+        #[serde(default)]
+        length: Option<String>,
+        reason: String,
+    },
+    /// The approving agency grants or denies a requested extension.
+    DecideExtension {
+        step: String,
+        approve: bool,
+        reason: String,
+    },
     /// The applicant supplies what was asked (items by name) and promised materials.
     Supplement {
         #[serde(default)]
@@ -173,6 +187,8 @@ impl Action {
             Action::Return { .. } => "return",
             Action::Refuse { .. } => "refuse",
             Action::RequestSupplement { .. } => "request_supplement",
+            Action::Extend { .. } => "extend",
+            Action::DecideExtension { .. } => "decide_extension",
             Action::Supplement { .. } => "supplement",
             Action::Pay { .. } => "pay",
             Action::Withdraw { .. } => "withdraw",

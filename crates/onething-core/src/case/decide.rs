@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::command::{Action, Actor, CaseCommand, MaterialDeclaration, MaterialProvision};
 use super::error::CaseError;
 use super::event::*;
-use super::state::{Case, CaseFile, CaseStatus, StepState};
+use super::state::{Case, CaseFile, CaseStatus, ExtensionState, StepState};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::expression::{self, Bindings, ExpressionSource};
 use crate::value_type::{check_object, ValueProblem};
@@ -334,6 +334,103 @@ impl<'a> Decision<'a> {
                 });
                 Ok(())
             }
+            Action::Extend {
+                step,
+                length,
+                reason,
+            } => {
+                let step_definition = self.owned_running_step(step, "extend", false)?;
+                let Some(extension) = &step_definition.extension else {
+                    return Err(CaseError::ExtensionNotAllowed { step: step.clone() });
+                };
+                require_reason(reason)?;
+                let record = self.file().step(step).expect("seeded");
+                if let Some(used) = &record.extension {
+                    return Err(CaseError::ExtensionUsed {
+                        step: step.clone(),
+                        state: used.state.name().to_string(),
+                    });
+                }
+                let Some(due) = record.due else {
+                    // Only a case whose limit rules all fail and whose step
+                    // has no limit gets here: nothing runs out, nothing to extend.
+                    return Err(CaseError::ExtensionNotAllowed { step: step.clone() });
+                };
+                if due <= self.now() {
+                    return Err(CaseError::ExtensionTooLate {
+                        step: step.clone(),
+                        due: due.to_rfc3339(),
+                    });
+                }
+                let length = match length.as_deref().map(str::trim) {
+                    None | Some("") => extension.limit,
+                    Some(text) => TimeSpan::parse(text)
+                        .filter(|span| {
+                            span.unit == extension.limit.unit
+                                && span.amount > 0
+                                && span.amount <= extension.limit.amount
+                        })
+                        .ok_or_else(|| CaseError::InvalidExtensionLength {
+                            step: step.clone(),
+                            length: text.to_string(),
+                            limit: extension.limit.to_string(),
+                        })?,
+                };
+                if extension.approved_by.is_none() {
+                    self.extend(step_definition, length, reason)
+                } else {
+                    self.emit(Change::ExtensionRequested {
+                        step: step.clone(),
+                        length,
+                        reason: reason.clone(),
+                    });
+                    Ok(())
+                }
+            }
+            Action::DecideExtension {
+                step,
+                approve,
+                reason,
+            } => {
+                let file = self.open_case()?;
+                let step_definition = self.step_definition(step)?;
+                let Some(extension) = &step_definition.extension else {
+                    return Err(CaseError::ExtensionNotAllowed { step: step.clone() });
+                };
+                let approver = extension.approver(step_definition);
+                if actor.agency() != Some(approver) {
+                    return Err(forbidden(
+                        actor,
+                        "decide an extension",
+                        format!("extensions of `{step}` are decided by `{approver}`"),
+                    ));
+                }
+                let record = file.step(step).expect("seeded");
+                if !matches!(record.state, StepState::Active | StepState::Paused) {
+                    return Err(CaseError::StepNotActive {
+                        step: step.clone(),
+                        state: record.state.name().to_string(),
+                    });
+                }
+                let Some(requested) = record
+                    .extension
+                    .as_ref()
+                    .filter(|e| e.state == ExtensionState::Requested)
+                    .map(|e| e.length)
+                else {
+                    return Err(CaseError::NoExtensionRequested { step: step.clone() });
+                };
+                require_reason(reason)?;
+                if *approve {
+                    self.extend(step_definition, requested, reason)
+                } else {
+                    self.emit(Change::ExtensionDenied {
+                        step: step.clone(),
+                        reason: reason.clone(),
+                    });
+                    Ok(())
+                }
+            }
             Action::Supplement { items, materials } => {
                 if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
                     return Err(forbidden(
@@ -579,6 +676,34 @@ impl<'a> Decision<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// Moves the step's due time `length` further on, counted from the old
+    /// due time as a new limit is counted from its start.
+    fn extend(&mut self, step: &Step, length: TimeSpan, reason: &str) -> Result<(), CaseError> {
+        let record = self.file().step(&step.id).expect("seeded");
+        let old_due = record.due.expect("an extended step has a due time");
+        let due = match length.unit {
+            TimeUnit::Hours => old_due + Duration::hours(i64::from(length.amount)),
+            // A day limit runs out at the start of the day after its last
+            // day; counting on from that last day keeps whole days.
+            TimeUnit::CalendarDays | TimeUnit::WorkingDays => {
+                self.calendar.due(old_due - Duration::seconds(1), length)?
+            }
+        };
+        let (_, warn_before) = self.limits_for(step);
+        let warn_at = match warn_before {
+            Some(warn) => Some(self.calendar.before(due, warn)?),
+            None => None,
+        };
+        self.emit(Change::StepExtended {
+            step: step.id.clone(),
+            length,
+            reason: reason.to_string(),
+            due,
+            warn_at,
+        });
+        Ok(())
     }
 
     /// Moves a due time by the time a step was paused, in the limit's own unit.

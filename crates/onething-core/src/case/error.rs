@@ -52,6 +52,22 @@ pub enum CaseError {
     SupplementNotAllowed { step: String },
     #[error("a supplement request must list at least one item")]
     NoSupplementItems,
+    #[error("step `{step}` has no extension (延期) in its workflow")]
+    ExtensionNotAllowed { step: String },
+    #[error("step `{step}` already had its extension in this pass ({state})")]
+    ExtensionUsed { step: String, state: String },
+    #[error("the time limit of step `{step}` ran out at {due}: an extension is asked for before the limit")]
+    ExtensionTooLate { step: String, due: String },
+    #[error(
+        "`{length}` is not an extension step `{step}` allows: at most {limit}, in the same unit"
+    )]
+    InvalidExtensionLength {
+        step: String,
+        length: String,
+        limit: String,
+    },
+    #[error("no extension of step `{step}` is waiting for a decision")]
+    NoExtensionRequested { step: String },
     #[error("nothing is waiting to be supplied")]
     NothingToSupplement,
     #[error("the supplement is missing {}", items.join(", "))]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::command::{Actor, Channel, MaterialProvision};
+use crate::calendar::TimeSpan;
 use crate::registry::Localized;
 
 /// Every event carries the command that caused it, who gave it and when,
@@ -146,6 +147,25 @@ pub enum Change {
         /// Steps that resume, with their new due times.
         resumed: Vec<ResumedStep>,
     },
+    /// An extension waits for the approving agency.
+    ExtensionRequested {
+        step: String,
+        length: TimeSpan,
+        reason: String,
+    },
+    /// The step's limit now runs to `due` (granted by its own agency on
+    /// request, or by the approver).
+    StepExtended {
+        step: String,
+        length: TimeSpan,
+        reason: String,
+        due: DateTime<Utc>,
+        warn_at: Option<DateTime<Utc>>,
+    },
+    ExtensionDenied {
+        step: String,
+        reason: String,
+    },
     StepWarned {
         step: String,
     },
@@ -200,6 +220,9 @@ impl Change {
             Change::StepCancelled { .. } => "step_cancelled",
             Change::SupplementRequested { .. } => "supplement_requested",
             Change::SupplementProvided { .. } => "supplement_provided",
+            Change::ExtensionRequested { .. } => "extension_requested",
+            Change::StepExtended { .. } => "step_extended",
+            Change::ExtensionDenied { .. } => "extension_denied",
             Change::StepWarned { .. } => "step_warned",
             Change::StepOverdue { .. } => "step_overdue",
             Change::MaterialDeadlineMissed { .. } => "material_deadline_missed",

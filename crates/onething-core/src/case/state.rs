@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::command::Channel;
 use super::event::{CaseEvent, CaseOutcome, Change, IssuedBill, MaterialRecord};
+use crate::calendar::TimeSpan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +61,33 @@ pub struct StepRecord {
     pub outputs: Option<Value>,
     /// How many times the step was activated (more than one after a return).
     pub passes: u32,
+    /// The extension (延期) asked for in this pass, if any: one per pass.
+    #[serde(default)]
+    pub extension: Option<ExtensionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRecord {
+    pub length: TimeSpan,
+    pub state: ExtensionState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtensionState {
+    Requested,
+    Granted,
+    Denied,
+}
+
+impl ExtensionState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExtensionState::Requested => "requested",
+            ExtensionState::Granted => "granted",
+            ExtensionState::Denied => "denied",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +268,7 @@ impl Case {
                         requested_items: Vec::new(),
                         outputs: None,
                         passes: 0,
+                        extension: None,
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -278,6 +307,7 @@ impl Case {
                 record.overdue = false;
                 record.activated_at = Some(at);
                 record.passes += 1;
+                record.extension = None;
             }
             Change::StepSkipped { step, .. } => file.step_mut(&step).state = StepState::Skipped,
             Change::BillsIssued { step, bills } => {
@@ -322,6 +352,7 @@ impl Case {
                     record.warn_at = None;
                     record.paused_since = None;
                     record.requested_items.clear();
+                    record.extension = None;
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -345,6 +376,35 @@ impl Case {
                     record.requested_items.clear();
                     record.due = resumed.due;
                     record.warn_at = resumed.warn_at;
+                }
+            }
+            Change::ExtensionRequested { step, length, .. } => {
+                file.step_mut(&step).extension = Some(ExtensionRecord {
+                    length,
+                    state: ExtensionState::Requested,
+                });
+            }
+            Change::StepExtended {
+                step,
+                length,
+                due,
+                warn_at,
+                ..
+            } => {
+                let record = file.step_mut(&step);
+                record.extension = Some(ExtensionRecord {
+                    length,
+                    state: ExtensionState::Granted,
+                });
+                record.due = Some(due);
+                record.warn_at = warn_at;
+                // The new limit gets its own warning and overdue mark.
+                record.warned = false;
+                record.overdue = false;
+            }
+            Change::ExtensionDenied { step, .. } => {
+                if let Some(extension) = &mut file.step_mut(&step).extension {
+                    extension.state = ExtensionState::Denied;
                 }
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,

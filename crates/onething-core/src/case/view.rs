@@ -26,6 +26,10 @@ pub struct StepView {
     pub outputs: Option<Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requested_items: Vec<String>,
+    /// The extension (延期) of this pass: its length and whether it is
+    /// requested, granted or denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<super::state::ExtensionRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +160,7 @@ pub fn view_file(
                 passes: step.passes,
                 outputs: step.outputs.clone(),
                 requested_items: step.requested_items.clone(),
+                extension: step.extension.clone(),
             })
             .collect(),
         payments: file

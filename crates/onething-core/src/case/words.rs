@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::event::{CancelReason, CaseOutcome, Change, SkipReason};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::registry::Localized;
 use crate::workflow::Definition;
 
@@ -15,6 +15,15 @@ fn step_title(definition: Option<&Definition>, step: &str) -> Localized {
             zh: step.to_string(),
             en: step.to_string(),
         })
+}
+
+fn span_zh(span: &TimeSpan) -> String {
+    let unit = match span.unit {
+        TimeUnit::WorkingDays => "个工作日",
+        TimeUnit::CalendarDays => "日",
+        TimeUnit::Hours => "小时",
+    };
+    format!("{}{unit}", span.amount)
 }
 
 fn yuan(fen: i64) -> String {
@@ -195,6 +204,42 @@ pub fn describe(
             both(
                 format!("申请人已补正：{}", supplied.join("、")),
                 format!("Supplement provided: {}", supplied.join(", ")),
+            )
+        }
+        Change::ExtensionRequested {
+            step,
+            length,
+            reason,
+        } => {
+            let t = title(step);
+            both(
+                format!("申请延期：{}，延长 {}（{reason}）", t.zh, span_zh(length)),
+                format!("Extension requested for {}: {length} ({reason})", t.en),
+            )
+        }
+        Change::StepExtended {
+            step,
+            length,
+            reason,
+            due,
+            ..
+        } => {
+            let t = title(step);
+            let due = local_time(*due, calendar, "%Y-%m-%d %H:%M");
+            both(
+                format!(
+                    "准予延期：{}，延长 {}，时限至 {due}（{reason}）",
+                    t.zh,
+                    span_zh(length)
+                ),
+                format!("Extended: {} by {length}, due {due} ({reason})", t.en),
+            )
+        }
+        Change::ExtensionDenied { step, reason } => {
+            let t = title(step);
+            both(
+                format!("不同意延期：{}（{reason}）", t.zh),
+                format!("Extension denied: {} ({reason})", t.en),
             )
         }
         Change::StepWarned { step } => {

@@ -105,6 +105,9 @@ pub struct Step {
     /// sets the limit; `time_limit` applies when none does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub time_limits: Vec<TimeLimitRule>,
+    /// How far the time limit may be extended (延期), and who approves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<Extension>,
     /// Earlier steps this step may send the case back to.
     pub returns_to: Vec<String>,
     /// Whether the step may ask the applicant for a supplement (补正).
@@ -119,6 +122,26 @@ pub struct TimeLimitRule {
     pub when: String,
     pub limit: TimeSpan,
     pub warn_before: Option<TimeSpan>,
+}
+
+/// An extension of a step's time limit (延期): asked for by the owning agency
+/// before the limit runs out, at most once per pass, for at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// The longest extension, in the unit extensions of this step are counted in.
+    pub limit: TimeSpan,
+    /// The agency that must approve (the hotline for its work orders); none
+    /// means the owning agency extends on its own authority (its head's
+    /// approval, recorded in the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+impl Extension {
+    /// The agency whose decision grants the extension.
+    pub fn approver<'a>(&'a self, step: &'a Step) -> &'a str {
+        self.approved_by.as_deref().unwrap_or(&step.agency)
+    }
 }
 
 /// A group of steps of which exactly one runs: the first whose `when` holds;

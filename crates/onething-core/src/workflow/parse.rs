@@ -506,6 +506,7 @@ impl Parser<'_> {
         let time_limit = table.string("time_limit", d);
         let warn_before = table.string("warn_before", d);
         let rule_tables = table.tables("time_limits", d);
+        let extension_table = table.table("extension", d);
         let returns_to = table.strings("returns_to", d);
         let supplements = table.boolean("supplements", d).unwrap_or(false);
         let rounding = table.string("rounding", d);
@@ -638,6 +639,28 @@ impl Parser<'_> {
             }
         }
 
+        let extension = extension_table.and_then(|extension| {
+            let d = &mut Vec::new();
+            let limit = extension.required_string("limit", d);
+            let approved_by = extension.string("approved_by", d);
+            extension.finish(d);
+            self.diagnostics.append(d);
+            if let Some(approved_by) = &approved_by {
+                self.known_agency(approved_by, "approved_by");
+            }
+            if time_limit_span.is_none() {
+                self.error(
+                    extension.span(),
+                    "an `extension` extends the step's `time_limit`, and this step has none",
+                );
+            }
+            let limit = self.time_span(limit, spans)?;
+            Some(Extension {
+                limit,
+                approved_by: approved_by.map(|a| a.value),
+            })
+        });
+
         let rounding = rounding.and_then(|rounding| {
             let found = Rounding::ALL
                 .iter()
@@ -757,6 +780,7 @@ impl Parser<'_> {
             time_limit,
             warn_before,
             time_limits,
+            extension,
             returns_to: returns_to.into_iter().map(|r| r.value).collect(),
             supplements,
             rounding,
