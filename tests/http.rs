@@ -612,7 +612,11 @@ fn a_failing_subscription_is_parked_visibly_and_resumes_where_it_stopped() {
             .always_fail
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let url = start_receiver(receiver.clone()).await;
-        let server = start(&database.url, None, webhook_config(&url, 3)).await;
+        // A fixed time inside the calendar's years, so the test does not age.
+        let fixed = DateTime::parse_from_rfc3339("2025-06-03T09:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let server = start(&database.url, Some(fixed), webhook_config(&url, 3)).await;
         let http = reqwest::Client::new();
         let case = open_newborn(&http, &server.base, "park-1").await;
         let subscription = || async {

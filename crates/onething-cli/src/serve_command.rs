@@ -108,6 +108,13 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| setting.database.to_string());
     let catalog = load(&workflows, terminal)?;
+    // Long limits (60 working days) reach about three months ahead.
+    for calendar in catalog.registry.calendars.values() {
+        let today = calendar.local_date(setting.now);
+        if let Some(warning) = calendar.coverage_warning(today, 92) {
+            tracing::warn!("{warning} (see docs/workflow-language.md, calendars)");
+        }
+    }
     let store = onething_store::open_case_store(&database, &catalog)
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;

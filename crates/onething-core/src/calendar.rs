@@ -165,6 +165,23 @@ impl Calendar {
         }
     }
 
+    /// A warning when the holiday tables end within `horizon_days` of
+    /// `today`: working-day limits that run past the last table are refused,
+    /// so operators must add the next year (the State Council publishes it
+    /// each November) before cases reach it.
+    pub fn coverage_warning(&self, today: NaiveDate, horizon_days: i64) -> Option<String> {
+        let last = *self.years.keys().next_back()?;
+        let end = NaiveDate::from_ymd_opt(last, 12, 31)?;
+        if today + Duration::days(horizon_days) <= end {
+            return None;
+        }
+        Some(format!(
+            "calendar `{}` has holiday tables up to {last} only: a working-day limit that runs past {end} is refused until the {} table is added",
+            self.id,
+            last + 1
+        ))
+    }
+
     /// Working days in `[from, to)` by local date: how far a paused clock moves a due time.
     pub fn working_days_between(
         &self,
@@ -181,5 +198,44 @@ impl Calendar {
             date += Duration::days(1);
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Calendar {
+        let mut registry = crate::registry::Registry::default();
+        registry
+            .add_calendar(include_str!("../../../workflows/calendars/cn.toml"))
+            .unwrap();
+        registry.calendars["cn"].clone()
+    }
+
+    #[test]
+    fn the_coverage_warning_comes_when_the_tables_end_within_the_horizon() {
+        let calendar = shipped();
+        let last = *calendar.years.keys().next_back().unwrap();
+        let date = |m, d| NaiveDate::from_ymd_opt(last, m, d).unwrap();
+        assert_eq!(calendar.coverage_warning(date(6, 1), 92), None);
+        assert_eq!(
+            calendar.coverage_warning(date(11, 27), 92),
+            Some(format!(
+                "calendar `cn` has holiday tables up to {last} only: a working-day limit that runs past {last}-12-31 is refused until the {} table is added",
+                last + 1
+            ))
+        );
+        let next_year = NaiveDate::from_ymd_opt(last + 1, 1, 2).unwrap();
+        assert_eq!(
+            calendar.due(
+                calendar.start_of_day(date(12, 30)),
+                TimeSpan {
+                    amount: 3,
+                    unit: TimeUnit::WorkingDays
+                }
+            ),
+            Err(CalendarError::MissingYear(next_year.year()))
+        );
     }
 }
