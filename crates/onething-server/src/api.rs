@@ -260,7 +260,8 @@ pub struct TaskDto {
     pub step: String,
     pub agency: String,
     pub workflow: String,
-    /// `active` or `paused` (waiting for a supplement).
+    /// `active`, `paused` (waiting for a supplement), or
+    /// `extension_requested` (this agency decides another's extension).
     pub state: String,
     pub due: Option<String>,
     pub warned: bool,

@@ -1203,6 +1203,42 @@ async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reas
         waiting["due"], before["due"],
         "nothing moves before the decision"
     );
+    let inbox = |agency: &'static str| {
+        let app = app.clone();
+        async move {
+            let reply = call(
+                &app,
+                Method::GET,
+                &format!("/api/v1/agencies/{agency}/inbox"),
+                Some(agency),
+                None,
+                None,
+            )
+            .await;
+            reply.json["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}@{}:{}",
+                        t["step"].as_str().unwrap(),
+                        t["agency"].as_str().unwrap(),
+                        t["state"].as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        inbox("hotline").await,
+        ["handle_market_regulation@hotline:extension_requested"],
+        "the approver has the request to decide"
+    );
+    assert_eq!(
+        inbox("market_regulation").await,
+        ["handle_market_regulation@market_regulation:active"]
+    );
     let again = step(
         &app,
         &case,
@@ -1226,6 +1262,7 @@ async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reas
     assert!(granted.status.is_success(), "{}", granted.text);
     let after = due(&call(&app, Method::GET, &path, Some("hotline"), None, None).await);
     assert_eq!(after["extension"]["state"], "granted");
+    assert_eq!(inbox("hotline").await, Vec::<String>::new(), "decided");
     let parse = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     let moved = parse(&after["due"]) - parse(&before["due"]);
     assert!(

@@ -210,6 +210,34 @@ CREATE TABLE leases (
 );
 ",
     },
+    Migration {
+        version: 5,
+        name: "a task per agency: a step and its extension's approver",
+        // An extension waiting for another agency's decision puts the step in
+        // that agency's task list too, so a step may have two rows.
+        sqlite: "
+CREATE TABLE agency_tasks_by_step_and_agency (
+  case_id      text NOT NULL,
+  step         text NOT NULL,
+  agency       text NOT NULL,
+  workflow     text NOT NULL,
+  state        text NOT NULL,
+  due          text,
+  warned       integer NOT NULL,
+  overdue      integer NOT NULL,
+  activated_at text,
+  PRIMARY KEY (case_id, step, agency)
+) STRICT;
+INSERT INTO agency_tasks_by_step_and_agency SELECT * FROM agency_tasks;
+DROP TABLE agency_tasks;
+ALTER TABLE agency_tasks_by_step_and_agency RENAME TO agency_tasks;
+CREATE INDEX agency_tasks_by_agency ON agency_tasks (agency, due);
+",
+        postgres: "
+ALTER TABLE agency_tasks DROP CONSTRAINT agency_tasks_pkey;
+ALTER TABLE agency_tasks ADD PRIMARY KEY (case_id, step, agency);
+",
+    },
 ];
 
 const CREATE_LEDGER: &str = "

@@ -5,7 +5,7 @@
 //! replaces an older one, so two commands finishing out of order cannot
 //! leave a view behind the events it was built from.
 
-use onething_core::case::{view, Case, CaseView, Disclosure, Library, StepState};
+use onething_core::case::{view, Case, CaseView, Disclosure, ExtensionState, Library, StepState};
 
 use crate::database::Database;
 use crate::error::StoreError;
@@ -54,19 +54,14 @@ pub fn rows_for(
     let definition = library.by_hash(&file.hash);
     let summary: CaseView = view(case, definition.as_deref(), Disclosure::Masked).expect("opened");
     let body = serde_json::to_string(&summary).map_err(|e| StoreError::Decode(e.to_string()))?;
-    let tasks = summary
-        .open_tasks()
-        .map(|step| TaskRow {
+    let mut tasks = Vec::new();
+    for step in summary.open_tasks() {
+        let task = |agency: &str, state: &str| TaskRow {
             case_id: summary.id.clone(),
             step: step.id.clone(),
-            agency: step.agency.clone(),
+            agency: agency.to_string(),
             workflow: summary.workflow.clone(),
-            state: if step.state == StepState::Paused {
-                "paused"
-            } else {
-                "active"
-            }
-            .to_string(),
+            state: state.to_string(),
             due: step.due.map(timestamp),
             warned: i64::from(step.warned),
             overdue: i64::from(step.overdue),
@@ -74,8 +69,28 @@ pub fn rows_for(
                 .step(&step.id)
                 .and_then(|record| record.activated_at)
                 .map(timestamp),
-        })
-        .collect();
+        };
+        let state = if step.state == StepState::Paused {
+            "paused"
+        } else {
+            "active"
+        };
+        tasks.push(task(&step.agency, state));
+        // An extension waiting for its approver is a task of the approver's.
+        let waiting = step
+            .extension
+            .as_ref()
+            .is_some_and(|extension| extension.state == ExtensionState::Requested);
+        let approver = definition
+            .as_deref()
+            .and_then(|definition| definition.step(&step.id))
+            .and_then(|defined| Some(defined.extension.as_ref()?.approver(defined).to_string()));
+        if let (true, Some(approver)) = (waiting, approver) {
+            if approver != step.agency {
+                tasks.push(task(&approver, "extension_requested"));
+            }
+        }
+    }
     let row = SummaryRow {
         case_id: summary.id.clone(),
         workflow: summary.workflow.clone(),
@@ -191,7 +206,7 @@ async fn live_summary(
 async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
-         FROM agency_tasks WHERE case_id = $1 ORDER BY step",
+         FROM agency_tasks WHERE case_id = $1 ORDER BY step, agency",
     );
     let rows: Vec<TaskRow> =
         with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_all(pool).await?);
@@ -282,7 +297,7 @@ pub async fn rebuild(
                 .push(format!("case {case_id}: no summary row")),
             Some(live) => report.differences.extend(compare_summary(&summary, &live)),
         }
-        tasks.sort_by(|a, b| a.step.cmp(&b.step));
+        tasks.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
         let live = live_tasks(database, case_id).await?;
         if live != tasks {
             let names = |rows: &[TaskRow]| {
@@ -406,7 +421,7 @@ pub async fn agency_tasks(
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
          FROM agency_tasks WHERE agency = $1
-         ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step
+         ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",
     );
     let rows: Vec<TaskRow> = with_pool!(database, pool => {
