@@ -183,6 +183,14 @@ fn request(step: &Value, case: &str) -> Option<(String, String, Option<String>, 
             format!("/api/v1/cases/{case}/steps/{}/extension-decision", run[3]),
             json!({"approve": run.iter().any(|a| a == "--approve"), "reason": option("--reason")}),
         ),
+        "suspend" => (
+            format!("/api/v1/cases/{case}/steps/{}/suspend", run[3]),
+            json!({"procedure": option("--procedure"), "reason": option("--reason")}),
+        ),
+        "resume" => (
+            format!("/api/v1/cases/{case}/steps/{}/resume", run[3]),
+            json!({}),
+        ),
         "supplement" => (format!("/api/v1/cases/{case}/supplement"), data),
         "pay" => (
             format!("/api/v1/cases/{case}/payments"),

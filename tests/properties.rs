@@ -404,7 +404,7 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
                     comment: None,
                 },
             )
-        } else if roll < 94 {
+        } else if roll < 93 {
             // 延期: ask for one on any step; decide one that waits.
             let step = match random.pick(&active) {
                 Some(id) => definition.step(id).unwrap(),
@@ -431,6 +431,29 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
                         reason: "需要现场核查".into(),
                     },
                 ),
+            }
+        } else if roll < 96 {
+            // 特别程序: stop a running clock, or restart a stopped one.
+            let step = random.pick(&definition.steps).unwrap();
+            let suspended = file
+                .step(&step.id)
+                .is_some_and(|record| record.state == StepState::Suspended);
+            if suspended || random.chance(30) {
+                run.command(
+                    agency(&step.agency),
+                    Action::Resume {
+                        step: step.id.clone(),
+                    },
+                )
+            } else {
+                run.command(
+                    agency(&step.agency),
+                    Action::Suspend {
+                        step: step.id.clone(),
+                        procedure: "专家评审".into(),
+                        reason: "需要专家意见".into(),
+                    },
+                )
             }
         } else {
             run.command(Actor::System, Action::CheckDeadlines)

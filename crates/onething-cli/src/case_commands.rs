@@ -123,6 +123,25 @@ pub enum CaseCommandLine {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Stop a step's clock for a special procedure (特别程序).
+    Suspend {
+        case: String,
+        step: String,
+        /// hearing, testing, appraisal, expert review, public notice…
+        #[arg(long)]
+        procedure: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Restart a suspended step's clock.
+    Resume {
+        case: String,
+        step: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// Supply what was asked for: JSON {"items": {...}, "materials": [...]}.
     Supplement {
         case: String,
@@ -473,6 +492,26 @@ pub async fn run(
                 },
             )?,
         ),
+        CaseCommandLine::Suspend {
+            case,
+            step,
+            procedure,
+            reason,
+            acting,
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::Suspend {
+                    step,
+                    procedure,
+                    reason,
+                },
+            )?,
+        ),
+        CaseCommandLine::Resume { case, step, acting } => {
+            (case, simple(&acting, Action::Resume { step })?)
+        }
         CaseCommandLine::Supplement { case, data, acting } => {
             let data = read_json(&data, "the supplement")?;
             let items = data

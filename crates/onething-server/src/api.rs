@@ -189,6 +189,19 @@ pub struct ExtendRequest {
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SuspendRequest {
+    /// The special procedure: hearing, testing, quarantine, appraisal,
+    /// expert review, public notice…
+    pub procedure: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtensionDecisionRequest {
     /// Grant (true) or deny (false) the extension asked for.
     pub approve: bool,
@@ -260,7 +273,8 @@ pub struct TaskDto {
     pub step: String,
     pub agency: String,
     pub workflow: String,
-    /// `active`, `paused` (waiting for a supplement), or
+    /// `active`, `paused` (waiting for a supplement), `suspended` (a special
+    /// procedure), or
     /// `extension_requested` (this agency decides another's extension).
     pub state: String,
     pub due: Option<String>,
@@ -1061,6 +1075,24 @@ step_command!(
         reason: body.reason
     }
 );
+step_command!(
+    suspend_step,
+    "/api/v1/cases/{case}/steps/{step}/suspend",
+    SuspendRequest,
+    "Stop the step's clock for a special procedure (特别程序), where the workflow allows it.",
+    |step, body| Action::Suspend {
+        step,
+        procedure: body.procedure,
+        reason: body.reason
+    }
+);
+step_command!(
+    resume_step,
+    "/api/v1/cases/{case}/steps/{step}/resume",
+    ResumeRequest,
+    "The special procedure is over: the clock runs again and the due time moves on.",
+    |step, _body| Action::Resume { step }
+);
 case_command!(
     supplement,
     "/api/v1/cases/{case}/supplement",
@@ -1495,6 +1527,8 @@ pub async fn fallback() -> ApiError {
         request_supplement,
         extend_step,
         decide_extension,
+        suspend_step,
+        resume_step,
         supplement,
         pay,
         withdraw,

@@ -97,7 +97,8 @@ impl ApiError {
             | E::MissingReceipt
             | E::MissingReason
             | E::InvalidScore { .. }
-            | E::InvalidExtensionLength { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            | E::InvalidExtensionLength { .. }
+            | E::MissingProcedure => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
@@ -115,7 +116,9 @@ impl ApiError {
             | E::ExtensionNotAllowed { .. }
             | E::ExtensionUsed { .. }
             | E::ExtensionTooLate { .. }
-            | E::NoExtensionRequested { .. } => (StatusCode::CONFLICT, "conflict"),
+            | E::NoExtensionRequested { .. }
+            | E::SpecialProceduresNotAllowed { .. }
+            | E::NotSuspended { .. } => (StatusCode::CONFLICT, "conflict"),
             E::Calendar(_) | E::Expression { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }

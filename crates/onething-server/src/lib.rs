@@ -101,6 +101,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/v1/cases/{case}/steps/{step}/extension-decision",
             post(decide_extension),
         )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/suspend",
+            post(suspend_step),
+        )
+        .route(
+            "/api/v1/cases/{case}/steps/{step}/resume",
+            post(resume_step),
+        )
         .route("/api/v1/cases/{case}/supplement", post(supplement))
         .route("/api/v1/cases/{case}/payments", post(pay))
         .route("/api/v1/cases/{case}/withdraw", post(withdraw))

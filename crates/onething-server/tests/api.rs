@@ -38,6 +38,8 @@ fn clients() -> Clients {
         "tobacco",
         "hotline",
         "market_regulation",
+        "fire",
+        "ecology",
     ] {
         all.push((agency, Role::Agency, Some(agency)));
     }
@@ -847,6 +849,9 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
         return None;
     }
     let ok = |reply: Reply| assert!(reply.status.is_success(), "{}", reply.text);
+    if command == "suspend" || command == "resume" {
+        return Some(restaurant_licence_under_review(app, key, command == "resume").await);
+    }
     if command == "extend" || command == "decide_extension" {
         return Some(hotline_order_being_handled(app, key, command == "decide_extension").await);
     }
@@ -904,6 +909,63 @@ async fn case_for(app: &Router, command: &str, key: &str) -> Option<String> {
         .await);
     }
     Some(case)
+}
+
+/// A restaurant whose food licence market regulation is reviewing; with
+/// `suspended`, its clock stands still for a water test.
+async fn restaurant_licence_under_review(app: &Router, key: &str, suspended: bool) -> String {
+    let materials: Vec<Value> = [
+        "premises_proof",
+        "premises_layout",
+        "food_safety_rules",
+        "fire_commitment_letter",
+        "fire_facilities_plan",
+        "fire_safety_plan",
+    ]
+    .iter()
+    .map(|material| json!({"material": material, "status": "submitted"}))
+    .collect();
+    let reply = call(
+        app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(
+            json!({"workflow": "restaurant", "materials": materials, "form": {
+            "shop_name": "老街面馆", "has_business_licence": false, "entity_type": "sole_trader",
+            "operator_id": "440304198503151231", "phone": "13600136000",
+            "premises_address": "某市某区老街12号", "floor_area": 86.5,
+            "food_categories": ["hot_food"], "fire_commitment": true, "wants_sign": false,
+            "kitchen_fumes": false}}),
+        ),
+        Some(key),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let case = reply.json["case_id"].as_str().unwrap().to_string();
+    let reply = step(
+        app,
+        &case,
+        "business_licence",
+        "complete",
+        "market_regulation",
+        json!({"outputs": {"credit_code": "91350100M000100Y43"}}),
+    )
+    .await;
+    assert!(reply.status.is_success(), "{}", reply.text);
+    if suspended {
+        let reply = step(
+            app,
+            &case,
+            "food_licence",
+            "suspend",
+            "market_regulation",
+            json!({"procedure": "检验", "reason": "水质检测"}),
+        )
+        .await;
+        assert!(reply.status.is_success(), "{}", reply.text);
+    }
+    case
 }
 
 /// A 12345 order that market regulation is handling; with `extension`, it
@@ -993,6 +1055,14 @@ async fn send(app: &Router, command: &str, case: Option<&str>, token: &str, key:
             format!("/api/v1/cases/{case}/steps/handle_market_regulation/extend"),
             json!({"reason": "联合复查"}),
         ),
+        "suspend" => (
+            format!("/api/v1/cases/{case}/steps/food_licence/suspend"),
+            json!({"procedure": "专家评审", "reason": "工艺复杂"}),
+        ),
+        "resume" => (
+            format!("/api/v1/cases/{case}/steps/food_licence/resume"),
+            json!({}),
+        ),
         "decide_extension" => (
             format!("/api/v1/cases/{case}/steps/handle_market_regulation/extension-decision"),
             json!({"approve": true, "reason": "同意"}),
@@ -1019,6 +1089,8 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
         ("rate", &["window"]),
         ("extend", &["market_regulation"]),
         ("decide_extension", &["hotline"]),
+        ("suspend", &["market_regulation"]),
+        ("resume", &["market_regulation"]),
     ];
     let roles = [
         "window",
@@ -1091,6 +1163,8 @@ async fn the_openapi_document_covers_every_route_and_error() {
         "/api/v1/cases/{case}/steps/{step}/request-supplement",
         "/api/v1/cases/{case}/steps/{step}/extend",
         "/api/v1/cases/{case}/steps/{step}/extension-decision",
+        "/api/v1/cases/{case}/steps/{step}/suspend",
+        "/api/v1/cases/{case}/steps/{step}/resume",
         "/api/v1/cases/{case}/supplement",
         "/api/v1/cases/{case}/payments",
         "/api/v1/cases/{case}/withdraw",

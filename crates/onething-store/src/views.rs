@@ -5,7 +5,7 @@
 //! replaces an older one, so two commands finishing out of order cannot
 //! leave a view behind the events it was built from.
 
-use onething_core::case::{view, Case, CaseView, Disclosure, ExtensionState, Library, StepState};
+use onething_core::case::{view, Case, CaseView, Disclosure, ExtensionState, Library};
 
 use crate::database::Database;
 use crate::error::StoreError;
@@ -70,12 +70,7 @@ pub fn rows_for(
                 .and_then(|record| record.activated_at)
                 .map(timestamp),
         };
-        let state = if step.state == StepState::Paused {
-            "paused"
-        } else {
-            "active"
-        };
-        tasks.push(task(&step.agency, state));
+        tasks.push(task(&step.agency, step.state.name()));
         // An extension waiting for its approver is a task of the approver's.
         let waiting = step
             .extension

@@ -156,6 +156,17 @@ pub enum Action {
         approve: bool,
         reason: String,
     },
+    /// 特别程序: the agency stops its step's clock for a hearing, test,
+    /// appraisal, expert review or public notice.
+    Suspend {
+        step: String,
+        procedure: String,
+        reason: String,
+    },
+    /// The special procedure is over: the clock runs again.
+    Resume {
+        step: String,
+    },
     /// The applicant supplies what was asked (items by name) and promised materials.
     Supplement {
         #[serde(default)]
@@ -189,6 +200,8 @@ impl Action {
             Action::RequestSupplement { .. } => "request_supplement",
             Action::Extend { .. } => "extend",
             Action::DecideExtension { .. } => "decide_extension",
+            Action::Suspend { .. } => "suspend",
+            Action::Resume { .. } => "resume",
             Action::Supplement { .. } => "supplement",
             Action::Pay { .. } => "pay",
             Action::Withdraw { .. } => "withdraw",

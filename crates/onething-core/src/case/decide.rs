@@ -42,6 +42,9 @@ pub fn decide(
     Ok(decision.events)
 }
 
+/// A step's due time and warning point, when it has a limit.
+type DueAndWarning = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 struct Decision<'a> {
     /// A scratch copy that every emitted event is applied to, so that later
     /// decisions in the same command see earlier ones.
@@ -130,7 +133,7 @@ impl<'a> Decision<'a> {
             ));
         }
         let state = file.step(step).expect("seeded").state;
-        let running = state == StepState::Active || (allow_paused && state == StepState::Paused);
+        let running = state == StepState::Active || (allow_paused && state.is_started());
         if !running {
             return Err(CaseError::StepNotActive {
                 step: step.to_string(),
@@ -406,7 +409,7 @@ impl<'a> Decision<'a> {
                     ));
                 }
                 let record = file.step(step).expect("seeded");
-                if !matches!(record.state, StepState::Active | StepState::Paused) {
+                if !record.state.is_started() {
                     return Err(CaseError::StepNotActive {
                         step: step.clone(),
                         state: record.state.name().to_string(),
@@ -430,6 +433,54 @@ impl<'a> Decision<'a> {
                     });
                     Ok(())
                 }
+            }
+            Action::Suspend {
+                step,
+                procedure,
+                reason,
+            } => {
+                let step_definition = self.owned_running_step(step, "suspend", false)?;
+                if !step_definition.special_procedures {
+                    return Err(CaseError::SpecialProceduresNotAllowed { step: step.clone() });
+                }
+                if procedure.trim().is_empty() {
+                    return Err(CaseError::MissingProcedure);
+                }
+                require_reason(reason)?;
+                self.emit(Change::StepSuspended {
+                    step: step.clone(),
+                    procedure: procedure.trim().to_string(),
+                    reason: reason.clone(),
+                });
+                Ok(())
+            }
+            Action::Resume { step } => {
+                self.open_case()?;
+                let step_definition = self.step_definition(step)?;
+                if actor.agency() != Some(step_definition.agency.as_str()) {
+                    return Err(forbidden(
+                        actor,
+                        "resume",
+                        format!(
+                            "step `{step}` belongs to agency `{}`",
+                            step_definition.agency
+                        ),
+                    ));
+                }
+                let record = self.file().step(step).expect("seeded");
+                if record.state != StepState::Suspended {
+                    return Err(CaseError::NotSuspended {
+                        step: step.clone(),
+                        state: record.state.name().to_string(),
+                    });
+                }
+                let (due, warn_at) = self.resumed_due(step_definition, record)?;
+                self.emit(Change::StepResumed {
+                    step: step.clone(),
+                    due,
+                    warn_at,
+                });
+                Ok(())
             }
             Action::Supplement { items, materials } => {
                 if !matches!(actor, Actor::Applicant { .. }) && !actor.is_window() {
@@ -484,16 +535,7 @@ impl<'a> Decision<'a> {
                 let mut resumed = Vec::new();
                 for step in paused {
                     let step_definition = self.step_definition(&step.id)?;
-                    let (limit, warn_before) = self.limits_for(step_definition);
-                    let since = step.paused_since.unwrap_or(self.now());
-                    let due = match (step.due, limit) {
-                        (Some(due), Some(limit)) => Some(self.shift(due, since, limit)?),
-                        _ => None,
-                    };
-                    let warn_at = match (due, warn_before) {
-                        (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
-                        _ => None,
-                    };
+                    let (due, warn_at) = self.resumed_due(step_definition, step)?;
                     resumed.push(ResumedStep {
                         step: step.id.clone(),
                         due,
@@ -704,6 +746,26 @@ impl<'a> Decision<'a> {
             warn_at,
         });
         Ok(())
+    }
+
+    /// The due time and warning of a step whose clock starts again now: moved
+    /// on by the time it stood still.
+    fn resumed_due(
+        &self,
+        step: &Step,
+        record: &super::state::StepRecord,
+    ) -> Result<DueAndWarning, CaseError> {
+        let (limit, warn_before) = self.limits_for(step);
+        let since = record.paused_since.unwrap_or(self.now());
+        let due = match (record.due, limit) {
+            (Some(due), Some(limit)) => Some(self.shift(due, since, limit)?),
+            _ => None,
+        };
+        let warn_at = match (due, warn_before) {
+            (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
+            _ => None,
+        };
+        Ok((due, warn_at))
     }
 
     /// Moves a due time by the time a step was paused, in the limit's own unit.

@@ -68,6 +68,12 @@ pub enum CaseError {
     },
     #[error("no extension of step `{step}` is waiting for a decision")]
     NoExtensionRequested { step: String },
+    #[error("step `{step}` may not stop its clock for a special procedure")]
+    SpecialProceduresNotAllowed { step: String },
+    #[error("step `{step}` is {state}, not suspended")]
+    NotSuspended { step: String, state: String },
+    #[error("name the special procedure (hearing, testing, appraisal, expert review…)")]
+    MissingProcedure,
     #[error("nothing is waiting to be supplied")]
     NothingToSupplement,
     #[error("the supplement is missing {}", items.join(", "))]

@@ -166,6 +166,18 @@ pub enum Change {
         step: String,
         reason: String,
     },
+    /// The step's clock stops for a special procedure.
+    StepSuspended {
+        step: String,
+        procedure: String,
+        reason: String,
+    },
+    /// The clock runs again; the due time moved by the time it stood still.
+    StepResumed {
+        step: String,
+        due: Option<DateTime<Utc>>,
+        warn_at: Option<DateTime<Utc>>,
+    },
     StepWarned {
         step: String,
     },
@@ -223,6 +235,8 @@ impl Change {
             Change::ExtensionRequested { .. } => "extension_requested",
             Change::StepExtended { .. } => "step_extended",
             Change::ExtensionDenied { .. } => "extension_denied",
+            Change::StepSuspended { .. } => "step_suspended",
+            Change::StepResumed { .. } => "step_resumed",
             Change::StepWarned { .. } => "step_warned",
             Change::StepOverdue { .. } => "step_overdue",
             Change::MaterialDeadlineMissed { .. } => "material_deadline_missed",

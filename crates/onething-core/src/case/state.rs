@@ -17,6 +17,8 @@ pub enum StepState {
     Active,
     /// Active, with the clock stopped for a supplement (补正).
     Paused,
+    /// Active, with the clock stopped for a special procedure (特别程序).
+    Suspended,
     Completed,
     Skipped,
     Refused,
@@ -28,7 +30,15 @@ impl StepState {
     pub fn is_live(self) -> bool {
         matches!(
             self,
-            StepState::Waiting | StepState::Active | StepState::Paused
+            StepState::Waiting | StepState::Active | StepState::Paused | StepState::Suspended
+        )
+    }
+
+    /// Started and not finished: the clock may be running or stopped.
+    pub fn is_started(self) -> bool {
+        matches!(
+            self,
+            StepState::Active | StepState::Paused | StepState::Suspended
         )
     }
 
@@ -37,6 +47,7 @@ impl StepState {
             StepState::Waiting => "waiting",
             StepState::Active => "active",
             StepState::Paused => "paused",
+            StepState::Suspended => "suspended",
             StepState::Completed => "completed",
             StepState::Skipped => "skipped",
             StepState::Refused => "refused",
@@ -64,6 +75,18 @@ pub struct StepRecord {
     /// The extension (延期) asked for in this pass, if any: one per pass.
     #[serde(default)]
     pub extension: Option<ExtensionRecord>,
+}
+
+impl StepRecord {
+    /// Active again after a supplement or a special procedure, with the due
+    /// time moved by the time the clock stood still.
+    fn restart_clock(&mut self, due: Option<DateTime<Utc>>, warn_at: Option<DateTime<Utc>>) {
+        self.state = StepState::Active;
+        self.paused_since = None;
+        self.requested_items.clear();
+        self.due = due;
+        self.warn_at = warn_at;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,12 +393,8 @@ impl Case {
             } => {
                 file.supplied_materials.extend(materials);
                 for resumed in resumed {
-                    let record = file.step_mut(&resumed.step);
-                    record.state = StepState::Active;
-                    record.paused_since = None;
-                    record.requested_items.clear();
-                    record.due = resumed.due;
-                    record.warn_at = resumed.warn_at;
+                    file.step_mut(&resumed.step)
+                        .restart_clock(resumed.due, resumed.warn_at);
                 }
             }
             Change::ExtensionRequested { step, length, .. } => {
@@ -406,6 +425,14 @@ impl Case {
                 if let Some(extension) = &mut file.step_mut(&step).extension {
                     extension.state = ExtensionState::Denied;
                 }
+            }
+            Change::StepSuspended { step, .. } => {
+                let record = file.step_mut(&step);
+                record.state = StepState::Suspended;
+                record.paused_since = Some(at);
+            }
+            Change::StepResumed { step, due, warn_at } => {
+                file.step_mut(&step).restart_clock(due, warn_at);
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,
             Change::StepOverdue { step } => file.step_mut(&step).overdue = true,

@@ -79,9 +79,7 @@ pub struct CaseView {
 impl CaseView {
     /// The steps now waiting on an agency (active or paused).
     pub fn open_tasks(&self) -> impl Iterator<Item = &StepView> {
-        self.steps
-            .iter()
-            .filter(|step| matches!(step.state, StepState::Active | StepState::Paused))
+        self.steps.iter().filter(|step| step.state.is_started())
     }
 
     pub fn is_overdue(&self) -> bool {

@@ -48,6 +48,30 @@ pub fn local_time(time: DateTime<Utc>, calendar: Option<&Calendar>, format: &str
     }
 }
 
+/// `what: step, due …` in both languages; the due part only with a limit.
+fn with_due(
+    (zh, en): (&str, &str),
+    step: &Localized,
+    due: Option<DateTime<Utc>>,
+    calendar: Option<&Calendar>,
+) -> Localized {
+    let due = due.map(|d| local_time(d, calendar, "%Y-%m-%d %H:%M"));
+    Localized {
+        zh: format!(
+            "{zh}：{}{}",
+            step.zh,
+            due.as_ref()
+                .map(|d| format!("，时限至 {d}"))
+                .unwrap_or_default()
+        ),
+        en: format!(
+            "{en}: {}{}",
+            step.en,
+            due.map(|d| format!(", due {d}")).unwrap_or_default()
+        ),
+    }
+}
+
 /// One line saying what an event means; times in the calendar's local time.
 pub fn describe(
     change: &Change,
@@ -72,23 +96,7 @@ pub fn describe(
             )
         }
         Change::StepActivated { step, due, .. } => {
-            let t = title(step);
-            let due_text = due.map(|d| local_time(d, calendar, "%Y-%m-%d %H:%M"));
-            both(
-                format!(
-                    "开始办理：{}{}",
-                    t.zh,
-                    due_text
-                        .as_ref()
-                        .map(|d| format!("，时限至 {d}"))
-                        .unwrap_or_default()
-                ),
-                format!(
-                    "Started: {}{}",
-                    t.en,
-                    due_text.map(|d| format!(", due {d}")).unwrap_or_default()
-                ),
-            )
+            with_due(("开始办理", "Started"), &title(step), *due, calendar)
         }
         Change::StepSkipped { step, reason, .. } => {
             let t = title(step);
@@ -242,6 +250,26 @@ pub fn describe(
                 format!("Extension denied: {} ({reason})", t.en),
             )
         }
+        Change::StepSuspended {
+            step,
+            procedure,
+            reason,
+        } => {
+            let t = title(step);
+            both(
+                format!("中止计时（特别程序：{procedure}）：{}（{reason}）", t.zh),
+                format!(
+                    "Clock stopped for a special procedure ({procedure}): {} ({reason})",
+                    t.en
+                ),
+            )
+        }
+        Change::StepResumed { step, due, .. } => with_due(
+            ("恢复计时", "Clock restarted"),
+            &title(step),
+            *due,
+            calendar,
+        ),
         Change::StepWarned { step } => {
             let t = title(step);
             both(

@@ -112,6 +112,11 @@ pub struct Step {
     pub returns_to: Vec<String>,
     /// Whether the step may ask the applicant for a supplement (补正).
     pub supplements: bool,
+    /// Whether the agency may stop the step's clock for a special procedure
+    /// (特别程序: hearing, testing, appraisal, expert review, public notice),
+    /// whose time the law does not count in the limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub special_procedures: bool,
     pub rounding: Option<Rounding>,
     pub bills: Vec<Bill>,
 }

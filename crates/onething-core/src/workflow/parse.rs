@@ -509,6 +509,7 @@ impl Parser<'_> {
         let extension_table = table.table("extension", d);
         let returns_to = table.strings("returns_to", d);
         let supplements = table.boolean("supplements", d).unwrap_or(false);
+        let special_procedures = table.boolean("special_procedures", d).unwrap_or(false);
         let rounding = table.string("rounding", d);
         let bill_tables = table.tables("bill", d);
         table.finish(d);
@@ -639,6 +640,14 @@ impl Parser<'_> {
             }
         }
 
+        if special_procedures && time_limit_span.is_none() {
+            if let Some(span) = table.key_span("special_procedures") {
+                self.error(
+                    span,
+                    "`special_procedures` stops the step's clock, and this step has no `time_limit`",
+                );
+            }
+        }
         let extension = extension_table.and_then(|extension| {
             let d = &mut Vec::new();
             let limit = extension.required_string("limit", d);
@@ -783,6 +792,7 @@ impl Parser<'_> {
             extension,
             returns_to: returns_to.into_iter().map(|r| r.value).collect(),
             supplements,
+            special_procedures,
             rounding,
             bills,
         })
