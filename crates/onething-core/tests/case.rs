@@ -1398,6 +1398,56 @@ fn an_extended_limit_warns_again_and_is_not_overdue_at_the_old_time() {
 }
 
 #[test]
+fn a_late_approval_moves_the_limit_but_the_step_stays_marked_overdue() {
+    // Asked for on the last day; the limit runs out before the hotline decides.
+    let given = [
+        open_extension(),
+        extend("e", "b", "handle", None, local(6, 9)),
+        check("t", local(7, 9)),
+        decide_extension("d", "window", true, local(9, 9)),
+    ];
+    let file = state(&history(&given));
+    let handle = file.step("handle").unwrap();
+    assert_eq!(handle.due, Some(local(14, 0)));
+    assert!(
+        handle.overdue,
+        "it was late; the approval does not undo that"
+    );
+    assert_eq!(
+        when(&given, check("t2", local(16, 9))).unwrap(),
+        Vec::<String>::new(),
+        "marked once"
+    );
+}
+
+#[test]
+fn a_request_nobody_decided_lapses_when_the_step_ends() {
+    let given = [
+        open_extension(),
+        extend("e", "b", "handle", None, local(4, 9)),
+        complete("c", "b", "handle", json!({}), local(5, 9)),
+    ];
+    let file = state(&history(&given));
+    assert_eq!(
+        file.step("handle")
+            .unwrap()
+            .extension
+            .as_ref()
+            .unwrap()
+            .state,
+        ExtensionState::Lapsed
+    );
+    then_refused(
+        &given,
+        decide_extension("d", "window", true, local(5, 10)),
+        CaseError::StepNotActive {
+            step: "handle".into(),
+            state: "completed".into(),
+        },
+    );
+}
+
+#[test]
 fn a_returned_step_may_be_extended_again_in_its_new_pass() {
     let mut given = vec![
         open_extension(),
@@ -1457,11 +1507,27 @@ fn a_special_procedure_stops_the_clock_until_the_agency_resumes() {
         ["step_suspended review expert review"]
     );
     let suspended = [open_extension(), suspend("s", "a", "review", local(4, 9))];
-    // Stopped from Wednesday 4 June to Wednesday 11 June: five working days
-    // (4, 5, 6, 9, 10 June) move the end of 1 July to the end of 8 July.
+    // Stopped from Wednesday 4 June to Wednesday 11 June: the agency gets
+    // back the whole working days after the day it stopped (5, 6, 9 and 10
+    // June), which move the end of 1 July to the end of 7 July.
     assert_eq!(
         when(&suspended, resume("r", "a", "review", local(11, 9))).unwrap(),
-        ["step_resumed review due 2025-07-08T16:00:00+00:00"]
+        ["step_resumed review due 2025-07-07T16:00:00+00:00"]
+    );
+    // A stop over midnight wins nothing, however often it is repeated.
+    let overnight = [open_extension(), suspend("s", "a", "review", local(4, 23))];
+    assert_eq!(
+        when(
+            &overnight,
+            resume(
+                "r",
+                "a",
+                "review",
+                local(4, 23) + chrono::Duration::minutes(2)
+            )
+        )
+        .unwrap(),
+        ["step_resumed review due 2025-07-01T16:00:00+00:00"]
     );
     // A stopped clock runs out for nobody: only the running steps are overdue.
     assert_eq!(

@@ -203,8 +203,11 @@ async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, 
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
          FROM agency_tasks WHERE case_id = $1 ORDER BY step, agency",
     );
-    let rows: Vec<TaskRow> =
+    let mut rows: Vec<TaskRow> =
         with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_all(pool).await?);
+    // Byte order, as the rebuilt rows are sorted: the database's collation
+    // may order text differently.
+    rows.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
     Ok(rows)
 }
 

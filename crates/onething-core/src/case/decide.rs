@@ -42,6 +42,15 @@ pub fn decide(
     Ok(decision.events)
 }
 
+/// Who stopped a step's clock: the law gives back every day of a supplement
+/// (补正, the applicant's turn), but of a special procedure the agency
+/// decides on only the whole days after the day it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClockStop {
+    Applicant,
+    Agency,
+}
+
 /// A step's due time and warning point, when it has a limit.
 type DueAndWarning = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -474,7 +483,8 @@ impl<'a> Decision<'a> {
                         state: record.state.name().to_string(),
                     });
                 }
-                let (due, warn_at) = self.resumed_due(step_definition, record)?;
+                let (due, warn_at) =
+                    self.resumed_due(step_definition, record, ClockStop::Agency)?;
                 self.emit(Change::StepResumed {
                     step: step.clone(),
                     due,
@@ -535,7 +545,8 @@ impl<'a> Decision<'a> {
                 let mut resumed = Vec::new();
                 for step in paused {
                     let step_definition = self.step_definition(&step.id)?;
-                    let (due, warn_at) = self.resumed_due(step_definition, step)?;
+                    let (due, warn_at) =
+                        self.resumed_due(step_definition, step, ClockStop::Applicant)?;
                     resumed.push(ResumedStep {
                         step: step.id.clone(),
                         due,
@@ -754,11 +765,12 @@ impl<'a> Decision<'a> {
         &self,
         step: &Step,
         record: &super::state::StepRecord,
+        stopped_by: ClockStop,
     ) -> Result<DueAndWarning, CaseError> {
         let (limit, warn_before) = self.limits_for(step);
         let since = record.paused_since.unwrap_or(self.now());
         let due = match (record.due, limit) {
-            (Some(due), Some(limit)) => Some(self.shift(due, since, limit)?),
+            (Some(due), Some(limit)) => Some(self.shift(due, since, limit, stopped_by)?),
             _ => None,
         };
         let warn_at = match (due, warn_before) {
@@ -774,17 +786,28 @@ impl<'a> Decision<'a> {
         due: DateTime<Utc>,
         since: DateTime<Utc>,
         limit: TimeSpan,
+        stopped_by: ClockStop,
     ) -> Result<DateTime<Utc>, CaseError> {
         let now = self.now();
+        let first_day = self.calendar.local_date(since);
+        let last_day = self.calendar.local_date(now);
+        // The day the agency stopped its own clock is not given back: else a
+        // stop from 23:59 to 00:01 would win a whole day, again every night.
+        let first_day_counts = stopped_by == ClockStop::Applicant || first_day == last_day;
         Ok(match limit.unit {
             TimeUnit::Hours => due + (now - since),
             TimeUnit::CalendarDays => {
-                let days =
-                    (self.calendar.local_date(now) - self.calendar.local_date(since)).num_days();
-                due + Duration::days(days)
+                let mut days = (last_day - first_day).num_days();
+                if !first_day_counts {
+                    days -= 1;
+                }
+                due + Duration::days(days.max(0))
             }
             TimeUnit::WorkingDays => {
-                let paused = self.calendar.working_days_between(since, now)?;
+                let mut paused = self.calendar.working_days_between(since, now)?;
+                if !first_day_counts && self.calendar.is_working_day(first_day)? {
+                    paused -= 1;
+                }
                 if paused == 0 {
                     due
                 } else {

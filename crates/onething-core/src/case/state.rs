@@ -80,12 +80,30 @@ pub struct StepRecord {
 impl StepRecord {
     /// Active again after a supplement or a special procedure, with the due
     /// time moved by the time the clock stood still.
-    fn restart_clock(&mut self, due: Option<DateTime<Utc>>, warn_at: Option<DateTime<Utc>>) {
+    fn restart_clock(
+        &mut self,
+        at: DateTime<Utc>,
+        due: Option<DateTime<Utc>>,
+        warn_at: Option<DateTime<Utc>>,
+    ) {
         self.state = StepState::Active;
         self.paused_since = None;
         self.requested_items.clear();
         self.due = due;
         self.warn_at = warn_at;
+        // A warning point moved into the future warns again when reached.
+        if warn_at.is_some_and(|warn_at| warn_at > at) {
+            self.warned = false;
+        }
+    }
+
+    /// A request still waiting when the step ends is never decided.
+    fn lapse_waiting_extension(&mut self) {
+        if let Some(extension) = &mut self.extension {
+            if extension.state == ExtensionState::Requested {
+                extension.state = ExtensionState::Lapsed;
+            }
+        }
     }
 }
 
@@ -101,6 +119,8 @@ pub enum ExtensionState {
     Requested,
     Granted,
     Denied,
+    /// The step ended before anyone decided.
+    Lapsed,
 }
 
 impl ExtensionState {
@@ -109,6 +129,7 @@ impl ExtensionState {
             ExtensionState::Requested => "requested",
             ExtensionState::Granted => "granted",
             ExtensionState::Denied => "denied",
+            ExtensionState::Lapsed => "lapsed",
         }
     }
 }
@@ -364,6 +385,7 @@ impl Case {
                 let record = file.step_mut(&step);
                 record.state = StepState::Completed;
                 record.outputs = Some(outputs);
+                record.lapse_waiting_extension();
             }
             Change::StepReturned { reset, .. } => {
                 file.returns += 1;
@@ -379,8 +401,16 @@ impl Case {
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
-            Change::StepRefused { step, .. } => file.step_mut(&step).state = StepState::Refused,
-            Change::StepCancelled { step, .. } => file.step_mut(&step).state = StepState::Cancelled,
+            Change::StepRefused { step, .. } => {
+                let record = file.step_mut(&step);
+                record.state = StepState::Refused;
+                record.lapse_waiting_extension();
+            }
+            Change::StepCancelled { step, .. } => {
+                let record = file.step_mut(&step);
+                record.state = StepState::Cancelled;
+                record.lapse_waiting_extension();
+            }
             Change::SupplementRequested { step, items, .. } => {
                 file.supplements += 1;
                 let record = file.step_mut(&step);
@@ -394,7 +424,7 @@ impl Case {
                 file.supplied_materials.extend(materials);
                 for resumed in resumed {
                     file.step_mut(&resumed.step)
-                        .restart_clock(resumed.due, resumed.warn_at);
+                        .restart_clock(at, resumed.due, resumed.warn_at);
                 }
             }
             Change::ExtensionRequested { step, length, .. } => {
@@ -417,9 +447,11 @@ impl Case {
                 });
                 record.due = Some(due);
                 record.warn_at = warn_at;
-                // The new limit gets its own warning and overdue mark.
-                record.warned = false;
-                record.overdue = false;
+                // The new limit gets its own warning; a step already marked
+                // overdue (approved late) stays marked: it was late.
+                if !record.overdue {
+                    record.warned = false;
+                }
             }
             Change::ExtensionDenied { step, .. } => {
                 if let Some(extension) = &mut file.step_mut(&step).extension {
@@ -432,7 +464,7 @@ impl Case {
                 record.paused_since = Some(at);
             }
             Change::StepResumed { step, due, warn_at } => {
-                file.step_mut(&step).restart_clock(due, warn_at);
+                file.step_mut(&step).restart_clock(at, due, warn_at);
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,
             Change::StepOverdue { step } => file.step_mut(&step).overdue = true,

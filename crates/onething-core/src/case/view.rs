@@ -77,7 +77,7 @@ pub struct CaseView {
 }
 
 impl CaseView {
-    /// The steps now waiting on an agency (active or paused).
+    /// The steps now waiting on an agency (active, paused or suspended).
     pub fn open_tasks(&self) -> impl Iterator<Item = &StepView> {
         self.steps.iter().filter(|step| step.state.is_started())
     }

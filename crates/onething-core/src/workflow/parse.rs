@@ -308,6 +308,9 @@ impl Parser<'_> {
         let mut used_agencies: BTreeSet<&str> = BTreeSet::new();
         for step in &definition.steps {
             used_agencies.insert(&step.agency);
+            if let Some(approver) = step.extension.as_ref().and_then(|e| e.approved_by.as_ref()) {
+                used_agencies.insert(approver);
+            }
             for bill in &step.bills {
                 for item in &bill.items {
                     used_agencies.insert(&item.payee);
