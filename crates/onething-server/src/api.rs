@@ -397,7 +397,8 @@ pub struct PageParameters {
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FeedParameters {
-    /// The `next` of the previous page; the beginning when absent.
+    /// The `next` of the previous page; the beginning when absent; `now`
+    /// for only the events committed from now on.
     pub after: Option<String>,
     /// Only events of cases this agency takes part in (an agency client always gets its own).
     pub agency: Option<String>,
@@ -1206,7 +1207,11 @@ pub async fn events(
         _ => parameters.agency.clone(),
     };
     let after =
-        match &parameters.after {
+        match parameters.after.as_deref() {
+            // A new reader that wants only what happens from now on.
+            Some("now") => feed::head(state.store.database())
+                .await?
+                .and_then(|head| Cursor::parse(&head)),
             Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
                 ApiError::invalid(format!("`{text}` is not a feed cursor"), vec![])
             })?),

@@ -428,6 +428,30 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
     )
     .await;
     assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
+    // A reader that starts now sees nothing old, then what comes next.
+    let from_now = call(
+        &app,
+        Method::GET,
+        "/api/v1/events?after=now",
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(from_now.json["events"], json!([]), "{}", from_now.text);
+    let head = from_now.json["next"].as_str().unwrap().to_string();
+    assert_eq!(head, rest.json["next"].as_str().unwrap());
+    open(&app, "feed-from-now").await;
+    let new = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/events?after={head}"),
+        Some("auditor"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(new.json["events"][0]["type"], "case_opened", "{}", new.text);
     let unreadable = call(
         &app,
         Method::GET,
