@@ -56,6 +56,12 @@ fn clients() -> Clients {
 }
 
 async fn app() -> (Router, AppState) {
+    // Inside the calendar's years, so that working-day limits never reach a
+    // year without a holiday table, whenever the tests run.
+    app_at("2026-06-01T09:00:00+08:00").await
+}
+
+async fn app_at(now: &str) -> (Router, AppState) {
     let catalog = Catalog::load(&workflows()).unwrap();
     let store = onething_store::open_case_store("sqlite::memory:", &catalog)
         .await
@@ -68,10 +74,8 @@ async fn app() -> (Router, AppState) {
         workflows_folder: workflows(),
         node: "test".into(),
         retry_after_seconds: 2,
-        // Inside the calendar's years, so that working-day limits never
-        // reach a year without a holiday table, whenever the tests run.
         fixed_now: Some(
-            chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00")
+            chrono::DateTime::parse_from_rfc3339(now)
                 .unwrap()
                 .with_timezone(&chrono::Utc),
         ),
@@ -1410,4 +1414,42 @@ async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reas
         "{}",
         none.text
     );
+}
+
+#[tokio::test]
+async fn a_limit_running_into_a_year_without_a_holiday_table_is_422_and_stores_nothing() {
+    // The last year the shipped calendar has a holiday table for.
+    let catalog = Catalog::load(&workflows()).unwrap();
+    let last_year = *catalog.registry.calendars["cn"]
+        .years
+        .keys()
+        .next_back()
+        .unwrap();
+    let (app, state) = app_at(&format!("{last_year}-12-30T09:00:00+08:00")).await;
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(json!({"workflow": "newborn", "form": newborn_form()})),
+        Some("beyond-the-calendar"),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.json["code"], "cannot_compute");
+    assert!(
+        reply.json["message"]
+            .as_str()
+            .unwrap()
+            .contains(&(last_year + 1).to_string()),
+        "names the missing year: {}",
+        reply.text
+    );
+    let case = onething_core::case::case_id_for("beyond-the-calendar");
+    assert_eq!(sequence(&state, &case).await, 0, "nothing stored");
 }
