@@ -401,37 +401,36 @@ impl CaseStore {
         read_models: Option<&(views::SummaryRow, Vec<views::TaskRow>)>,
     ) -> Result<Appended, StoreError> {
         let database = &self.database;
-        let insert = match database {
-            Database::Sqlite(_) => {
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)"
-            }
-            Database::Postgres(_) => {
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                 VALUES ($1, $2, $3, $4, $5, $6::json, $7::json)"
-            }
+        // PostgreSQL stores payload and metadata as json; SQLite as text.
+        let json = match database {
+            Database::Sqlite(_) => "",
+            Database::Postgres(_) => "::json",
         };
         with_pool!(database, pool => async {
             let mut transaction = pool.begin().await?;
-            for row in rows {
-                let inserted = sqlx::query(insert)
-                    .bind(&row.aggregate_type)
-                    .bind(&row.aggregate_id)
-                    .bind(row.sequence as i64)
-                    .bind(&row.event_type)
-                    .bind(&row.event_version)
-                    .bind(row.payload.to_string())
-                    .bind(row.metadata.to_string())
-                    .execute(&mut *transaction)
-                    .await;
-                match inserted {
-                    Ok(_) => {}
-                    Err(sqlx::Error::Database(error)) if is_append_conflict(error.as_ref()) => {
-                        transaction.rollback().await?;
-                        return Ok(Appended::Conflict);
-                    }
-                    Err(error) => return Err(error.into()),
+            // All the command's events in one statement: one round trip.
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
+            );
+            insert.push_values(rows, |mut values, row| {
+                values
+                    .push_bind(&row.aggregate_type)
+                    .push_bind(&row.aggregate_id)
+                    .push_bind(row.sequence as i64)
+                    .push_bind(&row.event_type)
+                    .push_bind(&row.event_version)
+                    .push_bind(row.payload.to_string())
+                    .push_unseparated(json)
+                    .push_bind(row.metadata.to_string())
+                    .push_unseparated(json);
+            });
+            match insert.build().execute(&mut *transaction).await {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(error)) if is_append_conflict(error.as_ref()) => {
+                    transaction.rollback().await?;
+                    return Ok(Appended::Conflict);
                 }
+                Err(error) => return Err(error.into()),
             }
             if let Some((summary, tasks)) = read_models {
                 views::write_rows!(transaction, database, summary, tasks)?;

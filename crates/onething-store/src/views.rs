@@ -140,24 +140,24 @@ macro_rules! write_rows {
         // Zero rows: a newer state is already stored; leave its tasks alone.
         if written > 0 {
             let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
-            let insert_task = database.sql(
-                "INSERT INTO agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            );
             sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
-            for task in tasks {
-                sqlx::query(&insert_task)
-                    .bind(&task.case_id)
-                    .bind(&task.step)
-                    .bind(&task.agency)
-                    .bind(&task.workflow)
-                    .bind(&task.state)
-                    .bind(&task.due)
-                    .bind(task.warned)
-                    .bind(task.overdue)
-                    .bind(&task.activated_at)
-                    .execute(&mut *$transaction)
-                    .await?;
+            if !tasks.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) ",
+                );
+                insert.push_values(tasks, |mut values, task| {
+                    values
+                        .push_bind(&task.case_id)
+                        .push_bind(&task.step)
+                        .push_bind(&task.agency)
+                        .push_bind(&task.workflow)
+                        .push_bind(&task.state)
+                        .push_bind(&task.due)
+                        .push_bind(task.warned)
+                        .push_bind(task.overdue)
+                        .push_bind(&task.activated_at);
+                });
+                insert.build().execute(&mut *$transaction).await?;
             }
         }
         Ok::<(), $crate::error::StoreError>(())
