@@ -207,8 +207,12 @@ pub enum CaseCommandLine {
         status: Option<String>,
         #[arg(long)]
         bundle: Option<String>,
+        /// Cases in which this agency has a step waiting now.
         #[arg(long)]
         agency: Option<String>,
+        /// With --agency: every case of the bundles it takes part in.
+        #[arg(long, requires = "agency")]
+        involved: bool,
         #[arg(long)]
         overdue: bool,
         #[arg(long)]
@@ -703,6 +707,7 @@ pub async fn run(
             status,
             bundle,
             agency,
+            involved,
             overdue,
             json,
         } => {
@@ -711,11 +716,17 @@ pub async fn run(
                 status,
                 workflow: bundle,
                 agency,
+                workflows: None,
                 overdue_only: overdue,
                 opened_from: None,
                 opened_to: None,
                 limit: None,
                 offset: 0,
+            };
+            let filter = if involved {
+                filter.involving(store.library())
+            } else {
+                filter
             };
             let cases = views::list_cases(store.database(), &filter).await?;
             if json {

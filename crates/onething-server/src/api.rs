@@ -377,6 +377,9 @@ pub struct ListParameters {
     pub workflow: Option<String>,
     /// Cases in which this agency has a step waiting now.
     pub agency: Option<String>,
+    /// With `agency`: every case of the bundles it takes part in, whether or
+    /// not a step waits on it now.
+    pub involved: Option<bool>,
     /// Only cases with an overdue step.
     pub overdue: Option<bool>,
     /// Opened at or after (RFC 3339 or YYYY-MM-DD).
@@ -867,11 +870,17 @@ pub async fn list_cases(
         status: parameters.status.clone(),
         workflow: parameters.workflow.clone(),
         agency,
+        workflows: None,
         overdue_only: parameters.overdue.unwrap_or(false),
         opened_from: parameters.opened_from.clone(),
         opened_to: parameters.opened_to.clone(),
         limit: Some(limit),
         offset,
+    };
+    let filter = if parameters.involved.unwrap_or(false) {
+        filter.involving(state.store.library())
+    } else {
+        filter
     };
     let cases = views::list_cases(state.store.database(), &filter).await?;
     Ok(Json(CaseList {

@@ -1453,3 +1453,53 @@ async fn a_limit_running_into_a_year_without_a_holiday_table_is_422_and_stores_n
     let case = onething_core::case::case_id_for("beyond-the-calendar");
     assert_eq!(sequence(&state, &case).await, 0, "nothing stored");
 }
+
+#[tokio::test]
+async fn an_agency_lists_its_waiting_cases_or_every_case_it_takes_part_in() {
+    let (app, _) = app().await;
+    let case = open(&app, "involved-1").await;
+    let done = step(
+        &app,
+        &case,
+        "birth_certificate",
+        "complete",
+        "hospital",
+        json!({"outputs": {"certificate_number": "Q"}}),
+    )
+    .await;
+    assert!(done.status.is_success(), "{}", done.text);
+    let ids = |reply: Reply| -> Vec<String> {
+        reply.json["cases"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", reply.text))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let list = |path: &'static str, token: &'static str| {
+        let app = app.clone();
+        async move { call(&app, Method::GET, path, Some(token), None, None).await }
+    };
+    assert_eq!(
+        ids(list("/api/v1/cases", "hospital").await),
+        Vec::<String>::new(),
+        "nothing waits on the hospital any more"
+    );
+    assert_eq!(
+        ids(list("/api/v1/cases?involved=true", "hospital").await),
+        [case.clone()]
+    );
+    assert_eq!(
+        ids(list("/api/v1/cases?agency=hospital&involved=true", "window").await),
+        [case.clone()]
+    );
+    assert_eq!(
+        ids(list("/api/v1/cases?involved=true", "tobacco").await),
+        Vec::<String>::new(),
+        "tobacco takes part in no newborn case"
+    );
+    assert_eq!(
+        ids(list("/api/v1/cases?agency=police", "window").await),
+        [case]
+    );
+}

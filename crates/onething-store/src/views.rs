@@ -334,6 +334,8 @@ pub struct CaseFilter {
     pub workflow: Option<String>,
     /// Cases in which this agency has a step waiting on it now.
     pub agency: Option<String>,
+    /// Only cases of these bundles (an agency's: every case it takes part in).
+    pub workflows: Option<Vec<String>>,
     pub overdue_only: bool,
     /// Opened at or after this time (RFC 3339, or a date).
     pub opened_from: Option<String>,
@@ -341,6 +343,17 @@ pub struct CaseFilter {
     pub opened_to: Option<String>,
     pub limit: Option<i64>,
     pub offset: i64,
+}
+
+impl CaseFilter {
+    /// Widens the agency filter from "a step waits on it now" to every case
+    /// of the bundles it takes part in.
+    pub fn involving(mut self, library: &Library) -> CaseFilter {
+        if let Some(agency) = self.agency.take() {
+            self.workflows = Some(library.workflows_of_agency(&agency));
+        }
+        self
+    }
 }
 
 pub async fn list_cases(
@@ -358,6 +371,20 @@ pub async fn list_cases(
     }
     if let Some(workflow) = &filter.workflow {
         next(&mut sql, " AND workflow = {}", workflow);
+    }
+    if let Some(workflows) = &filter.workflows {
+        if workflows.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            sql.push_str(" AND workflow IN (");
+            for (index, workflow) in workflows.iter().enumerate() {
+                if index > 0 {
+                    sql.push_str(", ");
+                }
+                next(&mut sql, "{}", workflow);
+            }
+            sql.push(')');
+        }
     }
     if let Some(agency) = &filter.agency {
         next(

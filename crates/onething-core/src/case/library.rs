@@ -76,6 +76,22 @@ impl Library {
             .cloned()
     }
 
+    /// The bundles an agency takes part in, in any version cases run on.
+    pub fn workflows_of_agency(&self, agency: &str) -> Vec<String> {
+        let mut workflows: Vec<String> = self
+            .inner
+            .read()
+            .expect("library lock")
+            .by_hash
+            .values()
+            .filter(|definition| definition.agencies.iter().any(|a| a.id == agency))
+            .map(|definition| definition.id.clone())
+            .collect();
+        workflows.sort();
+        workflows.dedup();
+        workflows
+    }
+
     pub fn current_definitions(&self) -> Vec<Arc<Definition>> {
         let mut all: Vec<_> = self
             .inner
