@@ -1487,11 +1487,11 @@ async fn an_agency_lists_its_waiting_cases_or_every_case_it_takes_part_in() {
     );
     assert_eq!(
         ids(list("/api/v1/cases?involved=true", "hospital").await),
-        [case.clone()]
+        std::slice::from_ref(&case)
     );
     assert_eq!(
         ids(list("/api/v1/cases?agency=hospital&involved=true", "window").await),
-        [case.clone()]
+        std::slice::from_ref(&case)
     );
     assert_eq!(
         ids(list("/api/v1/cases?involved=true", "tobacco").await),
