@@ -389,8 +389,16 @@ fn the_case_at_every_sequence_is_the_replay_of_its_first_events() {
 }
 
 #[test]
-fn rebuilt_read_models_match_and_a_changed_row_is_reported() {
-    let database = TestDatabase::sqlite();
+fn rebuilt_read_models_match_and_a_changed_row_is_reported_on_sqlite() {
+    read_model_check(TestDatabase::sqlite());
+}
+
+#[test]
+fn rebuilt_read_models_match_and_a_changed_row_is_reported_on_postgres() {
+    read_model_check(TestDatabase::postgres());
+}
+
+fn read_model_check(database: TestDatabase) {
     let catalog = Catalog::load(&shipped_workflows()).unwrap();
     let ids = runtime().block_on(async {
         let store = open_case_store(&database.url, &catalog).await.unwrap();

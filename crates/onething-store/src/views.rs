@@ -257,6 +257,107 @@ fn compare_summary(expected: &SummaryRow, live: &SummaryRow) -> Vec<String> {
     differences
 }
 
+/// Cases whose rebuilt rows go into the scratch tables at a time.
+const CHECK_BATCH: usize = 500;
+
+/// Writes the rebuilt rows of some cases into scratch tables, compares them
+/// with the live tables in the database, and describes each case that
+/// differs. The scratch tables live in a transaction that is rolled back.
+async fn check_batch(
+    database: &Database,
+    batch: &[(SummaryRow, Vec<TaskRow>)],
+) -> Result<Vec<String>, StoreError> {
+    let differing: Vec<String> = with_pool!(database, pool => {
+        let mut transaction = pool.begin().await?;
+        for statement in [
+            "CREATE TEMPORARY TABLE scratch_case_summaries AS SELECT * FROM case_summaries WHERE 1 = 0",
+            "CREATE TEMPORARY TABLE scratch_agency_tasks AS SELECT * FROM agency_tasks WHERE 1 = 0",
+        ] {
+            sqlx::query(statement).execute(&mut *transaction).await?;
+        }
+        let mut summaries = sqlx::QueryBuilder::new(
+            "INSERT INTO scratch_case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary) ",
+        );
+        summaries.push_values(batch, |mut values, (summary, _)| {
+            values
+                .push_bind(&summary.case_id)
+                .push_bind(&summary.workflow)
+                .push_bind(&summary.status)
+                .push_bind(&summary.opened_at)
+                .push_bind(&summary.ended_at)
+                .push_bind(summary.sequence)
+                .push_bind(summary.overdue)
+                .push_bind(&summary.applicant)
+                .push_bind(&summary.summary);
+        });
+        summaries.build().execute(&mut *transaction).await?;
+        // Bound variables per statement are limited (SQLite: 32 766).
+        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks).collect();
+        for chunk in tasks.chunks(1000) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO scratch_agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) ",
+            );
+            insert.push_values(chunk, |mut values, task| {
+                values
+                    .push_bind(&task.case_id)
+                    .push_bind(&task.step)
+                    .push_bind(&task.agency)
+                    .push_bind(&task.workflow)
+                    .push_bind(&task.state)
+                    .push_bind(&task.due)
+                    .push_bind(task.warned)
+                    .push_bind(task.overdue)
+                    .push_bind(&task.activated_at);
+            });
+            insert.build().execute(&mut *transaction).await?;
+        }
+        // Rows on one side and not on the other, in both directions, limited
+        // to the cases of this batch.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT case_id FROM (SELECT * FROM scratch_case_summaries
+                 EXCEPT SELECT * FROM case_summaries WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_only
+             UNION SELECT case_id FROM (SELECT * FROM case_summaries WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
+                 EXCEPT SELECT * FROM scratch_case_summaries) AS live_only
+             UNION SELECT case_id FROM (SELECT * FROM scratch_agency_tasks
+                 EXCEPT SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_tasks_only
+             UNION SELECT case_id FROM (SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
+                 EXCEPT SELECT * FROM scratch_agency_tasks) AS live_tasks_only",
+        )
+        .fetch_all(&mut *transaction)
+        .await?;
+        transaction.rollback().await?;
+        rows.into_iter().map(|(case_id,)| case_id).collect()
+    });
+    let mut differences = Vec::new();
+    for (summary, tasks) in batch {
+        if !differing.contains(&summary.case_id) {
+            continue;
+        }
+        let case_id = &summary.case_id;
+        match live_summary(database, case_id).await? {
+            None => differences.push(format!("case {case_id}: no summary row")),
+            Some(live) => differences.extend(compare_summary(summary, &live)),
+        }
+        let mut tasks = tasks.clone();
+        tasks.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
+        let live = live_tasks(database, case_id).await?;
+        if live != tasks {
+            let names = |rows: &[TaskRow]| {
+                rows.iter()
+                    .map(|t| format!("{}@{}({})", t.step, t.agency, t.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            differences.push(format!(
+                "case {case_id}: tasks are [{}], the events say [{}]",
+                names(&live),
+                names(&tasks)
+            ));
+        }
+    }
+    Ok(differences)
+}
+
 /// Rebuilds every read model from the events; with `check`, changes nothing
 /// and reports every difference between the live rows and the rebuilt ones.
 pub async fn rebuild(
@@ -276,40 +377,32 @@ pub async fn rebuild(
             transaction.commit().await?;
         });
     }
+    let mut batch: Vec<(SummaryRow, Vec<TaskRow>)> = Vec::new();
     for case_id in &case_ids {
         let case = store.load(case_id).await?;
         report.cases += 1;
         if report.cases.is_multiple_of(1000) {
             progress(report.cases);
         }
-        let Some((summary, mut tasks)) = rows_for(&case, store.library())? else {
+        let Some((summary, tasks)) = rows_for(&case, store.library())? else {
             continue;
         };
         if !check {
             write(database, &summary, &tasks).await?;
             continue;
         }
-        match live_summary(database, case_id).await? {
-            None => report
+        batch.push((summary, tasks));
+        if batch.len() == CHECK_BATCH {
+            report
                 .differences
-                .push(format!("case {case_id}: no summary row")),
-            Some(live) => report.differences.extend(compare_summary(&summary, &live)),
+                .extend(check_batch(database, &batch).await?);
+            batch.clear();
         }
-        tasks.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
-        let live = live_tasks(database, case_id).await?;
-        if live != tasks {
-            let names = |rows: &[TaskRow]| {
-                rows.iter()
-                    .map(|t| format!("{}@{}({})", t.step, t.agency, t.state))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            report.differences.push(format!(
-                "case {case_id}: tasks are [{}], the events say [{}]",
-                names(&live),
-                names(&tasks)
-            ));
-        }
+    }
+    if !batch.is_empty() {
+        report
+            .differences
+            .extend(check_batch(database, &batch).await?);
     }
     if check {
         let sql = "SELECT case_id FROM case_summaries ORDER BY case_id";
