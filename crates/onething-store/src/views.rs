@@ -108,6 +108,32 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
     }
 }
 
+/// One statement inserting task rows into `$table` (the live table or a
+/// scratch copy), for the backend the surrounding code runs on.
+macro_rules! insert_tasks {
+    ($table:literal, $tasks:expr) => {{
+        let mut insert = sqlx::QueryBuilder::new(concat!(
+            "INSERT INTO ",
+            $table,
+            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) "
+        ));
+        insert.push_values($tasks, |mut values, task: &$crate::views::TaskRow| {
+            values
+                .push_bind(task.case_id.clone())
+                .push_bind(task.step.clone())
+                .push_bind(task.agency.clone())
+                .push_bind(task.workflow.clone())
+                .push_bind(task.state.clone())
+                .push_bind(task.due.clone())
+                .push_bind(task.warned)
+                .push_bind(task.overdue)
+                .push_bind(task.activated_at.clone());
+        });
+        insert
+    }};
+}
+pub(crate) use insert_tasks;
+
 /// Writes one case's rows inside a transaction of either backend: the
 /// summary only if it is newer than the stored one, then its tasks.
 macro_rules! write_rows {
@@ -142,22 +168,10 @@ macro_rules! write_rows {
             let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
             sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
             if !tasks.is_empty() {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) ",
-                );
-                insert.push_values(tasks, |mut values, task| {
-                    values
-                        .push_bind(&task.case_id)
-                        .push_bind(&task.step)
-                        .push_bind(&task.agency)
-                        .push_bind(&task.workflow)
-                        .push_bind(&task.state)
-                        .push_bind(&task.due)
-                        .push_bind(task.warned)
-                        .push_bind(task.overdue)
-                        .push_bind(&task.activated_at);
-                });
-                insert.build().execute(&mut *$transaction).await?;
+                $crate::views::insert_tasks!("agency_tasks", tasks)
+                    .build()
+                    .execute(&mut *$transaction)
+                    .await?;
             }
         }
         Ok::<(), $crate::error::StoreError>(())
@@ -292,24 +306,12 @@ async fn check_batch(
         });
         summaries.build().execute(&mut *transaction).await?;
         // Bound variables per statement are limited (SQLite: 32 766).
-        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks).collect();
+        let tasks: Vec<TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks.iter().cloned()).collect();
         for chunk in tasks.chunks(1000) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO scratch_agency_tasks (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) ",
-            );
-            insert.push_values(chunk, |mut values, task| {
-                values
-                    .push_bind(&task.case_id)
-                    .push_bind(&task.step)
-                    .push_bind(&task.agency)
-                    .push_bind(&task.workflow)
-                    .push_bind(&task.state)
-                    .push_bind(&task.due)
-                    .push_bind(task.warned)
-                    .push_bind(task.overdue)
-                    .push_bind(&task.activated_at);
-            });
-            insert.build().execute(&mut *transaction).await?;
+            insert_tasks!("scratch_agency_tasks", chunk)
+                .build()
+                .execute(&mut *transaction)
+                .await?;
         }
         // Rows on one side and not on the other, in both directions, limited
         // to the cases of this batch.
