@@ -277,10 +277,17 @@ pub struct TaskDto {
     /// procedure), or
     /// `extension_requested` (this agency decides another's extension).
     pub state: String,
-    pub due: Option<String>,
+    /// Written as in the case view (`2026-12-01T16:00:00Z`).
+    pub due: Option<DateTime<Utc>>,
     pub warned: bool,
     pub overdue: bool,
-    pub activated_at: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// A stored read-model time (UTC, milliseconds) as a time.
+fn stored_time(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|time| time.with_timezone(&Utc))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1180,10 +1187,10 @@ pub async fn inbox(
                 agency: task.agency,
                 workflow: task.workflow,
                 state: task.state,
-                due: task.due,
+                due: stored_time(task.due),
                 warned: task.warned != 0,
                 overdue: task.overdue != 0,
-                activated_at: task.activated_at,
+                activated_at: stored_time(task.activated_at),
             })
             .collect(),
         limit,

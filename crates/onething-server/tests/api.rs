@@ -1341,6 +1341,19 @@ async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reas
         inbox("market_regulation").await,
         ["handle_market_regulation@market_regulation:active"]
     );
+    let raw_inbox = call(
+        &app,
+        Method::GET,
+        "/api/v1/agencies/market_regulation/inbox",
+        Some("market_regulation"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        raw_inbox.json["tasks"][0]["due"], waiting["due"],
+        "the inbox writes times as the case view does"
+    );
     let again = step(
         &app,
         &case,
