@@ -173,6 +173,18 @@ pub async fn webhook_loop(
     }
 }
 
+/// How far behind a receiver is, in time: the age of the oldest event
+/// waiting for it (exact, unlike the count of one page).
+fn lag_seconds(waiting: &[feed::FeedEvent], now: chrono::DateTime<Utc>) -> i64 {
+    waiting
+        .first()
+        .and_then(|event| event.metadata.get("recorded_at")?.as_str())
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .map_or(0, |oldest| {
+            (now - oldest.with_timezone(&Utc)).num_seconds().max(0)
+        })
+}
+
 async fn deliver(
     state: &AppState,
     client: &reqwest::Client,
@@ -196,6 +208,11 @@ async fn deliver(
         "onething_feed_lag_events",
         &[("subscription", &subscription.id)],
         page.events.len() as i64,
+    );
+    state.metrics.set(
+        "onething_feed_lag_seconds",
+        &[("subscription", &subscription.id)],
+        lag_seconds(&page.events, now),
     );
     for event in page.events {
         if *stop.borrow() {
@@ -277,4 +294,38 @@ async fn deliver(
     }
     webhooks::release(database, &subscription.id, &state.node).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(recorded_at: &str) -> feed::FeedEvent {
+        feed::FeedEvent {
+            cursor: "r1".into(),
+            case_id: "C1".into(),
+            sequence: 1,
+            event_type: "case_opened".into(),
+            payload: serde_json::json!({}),
+            metadata: serde_json::json!({ "recorded_at": recorded_at }),
+        }
+    }
+
+    #[test]
+    fn the_lag_is_the_age_of_the_oldest_waiting_event() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T09:01:30.000Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            lag_seconds(
+                &[
+                    waiting("2026-06-01T09:00:00.000Z"),
+                    waiting("2026-06-01T09:01:00.000Z")
+                ],
+                now
+            ),
+            90
+        );
+        assert_eq!(lag_seconds(&[], now), 0, "nothing waits");
+    }
 }

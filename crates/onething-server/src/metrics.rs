@@ -35,7 +35,12 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "onething_feed_lag_events",
         "gauge",
-        "Events not yet delivered, per webhook subscription (as of the last poll)",
+        "Events not yet delivered, per webhook subscription (as of the last poll, at most one page of 100)",
+    ),
+    (
+        "onething_feed_lag_seconds",
+        "gauge",
+        "Age of the oldest event not yet delivered, per webhook subscription (0 when none waits)",
     ),
     (
         "onething_deadline_events_total",
