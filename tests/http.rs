@@ -526,9 +526,7 @@ async fn open_newborn(http: &reqwest::Client, base: &str, key: &str) -> String {
         .post(format!("{base}/api/v1/cases"))
         .bearer_auth("t-window")
         .header("Idempotency-Key", key)
-        .json(&json!({"workflow": "newborn", "form": {
-            "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
-            "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X", "address": "某路1号", "phone": "13800138000"}}))
+        .json(&json!({"workflow": "newborn", "form": onething_tests::newborn_form()}))
         .send()
         .await
         .unwrap()

@@ -178,6 +178,15 @@ impl Drop for TempFolder {
     }
 }
 
+/// A valid newborn application form, for tests that need any case.
+pub fn newborn_form() -> serde_json::Value {
+    serde_json::json!({
+        "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
+        "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+        "address": "某路1号", "phone": "13800138000"
+    })
+}
+
 /// The open command of a newborn case from the window, at `at`; the case id
 /// is derived from the command id.
 pub fn open_newborn(
@@ -196,11 +205,7 @@ pub fn open_newborn(
         action: Action::Open {
             case_id: case_id.clone(),
             workflow: "newborn".into(),
-            form: serde_json::json!({
-                "baby_name": "测试", "baby_sex": "female", "birth_date": "2025-06-01", "born_in_province": true,
-                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-                "address": "某路1号", "phone": "13800138000"
-            }),
+            form: newborn_form(),
             materials: vec![],
             opted_in: vec![],
             channel: Default::default(),
