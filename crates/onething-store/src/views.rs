@@ -117,17 +117,17 @@ macro_rules! insert_tasks {
             $table,
             " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) "
         ));
-        insert.push_values($tasks, |mut values, task: &$crate::views::TaskRow| {
+        insert.push_values($tasks, |mut values, task| {
             values
-                .push_bind(task.case_id.clone())
-                .push_bind(task.step.clone())
-                .push_bind(task.agency.clone())
-                .push_bind(task.workflow.clone())
-                .push_bind(task.state.clone())
-                .push_bind(task.due.clone())
+                .push_bind(&task.case_id)
+                .push_bind(&task.step)
+                .push_bind(&task.agency)
+                .push_bind(&task.workflow)
+                .push_bind(&task.state)
+                .push_bind(&task.due)
                 .push_bind(task.warned)
                 .push_bind(task.overdue)
-                .push_bind(task.activated_at.clone());
+                .push_bind(&task.activated_at);
         });
         insert
     }};
@@ -281,7 +281,7 @@ async fn check_batch(
     database: &Database,
     batch: &[(SummaryRow, Vec<TaskRow>)],
 ) -> Result<Vec<String>, StoreError> {
-    let differing: Vec<String> = with_pool!(database, pool => {
+    let differing: std::collections::BTreeSet<String> = with_pool!(database, pool => {
         let mut transaction = pool.begin().await?;
         for statement in [
             "CREATE TEMPORARY TABLE scratch_case_summaries AS SELECT * FROM case_summaries WHERE 1 = 0",
@@ -306,7 +306,7 @@ async fn check_batch(
         });
         summaries.build().execute(&mut *transaction).await?;
         // Bound variables per statement are limited (SQLite: 32 766).
-        let tasks: Vec<TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks.iter().cloned()).collect();
+        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks).collect();
         for chunk in tasks.chunks(1000) {
             insert_tasks!("scratch_agency_tasks", chunk)
                 .build()
