@@ -370,7 +370,7 @@ fn the_case_at_every_sequence_is_the_replay_of_its_first_events() {
         kinds.contains(&"step_returned") && kinds.contains(&"supplement_requested"),
         "{kinds:?}"
     );
-    let definition = catalog.workflows["newborn"].clone();
+    let definition = catalog.latest("newborn").unwrap().clone();
     let mut replayed = Case::default();
     for stored in &events {
         replayed.apply_event(stored.event.clone());

@@ -486,7 +486,7 @@ fn random_commands_never_break_the_invariants_of_any_shipped_bundle() {
     let catalog = Catalog::load(&shipped_workflows()).unwrap();
     runtime().block_on(async {
         let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
-        for definition in catalog.workflows.values() {
+        for definition in &catalog.versions {
             let mut outcomes = Vec::new();
             for seed in 1..=16 {
                 outcomes.push(random_run(&store, definition, seed).await);

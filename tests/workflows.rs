@@ -58,7 +58,7 @@ fn every_shipped_bundle_validates() {
         "retirement",
         "hotline-12345",
     ] {
-        assert!(catalog.workflows.contains_key(id), "bundle {id} is shipped");
+        assert!(catalog.latest(id).is_some(), "bundle {id} is shipped");
     }
 }
 
@@ -209,7 +209,8 @@ fn list_show_and_graph_work_on_every_shipped_bundle() {
     let catalog = Catalog::load(&folder).unwrap();
     let list = run_in(&folder, &["workflow", "list"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
-    for (id, definition) in &catalog.workflows {
+    for definition in &catalog.versions {
+        let id = &definition.id;
         assert!(
             list.stdout
                 .lines()

@@ -181,6 +181,14 @@ pub enum CaseCommandLine {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Count the deadlines of every running step again after a calendar
+    /// changed (e.g. the official holiday table replaced a provisional
+    /// year): each changed step gets a `deadline_revised` event.
+    ReviseDeadlines {
+        /// Print the revision report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check every open case's deadlines: warn and mark overdue, once each.
     Tick {
         /// The time to check at (RFC 3339); now by default.
@@ -269,19 +277,35 @@ pub struct Setting<'a> {
     pub fixed_now: Option<DateTime<Utc>>,
 }
 
+/// ` provisional (2027)`: a due time counted on provisional calendar years.
+fn provisional_flag(years: &[i32]) -> String {
+    let years: Vec<String> = years.iter().map(ToString::to_string).collect();
+    format!(" provisional ({})", years.join(", "))
+}
+
 pub async fn open_store(
     context: &Setting<'_>,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<CaseStore> {
     let catalog = load(context.workflows, terminal)?;
-    open_case_store(context.database, &catalog)
+    let store = open_case_store(context.database, &catalog)
         .await
         .with_context(|| {
             format!(
                 "opening {}",
                 onething_store::database::redact(context.database)
             )
-        })
+        })?;
+    let calendars: Vec<_> = catalog.registry.calendars.values().collect();
+    let pending = onething_store::calendars::pending_changes(store.database(), &calendars).await?;
+    if !pending.is_empty() {
+        writeln!(
+            terminal.err,
+            "warning: running deadlines are not yet revised for: {}; run `onething case revise-deadlines`",
+            pending.join("; ")
+        )?;
+    }
+    Ok(store)
 }
 
 fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
@@ -563,6 +587,49 @@ pub async fn run(
             comment,
             acting,
         } => (case, simple(&acting, Action::Rate { score, comment })?),
+        CaseCommandLine::ReviseDeadlines { json } => {
+            let store = open_store(&context, terminal).await?;
+            let calendars = store.library().calendars();
+            let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
+            let reasons =
+                onething_store::calendars::pending_changes(store.database(), &calendars).await?;
+            let report = if reasons.is_empty() {
+                onething_store::calendars::RevisionReport::default()
+            } else {
+                let run_id = format!(
+                    "{}-{}",
+                    at.timestamp_millis(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                onething_store::calendars::revise_deadlines(&store, reasons, at, &run_id).await?
+            };
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else if report.reasons.is_empty() {
+                writeln!(
+                    terminal.out,
+                    "the calendars are as the running deadlines were counted on: nothing to revise"
+                )?;
+            } else {
+                for reason in &report.reasons {
+                    writeln!(terminal.out, "{reason}")?;
+                }
+                for revised in &report.revised {
+                    writeln!(terminal.out, "  revised {revised}")?;
+                }
+                for failed in &report.failed {
+                    writeln!(terminal.err, "  not revised {failed}")?;
+                }
+                writeln!(
+                    terminal.out,
+                    "{} open case(s) checked, {} step(s) revised (correlation id {})",
+                    report.cases,
+                    report.revised.len(),
+                    report.correlation_id
+                )?;
+            }
+            return Ok(u8::from(!report.failed.is_empty()));
+        }
         CaseCommandLine::Tick { now } => {
             let now = match now {
                 Some(text) => DateTime::parse_from_rfc3339(&text)
@@ -677,11 +744,15 @@ pub async fn run(
                 )?;
                 for step in &shown.steps {
                     let due = step.due.map(|due| due.to_rfc3339()).unwrap_or_default();
-                    let flags = match (step.warned, step.overdue) {
+                    let mut flags = match (step.warned, step.overdue) {
                         (_, true) => " OVERDUE",
                         (true, false) => " warned",
                         _ => "",
-                    };
+                    }
+                    .to_string();
+                    if step.provisional {
+                        flags.push_str(&provisional_flag(&step.provisional_years));
+                    }
                     writeln!(
                         terminal.out,
                         "  {:<28} {:<18} {:<10} {due}{flags}",
@@ -750,7 +821,7 @@ pub async fn run(
         }
         CaseCommandLine::Stats { bundle, json } => {
             let store = open_store(&context, terminal).await?;
-            let Some(definition) = store.library().current(&bundle) else {
+            let Some(definition) = store.library().current_at(&bundle, at) else {
                 writeln!(terminal.err, "no workflow `{bundle}`")?;
                 return Ok(1);
             };
@@ -842,9 +913,14 @@ pub async fn run(
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
             } else {
                 for task in &tasks {
+                    let provisional = task
+                        .provisional_years
+                        .as_deref()
+                        .map(|years| format!("\tprovisional ({years})"))
+                        .unwrap_or_default();
                     writeln!(
                         terminal.out,
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}{provisional}",
                         task.case_id,
                         task.step,
                         task.state,

@@ -105,11 +105,6 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         now,
         command,
     } = cli;
-    let command = match command {
-        Command::Workflow(command) => return workflow_commands::run(&workflows, command, terminal),
-        Command::Token(command) => return serve_command::run_token(command, terminal),
-        other => other,
-    };
     let fixed_now = match &now {
         Some(text) => Some(
             chrono::DateTime::parse_from_rfc3339(text)
@@ -121,6 +116,13 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
         None => None,
     };
     let now = fixed_now.unwrap_or_else(chrono::Utc::now);
+    let command = match command {
+        Command::Workflow(command) => {
+            return workflow_commands::run(&workflows, now, command, terminal)
+        }
+        Command::Token(command) => return serve_command::run_token(command, terminal),
+        other => other,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -108,16 +108,15 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| setting.database.to_string());
     let catalog = load(&workflows, terminal)?;
-    // Long limits (60 working days) reach about three months ahead.
-    for calendar in catalog.registry.calendars.values() {
-        let today = calendar.local_date(setting.now);
-        if let Some(warning) = calendar.coverage_warning(today, 92) {
-            tracing::warn!("{warning} (see docs/workflow-language.md, calendars)");
-        }
+    for warning in &catalog.warnings {
+        tracing::warn!("{warning}");
     }
     let store = onething_store::open_case_store(&database, &catalog)
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
+    for warning in onething_server::horizon::warnings(store.library(), setting.now) {
+        tracing::warn!("{warning} (see docs/cases.md, when the holiday notice is published)");
+    }
 
     let unknown: Vec<String> = config
         .clients
@@ -190,7 +189,7 @@ pub async fn run(
     writeln!(
         terminal.err,
         "onething is serving {} bundle(s) from {} on {}",
-        catalog.workflows.len(),
+        catalog.ids().len(),
         workflows.display(),
         onething_store::database::redact(&database)
     )?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::Terminal;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
-use onething_core::workflow::{render_graph, GraphFormat};
+use onething_core::workflow::{render_graph, Definition, GraphFormat};
 use onething_store::workflow_files::{
     bundle_files, load_bundles, load_registry, Catalog, FileProblem,
 };
@@ -17,7 +17,8 @@ pub enum WorkflowCommand {
         /// Files or folders; the workflows folder when none is given.
         paths: Vec<PathBuf>,
     },
-    /// List the bundles: id, version and title.
+    /// List the bundles: every version with its period, whether it is in
+    /// force today, and its title.
     List {
         #[arg(long)]
         json: bool,
@@ -25,6 +26,9 @@ pub enum WorkflowCommand {
     /// Show one bundle's parsed definition.
     Show {
         id: String,
+        /// A version other than the one in force today.
+        #[arg(long)]
+        version: Option<u32>,
         /// Print the definition as JSON (the default prints a summary).
         #[arg(long)]
         json: bool,
@@ -32,6 +36,9 @@ pub enum WorkflowCommand {
     /// Draw a bundle's step graph.
     Graph {
         id: String,
+        /// A version other than the one in force today.
+        #[arg(long)]
+        version: Option<u32>,
         #[arg(long, value_enum, default_value_t = Format::Mermaid)]
         format: Format,
     },
@@ -64,8 +71,36 @@ pub fn load(folder: &Path, terminal: &mut Terminal<'_>) -> anyhow::Result<Catalo
     }
 }
 
+/// The version asked for, or the one in force at `now`, or else the newest.
+fn chosen<'a>(
+    catalog: &'a Catalog,
+    id: &str,
+    version: Option<u32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<&'a Definition> {
+    match version {
+        Some(version) => catalog
+            .versions_of(id)
+            .into_iter()
+            .find(|definition| definition.version == version),
+        None => catalog
+            .versions_of(id)
+            .into_iter()
+            .find(|definition| {
+                let today = catalog
+                    .registry
+                    .calendars
+                    .get(&definition.calendar)
+                    .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
+                onething_core::case::in_force_on(definition, today)
+            })
+            .or_else(|| catalog.latest(id)),
+    }
+}
+
 pub fn run(
     folder: &Path,
+    now: chrono::DateTime<chrono::Utc>,
     command: WorkflowCommand,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
@@ -91,10 +126,14 @@ pub fn run(
             };
             let mut problems = Vec::new();
             let files = bundle_files(&paths, &mut problems);
-            let (definitions, mut bundle_problems) = load_bundles(&registry, &files);
-            problems.append(&mut bundle_problems);
+            let mut loaded = load_bundles(&registry, &files);
+            problems.append(&mut loaded.problems);
+            for warning in &loaded.warnings {
+                writeln!(terminal.err, "warning: {warning}")?;
+            }
+            let definitions = loaded.definitions;
             if problems.is_empty() {
-                let steps: usize = definitions.values().map(|d| d.steps.len()).sum();
+                let steps: usize = definitions.iter().map(|d| d.steps.len()).sum();
                 writeln!(
                     terminal.out,
                     "{} workflow(s) valid: {} steps, {} agencies, {} calendar(s)",
@@ -112,35 +151,60 @@ pub fn run(
         }
         WorkflowCommand::List { json } => {
             let catalog = load(folder, terminal)?;
+            let in_force = |definition: &Definition| {
+                let today = catalog
+                    .registry
+                    .calendars
+                    .get(&definition.calendar)
+                    .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
+                onething_core::case::in_force_on(definition, today)
+            };
             if json {
                 let list: Vec<_> = catalog
-                    .workflows
-                    .values()
+                    .versions
+                    .iter()
                     .map(|d| {
                         serde_json::json!({
                             "id": d.id, "version": d.version, "hash": d.hash,
                             "title": d.title,
+                            "effective_from": d.effective_from,
+                            "effective_until": d.effective_until,
+                            "in_force": in_force(d),
                         })
                     })
                     .collect();
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
-                for definition in catalog.workflows.values() {
+                for definition in &catalog.versions {
                     writeln!(
                         terminal.out,
-                        "{}\tv{}\t{} ({})",
-                        definition.id, definition.version, definition.title.zh, definition.title.en
+                        "{}\tv{}\t{}{}\t{} ({})",
+                        definition.id,
+                        definition.version,
+                        onething_core::case::period(definition)
+                            .split_once(' ')
+                            .map_or("", |(_, period)| period),
+                        if in_force(definition) {
+                            "\tin force"
+                        } else {
+                            "\tnot in force"
+                        },
+                        definition.title.zh,
+                        definition.title.en
                     )?;
                 }
             }
             Ok(0)
         }
-        WorkflowCommand::Show { id, json } => {
+        WorkflowCommand::Show { id, version, json } => {
             let catalog = load(folder, terminal)?;
-            let definition = catalog
-                .workflows
-                .get(&id)
-                .with_context(|| format!("no workflow `{id}` in {}", folder.display()))?;
+            let definition = chosen(&catalog, &id, version, now).with_context(|| {
+                format!(
+                    "no workflow `{id}`{} in {}",
+                    version.map(|v| format!(" v{v}")).unwrap_or_default(),
+                    folder.display()
+                )
+            })?;
             if json {
                 writeln!(
                     terminal.out,
@@ -169,12 +233,19 @@ pub fn run(
             }
             Ok(0)
         }
-        WorkflowCommand::Graph { id, format } => {
+        WorkflowCommand::Graph {
+            id,
+            version,
+            format,
+        } => {
             let catalog = load(folder, terminal)?;
-            let definition = catalog
-                .workflows
-                .get(&id)
-                .with_context(|| format!("no workflow `{id}` in {}", folder.display()))?;
+            let definition = chosen(&catalog, &id, version, now).with_context(|| {
+                format!(
+                    "no workflow `{id}`{} in {}",
+                    version.map(|v| format!(" v{v}")).unwrap_or_default(),
+                    folder.display()
+                )
+            })?;
             let format = match format {
                 Format::Mermaid => GraphFormat::Mermaid,
                 Format::Dot => GraphFormat::Dot,

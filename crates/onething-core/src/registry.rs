@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, CalendarYear};
+use crate::calendar::{Calendar, CalendarYear, Festival, ProvisionalRule};
 use crate::diagnostic::Diagnostic;
-use crate::toml_reader::{parse_document, Located, Table};
+use crate::toml_reader::{date_value, parse_document, Located, Table};
 
 /// Text in Chinese and English.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +171,7 @@ impl Registry {
                     continue;
                 };
                 table.allow(&["source"]);
+                let provisional = table.boolean("provisional", &mut diagnostics);
                 let holidays = table.dates("holidays", &mut diagnostics);
                 let workdays = table.dates("workdays", &mut diagnostics);
                 table.finish(&mut diagnostics);
@@ -186,10 +188,14 @@ impl Registry {
                     CalendarYear {
                         holidays: holidays.into_iter().map(|d| d.value).collect(),
                         workdays: workdays.into_iter().map(|d| d.value).collect(),
+                        provisional: provisional.unwrap_or(false),
                     },
                 );
             }
         }
+        let provisional_rule = root
+            .table("provisional", &mut diagnostics)
+            .and_then(|table| provisional_rule(&table, &mut diagnostics));
         root.finish(&mut diagnostics);
         let (Some(id), Some(name), Some(offset_minutes)) = (id, name, offset_minutes) else {
             return Err(diagnostics);
@@ -205,17 +211,143 @@ impl Registry {
             crate::diagnostic::sort(&mut diagnostics);
             return Err(diagnostics);
         }
-        self.calendars.insert(
-            id.value.clone(),
-            Calendar {
-                id: id.value,
-                name,
-                utc_offset_minutes: offset_minutes,
-                years,
-            },
-        );
+        let mut calendar = Calendar {
+            id: id.value.clone(),
+            name,
+            utc_offset_minutes: offset_minutes,
+            years,
+            provisional_rule,
+        };
+        calendar.fill_provisional_years();
+        self.calendars.insert(id.value, calendar);
         Ok(())
     }
+}
+
+/// Reads `[provisional]`: the holiday rules in force and the feasts' dates.
+fn provisional_rule(
+    table: &Table<'_, '_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ProvisionalRule> {
+    table.allow(&["dates_source"]);
+    let basis = table.required_string("basis", diagnostics);
+    let weekend_compensation = table.boolean("weekend_compensation", diagnostics);
+    let mut fixed = Vec::new();
+    for day in table.strings("fixed", diagnostics) {
+        let parsed = day.value.split_once('-').and_then(|(month, day)| {
+            let (month, day) = (month.parse::<u32>().ok()?, day.parse::<u32>().ok()?);
+            // 2024 is a leap year: every month-day that can exist does.
+            NaiveDate::from_ymd_opt(2024, month, day).map(|_| (month, day))
+        });
+        match parsed {
+            Some(month_day) => fixed.push(month_day),
+            None => diagnostics.push(Diagnostic::new(
+                day.span.clone(),
+                format!("`{}` is not a month and day like 05-01", day.value),
+            )),
+        }
+    }
+    let mut festivals: Vec<Festival> = Vec::new();
+    for festival in table.tables("festivals", diagnostics) {
+        let name = festival.required_string("name", diagnostics);
+        let from = festival
+            .integer("from", diagnostics)
+            .map_or(0, |from| from.value);
+        let days = festival.integer("days", diagnostics);
+        festival.finish(diagnostics);
+        let days = match days {
+            Some(days) if (1..=15).contains(&days.value) => days.value as u32,
+            Some(days) => {
+                diagnostics.push(Diagnostic::new(
+                    days.span.clone(),
+                    format!("`days` must be from 1 to 15, found {}", days.value),
+                ));
+                continue;
+            }
+            None => {
+                diagnostics.push(Diagnostic::new(festival.span(), "missing key `days`"));
+                continue;
+            }
+        };
+        let Some(name) = name else { continue };
+        if !(-15..=15).contains(&from) {
+            diagnostics.push(Diagnostic::new(
+                festival.span(),
+                format!("`from` must be from -15 to 15 days, found {from}"),
+            ));
+            continue;
+        }
+        festivals.push(Festival {
+            name: name.value,
+            from,
+            days,
+        });
+    }
+    let mut dates = BTreeMap::new();
+    if let Some(years) = table.table("dates", diagnostics) {
+        for (year, value) in years.entries() {
+            let Ok(number) = year.value.parse::<i32>() else {
+                diagnostics.push(Diagnostic::new(
+                    year.span.clone(),
+                    format!("`{}` is not a year", year.value),
+                ));
+                continue;
+            };
+            let Some(feasts) = Table::from_value(value, "the feasts of a year", diagnostics) else {
+                continue;
+            };
+            let mut of_year = BTreeMap::new();
+            for (feast, value) in feasts.entries() {
+                if !festivals
+                    .iter()
+                    .any(|festival| festival.name == feast.value)
+                {
+                    let known: Vec<&str> = festivals.iter().map(|f| f.name.as_str()).collect();
+                    diagnostics.push(Diagnostic::new(
+                        feast.span.clone(),
+                        format!(
+                            "`{}` is not one of the festivals (known: {})",
+                            feast.value,
+                            known.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
+                let Some(date) = date_value(value, &feast.value, diagnostics) else {
+                    continue;
+                };
+                if chrono::Datelike::year(&date.value) != number {
+                    diagnostics.push(Diagnostic::new(
+                        date.span.clone(),
+                        format!("{} is not in the year {number}", date.value),
+                    ));
+                    continue;
+                }
+                of_year.insert(feast.value, date.value);
+            }
+            let missing: Vec<&str> = festivals
+                .iter()
+                .filter(|festival| !of_year.contains_key(&festival.name))
+                .map(|festival| festival.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                diagnostics.push(Diagnostic::new(
+                    year.span.clone(),
+                    format!("the year {number} has no date for: {}", missing.join(", ")),
+                ));
+                continue;
+            }
+            dates.insert(number, of_year);
+        }
+    }
+    table.finish(diagnostics);
+    Some(ProvisionalRule {
+        basis: basis?.value,
+        fixed,
+        festivals,
+        dates,
+        weekend_compensation: weekend_compensation.unwrap_or(false),
+    })
 }
 
 fn parse_utc_offset(text: &str) -> Option<i32> {

@@ -347,7 +347,8 @@ impl<'t, 'i> Table<'t, 'i> {
     }
 }
 
-fn date_value(
+/// A date value under a key chosen by the author (e.g. a feast's name).
+pub fn date_value(
     value: &Spanned<DeValue<'_>>,
     key: &str,
     diagnostics: &mut Vec<Diagnostic>,

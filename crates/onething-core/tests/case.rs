@@ -234,7 +234,19 @@ fn describe(event: &CaseEvent) -> String {
             not_delivered.join(",")
         ),
         Change::CaseRated { score, .. } => format!("case_rated {score}"),
-        Change::FollowUpOpened { due } => format!("follow_up_opened due {}", due.to_rfc3339()),
+        Change::FollowUpOpened { due, .. } => {
+            format!("follow_up_opened due {}", due.to_rfc3339())
+        }
+        Change::DeadlineRevised {
+            step,
+            previous_due,
+            due,
+            ..
+        } => format!(
+            "deadline_revised {step} {} -> {}",
+            previous_due.map(|d| d.to_rfc3339()).unwrap_or_default(),
+            due.map(|d| d.to_rfc3339()).unwrap_or_default()
+        ),
     }
 }
 

@@ -282,6 +282,12 @@ pub struct TaskDto {
     pub warned: bool,
     pub overdue: bool,
     pub activated_at: Option<DateTime<Utc>>,
+    /// The due time was counted on a provisional calendar year (no official
+    /// holiday table yet); it is revised when the table arrives.
+    pub provisional: bool,
+    /// Which years were provisional.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
 }
 
 /// A stored read-model time (UTC, milliseconds) as a time.
@@ -336,6 +342,7 @@ pub struct FeedResponse {
     pub next: Option<String>,
 }
 
+/// One version of a bundle.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WorkflowSummary {
     pub id: String,
@@ -343,6 +350,63 @@ pub struct WorkflowSummary {
     pub hash: String,
     pub title_zh: String,
     pub title_en: String,
+    /// The first day new cases open on this version.
+    pub effective_from: chrono::NaiveDate,
+    /// The last day, if the version's period ends.
+    pub effective_until: Option<chrono::NaiveDate>,
+    /// New cases open on this version today.
+    pub in_force: bool,
+}
+
+fn workflow_summary(
+    definition: &onething_core::workflow::Definition,
+    state: &AppState,
+) -> WorkflowSummary {
+    let today = state
+        .store
+        .library()
+        .calendar(&definition.calendar)
+        .map_or_else(
+            || state.now().date_naive(),
+            |calendar| calendar.local_date(state.now()),
+        );
+    WorkflowSummary {
+        id: definition.id.clone(),
+        version: definition.version,
+        hash: definition.hash.clone(),
+        title_zh: definition.title.zh.clone(),
+        title_en: definition.title.en.clone(),
+        effective_from: definition.effective_from,
+        effective_until: definition.effective_until,
+        in_force: case::in_force_on(definition, today),
+    }
+}
+
+/// What a reload installed and what it revised.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReloadReport {
+    /// Every version of every bundle now served.
+    pub workflows: Vec<WorkflowSummary>,
+    /// Gaps between bundle versions and other warnings of the files.
+    pub warnings: Vec<String>,
+    /// What changed in the calendars since deadlines were last counted.
+    pub calendar_changes: Vec<String>,
+    /// The revision of running deadlines that the calendar changes caused.
+    pub revision: Option<RevisionSummary>,
+}
+
+/// A revision run: every open case's running steps counted again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RevisionSummary {
+    pub correlation_id: String,
+    /// Open cases looked at.
+    pub cases: usize,
+    /// Each revised step as `CASE/STEP`.
+    pub revised: Vec<String>,
+    /// Cases not revised, with the reason (the run is retried).
+    pub failed: Vec<String>,
+    /// Another server holds the revision lease: it runs there, or here later.
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -373,6 +437,9 @@ pub struct Health {
     pub status: String,
     pub database: String,
     pub workflows: usize,
+    /// What an operator must act on soon: official holiday tables or bundle
+    /// periods ending within 90 days, calendar changes not yet revised.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
@@ -423,6 +490,15 @@ pub struct FeedParameters {
 pub struct GraphParameters {
     /// `mermaid` (default) or `dot`.
     pub format: Option<String>,
+    /// A version of the bundle other than the one in force today.
+    pub version: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionParameters {
+    /// A version of the bundle other than the one in force today.
+    pub version: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
@@ -720,16 +796,31 @@ fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     onething_store::feed::head(state.store.database()).await?;
+    let mut warnings = crate::horizon::warnings(state.store.library(), state.now());
+    let calendars = state.store.library().calendars();
+    let pending = onething_store::calendars::pending_changes(
+        state.store.database(),
+        &calendars.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+    )
+    .await?;
+    if !pending.is_empty() {
+        warnings.push(format!(
+            "running deadlines are not yet revised for: {}",
+            pending.join("; ")
+        ));
+    }
     Ok(Json(Health {
         status: "ok".into(),
         database: state.store.database().backend().into(),
         workflows: state.store.library().current_definitions().len(),
+        warnings,
     }))
 }
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::horizon::record_metrics(state.store.library(), state.now(), &state.metrics);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -1191,6 +1282,13 @@ pub async fn inbox(
                 warned: task.warned != 0,
                 overdue: task.overdue != 0,
                 activated_at: stored_time(task.activated_at),
+                provisional: task.provisional_years.is_some(),
+                provisional_years: task
+                    .provisional_years
+                    .iter()
+                    .flat_map(|years| years.split(','))
+                    .filter_map(|year| year.parse().ok())
+                    .collect(),
             })
             .collect(),
         limit,
@@ -1277,29 +1375,41 @@ pub async fn list_workflows(
             .library()
             .current_definitions()
             .iter()
-            .map(|definition| WorkflowSummary {
-                id: definition.id.clone(),
-                version: definition.version,
-                hash: definition.hash.clone(),
-                title_zh: definition.title.zh.clone(),
-                title_en: definition.title.en.clone(),
-            })
+            .map(|definition| workflow_summary(definition, &state))
             .collect(),
     )
 }
 
-/// One bundle's definition, as `onething workflow show --json` prints it.
-#[utoipa::path(get, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+/// The version of a bundle in force now (or else the newest), or the one asked for.
+fn chosen_version(
+    state: &AppState,
+    id: &str,
+    version: Option<u32>,
+) -> Result<std::sync::Arc<onething_core::workflow::Definition>, ApiError> {
+    let library = state.store.library();
+    match version {
+        None => library.current_at(id, state.now()),
+        Some(version) => library
+            .versions(id)
+            .into_iter()
+            .find(|definition| definition.version == version),
+    }
+    .ok_or_else(|| match version {
+        Some(version) => ApiError::not_found(format!("no version {version} of workflow `{id}`")),
+        None => ApiError::not_found(format!("no workflow `{id}`")),
+    })
+}
+
+/// One bundle's definition, as `onething workflow show --json` prints it:
+/// the version in force today, or `?version=N`.
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}", tag = "workflows", params(("workflow" = String, Path), VersionParameters), responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub async fn show_workflow(
     State(state): State<AppState>,
     _client: Client,
     PathParams(id): PathParams<String>,
+    Params(parameters): Params<VersionParameters>,
 ) -> Result<Json<Value>, ApiError> {
-    let definition = state
-        .store
-        .library()
-        .current(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
+    let definition = chosen_version(&state, &id, parameters.version)?;
     Ok(Json(
         serde_json::to_value(&*definition).expect("serialises"),
     ))
@@ -1313,11 +1423,7 @@ pub async fn workflow_graph(
     PathParams(id): PathParams<String>,
     Params(parameters): Params<GraphParameters>,
 ) -> Result<Response, ApiError> {
-    let definition = state
-        .store
-        .library()
-        .current(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
+    let definition = chosen_version(&state, &id, parameters.version)?;
     let format = match parameters.format.as_deref().unwrap_or("mermaid") {
         "mermaid" => GraphFormat::Mermaid,
         "dot" => GraphFormat::Dot,
@@ -1335,12 +1441,14 @@ pub async fn workflow_graph(
         .into_response())
 }
 
-/// Reload the workflows folder (admin): new versions apply to new cases only.
-#[utoipa::path(post, path = "/api/v1/workflows/reload", tag = "workflows", responses((status = 200, body = Vec<WorkflowSummary>)), security(("bearer" = [])))]
+/// Reload the workflows folder (admin): bundles, agencies and calendars
+/// together, or nothing. New versions apply to new cases only; a calendar
+/// change revises the due times of running steps (`deadline_revised`).
+#[utoipa::path(post, path = "/api/v1/workflows/reload", tag = "workflows", responses((status = 200, body = ReloadReport)), security(("bearer" = [])))]
 pub async fn reload_workflows(
     State(state): State<AppState>,
     client: Client,
-) -> Result<Json<Vec<WorkflowSummary>>, ApiError> {
+) -> Result<Json<ReloadReport>, ApiError> {
     require(&client, &[Role::Admin], "reload workflows")?;
     let catalog = onething_store::workflow_files::Catalog::load(&state.workflows_folder).map_err(
         |problems| {
@@ -1352,11 +1460,18 @@ pub async fn reload_workflows(
             .with_reasons(problems.iter().map(ToString::to_string).collect())
         },
     )?;
-    for definition in catalog.workflows.values() {
-        state.store.record_definition(definition).await?;
-        state.store.library().set_current(definition.clone());
-    }
-    Ok(list_workflows(State(state), client).await)
+    let calendar_changes = state.store.install_catalog(&catalog).await?;
+    let revision = if calendar_changes.is_empty() {
+        None
+    } else {
+        Some(crate::background::revise_deadlines(&state, calendar_changes.clone()).await?)
+    };
+    Ok(Json(ReloadReport {
+        workflows: list_workflows(State(state), client).await.0,
+        warnings: catalog.warnings.iter().map(ToString::to_string).collect(),
+        calendar_changes,
+        revision,
+    }))
 }
 
 /// Webhook subscriptions and their delivery state (a client sees its own).
@@ -1496,11 +1611,7 @@ pub async fn statistics(
         &[Role::Window, Role::Auditor, Role::Admin],
         "read statistics",
     )?;
-    let definition = state
-        .store
-        .library()
-        .current(&parameters.workflow)
-        .ok_or_else(|| ApiError::not_found(format!("no workflow `{}`", parameters.workflow)))?;
+    let definition = chosen_version(&state, &parameters.workflow, None)?;
     let mut problems = Vec::new();
     check_opened_range(
         &parameters.opened_from,

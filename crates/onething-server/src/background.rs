@@ -19,10 +19,94 @@ pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch:
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
+        // A revision left pending (a crash half-way, another server's lease)
+        // is taken up again before deadlines are checked on the old times.
+        if let Err(error) = revise_if_pending(&state).await {
+            tracing::error!(%error, "deadline revision failed");
+        }
         if let Err(error) = check_deadlines(&state, interval).await {
             tracing::error!(%error, "deadline check failed");
         }
     }
+}
+
+/// Revises running deadlines if the calendars differ from the ones they were
+/// last counted on; `None` when nothing is pending.
+pub async fn revise_if_pending(
+    state: &AppState,
+) -> Result<Option<crate::api::RevisionSummary>, onething_store::StoreError> {
+    let calendars = state.store.library().calendars();
+    let changes = onething_store::calendars::pending_changes(
+        state.store.database(),
+        &calendars.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+    )
+    .await?;
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    revise_deadlines(state, changes).await.map(Some)
+}
+
+/// One revision run under the `deadline-revision` lease, so that two servers
+/// do not revise at once (each revision would still be recorded once: a
+/// case already revised decides nothing new).
+pub async fn revise_deadlines(
+    state: &AppState,
+    reasons: Vec<String>,
+) -> Result<crate::api::RevisionSummary, onething_store::StoreError> {
+    let now = state.now();
+    let run_id = format!(
+        "{}-{}",
+        now.timestamp_millis(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let lease_until = Utc::now() + chrono::Duration::minutes(10);
+    if !leases::acquire(
+        state.store.database(),
+        "deadline-revision",
+        &state.node,
+        Utc::now(),
+        lease_until,
+    )
+    .await?
+    {
+        return Ok(crate::api::RevisionSummary {
+            correlation_id: String::new(),
+            cases: 0,
+            revised: Vec::new(),
+            failed: Vec::new(),
+            pending: true,
+        });
+    }
+    tracing::info!(reasons = %reasons.join("; "), "revising running deadlines after a calendar change");
+    let result =
+        onething_store::calendars::revise_deadlines(&state.store, reasons, now, &run_id).await;
+    leases::release(state.store.database(), "deadline-revision", &state.node).await?;
+    let report = result?;
+    if !report.revised.is_empty() {
+        state.metrics.increment(
+            "onething_deadlines_revised_total",
+            &[],
+            report.revised.len() as u64,
+        );
+        state.feed_signal.notify_waiters();
+    }
+    for failure in &report.failed {
+        tracing::warn!(%failure, "a case's deadlines could not be revised; the run is retried");
+    }
+    tracing::info!(
+        cases = report.cases,
+        revised = report.revised.len(),
+        correlation_id = %report.correlation_id,
+        "deadline revision done"
+    );
+    Ok(crate::api::RevisionSummary {
+        correlation_id: report.correlation_id,
+        cases: report.cases,
+        revised: report.revised,
+        failed: report.failed,
+        pending: false,
+    })
 }
 
 /// One deadline check, if this node wins the lease for this interval.

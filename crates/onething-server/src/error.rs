@@ -122,6 +122,7 @@ impl ApiError {
             E::Calendar(_) | E::Expression { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }
+            E::NotInForce { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_force"),
             E::UnknownDefinition { .. } | E::UnknownCalendar { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "definition_missing")
             }

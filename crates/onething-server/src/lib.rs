@@ -7,6 +7,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod error;
+pub mod horizon;
 pub mod metrics;
 
 use std::path::PathBuf;
@@ -145,6 +146,13 @@ impl Jobs {
     pub fn start(state: &AppState, config: &Config) -> Jobs {
         let (stop, receiver) = watch::channel(false);
         let mut handles = Vec::new();
+        // Calendar files changed while no server ran: revise at once.
+        let at_start = state.clone();
+        handles.push(tokio::spawn(async move {
+            if let Err(error) = background::revise_if_pending(&at_start).await {
+                tracing::error!(%error, "deadline revision at start failed");
+            }
+        }));
         if config.deadline_check_seconds > 0 {
             handles.push(tokio::spawn(background::deadline_loop(
                 state.clone(),

@@ -52,6 +52,26 @@ const HELP: &[(&str, &str, &str)] = &[
         "counter",
         "Audit checkpoints taken by this node",
     ),
+    (
+        "onething_calendar_official_until_days",
+        "gauge",
+        "Days until the last official holiday table of a calendar ends (after it, due times are provisional)",
+    ),
+    (
+        "onething_calendar_until_days",
+        "gauge",
+        "Days until the last table, official or provisional, of a calendar ends (after it, working-day limits are refused)",
+    ),
+    (
+        "onething_bundle_effective_until_days",
+        "gauge",
+        "Days until a bundle version's period ends, for versions with an end",
+    ),
+    (
+        "onething_deadlines_revised_total",
+        "counter",
+        "Steps whose due times were revised after a calendar changed",
+    ),
 ];
 
 fn labels(pairs: &[(&str, &str)]) -> String {

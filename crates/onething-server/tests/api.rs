@@ -1430,8 +1430,8 @@ async fn an_extension_over_http_is_decided_by_the_approver_and_refused_with_reas
 }
 
 #[tokio::test]
-async fn a_limit_running_into_a_year_without_a_holiday_table_is_422_and_stores_nothing() {
-    // The last year the shipped calendar has a holiday table for.
+async fn a_limit_running_past_every_holiday_table_is_422_and_stores_nothing() {
+    // The last year the shipped calendar has a table for, official or provisional.
     let catalog = Catalog::load(&workflows()).unwrap();
     let last_year = *catalog.registry.calendars["cn"]
         .years

@@ -160,11 +160,7 @@ fn event_id(case_id: &str, sequence: u64) -> String {
 /// The agencies taking part in a case, as `,a,b,`: recorded with every
 /// event so that a feed filtered by agency needs nothing but the event row.
 fn participants(case: &Case, library: &Library, command: &CaseCommand) -> String {
-    let definition = match (case.file(), &command.action) {
-        (Some(file), _) => library.by_hash(&file.hash),
-        (None, onething_core::case::Action::Open { workflow, .. }) => library.current(workflow),
-        (None, _) => None,
-    };
+    let definition = onething_core::case::definition_for(case, library, command).ok();
     let mut agencies: Vec<&str> = definition
         .as_deref()
         .map(|definition| {
@@ -232,6 +228,29 @@ impl CaseStore {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Installs a catalogue: records its definitions by hash, then puts its
+    /// bundle versions and calendars in the library together. Returns what
+    /// changed in the calendars since running deadlines were last counted,
+    /// in words: each change is a reason to revise them
+    /// ([`crate::calendars::revise_deadlines`]).
+    pub async fn install_catalog(
+        &self,
+        catalog: &crate::workflow_files::Catalog,
+    ) -> Result<Vec<String>, StoreError> {
+        for definition in &catalog.versions {
+            self.record_definition(definition).await?;
+        }
+        let changes = {
+            let calendars: Vec<_> = catalog.registry.calendars.values().collect();
+            crate::calendars::pending_changes(&self.database, &calendars).await?
+        };
+        self.library.install(
+            catalog.versions.clone(),
+            catalog.registry.calendars.values().cloned().collect(),
+        );
+        Ok(changes)
     }
 
     /// Loads every recorded definition into the library.

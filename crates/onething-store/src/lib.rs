@@ -3,6 +3,7 @@
 //! migrations, and the read models.
 
 pub mod audit;
+pub mod calendars;
 pub mod cases;
 pub mod database;
 pub mod error;
@@ -23,19 +24,12 @@ use std::sync::Arc;
 use onething_core::case::Library;
 use workflow_files::Catalog;
 
-/// Opens the database and prepares the case store: records the current
-/// definitions of the catalog by hash and loads every definition ever used.
+/// Opens the database and prepares the case store: installs the catalog
+/// (recording its definitions by hash) and loads every definition ever used.
 pub async fn open_case_store(url: &str, catalog: &Catalog) -> Result<CaseStore, StoreError> {
     let database = Database::open(url).await?;
-    let library = Arc::new(Library::new());
-    for calendar in catalog.registry.calendars.values() {
-        library.add_calendar(calendar.clone());
-    }
-    let store = CaseStore::new(database, library.clone());
-    for definition in catalog.workflows.values() {
-        store.record_definition(definition).await?;
-        library.set_current(definition.clone());
-    }
+    let store = CaseStore::new(database, Arc::new(Library::new()));
+    store.install_catalog(catalog).await?;
     store.load_definitions().await?;
     Ok(store)
 }

@@ -238,6 +238,28 @@ ALTER TABLE agency_tasks DROP CONSTRAINT agency_tasks_pkey;
 ALTER TABLE agency_tasks ADD PRIMARY KEY (case_id, step, agency);
 ",
     },
+    Migration {
+        version: 6,
+        name: "task due times counted on provisional calendar years",
+        // `calendars` holds each calendar as the running deadlines were last
+        // counted on: a file that differs is a change to revise them for.
+        sqlite: "
+ALTER TABLE agency_tasks ADD COLUMN provisional_years text;
+CREATE TABLE calendars (
+  id          text PRIMARY KEY,
+  body        text NOT NULL,
+  recorded_at text NOT NULL
+) STRICT;
+",
+        postgres: "
+ALTER TABLE agency_tasks ADD COLUMN provisional_years text;
+CREATE TABLE calendars (
+  id          text PRIMARY KEY,
+  body        text NOT NULL,
+  recorded_at text NOT NULL
+);
+",
+    },
 ];
 
 const CREATE_LEDGER: &str = "

@@ -41,6 +41,9 @@ pub struct TaskRow {
     pub warned: i64,
     pub overdue: i64,
     pub activated_at: Option<String>,
+    /// The provisional calendar years the due time depends on, as `2027` or
+    /// `2027,2028`; none when it depends on official tables only.
+    pub provisional_years: Option<String>,
 }
 
 /// The read-model rows a case should have: a pure function of its state.
@@ -69,6 +72,13 @@ pub fn rows_for(
                 .step(&step.id)
                 .and_then(|record| record.activated_at)
                 .map(timestamp),
+            provisional_years: (!step.provisional_years.is_empty()).then(|| {
+                step.provisional_years
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
         };
         tasks.push(task(&step.agency, step.state.name()));
         // An extension waiting for its approver is a task of the approver's.
@@ -115,7 +125,7 @@ macro_rules! insert_tasks {
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ",
             $table,
-            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at) "
+            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years) "
         ));
         insert.push_values($tasks, |mut values, task| {
             values
@@ -127,7 +137,8 @@ macro_rules! insert_tasks {
                 .push_bind(&task.due)
                 .push_bind(task.warned)
                 .push_bind(task.overdue)
-                .push_bind(&task.activated_at);
+                .push_bind(&task.activated_at)
+                .push_bind(&task.provisional_years);
         });
         insert
     }};
@@ -214,7 +225,7 @@ async fn live_summary(
 
 async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
     let sql = database.sql(
-        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
+        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
          FROM agency_tasks WHERE case_id = $1 ORDER BY step, agency",
     );
     let mut rows: Vec<TaskRow> =
@@ -539,7 +550,7 @@ pub async fn agency_tasks(
     offset: i64,
 ) -> Result<Vec<TaskRow>, StoreError> {
     let sql = database.sql(
-        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at
+        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",

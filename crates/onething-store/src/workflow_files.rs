@@ -2,7 +2,6 @@
 //! calendars (`calendars/*.toml`) and one bundle per other `*.toml` file.
 //! The core parses text; this module only finds and reads the files.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -135,47 +134,124 @@ pub fn bundle_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<P
     files
 }
 
-/// Parses and validates bundle files; a workflow id used twice is a problem.
-pub fn load_bundles(
-    registry: &Registry,
-    files: &[PathBuf],
-) -> (BTreeMap<String, Definition>, Vec<FileProblem>) {
-    let mut problems = Vec::new();
-    let mut definitions: BTreeMap<String, Definition> = BTreeMap::new();
-    let mut defined_in: BTreeMap<String, PathBuf> = BTreeMap::new();
+/// Bundle files read and validated: the valid definitions, every problem,
+/// and warnings that do not stop a catalogue from loading.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedBundles {
+    pub definitions: Vec<Definition>,
+    pub problems: Vec<FileProblem>,
+    pub warnings: Vec<FileProblem>,
+}
+
+/// Parses and validates bundle files. Several files may hold versions of one
+/// bundle, each with its own period; overlapping periods (or a version
+/// number used twice) are problems, a gap between periods is a warning.
+pub fn load_bundles(registry: &Registry, files: &[PathBuf]) -> LoadedBundles {
+    let mut loaded = LoadedBundles::default();
+    // Each valid definition with the file it came from and that file's text.
+    let mut parsed: Vec<(Definition, &PathBuf, String)> = Vec::new();
     for path in files {
-        let Some(text) = read(path, &mut problems) else {
+        let Some(text) = read(path, &mut loaded.problems) else {
             continue;
         };
         match parse_workflow(&text, registry) {
-            Ok(definition) => {
-                if let Some(first) = defined_in.get(&definition.id) {
-                    let id_offset = id_key_offset(&text);
-                    problems.push(FileProblem {
-                        path: path.clone(),
-                        position: Some(LineIndex::new(&text).position(id_offset)),
-                        message: format!(
-                            "duplicate workflow id `{}` (also defined in {})",
-                            definition.id,
-                            first.display()
-                        ),
-                    });
-                    continue;
-                }
-                defined_in.insert(definition.id.clone(), path.clone());
-                definitions.insert(definition.id.clone(), definition);
-            }
-            Err(diagnostics) => problems.extend(located(path, &text, diagnostics)),
+            Ok(definition) => parsed.push((definition, path, text)),
+            Err(diagnostics) => loaded.problems.extend(located(path, &text, diagnostics)),
         }
     }
-    (definitions, problems)
+    parsed.sort_by(|(a, ..), (b, ..)| {
+        (&a.id, a.effective_from, a.version).cmp(&(&b.id, b.effective_from, b.version))
+    });
+    let at_key = |path: &PathBuf, text: &str, key: &str, message: String| FileProblem {
+        path: path.clone(),
+        position: Some(LineIndex::new(text).position(top_key_offset(text, key))),
+        message,
+    };
+    let mut kept: Vec<usize> = Vec::new();
+    for (index, (definition, path, text)) in parsed.iter().enumerate() {
+        let earlier = kept
+            .iter()
+            .map(|&i| &parsed[i])
+            .filter(|(other, ..)| other.id == definition.id);
+        let mut valid = true;
+        for (other, other_path, _) in earlier {
+            let ends_after_start = other
+                .effective_until
+                .is_none_or(|until| until >= definition.effective_from);
+            if other.version == definition.version {
+                valid = false;
+                loaded.problems.push(at_key(
+                    path,
+                    text,
+                    "version",
+                    format!(
+                        "version {} of workflow `{}` is also defined in {}",
+                        definition.version,
+                        definition.id,
+                        other_path.display()
+                    ),
+                ));
+            } else if ends_after_start {
+                valid = false;
+                loaded.problems.push(at_key(
+                    path,
+                    text,
+                    "effective_from",
+                    format!(
+                        "the period of workflow `{}` v{} ({}) overlaps v{} in {} ({}): one version is in force on any date",
+                        definition.id,
+                        definition.version,
+                        onething_core::case::period(definition),
+                        other.version,
+                        other_path.display(),
+                        onething_core::case::period(other),
+                    ),
+                ));
+            }
+        }
+        if !valid {
+            continue;
+        }
+        let previous = kept
+            .iter()
+            .rev()
+            .map(|&i| &parsed[i].0)
+            .find(|other| other.id == definition.id);
+        if let Some(until) = previous.and_then(|previous| previous.effective_until) {
+            if until.succ_opt() != Some(definition.effective_from) {
+                loaded.warnings.push(at_key(
+                    path,
+                    text,
+                    "effective_from",
+                    format!(
+                        "workflow `{}` is in force on no date from {} to {}: v{} starts on {}",
+                        definition.id,
+                        until.succ_opt().unwrap_or(until),
+                        definition
+                            .effective_from
+                            .pred_opt()
+                            .unwrap_or(definition.effective_from),
+                        definition.version,
+                        definition.effective_from
+                    ),
+                ));
+            }
+        }
+        kept.push(index);
+    }
+    loaded.definitions = kept.into_iter().map(|i| parsed[i].0.clone()).collect();
+    loaded
 }
 
-/// Everything in a workflows folder, loaded and valid.
+/// Everything in a workflows folder, loaded and valid: installed as one, at
+/// start and on reload.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub registry: Registry,
-    pub workflows: BTreeMap<String, Definition>,
+    /// Every version of every bundle, by bundle id and then by period.
+    pub versions: Vec<Definition>,
+    /// Gaps between versions and the like: reported, not refused.
+    pub warnings: Vec<FileProblem>,
 }
 
 impl Catalog {
@@ -183,28 +259,58 @@ impl Catalog {
         let registry = load_registry(folder)?;
         let mut problems = Vec::new();
         let files = bundle_files(&[folder.to_path_buf()], &mut problems);
-        let (workflows, mut bundle_problems) = load_bundles(&registry, &files);
-        problems.append(&mut bundle_problems);
+        let mut loaded = load_bundles(&registry, &files);
+        problems.append(&mut loaded.problems);
         if problems.is_empty() {
             Ok(Catalog {
                 registry,
-                workflows,
+                versions: loaded.definitions,
+                warnings: loaded.warnings,
             })
         } else {
             Err(problems)
         }
     }
+
+    /// The bundle ids, each once.
+    pub fn ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.versions.iter().map(|d| d.id.as_str()).collect();
+        ids.dedup();
+        ids
+    }
+
+    pub fn versions_of(&self, id: &str) -> Vec<&Definition> {
+        self.versions
+            .iter()
+            .filter(|definition| definition.id == id)
+            .collect()
+    }
+
+    /// The version with the latest period.
+    pub fn latest(&self, id: &str) -> Option<&Definition> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|definition| definition.id == id)
+    }
+
+    /// The version in force on a date.
+    pub fn in_force(&self, id: &str, date: chrono::NaiveDate) -> Option<&Definition> {
+        self.versions.iter().find(|definition| {
+            definition.id == id && onething_core::case::in_force_on(definition, date)
+        })
+    }
 }
 
-/// Where the top-level `id = …` line starts, for a problem about the id.
-fn id_key_offset(text: &str) -> usize {
+/// Where the top-level `KEY = …` line starts, for a problem about that key.
+fn top_key_offset(text: &str, key: &str) -> usize {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
         if trimmed.starts_with('[') {
             break;
         }
-        if let Some(rest) = trimmed.strip_prefix("id") {
+        if let Some(rest) = trimmed.strip_prefix(key) {
             if rest.trim_start().starts_with('=') {
                 return offset + (line.len() - trimmed.len());
             }

@@ -188,6 +188,11 @@ pub enum Action {
         comment: Option<String>,
     },
     CheckDeadlines,
+    /// Counts every running step's deadline again on the current calendar
+    /// (the scheduler, after a calendar changed): `reason` says what changed.
+    ReviseDeadlines {
+        reason: String,
+    },
 }
 
 impl Action {
@@ -207,6 +212,7 @@ impl Action {
             Action::Withdraw { .. } => "withdraw",
             Action::Rate { .. } => "rate",
             Action::CheckDeadlines => "check_deadlines",
+            Action::ReviseDeadlines { .. } => "revise_deadlines",
         }
     }
 }

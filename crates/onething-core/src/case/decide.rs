@@ -4,13 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::clock::{deadline, Deadline};
 use super::command::{Action, Actor, CaseCommand, MaterialDeclaration, MaterialProvision};
 use super::error::CaseError;
 use super::event::*;
-use super::state::{Case, CaseFile, CaseStatus, ExtensionState, StepState};
+use super::state::{
+    Case, CaseFile, CaseStatus, ClockMove, ClockStop, ExtensionState, StepRecord, StepState,
+};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::expression::{self, Bindings, ExpressionSource};
 use crate::value_type::{check_object, ValueProblem};
@@ -42,17 +45,29 @@ pub fn decide(
     Ok(decision.events)
 }
 
-/// Who stopped a step's clock: the law gives back every day of a supplement
-/// (补正, the applicant's turn), but of a special procedure the agency
-/// decides on only the whole days after the day it stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ClockStop {
-    Applicant,
-    Agency,
+/// A step's due time, warning point and the provisional years they depend on.
+struct Counted {
+    due: Option<DateTime<Utc>>,
+    warn_at: Option<DateTime<Utc>>,
+    provisional_years: Vec<i32>,
 }
 
-/// A step's due time and warning point, when it has a limit.
-type DueAndWarning = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+impl From<Option<Deadline>> for Counted {
+    fn from(deadline: Option<Deadline>) -> Counted {
+        match deadline {
+            Some(deadline) => Counted {
+                due: Some(deadline.due),
+                warn_at: deadline.warn_at,
+                provisional_years: deadline.provisional_years,
+            },
+            None => Counted {
+                due: None,
+                warn_at: None,
+                provisional_years: Vec::new(),
+            },
+        }
+    }
+}
 
 struct Decision<'a> {
     /// A scratch copy that every emitted event is applied to, so that later
@@ -483,12 +498,12 @@ impl<'a> Decision<'a> {
                         state: record.state.name().to_string(),
                     });
                 }
-                let (due, warn_at) =
-                    self.resumed_due(step_definition, record, ClockStop::Agency)?;
+                let counted = self.resumed_due(step_definition, record, ClockStop::Agency)?;
                 self.emit(Change::StepResumed {
                     step: step.clone(),
-                    due,
-                    warn_at,
+                    due: counted.due,
+                    warn_at: counted.warn_at,
+                    provisional_years: counted.provisional_years,
                 });
                 Ok(())
             }
@@ -545,12 +560,12 @@ impl<'a> Decision<'a> {
                 let mut resumed = Vec::new();
                 for step in paused {
                     let step_definition = self.step_definition(&step.id)?;
-                    let (due, warn_at) =
-                        self.resumed_due(step_definition, step, ClockStop::Applicant)?;
+                    let counted = self.resumed_due(step_definition, step, ClockStop::Applicant)?;
                     resumed.push(ResumedStep {
                         step: step.id.clone(),
-                        due,
-                        warn_at,
+                        due: counted.due,
+                        warn_at: counted.warn_at,
+                        provisional_years: counted.provisional_years,
                     });
                 }
                 self.emit(Change::SupplementProvided {
@@ -672,16 +687,35 @@ impl<'a> Decision<'a> {
                     comment: comment.clone(),
                 });
                 if *score <= 2 {
-                    let due = self.calendar.due(
+                    let follow_up = deadline(
+                        self.calendar,
                         self.now(),
+                        &[],
                         TimeSpan {
                             amount: FOLLOW_UP_WORKING_DAYS,
                             unit: TimeUnit::WorkingDays,
                         },
+                        None,
                     )?;
-                    self.emit(Change::FollowUpOpened { due });
+                    self.emit(Change::FollowUpOpened {
+                        due: follow_up.due,
+                        provisional_years: follow_up.provisional_years,
+                    });
                 }
                 Ok(())
+            }
+            Action::ReviseDeadlines { reason } => {
+                if *actor != Actor::System {
+                    return Err(forbidden(
+                        actor,
+                        "revise_deadlines",
+                        "deadlines are revised by the scheduler when the calendar changes",
+                    ));
+                }
+                if self.opened()?.status != CaseStatus::Open {
+                    return Ok(());
+                }
+                self.revise_deadlines(reason)
             }
             Action::CheckDeadlines => {
                 let file = self.opened()?;
@@ -731,30 +765,42 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// Moves the step's due time `length` further on, counted from the old
-    /// due time as a new limit is counted from its start.
+    /// The step's deadline counted on the current calendar from its start
+    /// and `moves`, or `None` for a step without a time limit.
+    fn count(
+        &self,
+        step: &Step,
+        record: &StepRecord,
+        moves: &[ClockMove],
+    ) -> Result<Option<Deadline>, CaseError> {
+        let (limit, warn_before) = self.limits_for(step);
+        match (limit, record.activated_at) {
+            (Some(limit), Some(started)) => Ok(Some(deadline(
+                self.calendar,
+                started,
+                moves,
+                limit,
+                warn_before,
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Moves the step's due time `length` further on.
     fn extend(&mut self, step: &Step, length: TimeSpan, reason: &str) -> Result<(), CaseError> {
         let record = self.file().step(&step.id).expect("seeded");
-        let old_due = record.due.expect("an extended step has a due time");
-        let due = match length.unit {
-            TimeUnit::Hours => old_due + Duration::hours(i64::from(length.amount)),
-            // A day limit runs out at the start of the day after its last
-            // day; counting on from that last day keeps whole days.
-            TimeUnit::CalendarDays | TimeUnit::WorkingDays => {
-                self.calendar.due(old_due - Duration::seconds(1), length)?
-            }
-        };
-        let (_, warn_before) = self.limits_for(step);
-        let warn_at = match warn_before {
-            Some(warn) => Some(self.calendar.before(due, warn)?),
-            None => None,
-        };
+        let mut moves = record.clock.clone();
+        moves.push(ClockMove::Extended { length });
+        let extended = self
+            .count(step, record, &moves)?
+            .expect("an extended step has a time limit");
         self.emit(Change::StepExtended {
             step: step.id.clone(),
             length,
             reason: reason.to_string(),
-            due,
-            warn_at,
+            due: extended.due,
+            warn_at: extended.warn_at,
+            provisional_years: extended.provisional_years,
         });
         Ok(())
     }
@@ -764,63 +810,65 @@ impl<'a> Decision<'a> {
     fn resumed_due(
         &self,
         step: &Step,
-        record: &super::state::StepRecord,
+        record: &StepRecord,
         stopped_by: ClockStop,
-    ) -> Result<DueAndWarning, CaseError> {
-        let (limit, warn_before) = self.limits_for(step);
-        let since = record.paused_since.unwrap_or(self.now());
-        let due = match (record.due, limit) {
-            (Some(due), Some(limit)) => Some(self.shift(due, since, limit, stopped_by)?),
-            _ => None,
-        };
-        let warn_at = match (due, warn_before) {
-            (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
-            _ => None,
-        };
-        Ok((due, warn_at))
+    ) -> Result<Counted, CaseError> {
+        if record.due.is_none() {
+            return Ok(Counted::from(None));
+        }
+        let mut moves = record.clock.clone();
+        moves.push(ClockMove::Stopped {
+            from: record.paused_since.unwrap_or(self.now()),
+            to: self.now(),
+            by: stopped_by,
+        });
+        Ok(Counted::from(self.count(step, record, &moves)?))
     }
 
-    /// Moves a due time by the time a step was paused, in the limit's own unit.
-    fn shift(
-        &self,
-        due: DateTime<Utc>,
-        since: DateTime<Utc>,
-        limit: TimeSpan,
-        stopped_by: ClockStop,
-    ) -> Result<DateTime<Utc>, CaseError> {
+    /// Counts every running step's deadline again on the current calendar;
+    /// a step whose times or provisional years differ from the recorded ones
+    /// is revised.
+    fn revise_deadlines(&mut self, reason: &str) -> Result<(), CaseError> {
         let now = self.now();
-        let first_day = self.calendar.local_date(since);
-        let last_day = self.calendar.local_date(now);
-        // The day the agency stopped its own clock is not given back: else a
-        // stop from 23:59 to 00:01 would win a whole day, again every night.
-        let first_day_counts = stopped_by == ClockStop::Applicant || first_day == last_day;
-        Ok(match limit.unit {
-            TimeUnit::Hours => due + (now - since),
-            TimeUnit::CalendarDays => {
-                let mut days = (last_day - first_day).num_days();
-                if !first_day_counts {
-                    days -= 1;
-                }
-                due + Duration::days(days.max(0))
+        let mut revisions = Vec::new();
+        for record in &self.file().steps {
+            if !record.state.is_started() || record.due.is_none() {
+                continue;
             }
-            TimeUnit::WorkingDays => {
-                let mut paused = self.calendar.working_days_between(since, now)?;
-                if !first_day_counts && self.calendar.is_working_day(first_day)? {
-                    paused -= 1;
-                }
-                if paused == 0 {
-                    due
-                } else {
-                    self.calendar.due(
-                        due - Duration::seconds(1),
-                        TimeSpan {
-                            amount: paused,
-                            unit: TimeUnit::WorkingDays,
-                        },
-                    )?
-                }
+            let step = self.step_definition(&record.id)?;
+            let counted = Counted::from(self.count(step, record, &record.clock)?);
+            if (counted.due, counted.warn_at, &counted.provisional_years)
+                == (record.due, record.warn_at, &record.provisional_years)
+            {
+                continue;
             }
-        })
+            // A server still holding an older calendar must not undo the
+            // revision of one that has the official table: a deadline never
+            // comes to depend on a provisional year it did not depend on.
+            if counted
+                .provisional_years
+                .iter()
+                .any(|year| !record.provisional_years.contains(year))
+            {
+                continue;
+            }
+            revisions.push(Change::DeadlineRevised {
+                step: record.id.clone(),
+                previous_due: record.due,
+                due: counted.due,
+                previous_warn_at: record.warn_at,
+                warn_at: counted.warn_at,
+                provisional_years: counted.provisional_years,
+                reason: reason.to_string(),
+                overdue_cleared: record.overdue && counted.due.is_some_and(|due| due > now),
+                warning_cleared: record.warned
+                    && counted.warn_at.is_some_and(|warn_at| warn_at > now),
+            });
+        }
+        for revision in revisions {
+            self.emit(revision);
+        }
+        Ok(())
     }
 
     fn check_application(
@@ -1138,18 +1186,21 @@ impl<'a> Decision<'a> {
 
     fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
         let (limit, warn_before) = self.limits_for(step);
-        let due = match limit {
-            Some(limit) => Some(self.calendar.due(self.now(), limit)?),
+        let counted = Counted::from(match limit {
+            Some(limit) => Some(deadline(
+                self.calendar,
+                self.now(),
+                &[],
+                limit,
+                warn_before,
+            )?),
             None => None,
-        };
-        let warn_at = match (due, warn_before) {
-            (Some(due), Some(warn)) => Some(self.calendar.before(due, warn)?),
-            _ => None,
-        };
+        });
         self.emit(Change::StepActivated {
             step: step.id.clone(),
-            due,
-            warn_at,
+            due: counted.due,
+            warn_at: counted.warn_at,
+            provisional_years: counted.provisional_years,
         });
         if step.kind == StepKind::Payment {
             let bills = self.compute_bills(step)?;

@@ -15,6 +15,13 @@ pub enum CaseError {
     AlreadyOpened,
     #[error("unknown workflow `{workflow}`")]
     UnknownWorkflow { workflow: String },
+    /// No version of the bundle is in force on the application date.
+    #[error("bundle `{workflow}` is not in force on {date} (its versions: {}); cases already open run to their end", periods.join("; "))]
+    NotInForce {
+        workflow: String,
+        date: String,
+        periods: Vec<String>,
+    },
     #[error("the definition {hash} this case runs on is not available")]
     UnknownDefinition { hash: String },
     #[error("the calendar `{calendar}` is not available")]

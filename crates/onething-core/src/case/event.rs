@@ -99,6 +99,10 @@ pub enum Change {
         step: String,
         due: Option<DateTime<Utc>>,
         warn_at: Option<DateTime<Utc>>,
+        /// The provisional calendar years (no official holiday table yet)
+        /// that the due time or warning point was counted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
     },
     StepSkipped {
         step: String,
@@ -161,6 +165,10 @@ pub enum Change {
         reason: String,
         due: DateTime<Utc>,
         warn_at: Option<DateTime<Utc>>,
+        /// The provisional calendar years (no official holiday table yet)
+        /// that the due time or warning point was counted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
     },
     ExtensionDenied {
         step: String,
@@ -177,6 +185,30 @@ pub enum Change {
         step: String,
         due: Option<DateTime<Utc>>,
         warn_at: Option<DateTime<Utc>>,
+        /// The provisional calendar years (no official holiday table yet)
+        /// that the due time or warning point was counted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
+    },
+    /// The calendar changed (e.g. the official holiday table replaced a
+    /// provisional year): the step's due time and warning point, counted
+    /// again from its start and its stops, are now these.
+    DeadlineRevised {
+        step: String,
+        previous_due: Option<DateTime<Utc>>,
+        due: Option<DateTime<Utc>>,
+        previous_warn_at: Option<DateTime<Utc>>,
+        warn_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
+        /// The calendar change that caused it, in words.
+        reason: String,
+        /// The step was marked overdue and, by the revised time, is not.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        overdue_cleared: bool,
+        /// The step was warned and its revised warning point is still ahead.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        warning_cleared: bool,
     },
     StepWarned {
         step: String,
@@ -207,6 +239,10 @@ pub enum Change {
     },
     FollowUpOpened {
         due: DateTime<Utc>,
+        /// The provisional calendar years (no official holiday table yet)
+        /// that the due time or warning point was counted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
     },
 }
 
@@ -215,6 +251,8 @@ pub struct ResumedStep {
     pub step: String,
     pub due: Option<DateTime<Utc>>,
     pub warn_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
 }
 
 impl Change {
@@ -237,6 +275,7 @@ impl Change {
             Change::ExtensionDenied { .. } => "extension_denied",
             Change::StepSuspended { .. } => "step_suspended",
             Change::StepResumed { .. } => "step_resumed",
+            Change::DeadlineRevised { .. } => "deadline_revised",
             Change::StepWarned { .. } => "step_warned",
             Change::StepOverdue { .. } => "step_overdue",
             Change::MaterialDeadlineMissed { .. } => "material_deadline_missed",

@@ -1,6 +1,7 @@
 //! The case (办件): one application running through one bundle, as an
 //! event-sourced aggregate that interprets any validated definition.
 
+mod clock;
 mod command;
 mod decide;
 mod error;
@@ -11,11 +12,12 @@ mod statistics;
 mod view;
 mod words;
 
+pub use clock::{deadline, Deadline};
 pub use command::*;
 pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
 pub use error::CaseError;
 pub use event::*;
-pub use library::Library;
+pub use library::{in_force_on, period, Library};
 pub use state::*;
 pub use statistics::{statistics, Statistics};
 pub use view::*;
@@ -52,29 +54,33 @@ impl cqrs_es::Aggregate for Case {
     }
 }
 
+/// The definition a command is decided on: the one the case runs on, or for
+/// an open command the version of the bundle in force on the application date.
+pub fn definition_for(
+    case: &Case,
+    library: &Library,
+    command: &CaseCommand,
+) -> Result<Arc<crate::workflow::Definition>, CaseError> {
+    match (case.file(), &command.action) {
+        (Some(file), _) => {
+            library
+                .by_hash(&file.hash)
+                .ok_or_else(|| CaseError::UnknownDefinition {
+                    hash: file.hash.clone(),
+                })
+        }
+        (None, Action::Open { workflow, .. }) => library.in_force(workflow, command.at),
+        (None, _) => Err(CaseError::NotOpened),
+    }
+}
+
 /// Looks up the definition and calendar the command needs, then decides.
 pub fn decide_with_library(
     case: &Case,
     library: &Library,
     command: &CaseCommand,
 ) -> Result<Vec<CaseEvent>, CaseError> {
-    let definition = match (case.file(), &command.action) {
-        (Some(file), _) => {
-            library
-                .by_hash(&file.hash)
-                .ok_or_else(|| CaseError::UnknownDefinition {
-                    hash: file.hash.clone(),
-                })?
-        }
-        (None, Action::Open { workflow, .. }) => {
-            library
-                .current(workflow)
-                .ok_or_else(|| CaseError::UnknownWorkflow {
-                    workflow: workflow.clone(),
-                })?
-        }
-        (None, _) => return Err(CaseError::NotOpened),
-    };
+    let definition = definition_for(case, library, command)?;
     let calendar =
         library
             .calendar(&definition.calendar)

@@ -75,6 +75,37 @@ pub struct StepRecord {
     /// The extension (延期) asked for in this pass, if any: one per pass.
     #[serde(default)]
     pub extension: Option<ExtensionRecord>,
+    /// What moved the clock since the step started in this pass: the due
+    /// time is counted again from these when the calendar changes.
+    #[serde(default)]
+    pub clock: Vec<ClockMove>,
+    /// The provisional calendar years the due time and warning depend on.
+    #[serde(default)]
+    pub provisional_years: Vec<i32>,
+}
+
+/// Who stopped a step's clock: the law gives back every day of a supplement
+/// (补正, the applicant's turn), but of a special procedure the agency
+/// decides on only the whole days after the day it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStop {
+    Applicant,
+    Agency,
+}
+
+/// One thing that moved a running step's due time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClockMove {
+    /// The clock stood still from `from` to `to`.
+    Stopped {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        by: ClockStop,
+    },
+    /// An extension (延期) was granted.
+    Extended { length: TimeSpan },
 }
 
 impl StepRecord {
@@ -83,9 +114,15 @@ impl StepRecord {
     fn restart_clock(
         &mut self,
         at: DateTime<Utc>,
+        by: ClockStop,
         due: Option<DateTime<Utc>>,
         warn_at: Option<DateTime<Utc>>,
+        provisional_years: Vec<i32>,
     ) {
+        if let Some(from) = self.paused_since {
+            self.clock.push(ClockMove::Stopped { from, to: at, by });
+        }
+        self.provisional_years = provisional_years;
         self.state = StepState::Active;
         self.paused_since = None;
         self.requested_items.clear();
@@ -313,6 +350,8 @@ impl Case {
                         outputs: None,
                         passes: 0,
                         extension: None,
+                        clock: Vec::new(),
+                        provisional_years: Vec::new(),
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -342,11 +381,18 @@ impl Case {
             });
         match change {
             Change::CaseOpened { .. } => unreachable!("handled above"),
-            Change::StepActivated { step, due, warn_at } => {
+            Change::StepActivated {
+                step,
+                due,
+                warn_at,
+                provisional_years,
+            } => {
                 let record = file.step_mut(&step);
                 record.state = StepState::Active;
                 record.due = due;
                 record.warn_at = warn_at;
+                record.clock.clear();
+                record.provisional_years = provisional_years;
                 record.warned = false;
                 record.overdue = false;
                 record.activated_at = Some(at);
@@ -398,6 +444,8 @@ impl Case {
                     record.paused_since = None;
                     record.requested_items.clear();
                     record.extension = None;
+                    record.clock.clear();
+                    record.provisional_years.clear();
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -423,8 +471,13 @@ impl Case {
             } => {
                 file.supplied_materials.extend(materials);
                 for resumed in resumed {
-                    file.step_mut(&resumed.step)
-                        .restart_clock(at, resumed.due, resumed.warn_at);
+                    file.step_mut(&resumed.step).restart_clock(
+                        at,
+                        ClockStop::Applicant,
+                        resumed.due,
+                        resumed.warn_at,
+                        resumed.provisional_years,
+                    );
                 }
             }
             Change::ExtensionRequested { step, length, .. } => {
@@ -438,9 +491,12 @@ impl Case {
                 length,
                 due,
                 warn_at,
+                provisional_years,
                 ..
             } => {
                 let record = file.step_mut(&step);
+                record.clock.push(ClockMove::Extended { length });
+                record.provisional_years = provisional_years;
                 record.extension = Some(ExtensionRecord {
                     length,
                     state: ExtensionState::Granted,
@@ -463,8 +519,39 @@ impl Case {
                 record.state = StepState::Suspended;
                 record.paused_since = Some(at);
             }
-            Change::StepResumed { step, due, warn_at } => {
-                file.step_mut(&step).restart_clock(at, due, warn_at);
+            Change::StepResumed {
+                step,
+                due,
+                warn_at,
+                provisional_years,
+            } => {
+                file.step_mut(&step).restart_clock(
+                    at,
+                    ClockStop::Agency,
+                    due,
+                    warn_at,
+                    provisional_years,
+                );
+            }
+            Change::DeadlineRevised {
+                step,
+                due,
+                warn_at,
+                provisional_years,
+                overdue_cleared,
+                warning_cleared,
+                ..
+            } => {
+                let record = file.step_mut(&step);
+                record.due = due;
+                record.warn_at = warn_at;
+                record.provisional_years = provisional_years;
+                if overdue_cleared {
+                    record.overdue = false;
+                }
+                if warning_cleared {
+                    record.warned = false;
+                }
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,
             Change::StepOverdue { step } => file.step_mut(&step).overdue = true,
@@ -497,7 +584,7 @@ impl Case {
                     follow_up_due: None,
                 });
             }
-            Change::FollowUpOpened { due } => {
+            Change::FollowUpOpened { due, .. } => {
                 if let Some(rating) = &mut file.rating {
                     rating.follow_up_due = Some(due);
                 }

@@ -30,6 +30,13 @@ pub struct StepView {
     /// requested, granted or denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<super::state::ExtensionRecord>,
+    /// The due time and warning were counted on a provisional calendar year
+    /// (no official holiday table yet): they are revised when it arrives.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
+    /// Which years were provisional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +166,8 @@ pub fn view_file(
                 outputs: step.outputs.clone(),
                 requested_items: step.requested_items.clone(),
                 extension: step.extension.clone(),
+                provisional: !step.provisional_years.is_empty(),
+                provisional_years: step.provisional_years.clone(),
             })
             .collect(),
         payments: file

@@ -48,26 +48,50 @@ pub fn local_time(time: DateTime<Utc>, calendar: Option<&Calendar>, format: &str
     }
 }
 
+/// The note that a time was counted on provisional calendar years.
+pub fn provisional_note(provisional_years: &[i32]) -> Localized {
+    if provisional_years.is_empty() {
+        return Localized {
+            zh: String::new(),
+            en: String::new(),
+        };
+    }
+    let years: Vec<String> = provisional_years.iter().map(ToString::to_string).collect();
+    Localized {
+        zh: format!(
+            "（暂定：{}年节假日安排尚未公布，按法定节假日推算）",
+            years.join("、")
+        ),
+        en: format!(
+            " (provisional: no official holiday table for {} yet, counted on the statutory holidays)",
+            years.join(", ")
+        ),
+    }
+}
+
 /// `what: step, due …` in both languages; the due part only with a limit.
 fn with_due(
     (zh, en): (&str, &str),
     step: &Localized,
     due: Option<DateTime<Utc>>,
+    provisional_years: &[i32],
     calendar: Option<&Calendar>,
 ) -> Localized {
     let due = due.map(|d| local_time(d, calendar, "%Y-%m-%d %H:%M"));
+    let note = provisional_note(provisional_years);
     Localized {
         zh: format!(
             "{zh}：{}{}",
             step.zh,
             due.as_ref()
-                .map(|d| format!("，时限至 {d}"))
+                .map(|d| format!("，时限至 {d}{}", note.zh))
                 .unwrap_or_default()
         ),
         en: format!(
             "{en}: {}{}",
             step.en,
-            due.map(|d| format!(", due {d}")).unwrap_or_default()
+            due.map(|d| format!(", due {d}{}", note.en))
+                .unwrap_or_default()
         ),
     }
 }
@@ -95,9 +119,18 @@ pub fn describe(
                 format!("Application accepted: {} (version {version})", name.en),
             )
         }
-        Change::StepActivated { step, due, .. } => {
-            with_due(("开始办理", "Started"), &title(step), *due, calendar)
-        }
+        Change::StepActivated {
+            step,
+            due,
+            provisional_years,
+            ..
+        } => with_due(
+            ("开始办理", "Started"),
+            &title(step),
+            *due,
+            provisional_years,
+            calendar,
+        ),
         Change::StepSkipped { step, reason, .. } => {
             let t = title(step);
             let (zh, en) = match reason {
@@ -230,17 +263,23 @@ pub fn describe(
             length,
             reason,
             due,
+            provisional_years,
             ..
         } => {
             let t = title(step);
             let due = local_time(*due, calendar, "%Y-%m-%d %H:%M");
+            let note = provisional_note(provisional_years);
             both(
                 format!(
-                    "准予延期：{}，延长 {}，时限至 {due}（{reason}）",
+                    "准予延期：{}，延长 {}，时限至 {due}{}（{reason}）",
                     t.zh,
-                    span_zh(length)
+                    span_zh(length),
+                    note.zh
                 ),
-                format!("Extended: {} by {length}, due {due} ({reason})", t.en),
+                format!(
+                    "Extended: {} by {length}, due {due}{} ({reason})",
+                    t.en, note.en
+                ),
             )
         }
         Change::ExtensionDenied { step, reason } => {
@@ -264,12 +303,60 @@ pub fn describe(
                 ),
             )
         }
-        Change::StepResumed { step, due, .. } => with_due(
+        Change::StepResumed {
+            step,
+            due,
+            provisional_years,
+            ..
+        } => with_due(
             ("恢复计时", "Clock restarted"),
             &title(step),
             *due,
+            provisional_years,
             calendar,
         ),
+        Change::DeadlineRevised {
+            step,
+            previous_due,
+            due,
+            provisional_years,
+            reason,
+            overdue_cleared,
+            ..
+        } => {
+            let t = title(step);
+            let time = |time: &Option<DateTime<Utc>>| {
+                time.map_or_else(
+                    || "—".to_string(),
+                    |time| local_time(time, calendar, "%Y-%m-%d %H:%M"),
+                )
+            };
+            let note = provisional_note(provisional_years);
+            let (cleared_zh, cleared_en) = if *overdue_cleared {
+                (
+                    "，按调整后时限不再超期",
+                    "; by the revised time it is no longer overdue",
+                )
+            } else {
+                ("", "")
+            };
+            both(
+                format!(
+                    "时限调整：{}，时限由 {} 改为 {}{}{cleared_zh}（{reason}）",
+                    t.zh,
+                    time(previous_due),
+                    time(due),
+                    note.zh
+                ),
+                format!(
+                    "Deadline revised: {}, due {} instead of {}{}{cleared_en} ({reason})",
+                    t.en,
+                    time(due),
+                    time(previous_due),
+                    note.en
+                ),
+            )
+        }
         Change::StepWarned { step } => {
             let t = title(step);
             both(
@@ -313,11 +400,15 @@ pub fn describe(
         Change::CaseRated { score, .. } => {
             both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
         }
-        Change::FollowUpOpened { due } => {
+        Change::FollowUpOpened {
+            due,
+            provisional_years,
+        } => {
             let due = local_time(*due, calendar, "%Y-%m-%d %H:%M");
+            let note = provisional_note(provisional_years);
             both(
-                format!("差评回访整改，时限至 {due}"),
-                format!("Follow-up of a bad rating, due {due}"),
+                format!("差评回访整改，时限至 {due}{}", note.zh),
+                format!("Follow-up of a bad rating, due {due}{}", note.en),
             )
         }
     }

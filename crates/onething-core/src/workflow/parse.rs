@@ -292,7 +292,7 @@ impl Parser<'_> {
                         self.error(
                             first_limit.clone(),
                             format!(
-                                "calendar `{}` has no holiday table for {year}, which this working-day time limit needs while the bundle is in force ({} to {})",
+                                "calendar `{}` has no holiday table for {year}, official or provisional, which this working-day time limit needs while the bundle is in force ({} to {})",
                                 calendar.id,
                                 from.value,
                                 effective_until

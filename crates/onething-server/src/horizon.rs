@@ -1,0 +1,87 @@
+//! How long the catalogue lasts: the official holiday tables and the bundle
+//! periods, reported in `/healthz` and `/metrics` so that an operator adds the
+//! next year's holiday notice, or a bundle's next version, in time.
+
+use chrono::{DateTime, Utc};
+use onething_core::case::Library;
+
+use crate::metrics::Metrics;
+
+/// How far ahead an ending table or period is warned of. Long limits
+/// (60 working days) reach about three months ahead.
+pub const HORIZON_DAYS: i64 = 90;
+
+/// Everything that ends within the horizon, in words.
+pub fn warnings(library: &Library, now: DateTime<Utc>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for calendar in library.calendars() {
+        warnings.extend(calendar.coverage_warnings(calendar.local_date(now), HORIZON_DAYS));
+    }
+    let definitions = library.current_definitions();
+    for definition in &definitions {
+        let today = library
+            .calendar(&definition.calendar)
+            .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
+        let Some(until) = definition.effective_until else {
+            continue;
+        };
+        let successor = definitions
+            .iter()
+            .any(|other| other.id == definition.id && other.effective_from > until);
+        let days = (until - today).num_days();
+        if successor || !(0..=HORIZON_DAYS).contains(&days) {
+            continue;
+        }
+        warnings.push(format!(
+            "workflow `{}` v{} is in force until {until} (in {days} days) and no later version is in the workflows folder: new cases are refused after it",
+            definition.id, definition.version
+        ));
+    }
+    let mut ids: Vec<&str> = definitions.iter().map(|d| d.id.as_str()).collect();
+    ids.dedup();
+    for id in ids {
+        if let Err(error) = library.in_force(id, now) {
+            warnings.push(error.to_string());
+        }
+    }
+    warnings
+}
+
+/// Sets the gauges of days left: official holiday tables and any table per
+/// calendar, and the period of each bundle version that has an end.
+pub fn record_metrics(library: &Library, now: DateTime<Utc>, metrics: &Metrics) {
+    for calendar in library.calendars() {
+        let today = calendar.local_date(now);
+        let coverage = calendar.coverage();
+        if let Some(until) = coverage.official_until {
+            metrics.set(
+                "onething_calendar_official_until_days",
+                &[("calendar", &calendar.id)],
+                (until - today).num_days(),
+            );
+        }
+        if let Some(until) = coverage.until {
+            metrics.set(
+                "onething_calendar_until_days",
+                &[("calendar", &calendar.id)],
+                (until - today).num_days(),
+            );
+        }
+    }
+    for definition in library.current_definitions() {
+        let Some(until) = definition.effective_until else {
+            continue;
+        };
+        let today = library
+            .calendar(&definition.calendar)
+            .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
+        metrics.set(
+            "onething_bundle_effective_until_days",
+            &[
+                ("bundle", &definition.id),
+                ("version", &definition.version.to_string()),
+            ],
+            (until - today).num_days(),
+        );
+    }
+}
