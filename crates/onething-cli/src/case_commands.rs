@@ -41,7 +41,7 @@ pub enum CaseCommandLine {
     /// Open a case of a bundle; prints the new case id.
     Open {
         bundle: String,
-        /// The application form as JSON (a file, or - for standard input).
+        /// The application form as JSON: inline (`{…}`), a file, or - for standard input.
         #[arg(long)]
         form: String,
         /// Materials as a JSON list of {"material", "status", ["deadline"]}.
@@ -246,7 +246,12 @@ pub enum CaseCommandLine {
 }
 
 /// Reads JSON from a file path or `-` for standard input.
+/// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
 fn read_json(source: &str, what: &str) -> anyhow::Result<Value> {
+    let inline = source.trim_start();
+    if inline.starts_with('{') || inline.starts_with('[') {
+        return serde_json::from_str(inline).with_context(|| format!("{what} is not valid JSON"));
+    }
     let text = if source == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -742,6 +747,18 @@ pub async fn run(
                     "{} {} v{} — {} (event {})",
                     shown.id, shown.workflow, shown.version, shown.status, shown.sequence
                 )?;
+                if let Some(by) = shown.promised_by {
+                    let provisional = if shown.promise_provisional_years.is_empty() {
+                        String::new()
+                    } else {
+                        provisional_flag(&shown.promise_provisional_years)
+                    };
+                    writeln!(
+                        terminal.out,
+                        "  promised by {}{provisional}",
+                        by.to_rfc3339()
+                    )?;
+                }
                 for step in &shown.steps {
                     let due = step.due.map(|due| due.to_rfc3339()).unwrap_or_default();
                     let mut flags = match (step.warned, step.overdue) {

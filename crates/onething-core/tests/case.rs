@@ -237,6 +237,10 @@ fn describe(event: &CaseEvent) -> String {
         Change::FollowUpOpened { due, .. } => {
             format!("follow_up_opened due {}", due.to_rfc3339())
         }
+        Change::PromiseRevised { promised_by, .. } => format!(
+            "promise_revised {}",
+            promised_by.map(|d| d.to_rfc3339()).unwrap_or_default()
+        ),
         Change::DeadlineRevised {
             step,
             previous_due,

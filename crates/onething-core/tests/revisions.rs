@@ -137,6 +137,13 @@ fn run(library: &Library, case: &mut Case, commands: &[CaseCommand]) -> Vec<Case
     all
 }
 
+fn step_revisions(events: &[CaseEvent]) -> usize {
+    events
+        .iter()
+        .filter(|event| matches!(event.change, Change::DeadlineRevised { .. }))
+        .count()
+}
+
 fn intake(case: &Case) -> &StepRecord {
     case.file().unwrap().step("intake").unwrap()
 }
@@ -196,6 +203,7 @@ fn the_official_table_revises_a_running_step_once() {
     );
     let revisions: Vec<_> = events
         .iter()
+        .filter(|event| !matches!(event.change, Change::PromiseRevised { .. }))
         .map(|event| match &event.change {
             Change::DeadlineRevised {
                 step,
@@ -250,6 +258,45 @@ fn the_official_table_revises_a_running_step_once() {
 }
 
 #[test]
+fn the_promised_date_of_the_case_is_revised_with_its_steps() {
+    let mut case = Case::default();
+    run(
+        &library(false),
+        &mut case,
+        &[open_at(local(2026, 12, 28, 10))],
+    );
+    let file = case.file().unwrap();
+    // Ten working days: 12-29 to 12-31, then 01-04 to 01-08 and 01-11, 01-12.
+    assert_eq!(file.promised_by, Some(local(2027, 1, 13, 0)));
+    assert_eq!(file.promise_provisional_years, vec![2027]);
+    let events = run(
+        &library(true),
+        &mut case,
+        &[revise("revise-1", local(2026, 12, 29, 9))],
+    );
+    let promise = events
+        .iter()
+        .find_map(|event| match &event.change {
+            Change::PromiseRevised {
+                previous,
+                promised_by,
+                provisional_years,
+                ..
+            } => Some((*previous, *promised_by, provisional_years.clone())),
+            _ => None,
+        })
+        .expect("the promise is revised");
+    assert_eq!(
+        promise,
+        (
+            Some(local(2027, 1, 13, 0)),
+            Some(local(2027, 1, 14, 0)),
+            vec![]
+        )
+    );
+}
+
+#[test]
 fn a_server_with_the_old_calendar_does_not_undo_a_revision() {
     let mut case = Case::default();
     run(
@@ -298,7 +345,7 @@ fn a_paused_step_is_revised_from_its_start_and_resumes_from_the_revised_time() {
         &mut case,
         &[revise("revise-1", local(2026, 12, 30, 9))],
     );
-    assert_eq!(events.len(), 1);
+    assert_eq!(step_revisions(&events), 1);
     assert_eq!(intake(&case).state, StepState::Paused);
     assert_eq!(intake(&case).due, Some(local(2027, 1, 7, 0)));
     // The applicant answers on 12-31: 12-29 and 12-30 (two working days) are
@@ -381,7 +428,7 @@ fn a_finished_step_is_never_revised() {
         &mut case,
         &[revise("revise-1", local(2026, 12, 30, 9))],
     );
-    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(step_revisions(&events), 0, "{events:?}");
     assert_eq!(intake(&case), &before);
 }
 

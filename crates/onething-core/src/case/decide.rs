@@ -202,6 +202,7 @@ impl<'a> Decision<'a> {
                     ));
                 }
                 let materials = self.check_application(form, materials, opted_in)?;
+                let promise = self.promise(self.now())?;
                 self.emit(Change::CaseOpened {
                     case_id: case_id.clone(),
                     workflow: self.definition.id.clone(),
@@ -220,6 +221,8 @@ impl<'a> Decision<'a> {
                             agency: step.agency.clone(),
                         })
                         .collect(),
+                    promised_by: promise.due,
+                    promise_provisional_years: promise.provisional_years,
                 });
                 self.advance()
             }
@@ -825,6 +828,14 @@ impl<'a> Decision<'a> {
         Ok(Counted::from(self.count(step, record, &moves)?))
     }
 
+    /// The promised date of a case applied for at `opened_at`.
+    fn promise(&self, opened_at: DateTime<Utc>) -> Result<Counted, CaseError> {
+        Ok(Counted::from(match self.definition.promised_limit {
+            Some(limit) => Some(deadline(self.calendar, opened_at, &[], limit, None)?),
+            None => None,
+        }))
+    }
+
     /// Counts every running step's deadline again on the current calendar;
     /// a step whose times or provisional years differ from the recorded ones
     /// is revised.
@@ -864,6 +875,24 @@ impl<'a> Decision<'a> {
                 warning_cleared: record.warned
                     && counted.warn_at.is_some_and(|warn_at| warn_at > now),
             });
+        }
+        let file = self.file();
+        if file.promised_by.is_some() {
+            let promise = self.promise(file.opened_at)?;
+            let changed = (promise.due, &promise.provisional_years)
+                != (file.promised_by, &file.promise_provisional_years);
+            let newly_provisional = promise
+                .provisional_years
+                .iter()
+                .any(|year| !file.promise_provisional_years.contains(year));
+            if changed && !newly_provisional {
+                revisions.push(Change::PromiseRevised {
+                    previous: file.promised_by,
+                    promised_by: promise.due,
+                    provisional_years: promise.provisional_years,
+                    reason: reason.to_string(),
+                });
+            }
         }
         for revision in revisions {
             self.emit(revision);

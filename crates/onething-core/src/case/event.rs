@@ -94,6 +94,13 @@ pub enum Change {
         materials: Vec<MaterialRecord>,
         opted_in: Vec<String>,
         steps: Vec<StepSeed>,
+        /// The date the bundle's promised limit (承诺时限) runs out, counted
+        /// from the application: what the receipt promises the applicant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        promised_by: Option<DateTime<Utc>>,
+        /// The provisional calendar years `promised_by` was counted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        promise_provisional_years: Vec<i32>,
     },
     StepActivated {
         step: String,
@@ -237,6 +244,14 @@ pub enum Change {
         score: u8,
         comment: Option<String>,
     },
+    /// The calendar changed: the promised date, counted again, is this.
+    PromiseRevised {
+        previous: Option<DateTime<Utc>>,
+        promised_by: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
+        reason: String,
+    },
     FollowUpOpened {
         due: DateTime<Utc>,
         /// The provisional calendar years (no official holiday table yet)
@@ -284,6 +299,7 @@ impl Change {
             Change::CaseEnded { .. } => "case_ended",
             Change::CaseRated { .. } => "case_rated",
             Change::FollowUpOpened { .. } => "follow_up_opened",
+            Change::PromiseRevised { .. } => "promise_revised",
         }
     }
 }

@@ -261,6 +261,11 @@ pub struct CaseFile {
     pub returns: u32,
     pub supplements: u32,
     pub applied: BTreeMap<String, AppliedCommand>,
+    /// When the bundle's promised limit runs out for this case.
+    #[serde(default)]
+    pub promised_by: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub promise_provisional_years: Vec<i32>,
 }
 
 impl CaseFile {
@@ -310,6 +315,8 @@ impl Case {
             materials,
             opted_in,
             steps,
+            promised_by,
+            promise_provisional_years,
         } = change
         {
             let mut applied = BTreeMap::new();
@@ -362,6 +369,8 @@ impl Case {
                 returns: 0,
                 supplements: 0,
                 applied,
+                promised_by,
+                promise_provisional_years,
             }));
             return;
         }
@@ -583,6 +592,14 @@ impl Case {
                     comment,
                     follow_up_due: None,
                 });
+            }
+            Change::PromiseRevised {
+                promised_by,
+                provisional_years,
+                ..
+            } => {
+                file.promised_by = promised_by;
+                file.promise_provisional_years = provisional_years;
             }
             Change::FollowUpOpened { due, .. } => {
                 if let Some(rating) = &mut file.rating {

@@ -81,6 +81,12 @@ pub struct CaseView {
     pub returns: u32,
     pub supplements: u32,
     pub rating: Option<super::state::Rating>,
+    /// When the bundle's promised limit (承诺时限) runs out for this case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised_by: Option<DateTime<Utc>>,
+    /// The provisional calendar years the promised date was counted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promise_provisional_years: Vec<i32>,
 }
 
 impl CaseView {
@@ -199,6 +205,8 @@ pub fn view_file(
         returns: file.returns,
         supplements: file.supplements,
         rating: file.rating.clone(),
+        promised_by: file.promised_by,
+        promise_provisional_years: file.promise_provisional_years.clone(),
     }
 }
 

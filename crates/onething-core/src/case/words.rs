@@ -106,7 +106,11 @@ pub fn describe(
     let title = |step: &str| step_title(definition, step);
     match change {
         Change::CaseOpened {
-            workflow, version, ..
+            workflow,
+            version,
+            promised_by,
+            promise_provisional_years,
+            ..
         } => {
             let name = definition
                 .map(|d| d.title.clone())
@@ -114,9 +118,23 @@ pub fn describe(
                     zh: workflow.clone(),
                     en: workflow.clone(),
                 });
+            let note = provisional_note(promise_provisional_years);
+            let (promise_zh, promise_en) = match promised_by {
+                Some(by) => {
+                    let by = local_time(*by, calendar, "%Y-%m-%d %H:%M");
+                    (
+                        format!("，承诺 {by} 前办结{}", note.zh),
+                        format!(", promised by {by}{}", note.en),
+                    )
+                }
+                None => (String::new(), String::new()),
+            };
             both(
-                format!("受理申请：{}（第{version}版）", name.zh),
-                format!("Application accepted: {} (version {version})", name.en),
+                format!("受理申请：{}（第{version}版）{promise_zh}", name.zh),
+                format!(
+                    "Application accepted: {} (version {version}){promise_en}",
+                    name.en
+                ),
             )
         }
         Change::StepActivated {
@@ -399,6 +417,34 @@ pub fn describe(
         }
         Change::CaseRated { score, .. } => {
             both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
+        }
+        Change::PromiseRevised {
+            previous,
+            promised_by,
+            provisional_years,
+            reason,
+        } => {
+            let time = |time: &Option<DateTime<Utc>>| {
+                time.map_or_else(
+                    || "—".to_string(),
+                    |time| local_time(time, calendar, "%Y-%m-%d %H:%M"),
+                )
+            };
+            let note = provisional_note(provisional_years);
+            both(
+                format!(
+                    "承诺办结时间调整：由 {} 改为 {}{}（{reason}）",
+                    time(previous),
+                    time(promised_by),
+                    note.zh
+                ),
+                format!(
+                    "Promised date revised: {} instead of {}{} ({reason})",
+                    time(promised_by),
+                    time(previous),
+                    note.en
+                ),
+            )
         }
         Change::FollowUpOpened {
             due,
