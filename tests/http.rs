@@ -385,7 +385,8 @@ fn the_feed_on_postgres_skips_nothing_while_transactions_race() {
                     let open = onething_core::case::CaseCommand {
                         command_id,
                         actor: onething_core::case::Actor::Agency { agency: "window".into(), operator: None },
-                        at: Utc::now(),
+                        // A fixed time: no test depends on the day it runs.
+                        at: DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00").unwrap().with_timezone(&Utc),
                         action: onething_core::case::Action::Open {
                             case_id: case_id.clone(),
                             workflow: "hotline-12345".into(),

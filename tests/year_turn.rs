@@ -641,3 +641,149 @@ fn revise_deadlines_on_the_command_line_reports_and_then_finds_nothing() {
     let verify = run_in(&folder.path, &database.url, now, &["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
 }
+
+/// Opens `count` licence cases at 2026-12-20 on `store`; returns their ids.
+async fn open_licences(store: &onething_store::CaseStore, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for number in 0..count {
+        let command_id = format!("licence-{number}");
+        let case_id = onething_core::case::case_id_for(&command_id);
+        let open = onething_core::case::CaseCommand {
+            command_id,
+            actor: onething_core::case::Actor::Agency {
+                agency: "window".into(),
+                operator: None,
+            },
+            at: at("2026-12-20T10:00:00+08:00"),
+            action: onething_core::case::Action::Open {
+                case_id: case_id.clone(),
+                workflow: "licence".into(),
+                form: json!({"company": format!("企业{number}")}),
+                materials: vec![],
+                opted_in: vec![],
+                channel: Default::default(),
+            },
+        };
+        store.execute(&case_id, open).await.unwrap();
+        ids.push(case_id);
+    }
+    ids
+}
+
+async fn revisions_of(store: &onething_store::CaseStore, case_id: &str) -> usize {
+    store
+        .events(case_id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|event| {
+            matches!(
+                event.event.change,
+                onething_core::case::Change::DeadlineRevised { .. }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn a_revision_run_stopped_half_way_is_still_pending_and_finishes_the_rest() {
+    let folder = workflows_with(&[&test_data().join("year-turn/licence.toml")]);
+    let database = TestDatabase::sqlite();
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &Catalog::load(&folder.path).unwrap())
+            .await
+            .unwrap();
+        let cases = open_licences(&store, 3).await;
+        std::fs::write(
+            folder.path.join("calendars/cn.toml"),
+            calendar_with_official_2027(),
+        )
+        .unwrap();
+        let changes = store
+            .install_catalog(&Catalog::load(&folder.path).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        // The run revises the first case, then the process dies.
+        let first = onething_core::case::CaseCommand {
+            command_id: "revise-deadlines:crashed:first".into(),
+            actor: onething_core::case::Actor::System,
+            at: at("2026-12-21T09:00:00+08:00"),
+            action: onething_core::case::Action::ReviseDeadlines {
+                reason: changes.join("; "),
+            },
+        };
+        store.execute(&cases[0], first).await.unwrap();
+        // At the next start the change is found pending again; the new run
+        // revises the other two and nothing twice.
+        let calendars = store.library().calendars();
+        let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
+        let pending = onething_store::calendars::pending_changes(store.database(), &calendars)
+            .await
+            .unwrap();
+        assert_eq!(pending, changes);
+        let report = onething_store::calendars::revise_deadlines(
+            &store,
+            pending,
+            at("2026-12-21T09:05:00+08:00"),
+            "resumed",
+        )
+        .await
+        .unwrap();
+        let mut revised = report.revised.clone();
+        revised.sort();
+        let mut expected = vec![
+            format!("{}/decide", cases[1]),
+            format!("{}/decide", cases[2]),
+        ];
+        expected.sort();
+        assert_eq!(revised, expected, "{report:?}");
+        for case_id in &cases {
+            assert_eq!(revisions_of(&store, case_id).await, 1, "{case_id}");
+        }
+        let pending = onething_store::calendars::pending_changes(store.database(), &calendars)
+            .await
+            .unwrap();
+        assert!(pending.is_empty(), "recorded once every case was revised");
+    });
+}
+
+#[test]
+fn two_servers_revising_at_once_on_postgres_revise_each_step_once() {
+    let folder = workflows_with(&[&test_data().join("year-turn/licence.toml")]);
+    let database = TestDatabase::postgres();
+    runtime().block_on(async {
+        let first = start(&database.url, &folder.path, at("2026-12-21T09:00:00+08:00")).await;
+        let cases = open_licences(&first.state.store, 8).await;
+        let second = start(&database.url, &folder.path, at("2026-12-21T09:00:00+08:00")).await;
+        std::fs::write(
+            folder.path.join("calendars/cn.toml"),
+            calendar_with_official_2027(),
+        )
+        .unwrap();
+        let (a, b) = tokio::join!(
+            first.call("POST", "/api/v1/workflows/reload", "admin", None),
+            second.call("POST", "/api/v1/workflows/reload", "admin", None),
+        );
+        assert_eq!((a.0, b.0), (200, 200), "{} {}", a.1, b.1);
+        // Whoever missed the lease, or came second, revises what is left.
+        for server in [&first, &second] {
+            onething_server::background::revise_if_pending(&server.state)
+                .await
+                .unwrap();
+        }
+        for case_id in &cases {
+            assert_eq!(
+                revisions_of(&first.state.store, case_id).await,
+                1,
+                "{case_id}"
+            );
+        }
+        let (_, verify) = first
+            .call("GET", "/api/v1/audit/verify", "auditor", None)
+            .await;
+        assert_eq!(verify["intact"], true, "{verify}");
+        first.stop().await;
+        second.stop().await;
+    });
+}

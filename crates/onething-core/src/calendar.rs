@@ -367,6 +367,18 @@ impl Calendar {
     }
 }
 
+/// The years official in `old` that `new` has only provisionally or not at
+/// all: `new` is older than `old` (a server that was not reloaded).
+pub fn official_years_missing(old: &Calendar, new: &Calendar) -> Vec<i32> {
+    old.years
+        .iter()
+        .filter(|(year, table)| {
+            !table.provisional && new.years.get(year).is_none_or(|table| table.provisional)
+        })
+        .map(|(year, _)| *year)
+        .collect()
+}
+
 /// What changed from one version of a calendar to the next, in words; empty
 /// when nothing that counts working days changed.
 pub fn describe_changes(old: &Calendar, new: &Calendar) -> Vec<String> {

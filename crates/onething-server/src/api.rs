@@ -798,11 +798,15 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
     onething_store::feed::head(state.store.database()).await?;
     let mut warnings = crate::horizon::warnings(state.store.library(), state.now());
     let calendars = state.store.library().calendars();
-    let pending = onething_store::calendars::pending_changes(
-        state.store.database(),
-        &calendars.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
-    )
-    .await?;
+    let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
+    let stale =
+        onething_store::calendars::stale_calendars(state.store.database(), &calendars).await?;
+    let pending = if stale.is_empty() {
+        onething_store::calendars::pending_changes(state.store.database(), &calendars).await?
+    } else {
+        Vec::new()
+    };
+    warnings.extend(stale);
     if !pending.is_empty() {
         warnings.push(format!(
             "running deadlines are not yet revised for: {}",

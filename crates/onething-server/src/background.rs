@@ -36,11 +36,18 @@ pub async fn revise_if_pending(
     state: &AppState,
 ) -> Result<Option<crate::api::RevisionSummary>, onething_store::StoreError> {
     let calendars = state.store.library().calendars();
-    let changes = onething_store::calendars::pending_changes(
-        state.store.database(),
-        &calendars.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
-    )
-    .await?;
+    let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
+    let database = state.store.database();
+    let stale = onething_store::calendars::stale_calendars(database, &calendars).await?;
+    if !stale.is_empty() {
+        // Another server has the newer calendar; this one must be reloaded,
+        // not revise from its older copy.
+        for warning in stale {
+            tracing::warn!("{warning}");
+        }
+        return Ok(None);
+    }
+    let changes = onething_store::calendars::pending_changes(database, &calendars).await?;
     if changes.is_empty() {
         return Ok(None);
     }

@@ -60,6 +60,30 @@ pub async fn pending_changes(
     Ok(changes)
 }
 
+/// Calendars of this process that lack an official year the running
+/// deadlines were counted on: this server was not reloaded after another
+/// one was. In words; a revision from such a calendar is not run.
+pub async fn stale_calendars(
+    database: &Database,
+    calendars: &[&Calendar],
+) -> Result<Vec<String>, StoreError> {
+    let mut stale = Vec::new();
+    for calendar in calendars {
+        if let Some(stored) = stored(database, &calendar.id).await? {
+            let missing = onething_core::calendar::official_years_missing(&stored, calendar);
+            if !missing.is_empty() {
+                let years: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                stale.push(format!(
+                    "calendar `{}` of this server lacks the official table for {} that running deadlines were counted on: reload this server's workflows",
+                    calendar.id,
+                    years.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(stale)
+}
+
 /// What a revision run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RevisionReport {
