@@ -85,3 +85,81 @@ pub fn record_metrics(library: &Library, now: DateTime<Utc>, metrics: &Metrics) 
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onething_core::registry::Registry;
+    use onething_core::workflow::parse_workflow;
+
+    const BUNDLE: &str = r#"
+id = "ends"
+version = 1
+title = { zh = "到期", en = "Ends" }
+calendar = "cn"
+effective_from = 2025-01-01
+effective_until = 2027-01-31
+
+[[step]]
+id = "only"
+title = { zh = "唯一", en = "Only" }
+agency = "window"
+time_limit = "5 working days"
+"#;
+
+    fn library() -> Library {
+        let mut registry = Registry::default();
+        registry
+            .add_agencies(include_str!("../../../workflows/agencies.toml"))
+            .unwrap();
+        registry
+            .add_calendar(include_str!("../../../workflows/calendars/cn.toml"))
+            .unwrap();
+        let library = Library::new();
+        library.install(
+            vec![parse_workflow(BUNDLE, &registry).unwrap()],
+            registry.calendars.into_values().collect(),
+        );
+        library
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_ending_official_table_and_an_ending_bundle_period_are_warned_of() {
+        let soon = warnings(&library(), at("2026-12-01T09:00:00+08:00"));
+        assert_eq!(soon.len(), 2, "{soon:?}");
+        assert!(soon[0].starts_with(
+            "calendar `cn`: the official holiday tables end on 2026-12-31 (in 30 days)"
+        ));
+        assert_eq!(
+            soon[1],
+            "workflow `ends` v1 is in force until 2027-01-31 (in 61 days) and no later version is in the workflows folder: new cases are refused after it"
+        );
+        let later = warnings(&library(), at("2027-02-01T09:00:00+08:00"));
+        assert!(
+            later
+                .iter()
+                .any(|w| w.starts_with("bundle `ends` is not in force on 2027-02-01")),
+            "{later:?}"
+        );
+    }
+
+    #[test]
+    fn the_days_left_are_gauges() {
+        let metrics = Metrics::default();
+        record_metrics(&library(), at("2026-12-01T09:00:00+08:00"), &metrics);
+        let text = metrics.render();
+        for line in [
+            "onething_calendar_official_until_days{calendar=\"cn\"} 30",
+            "onething_calendar_until_days{calendar=\"cn\"} 3683",
+            "onething_bundle_effective_until_days{bundle=\"ends\",version=\"1\"} 61",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+}
