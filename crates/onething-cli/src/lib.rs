@@ -3,6 +3,7 @@
 //! `anyhow`.
 
 mod audit_commands;
+mod bench_command;
 mod case_commands;
 mod serve_command;
 mod workflow_commands;
@@ -60,6 +61,8 @@ pub enum Command {
     Views(audit_commands::ViewsCommand),
     /// Run the HTTP API with its background jobs.
     Serve(serve_command::ServeArguments),
+    /// Measure whole cases beside the database's own ceilings, in one run.
+    Bench(bench_command::BenchArguments),
     /// Make API tokens for the configuration file.
     #[command(subcommand)]
     Token(serve_command::TokenCommand),
@@ -138,6 +141,7 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
             Command::Audit(command) => audit_commands::run_audit(setting, command, terminal).await,
             Command::Views(command) => audit_commands::run_views(setting, command, terminal).await,
             Command::Serve(arguments) => serve_command::run(setting, arguments, terminal).await,
+            Command::Bench(arguments) => bench_command::run(setting, arguments, terminal).await,
             Command::Workflow(_) | Command::Token(_) => unreachable!("handled above"),
         }
     })

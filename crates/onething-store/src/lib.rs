@@ -3,6 +3,7 @@
 //! migrations, and the read models.
 
 pub mod audit;
+pub mod bench;
 pub mod calendars;
 pub mod cases;
 pub mod database;

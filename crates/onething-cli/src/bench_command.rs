@@ -1,0 +1,746 @@
+//! `onething bench`: whole cases driven as agencies would drive them, beside
+//! the database's own ceilings measured in the same run on the same database
+//! at the same concurrency, and optionally the Python `eventsourcing` peer.
+//! Ends with one JSON line holding every figure and ratio.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use onething_core::case::{
+    case_id_for, view, Action, Actor, CaseCommand, CaseView, Disclosure, MaterialDeclaration,
+    MaterialProvision, StepState,
+};
+use onething_core::value_type::{Field, ValueKind};
+use onething_core::workflow::{Definition, MaterialSource, StepKind};
+use onething_store::{bench, CaseStore};
+use serde_json::{json, Value};
+
+use crate::case_commands::{open_store, Setting};
+use crate::Terminal;
+
+#[derive(Debug, Args)]
+pub struct BenchArguments {
+    /// The bundle whose cases are driven.
+    #[arg(long, default_value = "newborn")]
+    bundle: String,
+    /// Concurrent workers, each driving one case at a time.
+    #[arg(long, default_value_t = 16)]
+    workers: usize,
+    /// Seconds measured (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Seconds driven before measuring, not counted.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Seconds each database ceiling is measured.
+    #[arg(long, default_value_t = 5)]
+    ceiling_seconds: u64,
+    /// Also drive the cases over HTTP, through a server started in this process.
+    #[arg(long)]
+    http: bool,
+    /// Skip the audit verification figure (it reads the whole store).
+    #[arg(long)]
+    no_verify: bool,
+    /// The Python of a virtual environment with the peer's requirements: runs
+    /// `../shared/peers/eventsourcing-newborn` on the same PostgreSQL.
+    #[arg(long, value_name = "VENV_PYTHON")]
+    peer_eventsourcing: Option<PathBuf>,
+    /// Where the peer's `bench.py` is.
+    #[arg(long, default_value = "../shared/peers/eventsourcing-newborn")]
+    peer_folder: PathBuf,
+}
+
+/// One command's latency, by kind.
+#[derive(Default)]
+struct Samples {
+    by_kind: BTreeMap<&'static str, Vec<Duration>>,
+    cases: u64,
+    failures: u64,
+}
+
+impl Samples {
+    fn commands(&self) -> usize {
+        self.by_kind.values().map(Vec::len).sum()
+    }
+}
+
+/// A value of a field's type that its checks accept.
+fn sample(field: &Field, at: DateTime<Utc>) -> Value {
+    match field.kind {
+        ValueKind::Text => json!("测试"),
+        ValueKind::Integer => json!(1),
+        ValueKind::Decimal => json!(88.5),
+        ValueKind::Money => json!(100_000),
+        ValueKind::Date => json!((at - chrono::Duration::days(3)).date_naive().to_string()),
+        ValueKind::Boolean => json!(true),
+        ValueKind::OneOf => json!(field.options.first().cloned().unwrap_or_default()),
+        ValueKind::List => json!([]),
+        ValueKind::CitizenId => json!("11010519491231002X"),
+        ValueKind::CreditCode => json!("91350100M000100Y43"),
+        ValueKind::Phone => json!("13800138000"),
+    }
+}
+
+fn object(fields: &[Field], at: DateTime<Utc>) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|field| (field.name.clone(), sample(field, at)))
+            .collect(),
+    )
+}
+
+/// The materials an applicant hands over: every applicant material submitted.
+fn materials(definition: &Definition) -> Vec<MaterialDeclaration> {
+    definition
+        .materials
+        .iter()
+        .filter(|material| material.source == MaterialSource::Applicant)
+        .map(|material| MaterialDeclaration {
+            material: material.id.clone(),
+            provision: MaterialProvision::Submitted,
+        })
+        .collect()
+}
+
+fn agency(id: &str) -> Actor {
+    Actor::Agency {
+        agency: id.to_string(),
+        operator: Some("bench".into()),
+    }
+}
+
+/// The next commands a case needs: every active task step completed with
+/// sample outputs, every unpaid bill of an active payment step paid.
+fn next_commands(
+    definition: &Definition,
+    case: &CaseView,
+    at: DateTime<Utc>,
+) -> Vec<(&'static str, CaseCommand)> {
+    let mut commands = Vec::new();
+    for step in case.steps.iter().filter(|s| s.state == StepState::Active) {
+        let Some(defined) = definition.step(&step.id) else {
+            continue;
+        };
+        match defined.kind {
+            StepKind::Task => commands.push((
+                "complete",
+                CaseCommand {
+                    command_id: format!("{}-{}-{}", case.id, step.id, step.passes),
+                    actor: agency(&defined.agency),
+                    at,
+                    action: Action::Complete {
+                        step: step.id.clone(),
+                        outputs: object(&defined.outputs, at),
+                    },
+                },
+            )),
+            StepKind::Payment => {
+                for payment in case
+                    .payments
+                    .iter()
+                    .filter(|p| p.step == step.id && !p.paid)
+                {
+                    commands.push((
+                        "pay",
+                        CaseCommand {
+                            command_id: format!("{}-{}-{}", case.id, step.id, payment.payer),
+                            actor: agency(&defined.agency),
+                            at,
+                            action: Action::Pay {
+                                payer: payment.payer.clone(),
+                                amount: payment.total,
+                                receipt: format!("R-{}-{}", case.id, payment.payer),
+                            },
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    commands
+}
+
+fn open_command(definition: &Definition, run: &str, number: u64, at: DateTime<Utc>) -> CaseCommand {
+    let command_id = format!("bench-{run}-{number}");
+    CaseCommand {
+        command_id: command_id.clone(),
+        actor: agency("window"),
+        at,
+        action: Action::Open {
+            case_id: case_id_for(&command_id),
+            workflow: definition.id.clone(),
+            form: object(&definition.form, at),
+            materials: materials(definition),
+            opted_in: Vec::new(),
+            channel: Default::default(),
+        },
+    }
+}
+
+/// Sends one command, in process or over HTTP; the case after it.
+enum Driver {
+    InProcess(Arc<CaseStore>),
+    Http {
+        base: String,
+        client: reqwest::Client,
+    },
+}
+
+impl Driver {
+    async fn send(
+        &self,
+        definition: &Definition,
+        command: CaseCommand,
+    ) -> anyhow::Result<CaseView> {
+        let case_id = match &command.action {
+            Action::Open { case_id, .. } => case_id.clone(),
+            _ => String::new(),
+        };
+        match self {
+            Driver::InProcess(store) => {
+                let case_id = if case_id.is_empty() {
+                    command
+                        .command_id
+                        .split('-')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    case_id
+                };
+                let outcome = store.execute(&case_id, command).await?;
+                view(&outcome.case, Some(definition), Disclosure::Full).context("no case")
+            }
+            Driver::Http { base, client } => {
+                let token = match &command.actor {
+                    Actor::Agency { agency, .. } => format!("bench-{agency}"),
+                    _ => "bench-window".into(),
+                };
+                let case = command
+                    .command_id
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let (path, body) = match &command.action {
+                    Action::Open {
+                        workflow,
+                        form,
+                        materials,
+                        ..
+                    } => (
+                        "/api/v1/cases".to_string(),
+                        json!({"workflow": workflow, "form": form, "materials": materials}),
+                    ),
+                    Action::Complete { step, outputs } => (
+                        format!("/api/v1/cases/{case}/steps/{step}/complete"),
+                        json!({"outputs": outputs}),
+                    ),
+                    Action::Pay {
+                        payer,
+                        amount,
+                        receipt,
+                    } => (
+                        format!("/api/v1/cases/{case}/payments"),
+                        json!({"payer": payer, "amount": amount, "receipt": receipt}),
+                    ),
+                    other => bail!("the benchmark does not send {}", other.name()),
+                };
+                let response = client
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", &command.command_id)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let reply: Value = response.json().await?;
+                if !status.is_success() {
+                    bail!("{status}: {reply}");
+                }
+                Ok(serde_json::from_value(reply["case"].clone())?)
+            }
+        }
+    }
+}
+
+/// Drives whole cases with `workers` tasks until `until`; only commands that
+/// start after `measure_from` are counted, and only cases opened after it.
+async fn drive(
+    driver: Arc<Driver>,
+    definition: Arc<Definition>,
+    workers: usize,
+    at: DateTime<Utc>,
+    measure_from: Instant,
+    until: Instant,
+) -> Samples {
+    let samples = Arc::new(Mutex::new(Samples::default()));
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let (driver, definition, samples, run) = (
+            driver.clone(),
+            definition.clone(),
+            samples.clone(),
+            run.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut number = worker as u64;
+            while Instant::now() < until {
+                let counted = Instant::now() >= measure_from;
+                let mut pending = vec![("open", open_command(&definition, &run, number, at))];
+                number += workers as u64;
+                let mut ended = false;
+                // A case of any shipped bundle ends within a few dozen commands.
+                for _ in 0..64 {
+                    let Some((kind, command)) = pending.pop() else {
+                        break;
+                    };
+                    let started = Instant::now();
+                    match driver.send(&definition, command).await {
+                        Ok(case) => {
+                            if counted {
+                                samples
+                                    .lock()
+                                    .expect("samples")
+                                    .by_kind
+                                    .entry(kind)
+                                    .or_default()
+                                    .push(started.elapsed());
+                            }
+                            if pending.is_empty() {
+                                if case.status != "open" {
+                                    ended = true;
+                                    break;
+                                }
+                                pending = next_commands(&definition, &case, at);
+                                pending.reverse();
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "a benchmark command failed");
+                            samples.lock().expect("samples").failures += 1;
+                            break;
+                        }
+                    }
+                }
+                if ended && counted && Instant::now() < until {
+                    samples.lock().expect("samples").cases += 1;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Arc::try_unwrap(samples)
+        .map(|samples| samples.into_inner().expect("samples"))
+        .unwrap_or_default()
+}
+
+/// CPU seconds (user + system) of this process so far.
+fn own_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .map_or(0.0, |stat| cpu_of_stat(&stat))
+}
+
+/// CPU seconds of every local PostgreSQL process so far.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .map(|stat| cpu_of_stat(&stat))
+        .sum()
+}
+
+/// utime + stime of a `/proc/PID/stat` line, in seconds (100 ticks a second).
+fn cpu_of_stat(stat: &str) -> f64 {
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of the line; 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// The figures of one load window.
+fn figures(samples: &mut Samples, seconds: f64, cpu: f64, postgres_cpu: f64) -> Value {
+    let commands = samples.commands();
+    let mut kinds = serde_json::Map::new();
+    let mut all: Vec<Duration> = Vec::new();
+    for (kind, latencies) in &mut samples.by_kind {
+        latencies.sort();
+        all.extend(latencies.iter());
+        kinds.insert(
+            kind.to_string(),
+            json!({
+                "commands": latencies.len(),
+                "p50_ms": percentile(latencies, 0.5),
+                "p99_ms": percentile(latencies, 0.99),
+                "max_ms": percentile(latencies, 1.0),
+            }),
+        );
+    }
+    all.sort();
+    json!({
+        "commands_per_s": commands as f64 / seconds,
+        "cases_per_s": samples.cases as f64 / seconds,
+        "commands": commands,
+        "cases": samples.cases,
+        "failures": samples.failures,
+        "p50_ms": percentile(&all, 0.5),
+        "p99_ms": percentile(&all, 0.99),
+        "max_ms": percentile(&all, 1.0),
+        "cpu_ms_per_command": if commands == 0 { 0.0 } else { cpu * 1000.0 / commands as f64 },
+        "postgres_cpu_ms_per_command": if commands == 0 { 0.0 } else { postgres_cpu * 1000.0 / commands as f64 },
+        "by_kind": kinds,
+    })
+}
+
+async fn measure(
+    driver: Arc<Driver>,
+    definition: Arc<Definition>,
+    arguments: &BenchArguments,
+    at: DateTime<Utc>,
+) -> Value {
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(arguments.warmup);
+    let until = measure_from + Duration::from_secs(arguments.seconds);
+    // CPU is sampled at the edges of the measured window.
+    let sampler = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = (own_cpu_seconds(), postgres_cpu_seconds());
+        tokio::time::sleep_until(until.into()).await;
+        (
+            own_cpu_seconds() - before.0,
+            postgres_cpu_seconds() - before.1,
+        )
+    });
+    let mut samples = drive(
+        driver,
+        definition,
+        arguments.workers,
+        at,
+        measure_from,
+        until,
+    )
+    .await;
+    let (cpu, postgres_cpu) = sampler.await.unwrap_or_default();
+    figures(&mut samples, arguments.seconds as f64, cpu, postgres_cpu)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+pub async fn run(
+    setting: Setting<'_>,
+    arguments: BenchArguments,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<u8> {
+    let store = Arc::new(open_store(&setting, terminal).await?);
+    let definition = store
+        .library()
+        .in_force(&arguments.bundle, setting.now)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let database = store.database().clone();
+    let backend = database.backend();
+    let at = setting.now;
+    writeln!(
+        terminal.err,
+        "bench: {} cases on {backend}, {} workers, {} s measured after {} s warm-up (durability as configured: SQLite synchronous=FULL, PostgreSQL its own settings)",
+        arguments.bundle, arguments.workers, arguments.seconds, arguments.warmup
+    )?;
+    let in_process = measure(
+        Arc::new(Driver::InProcess(store.clone())),
+        definition.clone(),
+        &arguments,
+        at,
+    )
+    .await;
+    let ceiling_time = Duration::from_secs(arguments.ceiling_seconds);
+    let raw_insert = bench::raw_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
+    let load_insert =
+        bench::load_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
+    bench::clean_up(&database).await?;
+    let commands_per_s = in_process["commands_per_s"].as_f64().unwrap_or(0.0);
+    let mut result = json!({
+        "bundle": arguments.bundle,
+        "backend": backend,
+        "workers": arguments.workers,
+        "seconds": arguments.seconds,
+        "in_process": in_process,
+        "ceilings": {
+            "raw_insert_per_s": raw_insert,
+            "load_insert_per_s": load_insert,
+        },
+        "ratios": {
+            "commands_per_load_insert": ratio(commands_per_s, load_insert),
+            "commands_per_raw_insert": ratio(commands_per_s, raw_insert),
+        },
+    });
+    if arguments.http {
+        let http =
+            http_figures(&setting, store.clone(), definition.clone(), &arguments, at).await?;
+        result["ratios"]["http_per_in_process"] = json!(ratio(
+            http["commands_per_s"].as_f64().unwrap_or(0.0),
+            commands_per_s
+        ));
+        result["http"] = http;
+    }
+    if !arguments.no_verify {
+        let started = Instant::now();
+        let report = onething_store::audit::verify(&database, None, None, &mut |_| {}).await?;
+        let verify_rate = report.events as f64 / started.elapsed().as_secs_f64();
+        let (events, decode_rate) = bench::read_decode_rate(&database).await?;
+        result["verify"] = json!({
+            "events": events,
+            "events_per_s": verify_rate,
+            "read_decode_per_s": decode_rate,
+            "ratio": ratio(verify_rate, decode_rate),
+            "intact": report.intact(),
+        });
+    }
+    if let Some(python) = &arguments.peer_eventsourcing {
+        let peer = run_peer(setting.database, python, &arguments)?;
+        let peer_commands = peer["commands_per_s"].as_f64().unwrap_or(0.0);
+        let peer_cases = peer["cases_per_s"].as_f64().unwrap_or(0.0);
+        result["ratios"]["commands_per_peer"] = json!(ratio(commands_per_s, peer_commands));
+        result["ratios"]["cases_per_peer"] = json!(ratio(
+            result["in_process"]["cases_per_s"].as_f64().unwrap_or(0.0),
+            peer_cases
+        ));
+        result["peer"] = peer;
+    }
+    result["peak_rss_kib"] = json!(peak_rss_kib());
+    print_table(&result, terminal)?;
+    writeln!(terminal.out, "{}", serde_json::to_string(&result)?)?;
+    Ok(0)
+}
+
+fn print_table(result: &Value, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
+    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
+    let mut line = |name: &str, figures: &Value| {
+        writeln!(
+            terminal.err,
+            "  {name:<22} {:>9.0} commands/s {:>7.1} cases/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:.3} ms/command (postgres {:.3})",
+            number(&figures["commands_per_s"]),
+            number(&figures["cases_per_s"]),
+            number(&figures["p50_ms"]),
+            number(&figures["p99_ms"]),
+            number(&figures["max_ms"]),
+            number(&figures["cpu_ms_per_command"]),
+            number(&figures["postgres_cpu_ms_per_command"]),
+        )
+    };
+    line("onething in process", &result["in_process"])?;
+    if result.get("http").is_some() {
+        line("onething over HTTP", &result["http"])?;
+    }
+    writeln!(
+        terminal.err,
+        "  {:<22} {:>9.0} inserts/s\n  {:<22} {:>9.0} loads+inserts/s\n  ratio to load+insert: {:.2}",
+        "ceiling: raw insert",
+        number(&result["ceilings"]["raw_insert_per_s"]),
+        "ceiling: load+insert",
+        number(&result["ceilings"]["load_insert_per_s"]),
+        number(&result["ratios"]["commands_per_load_insert"]),
+    )?;
+    if let Some(verify) = result.get("verify") {
+        writeln!(
+            terminal.err,
+            "  audit verify           {:>9.0} events/s beside read+decode {:.0} events/s ({:.2}), {} events",
+            number(&verify["events_per_s"]),
+            number(&verify["read_decode_per_s"]),
+            number(&verify["ratio"]),
+            verify["events"]
+        )?;
+    }
+    if let Some(peer) = result.get("peer") {
+        writeln!(
+            terminal.err,
+            "  peer (eventsourcing)   {:>9.0} commands/s {:>7.1} cases/s; onething is {:.2}× per command, {:.2}× per case",
+            number(&peer["commands_per_s"]),
+            number(&peer["cases_per_s"]),
+            number(&result["ratios"]["commands_per_peer"]),
+            number(&result["ratios"]["cases_per_peer"]),
+        )?;
+    }
+    Ok(())
+}
+
+/// The same load through a server started in this process on a loopback port.
+async fn http_figures(
+    setting: &Setting<'_>,
+    store: Arc<CaseStore>,
+    definition: Arc<Definition>,
+    arguments: &BenchArguments,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    use onething_server::auth::token_hash;
+    use onething_server::{AppState, Client, Clients, Config, Role};
+    let mut agencies: Vec<String> = definition.agencies.iter().map(|a| a.id.clone()).collect();
+    agencies.push("window".into());
+    let clients = Clients::new(agencies.iter().map(|agency| {
+        (
+            token_hash(&format!("bench-{agency}")),
+            Client {
+                id: format!("bench-{agency}"),
+                role: if agency == "window" {
+                    Role::Window
+                } else {
+                    Role::Agency
+                },
+                agency: Some(agency.clone()),
+            },
+        )
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState {
+        store,
+        clients,
+        metrics: Arc::default(),
+        feed_signal: Arc::default(),
+        workflows_folder: setting.workflows.to_path_buf(),
+        node: format!("bench-{}", uuid::Uuid::new_v4().simple()),
+        retry_after_seconds: 1,
+        fixed_now: Some(at),
+    };
+    let config = Config {
+        deadline_check_seconds: 0,
+        checkpoint_seconds: 0,
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = onething_server::serve(listener, state, &config, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(arguments.workers)
+        .build()?;
+    let figures = measure(
+        Arc::new(Driver::Http { base, client }),
+        definition,
+        arguments,
+        at,
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(figures)
+}
+
+/// Runs the peer's load phase on the same PostgreSQL (its fastest write mode).
+fn run_peer(
+    database_url: &str,
+    python: &std::path::Path,
+    arguments: &BenchArguments,
+) -> anyhow::Result<Value> {
+    let url = database_url
+        .strip_prefix("postgres://")
+        .or_else(|| database_url.strip_prefix("postgresql://"))
+        .context("the peer runs on PostgreSQL only")?;
+    let (credentials, place) = url.split_once('@').context("the URL names no user")?;
+    let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+    let host_port = place.split('/').next().unwrap_or("127.0.0.1:5432");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+    let folder = std::fs::canonicalize(&arguments.peer_folder)
+        .with_context(|| format!("the peer folder {}", arguments.peer_folder.display()))?;
+    let environment = [
+        ("PEER_PGHOST", host),
+        ("PEER_PGPORT", port),
+        ("PEER_PGUSER", user),
+        ("PEER_PGPASSWORD", password),
+        ("PEER_PGDATABASE", "es_bench"),
+        ("PEER_ES_DB_FUNCTIONS", "yes"),
+    ];
+    let setup = std::process::Command::new(python)
+        .current_dir(&folder)
+        .envs(environment)
+        .args(["-c", "import bench; bench.reset_db()"])
+        .output()?;
+    if !setup.status.success() {
+        bail!(
+            "the peer's database set-up failed: {}",
+            String::from_utf8_lossy(&setup.stderr)
+        );
+    }
+    let workers = arguments.workers.min(4).to_string();
+    let run = std::process::Command::new(python)
+        .current_dir(&folder)
+        .envs(environment)
+        .args([
+            "bench.py",
+            "load",
+            "--workers",
+            &workers,
+            "--mode",
+            "process",
+            "--warmup",
+            &arguments.warmup.to_string(),
+            "--measure",
+            &arguments.seconds.to_string(),
+        ])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .with_context(|| {
+            format!(
+                "the peer printed no result: {}",
+                String::from_utf8_lossy(&run.stderr)
+            )
+        })?;
+    Ok(serde_json::from_str(line)?)
+}
