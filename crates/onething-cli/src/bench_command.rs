@@ -37,9 +37,13 @@ pub struct BenchArguments {
     /// Seconds driven before measuring, not counted.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
-    /// Seconds each database ceiling is measured.
+    /// Seconds each database ceiling is measured; 0 skips the ceilings.
     #[arg(long, default_value_t = 5)]
     ceiling_seconds: u64,
+    /// Drive this many cases and stop (instead of `--seconds`): a fixed amount
+    /// of work, for counting instructions with callgrind.
+    #[arg(long)]
+    cases: Option<u64>,
     /// Also drive the cases over HTTP, through a server started in this process.
     #[arg(long)]
     http: bool,
@@ -279,20 +283,27 @@ async fn drive(
     at: DateTime<Utc>,
     measure_from: Instant,
     until: Instant,
+    cases: Option<u64>,
 ) -> Samples {
     let samples = Arc::new(Mutex::new(Samples::default()));
+    let started_cases = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let mut tasks = Vec::new();
     for worker in 0..workers {
-        let (driver, definition, samples, run) = (
+        let (driver, definition, samples, run, started_cases) = (
             driver.clone(),
             definition.clone(),
             samples.clone(),
             run.clone(),
+            started_cases.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut number = worker as u64;
             while Instant::now() < until {
+                let started = started_cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if cases.is_some_and(|cases| started >= cases) {
+                    break;
+                }
                 let counted = Instant::now() >= measure_from;
                 let mut pending = vec![("open", open_command(&definition, &run, number, at))];
                 number += workers as u64;
@@ -330,7 +341,7 @@ async fn drive(
                         }
                     }
                 }
-                if ended && counted && Instant::now() < until {
+                if ended && counted && (cases.is_some() || Instant::now() < until) {
                     samples.lock().expect("samples").cases += 1;
                 }
             }
@@ -445,6 +456,25 @@ async fn measure(
     at: DateTime<Utc>,
 ) -> Value {
     let start = Instant::now();
+    if let Some(cases) = arguments.cases {
+        // A fixed amount of work, all of it counted.
+        let before = (own_cpu_seconds(), postgres_cpu_seconds());
+        let far = start + Duration::from_secs(24 * 3600);
+        let mut samples = drive(
+            driver,
+            definition,
+            arguments.workers,
+            at,
+            start,
+            far,
+            Some(cases),
+        )
+        .await;
+        let seconds = start.elapsed().as_secs_f64();
+        let cpu = own_cpu_seconds() - before.0;
+        let postgres_cpu = postgres_cpu_seconds() - before.1;
+        return figures(&mut samples, seconds, cpu, postgres_cpu);
+    }
     let measure_from = start + Duration::from_secs(arguments.warmup);
     let until = measure_from + Duration::from_secs(arguments.seconds);
     // CPU is sampled at the edges of the measured window.
@@ -464,6 +494,7 @@ async fn measure(
         at,
         measure_from,
         until,
+        None,
     )
     .await;
     let (cpu, postgres_cpu) = sampler.await.unwrap_or_default();
@@ -504,10 +535,14 @@ pub async fn run(
     )
     .await;
     let ceiling_time = Duration::from_secs(arguments.ceiling_seconds);
-    let raw_insert = bench::raw_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
-    let load_insert =
-        bench::load_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
-    bench::clean_up(&database).await?;
+    let (raw_insert, load_insert) = if arguments.ceiling_seconds == 0 {
+        (0.0, 0.0)
+    } else {
+        let raw = bench::raw_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
+        let load = bench::load_insert_ceiling(&database, arguments.workers, ceiling_time).await?;
+        bench::clean_up(&database).await?;
+        (raw, load)
+    };
     let commands_per_s = in_process["commands_per_s"].as_f64().unwrap_or(0.0);
     let mut result = json!({
         "bundle": arguments.bundle,
