@@ -453,3 +453,139 @@ fn read_model_check(database: TestDatabase) {
     assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
     assert_eq!(cli(&database.url, &["views", "rebuild", "--check"]).code, 0);
 }
+
+/// A value nested `depth` levels deep: `{"a": {"a": … 1 …}}`.
+fn nested(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+/// Rewrites the payload of event 1 of a case and chains every hash again,
+/// as a row stored before values were bounded would be: intact, but deep.
+async fn store_legacy_payload(store: &CaseStore, case_id: &str, change: impl Fn(&mut Value)) {
+    let rows = onething_store::audit::case_rows(store.database(), case_id)
+        .await
+        .unwrap();
+    let postgres = matches!(store.database(), Database::Postgres(_));
+    let mut previous = onething_core::audit::GENESIS.to_string();
+    for mut row in rows {
+        if row.sequence == 1 {
+            change(&mut row.payload);
+        }
+        row.metadata["prev_hash"] = Value::String(previous.clone());
+        let hash = onething_core::audit::event_hash(
+            case_id,
+            row.sequence,
+            &row.event_type,
+            &row.event_version,
+            &row.payload,
+            &row.metadata,
+        );
+        row.metadata["hash"] = Value::String(hash.clone());
+        previous = hash;
+        let cast = if postgres { "::json" } else { "" };
+        let sql = store.database().sql(&format!(
+            "UPDATE events SET payload = $1{cast}, metadata = $2{cast} WHERE aggregate_id = $3 AND sequence = $4"
+        ));
+        with_pool!(store.database(), pool => {
+            sqlx::query(&sql)
+                .bind(row.payload.to_string())
+                .bind(row.metadata.to_string())
+                .bind(case_id)
+                .bind(row.sequence as i64)
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+fn stored_rows_are_read_without_panicking(test_database: &TestDatabase) {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&test_database.url, &catalog).await.unwrap();
+        // Deeper than the JSON reader's default limit of 128 levels, as the
+        // API once let through in a supplement: it must read back, intact.
+        let deep = newborn_case(&store, "deep").await;
+        store_legacy_payload(&store, &deep, |payload| {
+            let form = payload
+                .pointer_mut("/change/form")
+                .expect("the opening event holds the form");
+            form["note"] = nested(130);
+        })
+        .await;
+        let events = store.events(&deep).await.unwrap();
+        assert_eq!(events.len(), 7);
+        assert!(store.load(&deep).await.unwrap().file().is_some());
+        let report = onething_store::audit::verify(store.database(), None, None, &mut |_| {})
+            .await
+            .unwrap();
+        assert!(report.intact(), "{:?}", report.findings);
+        let feed = onething_store::feed::read(store.database(), None, None, 100)
+            .await
+            .unwrap();
+        assert!(
+            feed.events.iter().all(|event| event.payload.is_object()),
+            "every feed payload is read as JSON"
+        );
+
+        // A row that no longer decodes is an error naming the case and the
+        // sequence, never a panic.
+        let broken = newborn_case(&store, "broken").await;
+        sql(
+            store.database(),
+            &[format!(
+                "UPDATE events SET payload = '{{\"unexpected\": 1}}' WHERE aggregate_id = '{broken}' AND sequence = 2"
+            )],
+        )
+        .await;
+        match store.events(&broken).await {
+            Err(onething_store::StoreError::UnreadableEvent {
+                case_id, sequence, ..
+            }) => {
+                assert_eq!((case_id.as_str(), sequence), (broken.as_str(), 2));
+            }
+            other => panic!("expected an unreadable event, got {other:?}"),
+        }
+        let too_deep = newborn_case(&store, "too-deep").await;
+        store_legacy_payload(&store, &too_deep, |payload| {
+            let form = payload
+                .pointer_mut("/change/form")
+                .expect("the opening event holds the form");
+            form["note"] = nested(400);
+        })
+        .await;
+        let error = store.events(&too_deep).await.unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("event 1 of case {too_deep}")) && error.contains("levels deep"),
+            "{error}"
+        );
+        // The other cases are untouched by the broken ones.
+        let ids = store.case_ids().await.unwrap();
+        let readable = readable_cases(&store, &ids).await;
+        assert_eq!(readable, 1, "only the deep case reads");
+    });
+}
+
+async fn readable_cases(store: &CaseStore, ids: &[String]) -> usize {
+    let mut readable = 0;
+    for id in ids {
+        if store.events(id).await.is_ok() {
+            readable += 1;
+        }
+    }
+    readable
+}
+
+#[test]
+fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_sqlite() {
+    stored_rows_are_read_without_panicking(&TestDatabase::sqlite());
+}
+
+#[test]
+fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_postgres() {
+    stored_rows_are_read_without_panicking(&TestDatabase::postgres());
+}

@@ -205,6 +205,52 @@ impl Field {
     }
 }
 
+/// The deepest a value given by a client may nest (lists and objects inside
+/// one another). Typed fields never need more than two levels; the bound
+/// keeps free-form values (supplement items) far below the JSON readers'
+/// own recursion limits, so a stored event always reads back.
+pub const MAX_VALUE_DEPTH: usize = 32;
+
+/// The most bytes one value given by a client may take, written as JSON.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// How deep a value nests: 0 for a scalar, 1 for a flat list or object.
+/// Walks with its own stack, so any depth is measured without recursion.
+pub fn value_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+/// Checks that a value given for `field` is within [`MAX_VALUE_DEPTH`] and
+/// [`MAX_VALUE_BYTES`].
+pub fn check_bounds(field: &str, value: &Value) -> Option<ValueProblem> {
+    let depth = value_depth(value);
+    if depth > MAX_VALUE_DEPTH {
+        return Some(ValueProblem {
+            field: field.to_string(),
+            message: format!("nests {depth} levels deep; at most {MAX_VALUE_DEPTH} are accepted"),
+        });
+    }
+    let bytes = serde_json::to_vec(value).map_or(usize::MAX, |json| json.len());
+    if bytes > MAX_VALUE_BYTES {
+        return Some(ValueProblem {
+            field: field.to_string(),
+            message: format!("takes {bytes} bytes as JSON; at most {MAX_VALUE_BYTES} are accepted"),
+        });
+    }
+    None
+}
+
 /// Checks a JSON object against a list of fields: every problem at once,
 /// unknown names included.
 pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
@@ -220,7 +266,11 @@ pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
         return problems;
     };
     for field in fields {
-        field.check(map.get(&field.name), &mut problems);
+        let value = map.get(&field.name);
+        match value.and_then(|value| check_bounds(&field.name, value)) {
+            Some(problem) => problems.push(problem),
+            None => field.check(value, &mut problems),
+        }
     }
     for name in map.keys() {
         if !fields.iter().any(|field| &field.name == name) {

@@ -1832,3 +1832,66 @@ fn a_case_is_rated_once_after_it_ends_and_a_bad_rating_opens_a_follow_up() {
     rated.push(rate("r", 4));
     then_refused(&rated, rate("r2", 1), CaseError::AlreadyRated);
 }
+
+/// A value nested `depth` levels deep: `{"a": {"a": … 1 …}}`.
+fn nested(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+#[test]
+fn free_form_values_nesting_too_deep_or_too_large_are_refused_naming_the_field() {
+    let given = [open(1), request_supplement(local(3, 10))];
+    let supplement = |items: Value| {
+        command(
+            "sup",
+            applicant(),
+            local(9, 10),
+            Action::Supplement {
+                items: items.as_object().unwrap().clone(),
+                materials: vec![],
+            },
+        )
+    };
+    then_refused(
+        &given,
+        supplement(json!({
+            "contract page 2": nested(33),
+            "permit": "x".repeat(70_000),
+        })),
+        CaseError::InvalidSupplement {
+            problems: vec![
+                ValueProblem {
+                    field: "items.contract page 2".into(),
+                    message: "nests 33 levels deep; at most 32 are accepted".into(),
+                },
+                ValueProblem {
+                    field: "items.permit".into(),
+                    message: "takes 70002 bytes as JSON; at most 65536 are accepted".into(),
+                },
+            ],
+        },
+    );
+    assert!(when(
+        &given,
+        supplement(json!({"contract page 2": nested(32), "permit": "p"}))
+    )
+    .is_ok());
+    let mut deep_form = open(1);
+    if let Action::Open { form, .. } = &mut deep_form.action {
+        form["price"] = nested(40);
+    }
+    then_refused(
+        &[],
+        deep_form,
+        CaseError::InvalidApplication {
+            problems: vec![ValueProblem {
+                field: "form.price".into(),
+                message: "nests 40 levels deep; at most 32 are accepted".into(),
+            }],
+        },
+    );
+}

@@ -32,12 +32,56 @@ use crate::AppState;
 /// A JSON body; a malformed or oversized one is a 400 or 413 in the error shape.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+/// Where a body nests too deep: the path two levels in (`items.NAME`,
+/// `form.NAME`, `outputs.NAME`, where free-form values sit), and its depth.
+fn too_deep(body: &Value) -> Option<(String, usize)> {
+    use onething_core::value_type::{value_depth, MAX_VALUE_DEPTH};
+    let depth = value_depth(body);
+    if depth <= MAX_VALUE_DEPTH + 2 {
+        return None;
+    }
+    let mut path = Vec::new();
+    let mut node = body;
+    for _ in 0..2 {
+        let deepest = match node {
+            Value::Object(map) => map
+                .iter()
+                .max_by_key(|(_, child)| value_depth(child))
+                .map(|(key, child)| (key.clone(), child)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, child)| value_depth(child))
+                .map(|(index, child)| (format!("[{index}]"), child)),
+            _ => None,
+        };
+        let Some((step, child)) = deepest else { break };
+        path.push(step);
+        node = child;
+    }
+    Some((path.join("."), value_depth(node)))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Serialize> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
+            Ok(Json(value)) => {
+                // Free-form values are bounded before anything reads them
+                // (the core checks them again, for every channel).
+                let shape = serde_json::to_value(&value).unwrap_or(Value::Null);
+                if let Some((path, depth)) = too_deep(&shape) {
+                    return Err(ApiError::invalid(
+                        "the request body nests too deep",
+                        vec![format!(
+                            "{path}: nests {depth} levels deep; at most {} are accepted",
+                            onething_core::value_type::MAX_VALUE_DEPTH
+                        )],
+                    ));
+                }
+                Ok(Body(value))
+            }
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -370,9 +414,13 @@ pub struct VerifyResponse {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` when a background job of this node has stopped.
     pub status: String,
     pub database: String,
     pub workflows: usize,
+    /// This node's background jobs (`deadline-check`, `checkpoint`,
+    /// `webhooks`): `running` or `stopped`.
+    pub jobs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
@@ -716,15 +764,27 @@ fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
 
 // ---- handlers ---------------------------------------------------------------------------------
 
-/// Liveness and readiness: the database answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+/// Liveness and readiness: the database answers and every background job runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health), (status = 503, description = "A background job has stopped", body = Health)))]
+pub async fn healthz(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<Health>), ApiError> {
     onething_store::feed::head(state.store.database()).await?;
-    Ok(Json(Health {
-        status: "ok".into(),
-        database: state.store.database().backend().into(),
-        workflows: state.store.library().current_definitions().len(),
-    }))
+    let jobs = state.metrics.jobs();
+    let stopped = jobs.values().any(|job| job != "running");
+    Ok((
+        if stopped {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        },
+        Json(Health {
+            status: if stopped { "degraded" } else { "ok" }.into(),
+            database: state.store.database().backend().into(),
+            workflows: state.store.library().current_definitions().len(),
+            jobs,
+        }),
+    ))
 }
 
 /// Prometheus metrics.

@@ -92,6 +92,7 @@ impl ApiError {
             | E::NotAReturnTarget { .. }
             | E::NoSupplementItems
             | E::MissingSupplementItems { .. }
+            | E::InvalidSupplement { .. }
             | E::NotPromised { .. }
             | E::WrongAmount { .. }
             | E::MissingReceipt
@@ -130,7 +131,9 @@ impl ApiError {
             tracing::warn!(reason = %error, "forbidden command");
         }
         let reasons = match error {
-            E::InvalidApplication { problems } | E::InvalidOutputs { problems, .. } => {
+            E::InvalidApplication { problems }
+            | E::InvalidOutputs { problems, .. }
+            | E::InvalidSupplement { problems } => {
                 problems.iter().map(ToString::to_string).collect()
             }
             other => vec![other.to_string()],
@@ -161,6 +164,16 @@ impl From<CommandError> for ApiError {
             CommandError::Store(error) => ApiError::internal(error),
         }
     }
+}
+
+/// The answer to a request whose handler panicked: a 500 in the error shape,
+/// the panic logged (never a dropped connection).
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(format!(
+        "a request handler panicked: {}",
+        crate::background::panic_message(panic.as_ref())
+    ))
+    .into_response()
 }
 
 impl IntoResponse for ApiError {

@@ -67,6 +67,26 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// The whole API as one router, for the server and for tests (`oneshot`).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    with_layers(routes(), state, max_body_bytes)
+}
+
+/// What every route goes through: the unknown-path answer, the body limit,
+/// panics turned into a 500 in the error shape, and the request log and count.
+pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+    routes
+        .fallback(api::fallback)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+fn routes() -> Router<AppState> {
     use api::*;
     Router::new()
         .route("/healthz", get(healthz))
@@ -126,13 +146,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/statistics", get(statistics))
-        .fallback(fallback)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .with_state(state)
 }
 
 /// Background jobs, stopped together on shutdown.

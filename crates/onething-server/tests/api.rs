@@ -1516,3 +1516,181 @@ async fn an_agency_lists_its_waiting_cases_or_every_case_it_takes_part_in() {
         [case]
     );
 }
+
+/// A value nested `depth` levels deep: `{"a": {"a": … 1 …}}`.
+fn nested(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+fn reasons_of(reply: &Reply) -> Vec<String> {
+    reply.json["reasons"]
+        .as_array()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .filter_map(|reason| reason.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_deeply_nested_supplement_is_refused_naming_the_item_and_the_case_stays_readable() {
+    let (app, state) = app().await;
+    let case = case_for(&app, "supplement", "deep-supplement")
+        .await
+        .unwrap();
+    let before = sequence(&state, &case).await;
+    for depth in [125, 33] {
+        let refused = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/cases/{case}/supplement"),
+            Some("window"),
+            Some(json!({"items": {"marriage_certificate": nested(depth)}})),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        assert_eq!(refused.json["code"], "invalid_input");
+        let reasons = reasons_of(&refused);
+        assert!(
+            reasons.iter().any(|reason| reason.starts_with(&format!(
+                "items.marriage_certificate: nests {depth} levels deep; at most 32"
+            ))),
+            "{reasons:?}"
+        );
+    }
+    // Under the server's body limit, over the limit of one value.
+    let roomy = onething_server::router(state.clone(), 1 << 20);
+    let huge = call(
+        &roomy,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/supplement"),
+        Some("window"),
+        Some(json!({"items": {"marriage_certificate": "x".repeat(70_000)}})),
+        None,
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.text);
+    assert!(
+        reasons_of(&huge)[0].starts_with("items.marriage_certificate: takes 70002 bytes"),
+        "{}",
+        huge.text
+    );
+    assert_eq!(sequence(&state, &case).await, before, "nothing was stored");
+    for path in [
+        format!("/api/v1/cases/{case}"),
+        format!("/api/v1/cases/{case}/history"),
+    ] {
+        let read = call(&app, Method::GET, &path, Some("window"), None, None).await;
+        assert_eq!(read.status, StatusCode::OK, "{path}: {}", read.text);
+    }
+    let supplied = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/supplement"),
+        Some("window"),
+        Some(json!({"items": {"marriage_certificate": nested(32)}})),
+        None,
+    )
+    .await;
+    assert_eq!(supplied.status, StatusCode::OK, "{}", supplied.text);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_the_error_shape() {
+    let (_, state) = app().await;
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            "unreachable"
+        }),
+    );
+    let app = onething_server::with_layers(routes, state.clone(), MAX_BODY);
+    let reply = call(&app, Method::GET, "/boom", None, None, None).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.json["code"], "internal", "{}", reply.text);
+    assert!(
+        !reply.text.contains("boom"),
+        "no details leave the server: {}",
+        reply.text
+    );
+    assert!(state
+        .metrics
+        .render()
+        .contains("onething_http_requests_total{method=\"GET\",route=\"/boom\",status=\"500\"} 1"));
+}
+
+#[tokio::test]
+async fn healthz_reports_each_background_job_and_a_stopped_one_is_503() {
+    let (app, state) = app().await;
+    let running = state.metrics.job_running("deadline-check");
+    let healthy = call(&app, Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(healthy.status, StatusCode::OK, "{}", healthy.text);
+    assert_eq!(healthy.json["jobs"], json!({"deadline-check": "running"}));
+    drop(running);
+    let degraded = call(&app, Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(degraded.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(degraded.json["status"], "degraded");
+    assert_eq!(degraded.json["jobs"], json!({"deadline-check": "stopped"}));
+}
+
+#[tokio::test]
+async fn a_job_goes_on_past_a_failing_case_and_past_a_panic() {
+    let (app, state) = app().await;
+    let broken = open(&app, "job-broken").await;
+    let good = open(&app, "job-good").await;
+    let before = sequence(&state, &good).await;
+    onething_store::with_pool!(state.store.database(), pool => {
+        sqlx::query("UPDATE events SET payload = '{\"unexpected\": 1}' WHERE aggregate_id = ? AND sequence = 2")
+            .bind(&broken)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    // The cases were opened months before the clock the check runs on: the
+    // good one's steps are overdue now, and are marked despite the broken one.
+    let recorded =
+        onething_server::background::check_deadlines(&state, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    assert!(recorded > 0);
+    assert!(sequence(&state, &good).await > before);
+    let metrics = state.metrics.render();
+    assert!(
+        metrics.contains("onething_job_failures_total{job=\"deadline-check\"} 1"),
+        "{metrics}"
+    );
+    let read = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{broken}"),
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(read.json["code"], "internal");
+
+    let panicked = onething_server::background::guarded(&state, "checkpoint", "a test", async {
+        if std::hint::black_box(true) {
+            panic!("a bug");
+        }
+        Ok::<u32, String>(1)
+    })
+    .await;
+    assert_eq!(panicked, None);
+    assert!(state
+        .metrics
+        .render()
+        .contains("onething_job_failures_total{job=\"checkpoint\"} 1"));
+}

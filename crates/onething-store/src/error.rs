@@ -16,6 +16,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("event store error: {0}")]
     EventStore(String),
+    #[error("event {sequence} of case {case_id} does not decode: {message}")]
+    UnreadableEvent {
+        case_id: String,
+        sequence: u64,
+        message: String,
+    },
     #[error("stored data does not decode: {0}")]
     Decode(String),
 }

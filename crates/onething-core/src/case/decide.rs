@@ -13,7 +13,7 @@ use super::event::*;
 use super::state::{Case, CaseFile, CaseStatus, ExtensionState, StepState};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::expression::{self, Bindings, ExpressionSource};
-use crate::value_type::{check_object, ValueProblem};
+use crate::value_type::{check_bounds, check_object, ValueProblem};
 use crate::workflow::{Definition, Step, StepKind};
 
 /// Working days within which a bad rating must be followed up.
@@ -501,6 +501,15 @@ impl<'a> Decision<'a> {
                     ));
                 }
                 let file = self.open_case()?;
+                let out_of_bounds: Vec<ValueProblem> = items
+                    .iter()
+                    .filter_map(|(name, value)| check_bounds(&format!("items.{name}"), value))
+                    .collect();
+                if !out_of_bounds.is_empty() {
+                    return Err(CaseError::InvalidSupplement {
+                        problems: out_of_bounds,
+                    });
+                }
                 let paused: Vec<_> = file
                     .steps
                     .iter()
