@@ -703,3 +703,63 @@ fn a_failing_subscription_is_parked_visibly_and_resumes_where_it_stopped() {
         server.stop().await;
     });
 }
+
+/// Control characters in ids and filters are a 400 in the error shape on
+/// either backend (PostgreSQL refuses a NUL in text: it was a 500).
+async fn control_characters_are_refused(database: &str) {
+    let server = start(database, None, quiet_config()).await;
+    let http = reqwest::Client::new();
+    for (method, path, token) in [
+        ("GET", "/api/v1/cases/C%00", "window"),
+        ("GET", "/api/v1/cases/C%00/history", "auditor"),
+        ("GET", "/api/v1/cases?workflow=a%00", "window"),
+        ("GET", "/api/v1/cases?status=open&agency=%1F", "admin"),
+        ("GET", "/api/v1/events?agency=%00", "window"),
+        ("GET", "/api/v1/audit/verify?case=C%00", "auditor"),
+        ("POST", "/api/v1/webhooks/a%00/resume", "admin"),
+        ("GET", "/api/v1/agencies/police%7F/inbox", "window"),
+        ("GET", "/api/v1/workflows/newborn%0A", "admin"),
+    ] {
+        let request = match method {
+            "GET" => http.get(format!("{}{path}", server.base)),
+            _ => http.post(format!("{}{path}", server.base)),
+        };
+        let response = request
+            .bearer_auth(format!("t-{token}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 400, "{method} {path}: {body}");
+        assert_eq!(body["code"], "invalid_input", "{method} {path}: {body}");
+        assert!(
+            body["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("contains a control character (U+"),
+            "{method} {path}: {body}"
+        );
+    }
+    // Still served: an ordinary read after them.
+    let fine = http
+        .get(format!("{}/api/v1/cases?workflow=newborn", server.base))
+        .bearer_auth("t-window")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+    server.stop().await;
+}
+
+#[test]
+fn control_characters_in_ids_and_filters_are_refused_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(control_characters_are_refused(&database.url));
+}
+
+#[test]
+fn control_characters_in_ids_and_filters_are_refused_on_postgres() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(control_characters_are_refused(&database.url));
+}

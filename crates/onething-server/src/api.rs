@@ -97,6 +97,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Serialize> FromRequest<S> for Body<T>
     }
 }
 
+/// Ids and filters never hold control characters (U+0000 to U+001F, U+007F
+/// to U+009F): PostgreSQL refuses a NUL in text, and none belongs in an id.
+fn control_characters(what: &str, name: &str, value: &str, problems: &mut Vec<String>) {
+    if let Some(found) = value.chars().find(|c| c.is_control()) {
+        problems.push(format!(
+            "the {what} `{name}` contains a control character (U+{:04X}); ids and filters may not",
+            u32::from(found)
+        ));
+    }
+}
+
 /// Query parameters; bad ones are a 400 in the error shape.
 pub struct Params<T>(pub T);
 
@@ -107,15 +118,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let invalid = |rejection: axum::extract::rejection::QueryRejection| {
+            ApiError::invalid(
+                "the query parameters are not valid",
+                vec![rejection.body_text()],
+            )
+        };
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(invalid)?;
+        let mut problems = Vec::new();
+        for (name, value) in &pairs {
+            control_characters("query parameter", name, name, &mut problems);
+            control_characters("query parameter", name, value, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(
+                "the query parameters are not valid",
+                problems,
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Params(value))
-            .map_err(|rejection| {
-                ApiError::invalid(
-                    "the query parameters are not valid",
-                    vec![rejection.body_text()],
-                )
-            })
+            .map_err(invalid)
     }
 }
 
@@ -129,12 +156,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let invalid = |rejection: axum::extract::rejection::PathRejection| {
+            ApiError::invalid("the path is not valid", vec![rejection.body_text()])
+        };
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::invalid("the path is not valid", vec![rejection.body_text()])
+            })?;
+        let mut problems = Vec::new();
+        for (name, value) in &raw {
+            control_characters("path parameter", name, value, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid("the path is not valid", problems));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| PathParams(value))
-            .map_err(|rejection| {
-                ApiError::invalid("the path is not valid", vec![rejection.body_text()])
-            })
+            .map_err(invalid)
     }
 }
 
