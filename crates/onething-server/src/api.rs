@@ -583,11 +583,27 @@ fn correlation(headers: &HeaderMap) -> Option<String> {
         .map(|value| value.chars().take(200).collect())
 }
 
-fn disclosure_for(client: &Client) -> Disclosure {
+pub fn disclosure_for(client: &Client) -> Disclosure {
     match client.role {
         Role::Window | Role::Agency | Role::Auditor => Disclosure::Full,
         Role::Admin => Disclosure::Masked,
     }
+}
+
+/// A stored event's payload as a reader may see it: with `Masked`, every
+/// value declared `citizen_id` (form fields, step outputs) is masked, by the
+/// definition the event was recorded on.
+pub fn disclosed_payload(
+    state: &AppState,
+    disclosure: Disclosure,
+    definition_hash: Option<&str>,
+    mut payload: Value,
+) -> Value {
+    if disclosure == Disclosure::Masked {
+        let definition = definition_hash.and_then(|hash| state.store.library().by_hash(hash));
+        case::mask_event_payload(definition.as_deref(), &mut payload);
+    }
+    payload
 }
 
 /// May this client read this case? Agencies read the cases they take part in.
@@ -1079,7 +1095,12 @@ pub async fn history(
                     words_en: words.en,
                     hash: field("hash"),
                     prev_hash: field("prev_hash"),
-                    payload: serde_json::to_value(&stored.event).expect("serialises"),
+                    payload: disclosed_payload(
+                        &state,
+                        disclosure_for(&client),
+                        stored.metadata.get("definition_hash").map(String::as_str),
+                        serde_json::to_value(&stored.event).expect("serialises"),
+                    ),
                 }
             })
             .collect(),
@@ -1345,11 +1366,19 @@ pub async fn events(
                     .events
                     .into_iter()
                     .map(|event| FeedEventDto {
+                        payload: disclosed_payload(
+                            &state,
+                            disclosure_for(&client),
+                            event
+                                .metadata
+                                .get("definition_hash")
+                                .and_then(Value::as_str),
+                            event.payload,
+                        ),
                         cursor: event.cursor,
                         case_id: event.case_id,
                         sequence: event.sequence,
                         event_type: event.event_type,
-                        payload: event.payload,
                         metadata: event.metadata,
                     })
                     .collect(),

@@ -269,13 +269,32 @@ async fn deliver(
             break;
         }
         let key = format!("{}:{}", event.case_id, event.sequence);
+        // The owner sees ID numbers as it would in the case; an owner no
+        // longer configured sees them masked.
+        let disclosure = state
+            .clients
+            .all()
+            .find(|client| client.id == current.client)
+            .map_or(
+                onething_core::case::Disclosure::Masked,
+                crate::api::disclosure_for,
+            );
+        let payload = crate::api::disclosed_payload(
+            state,
+            disclosure,
+            event
+                .metadata
+                .get("definition_hash")
+                .and_then(|hash| hash.as_str()),
+            event.payload,
+        );
         let body = serde_json::json!({
             "subscription": current.id,
             "cursor": event.cursor,
             "case_id": event.case_id,
             "sequence": event.sequence,
             "type": event.event_type,
-            "event": event.payload,
+            "event": payload,
             "metadata": event.metadata,
         });
         let result = client
