@@ -606,7 +606,9 @@ pub fn disclosed_payload(
     payload
 }
 
-/// May this client read this case? Agencies read the cases they take part in.
+/// May this client read this case? Agencies read the cases they take part
+/// in. To anyone else the case is answered as missing (404, the same answer
+/// as for an id that does not exist), so that no outsider learns which ids exist.
 fn may_read(state: &AppState, client: &Client, case: &case::Case) -> Result<(), ApiError> {
     match client.role {
         Role::Window | Role::Auditor | Role::Admin => Ok(()),
@@ -619,9 +621,9 @@ fn may_read(state: &AppState, client: &Client, case: &case::Case) -> Result<(), 
             if takes_part {
                 Ok(())
             } else {
-                Err(ApiError::forbidden(format!(
-                    "agency {agency} takes no part in this case"
-                )))
+                let case_id = case.file().map_or("", |file| file.id.as_str());
+                tracing::warn!(client = %client.id, agency, case = case_id, "a case read or command by an agency that takes no part in it");
+                Err(ApiError::not_found(format!("no case `{case_id}`")))
             }
         }
     }
@@ -693,13 +695,20 @@ async fn run_command(
                 1,
             );
             let mut api_error = ApiError::from(error);
-            let refused_state = api_error.status == StatusCode::CONFLICT;
             if api_error.retry_after.is_some() {
                 api_error.retry_after = Some(state.retry_after_seconds);
             }
-            if refused_state {
-                if let Ok(current) = state.store.load(case_id).await {
-                    api_error = api_error.with_state(state_of(state, &current));
+            // A case the client may not read is answered as a case that does
+            // not exist, whatever refused the command; the state is attached
+            // to a conflict only for those who may read the case.
+            if let Ok(current) = state.store.load(case_id).await {
+                if current.file().is_some() {
+                    if may_read(state, client, &current).is_err() {
+                        return Err(ApiError::refused(&case::CaseError::NotOpened));
+                    }
+                    if api_error.status == StatusCode::CONFLICT {
+                        api_error = api_error.with_state(state_of(state, &current));
+                    }
                 }
             }
             return Err(api_error);

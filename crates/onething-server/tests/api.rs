@@ -465,7 +465,25 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
         None,
     )
     .await;
-    assert_eq!(unreadable.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        unreadable.status,
+        StatusCode::NOT_FOUND,
+        "an outsider is told the case does not exist"
+    );
+    let missing = call(
+        &app,
+        Method::GET,
+        "/api/v1/cases/CNOSUCHCASE",
+        Some("tobacco"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        unreadable.text.replace(&case, "ID"),
+        missing.text.replace("CNOSUCHCASE", "ID"),
+        "the same answer as for an id that does not exist"
+    );
 }
 
 #[tokio::test]
@@ -1142,6 +1160,17 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
                 None => 0,
             };
             let reply = send(&app, command, case.as_deref(), role, &key).await;
+            // An agency that takes no part in the case's bundle is told
+            // the case does not exist; everyone else who may not is refused.
+            let outsider = match &case {
+                Some(case) if !["window", "auditor", "admin"].contains(&role) => {
+                    let loaded = state.store.load(case).await.unwrap();
+                    let hash = &loaded.file().unwrap().hash;
+                    let definition = state.store.library().by_hash(hash).unwrap();
+                    !definition.agencies.iter().any(|agency| agency.id == role)
+                }
+                _ => false,
+            };
             if who.contains(&role) {
                 assert!(
                     reply.status.is_success(),
@@ -1150,12 +1179,19 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
                     reply.text
                 );
             } else {
+                let expected = if outsider {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
                 assert_eq!(
-                    reply.status,
-                    StatusCode::FORBIDDEN,
+                    reply.status, expected,
                     "{role} may not {command}: {}",
                     reply.text
                 );
+                if outsider {
+                    assert!(reply.json.get("state").is_none(), "{}", reply.text);
+                }
                 let case_id = case.unwrap_or_else(|| onething_core::case::case_id_for(&key));
                 assert_eq!(
                     sequence(&state, &case_id).await,
@@ -1767,4 +1803,85 @@ async fn citizen_id_numbers_are_masked_by_type_wherever_the_forms_are() {
         masked_seen >= 7,
         "the masked child's number is shown where it is masked ({masked_seen})"
     );
+}
+
+#[tokio::test]
+async fn an_agency_outside_a_bundle_learns_nothing_of_its_cases() {
+    let (app, _) = app().await;
+    let case = open(&app, "outsider-1").await;
+    // household_registration is waiting: a conflict for the police, who take part.
+    let inside = step(
+        &app,
+        &case,
+        "household_registration",
+        "complete",
+        "police",
+        json!({"outputs": {"child_id": "110105202605200039"}}),
+    )
+    .await;
+    assert_eq!(inside.status, StatusCode::CONFLICT, "{}", inside.text);
+    assert!(inside.json["state"]["steps"].is_array(), "{}", inside.text);
+    for (existing, missing) in [
+        (
+            format!("/api/v1/cases/{case}/steps/household_registration/complete"),
+            "/api/v1/cases/CNOSUCHCASE/steps/household_registration/complete".to_string(),
+        ),
+        (
+            format!("/api/v1/cases/{case}/withdraw"),
+            "/api/v1/cases/CNOSUCHCASE/withdraw".to_string(),
+        ),
+    ] {
+        let body = if existing.ends_with("withdraw") {
+            json!({"reason": "r"})
+        } else {
+            json!({"outputs": {}})
+        };
+        let outside = call(
+            &app,
+            Method::POST,
+            &existing,
+            Some("tobacco"),
+            Some(body.clone()),
+            None,
+        )
+        .await;
+        let nothing = call(
+            &app,
+            Method::POST,
+            &missing,
+            Some("tobacco"),
+            Some(body),
+            None,
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::NOT_FOUND, "{}", outside.text);
+        assert_eq!(outside.text, nothing.text, "{existing}");
+        assert!(outside.json.get("state").is_none());
+    }
+    for path in ["", "/history", "/at/1"] {
+        let outside = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/cases/{case}{path}"),
+            Some("tobacco"),
+            None,
+            None,
+        )
+        .await;
+        let nothing = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/cases/CNOSUCHCASE{path}"),
+            Some("tobacco"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            outside.text.replace(&case, "ID"),
+            nothing.text.replace("CNOSUCHCASE", "ID"),
+            "{path}"
+        );
+    }
 }
