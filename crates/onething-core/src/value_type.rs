@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::identifiers::{check_citizen_id, check_credit_code, check_phone};
+use crate::identifiers::{
+    check_citizen_id_on, check_credit_code, check_phone, normalise_citizen_id,
+};
 use crate::registry::Localized;
 
 /// A field's type. `OneOf` carries its options in [`Field::options`], `List` its
@@ -100,7 +102,12 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
-fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<(), String> {
+fn check_scalar(
+    kind: ValueKind,
+    options: &[String],
+    value: &Value,
+    today: Option<chrono::NaiveDate>,
+) -> Result<(), String> {
     let expected = |what: &str| Err(format!("must be {what}, found {}", describe(value)));
     match kind {
         ValueKind::Text => match value {
@@ -136,7 +143,7 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
             None => expected(&format!("one of: {}", options.join(", "))),
         },
         ValueKind::CitizenId => match value.as_str() {
-            Some(text) => check_citizen_id(text)
+            Some(text) => check_citizen_id_on(text, today)
                 .map_err(|error| format!("not a valid citizen ID number: {error}")),
             None => expected("a citizen ID number"),
         },
@@ -159,6 +166,17 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
 impl Field {
     /// Checks one value, pushing every problem found (every bad list element too).
     pub fn check(&self, value: Option<&Value>, problems: &mut Vec<ValueProblem>) {
+        self.check_on(value, problems, None)
+    }
+
+    /// As [`Field::check`], for an application made on `today` (no birth
+    /// date in a citizen ID number may be after it).
+    pub fn check_on(
+        &self,
+        value: Option<&Value>,
+        problems: &mut Vec<ValueProblem>,
+        today: Option<chrono::NaiveDate>,
+    ) {
         let value = match value {
             None | Some(Value::Null) => {
                 if self.required {
@@ -172,7 +190,7 @@ impl Field {
             Some(value) => value,
         };
         if self.kind != ValueKind::List {
-            if let Err(message) = check_scalar(self.kind, &self.options, value) {
+            if let Err(message) = check_scalar(self.kind, &self.options, value, today) {
                 problems.push(ValueProblem {
                     field: self.name.clone(),
                     message,
@@ -195,7 +213,7 @@ impl Field {
         }
         let item_kind = self.items.unwrap_or(ValueKind::Text);
         for (index, element) in elements.iter().enumerate() {
-            if let Err(message) = check_scalar(item_kind, &self.options, element) {
+            if let Err(message) = check_scalar(item_kind, &self.options, element, today) {
                 problems.push(ValueProblem {
                     field: format!("{}[{index}]", self.name),
                     message,
@@ -251,9 +269,41 @@ pub fn check_bounds(field: &str, value: &Value) -> Option<ValueProblem> {
     None
 }
 
+/// Writes, in place, every citizen ID number among `fields` (lists of them
+/// too) as it is stored: a check character `x` in upper case.
+pub fn normalise_identities(fields: &[Field], data: &mut Value) {
+    let Value::Object(map) = data else { return };
+    for field in fields {
+        let Some(value) = map.get_mut(&field.name) else {
+            continue;
+        };
+        let texts: Vec<&mut Value> = match (field.kind, value) {
+            (ValueKind::CitizenId, value) => vec![value],
+            (ValueKind::List, Value::Array(items)) if field.items == Some(ValueKind::CitizenId) => {
+                items.iter_mut().collect()
+            }
+            _ => Vec::new(),
+        };
+        for text in texts {
+            if let Value::String(id) = text {
+                *id = normalise_citizen_id(id);
+            }
+        }
+    }
+}
+
 /// Checks a JSON object against a list of fields: every problem at once,
 /// unknown names included.
 pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
+    check_object_on(fields, data, None)
+}
+
+/// As [`check_object`], for an application or outputs given on `today`.
+pub fn check_object_on(
+    fields: &[Field],
+    data: &Value,
+    today: Option<chrono::NaiveDate>,
+) -> Vec<ValueProblem> {
     let mut problems = Vec::new();
     let Value::Object(map) = data else {
         problems.push(ValueProblem {
@@ -269,7 +319,7 @@ pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
         let value = map.get(&field.name);
         match value.and_then(|value| check_bounds(&field.name, value)) {
             Some(problem) => problems.push(problem),
-            None => field.check(value, &mut problems),
+            None => field.check_on(value, &mut problems, today),
         }
     }
     for name in map.keys() {

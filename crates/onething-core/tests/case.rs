@@ -1895,3 +1895,32 @@ fn free_form_values_nesting_too_deep_or_too_large_are_refused_naming_the_field()
         },
     );
 }
+
+#[test]
+fn a_citizen_id_is_stored_with_an_upper_case_check_character_and_a_birth_no_later_than_the_application(
+) {
+    let mut lower = open(1);
+    if let Action::Open { form, .. } = &mut lower.action {
+        form["applicant_id"] = json!("11010519491231002x");
+    }
+    let events = history(&[lower]);
+    assert_eq!(
+        state(&events).form["applicant_id"],
+        "11010519491231002X",
+        "stored in upper case"
+    );
+    let mut unborn = open(1);
+    if let Action::Open { form, .. } = &mut unborn.action {
+        form["applicant_id"] = json!("110105999912310028");
+    }
+    then_refused(
+        &[],
+        unborn,
+        CaseError::InvalidApplication {
+            problems: vec![ValueProblem {
+                field: "form.applicant_id".into(),
+                message: "not a valid citizen ID number: the birth date 9999-12-31 is after the date of the application, 2025-06-03".into(),
+            }],
+        },
+    );
+}

@@ -13,7 +13,7 @@ use super::event::*;
 use super::state::{Case, CaseFile, CaseStatus, ExtensionState, StepState};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::expression::{self, Bindings, ExpressionSource};
-use crate::value_type::{check_bounds, check_object, ValueProblem};
+use crate::value_type::{check_bounds, check_object_on, normalise_identities, ValueProblem};
 use crate::workflow::{Definition, Step, StepKind};
 
 /// Working days within which a bad rating must be followed up.
@@ -83,6 +83,13 @@ fn require_reason(reason: &str) -> Result<(), CaseError> {
 impl<'a> Decision<'a> {
     fn file(&self) -> &CaseFile {
         self.case.file().expect("checked opened")
+    }
+
+    /// The date of the command on the bundle's calendar (local time).
+    fn today(&self) -> chrono::NaiveDate {
+        let offset = chrono::FixedOffset::east_opt(self.calendar.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+        self.now().with_timezone(&offset).date_naive()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -186,14 +193,16 @@ impl<'a> Decision<'a> {
                         "cases are opened by the comprehensive window, the applicant, or an agency that owns a first step",
                     ));
                 }
-                let materials = self.check_application(form, materials, opted_in)?;
+                let mut form = form.clone();
+                normalise_identities(&self.definition.form, &mut form);
+                let materials = self.check_application(&form, materials, opted_in)?;
                 self.emit(Change::CaseOpened {
                     case_id: case_id.clone(),
                     workflow: self.definition.id.clone(),
                     version: self.definition.version,
                     hash: self.definition.hash.clone(),
                     channel: *channel,
-                    form: form.clone(),
+                    form,
                     materials,
                     opted_in: opted_in.clone(),
                     steps: self
@@ -213,12 +222,14 @@ impl<'a> Decision<'a> {
                 if step_definition.kind == StepKind::Payment {
                     return Err(CaseError::PaymentStep { step: step.clone() });
                 }
-                let outputs = if outputs.is_null() {
+                let mut outputs = if outputs.is_null() {
                     Value::Object(Default::default())
                 } else {
                     outputs.clone()
                 };
-                let problems = check_object(&step_definition.outputs, &outputs);
+                normalise_identities(&step_definition.outputs, &mut outputs);
+                let problems =
+                    check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
                 if !problems.is_empty() {
                     return Err(CaseError::InvalidOutputs {
                         step: step.clone(),
@@ -838,13 +849,14 @@ impl<'a> Decision<'a> {
         declarations: &[MaterialDeclaration],
         opted_in: &[String],
     ) -> Result<Vec<MaterialRecord>, CaseError> {
-        let mut problems: Vec<ValueProblem> = check_object(&self.definition.form, form)
-            .into_iter()
-            .map(|problem| ValueProblem {
-                field: format!("form.{}", problem.field),
-                message: problem.message,
-            })
-            .collect();
+        let mut problems: Vec<ValueProblem> =
+            check_object_on(&self.definition.form, form, Some(self.today()))
+                .into_iter()
+                .map(|problem| ValueProblem {
+                    field: format!("form.{}", problem.field),
+                    message: problem.message,
+                })
+                .collect();
         let mut material_problem = |material: &str, message: String| {
             problems.push(ValueProblem {
                 field: format!("materials.{material}"),
