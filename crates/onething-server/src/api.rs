@@ -722,8 +722,8 @@ async fn run_command(
     let disclosure = disclosure_for(client);
     let (events, case_value, already) = match &outcome.already_applied {
         Some(applied) => {
-            // A repeated key answers only the client that first used it, for
-            // the same command: never another client's case.
+            // A repeated key answers only the agency that first used it (any
+            // of its clients), for the same command: never another agency.
             may_read(state, client, &outcome.case)?;
             let first = state
                 .store

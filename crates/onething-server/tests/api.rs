@@ -43,6 +43,8 @@ fn clients() -> Clients {
     ] {
         all.push((agency, Role::Agency, Some(agency)));
     }
+    // A second system of one agency (a standby, another office).
+    all.push(("police-backup", Role::Agency, Some("police")));
     Clients::new(all.into_iter().map(|(id, role, agency)| {
         (
             token_hash(&format!("t-{id}")),
@@ -1884,4 +1886,63 @@ async fn an_agency_outside_a_bundle_learns_nothing_of_its_cases() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_answers_any_client_of_its_agency_and_no_other_agency() {
+    let (app, state) = app().await;
+    let case = open(&app, "key-scope-1").await;
+    let done = step(
+        &app,
+        &case,
+        "birth_certificate",
+        "complete",
+        "hospital",
+        json!({"outputs": {"certificate_number": "Q1"}}),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let path = format!("/api/v1/cases/{case}/steps/household_registration/complete");
+    let body = json!({"outputs": {"child_id": "110105202605200039"}});
+    let first = call(
+        &app,
+        Method::POST,
+        &path,
+        Some("police"),
+        Some(body.clone()),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let after = sequence(&state, &case).await;
+    let standby = call(
+        &app,
+        Method::POST,
+        &path,
+        Some("police-backup"),
+        Some(body.clone()),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(standby.status, StatusCode::OK, "{}", standby.text);
+    assert_eq!(standby.json["already_applied"], true);
+    assert_eq!(standby.json["events"], first.json["events"]);
+    let other_agency = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/steps/vaccination_card/complete"),
+        Some("cdc"),
+        Some(json!({"outputs": {}})),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(
+        other_agency.status,
+        StatusCode::CONFLICT,
+        "{}",
+        other_agency.text
+    );
+    assert_eq!(other_agency.json["code"], "idempotency_key_reused");
+    assert!(other_agency.json.get("case").is_none());
+    assert_eq!(sequence(&state, &case).await, after, "nothing was stored");
 }
