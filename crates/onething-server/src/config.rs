@@ -135,6 +135,14 @@ impl Config {
                     client.id
                 ));
             }
+            if client.role == Role::Agency
+                && client.agency.as_deref() == Some(onething_core::case::WINDOW_AGENCY)
+            {
+                problems.push(format!(
+                    "client `{}` has the role agency but acts as `window`: it would have the window's rights in the engine without being able to read the window's cases; give it `role = \"window\"`",
+                    client.id
+                ));
+            }
             if client.token_sha256.len() != 64
                 || !client.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
             {
@@ -193,5 +201,28 @@ impl Config {
                 message: problems.join("; "),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn an_agency_client_acting_as_the_window_is_refused_at_start() {
+        let text = format!(
+            "[[client]]\nid = \"counter\"\nrole = \"agency\"\nagency = \"window\"\ntoken_sha256 = \"{HASH}\"\n"
+        );
+        let error = Config::parse("bad.toml", &text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "bad.toml: client `counter` has the role agency but acts as `window`: it would have the window's rights in the engine without being able to read the window's cases; give it `role = \"window\"`"
+        );
+        let window = format!(
+            "[[client]]\nid = \"counter\"\nrole = \"window\"\nagency = \"window\"\ntoken_sha256 = \"{HASH}\"\n"
+        );
+        assert!(Config::parse("good.toml", &window).is_ok());
     }
 }
