@@ -589,3 +589,75 @@ fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_sqlit
 fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_postgres() {
     stored_rows_are_read_without_panicking(&TestDatabase::postgres());
 }
+
+#[test]
+fn with_a_trusted_key_only_a_checkpoint_signed_with_it_is_accepted() {
+    let database = TestDatabase::sqlite();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        newborn_case(&store, "pinned").await;
+        store.database().close().await;
+    });
+    let folder = TempFolder::new("trusted");
+    let path = |name: &str| folder.path.join(name).to_str().unwrap().to_string();
+    let keygen = |name: &str| {
+        let made = cli(&database.url, &["audit", "keygen", "--out", &path(name)]);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+        made.stdout.trim().to_string()
+    };
+    let trusted = keygen("trusted.key");
+    let other = keygen("other.key");
+    assert_eq!(trusted.len(), 64, "keygen prints the public key: {trusted}");
+    assert_ne!(trusted, other);
+    std::fs::write(path("trusted.pub"), format!("{trusted}\n")).unwrap();
+    let checkpoint = |file: &str, key: Option<&str>| {
+        let out = path(file);
+        let mut args = vec!["audit", "checkpoint", "--out", out.as_str()];
+        let key_path = key.map(path);
+        if let Some(key) = &key_path {
+            args.extend(["--sign-key", key.as_str()]);
+        }
+        let taken = cli(&database.url, &args);
+        assert_eq!(taken.code, 0, "{}", taken.stderr);
+    };
+    checkpoint("signed.json", Some("trusted.key"));
+    checkpoint("other.json", Some("other.key"));
+    checkpoint("unsigned.json", None);
+    let verify = |file: &str, trusted_key: Option<&str>| {
+        let checkpoint = path(file);
+        let mut args = vec!["audit", "verify", "--checkpoint", checkpoint.as_str()];
+        if let Some(key) = trusted_key {
+            args.extend(["--trusted-key", key]);
+        }
+        cli(&database.url, &args)
+    };
+    assert_eq!(verify("signed.json", Some(&trusted)).code, 0);
+    let from_file = verify("signed.json", Some(&path("trusted.pub")));
+    assert_eq!(from_file.code, 0, "{}", from_file.stderr);
+    let unsigned = verify("unsigned.json", Some(&trusted));
+    assert_eq!(unsigned.code, 1);
+    assert!(
+        unsigned.stderr.contains("the checkpoint is not signed"),
+        "{}",
+        unsigned.stderr
+    );
+    let differently = verify("other.json", Some(&trusted));
+    assert_eq!(differently.code, 1);
+    assert!(
+        differently.stderr.contains(&format!(
+            "signed with the key {other}, not with the trusted key"
+        )),
+        "{}",
+        differently.stderr
+    );
+    // Without a trusted key, the file's own key is all there is to check.
+    assert_eq!(verify("unsigned.json", None).code, 0);
+    assert_eq!(verify("other.json", None).code, 0);
+    // The latest stored checkpoint (unsigned here) is held to the key too.
+    let stored = cli(
+        &database.url,
+        &["audit", "verify", "--trusted-key", &trusted],
+    );
+    assert_eq!(stored.code, 1, "{}", stored.stderr);
+}
