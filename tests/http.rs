@@ -741,6 +741,28 @@ async fn control_characters_are_refused(database: &str) {
             "{method} {path}: {body}"
         );
     }
+    // Through the real HTTP server too: 405 and 414 in the error shape.
+    let wrong_method = http
+        .delete(format!("{}/api/v1/cases", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let body: Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["code"], "method_not_allowed");
+    let too_long = http
+        .get(format!(
+            "{}/api/v1/cases?workflow={}",
+            server.base,
+            "a".repeat(20_000)
+        ))
+        .bearer_auth("t-window")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 414);
+    let body: Value = too_long.json().await.unwrap();
+    assert_eq!(body["code"], "uri_too_long");
     // Still served: an ordinary read after them.
     let fine = http
         .get(format!("{}/api/v1/cases?workflow=newborn", server.base))

@@ -1665,6 +1665,36 @@ pub async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint; see /openapi.json")
 }
 
+/// Answers a known path asked with a method it does not serve, in the error shape.
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this endpoint does not answer {method}; see /openapi.json"),
+    )
+}
+
+/// The longest request target (path and query) answered; longer ones get 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses over-long request targets with 414 in the error shape (the HTTP
+/// server itself answers targets over 64 KiB, before any of this runs).
+pub async fn limit_uri(request: Request, next: axum::middleware::Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if length > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target has {length} bytes; at most {MAX_URI_BYTES} are answered"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -1725,7 +1755,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             "409",
             "The case's state does not allow this now; `state` shows it",
         ),
+        ("405", "The endpoint does not answer this method"),
         ("413", "The body is larger than this server accepts"),
+        (
+            "414",
+            "The request target (path and query) is longer than 8 KiB",
+        ),
         (
             "422",
             "The bundle cannot compute this for the case (calendar year or amount)",

@@ -70,15 +70,18 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     with_layers(routes(), state, max_body_bytes)
 }
 
-/// What every route goes through: the unknown-path answer, the body limit,
-/// panics turned into a 500 in the error shape, and the request log and count.
+/// What every route goes through: the unknown-path and wrong-method answers,
+/// the body limit, panics turned into a 500 in the error shape, the limit on
+/// the request target, and the request log and count.
 pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
     routes
         .fallback(api::fallback)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
+        .layer(middleware::from_fn(api::limit_uri))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

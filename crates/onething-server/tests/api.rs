@@ -1946,3 +1946,57 @@ async fn an_idempotency_key_answers_any_client_of_its_agency_and_no_other_agency
     assert!(other_agency.json.get("case").is_none());
     assert_eq!(sequence(&state, &case).await, after, "nothing was stored");
 }
+
+#[tokio::test]
+async fn every_error_has_the_one_json_shape_405_and_414_included() {
+    let (app, _) = app().await;
+    let long = format!("/api/v1/cases?workflow={}", "a".repeat(9000));
+    let answers = [
+        (
+            Method::DELETE,
+            "/api/v1/cases".to_string(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Method::PUT,
+            "/healthz".to_string(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (Method::GET, long, Some("window"), 414, "uri_too_long"),
+        (Method::GET, "/nowhere".to_string(), None, 404, "not_found"),
+        (
+            Method::GET,
+            "/api/v1/cases".to_string(),
+            None,
+            401,
+            "unauthorized",
+        ),
+        (
+            Method::GET,
+            "/api/v1/cases/C1/at/x".to_string(),
+            Some("window"),
+            400,
+            "invalid_input",
+        ),
+    ];
+    for (method, path, token, status, code) in answers {
+        let reply = call(&app, method.clone(), &path, token, None, None).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{method} {path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json["code"], code, "{method} {path}: {}", reply.text);
+        assert!(reply.json["message"].is_string(), "{}", reply.text);
+        assert!(reply.json["reasons"].is_array(), "{}", reply.text);
+        assert_eq!(
+            reply.headers["content-type"], "application/json",
+            "{method} {path}"
+        );
+    }
+}
