@@ -81,7 +81,9 @@ fn all_clients(catalog: &Catalog) -> Clients {
 
 async fn start(database: &str, fixed_now: Option<DateTime<Utc>>, config: Config) -> Server {
     let catalog = Catalog::load(&shipped_workflows()).unwrap();
-    let store = open_case_store(database, &catalog).await.unwrap();
+    let store = onething_store::open_case_store_with(database, &catalog, &config.pool_settings())
+        .await
+        .unwrap();
     onething_server::declare_subscriptions(&store, &config)
         .await
         .unwrap();
@@ -784,4 +786,157 @@ fn control_characters_in_ids_and_filters_are_refused_on_sqlite() {
 fn control_characters_in_ids_and_filters_are_refused_on_postgres() {
     let database = TestDatabase::postgres();
     runtime().block_on(control_characters_are_refused(&database.url));
+}
+
+/// A TCP relay to PostgreSQL that can be cut: then every relayed connection
+/// is closed and new ones are accepted but never answered, as when the
+/// database's host is unreachable.
+struct Relay {
+    address: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (relay_up, relay_connections) = (up.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let forward = relay_up.load(std::sync::atomic::Ordering::SeqCst);
+                let target = target.clone();
+                let connection = tokio::spawn(async move {
+                    if !forward {
+                        // Hold the connection open and answer nothing.
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        drop(inbound);
+                        return;
+                    }
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                relay_connections.lock().unwrap().push(connection);
+            }
+        });
+        Relay {
+            address,
+            up,
+            connections,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+#[test]
+fn while_postgres_is_unreachable_health_and_commands_answer_503_at_once() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(async {
+        // host:port between the `@` and the database name.
+        let at = database.url.rfind('@').unwrap() + 1;
+        let slash = at + database.url[at..].find('/').unwrap();
+        let relay = Relay::start(database.url[at..slash].to_string()).await;
+        let relayed = format!(
+            "{}{}{}",
+            &database.url[..at],
+            relay.address,
+            &database.url[slash..]
+        );
+        let config = Config {
+            database_acquire_timeout_ms: 500,
+            ..quiet_config()
+        };
+        let server = start(&relayed, None, config).await;
+        let http = reqwest::Client::new();
+        let case = open_newborn(&http, &server.base, "outage-1").await;
+
+        relay.cut();
+        let started = std::time::Instant::now();
+        let health = http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .unwrap();
+        let health_took = started.elapsed();
+        assert_eq!(health.status(), 503);
+        let body: Value = health.json().await.unwrap();
+        assert_eq!(body["code"], "database_unavailable", "{body}");
+        assert!(
+            health_took < Duration::from_millis(1500),
+            "/healthz took {health_took:?}"
+        );
+
+        for attempt in 0..2 {
+            let started = std::time::Instant::now();
+            let command = http
+                .post(format!(
+                    "{}/api/v1/cases/{case}/steps/birth_certificate/complete",
+                    server.base
+                ))
+                .bearer_auth("t-hospital")
+                .header("Idempotency-Key", "outage-bc")
+                .json(&json!({"outputs": {"certificate_number": "BC-1"}}))
+                .send()
+                .await
+                .unwrap();
+            let took = started.elapsed();
+            assert_eq!(command.status(), 503, "attempt {attempt}");
+            assert_eq!(command.headers()["retry-after"], "1");
+            let body: Value = command.json().await.unwrap();
+            assert_eq!(body["code"], "database_unavailable", "{body}");
+            assert!(took < Duration::from_secs(2), "a command took {took:?}");
+        }
+        let read = http
+            .get(format!("{}/api/v1/cases/{case}", server.base))
+            .bearer_auth("t-window")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 503);
+
+        relay.restore();
+        let mut healthy = false;
+        for _ in 0..50 {
+            let health = http
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .await
+                .unwrap();
+            if health.status() == 200 {
+                healthy = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(healthy, "the server recovers when the database is back");
+        let command = http
+            .post(format!(
+                "{}/api/v1/cases/{case}/steps/birth_certificate/complete",
+                server.base
+            ))
+            .bearer_auth("t-hospital")
+            .header("Idempotency-Key", "outage-bc")
+            .json(&json!({"outputs": {"certificate_number": "BC-1"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(command.status(), 200, "{}", command.text().await.unwrap());
+        server.stop().await;
+    });
 }

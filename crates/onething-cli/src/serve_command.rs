@@ -115,7 +115,7 @@ pub async fn run(
             tracing::warn!("{warning} (see docs/workflow-language.md, calendars)");
         }
     }
-    let store = onething_store::open_case_store(&database, &catalog)
+    let store = onething_store::open_case_store_with(&database, &catalog, &config.pool_settings())
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
 

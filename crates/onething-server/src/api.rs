@@ -528,6 +528,9 @@ pub struct ExportParameters {
 
 // ---- helpers -------------------------------------------------------------------------------
 
+/// The longest `/healthz` waits for the database.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The longest a feed request waits for new events.
 pub const MAX_WAIT_SECONDS: u64 = 20;
 
@@ -834,7 +837,18 @@ fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
 pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, Json<Health>), ApiError> {
-    onething_store::feed::head(state.store.database()).await?;
+    // Answers within a second, whatever the database does.
+    match tokio::time::timeout(HEALTH_TIMEOUT, feed::head(state.store.database())).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => return Err(ApiError::unavailable(error)),
+        Err(_) => {
+            let reason = format!(
+                "the database did not answer within {} ms",
+                HEALTH_TIMEOUT.as_millis()
+            );
+            return Err(ApiError::unavailable(&reason).with_reasons(vec![reason]));
+        }
+    }
     let jobs = state.metrics.jobs();
     let stopped = jobs.values().any(|job| job != "running");
     Ok((
@@ -1768,7 +1782,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("500", "An internal error, logged; no details"),
         (
             "503",
-            "The case kept changing; nothing was stored; retry after `Retry-After` seconds",
+            "The case kept changing, or the database cannot be reached; nothing was stored; retry after `Retry-After` seconds",
         ),
     ]);
     for item in document.paths.paths.values_mut() {

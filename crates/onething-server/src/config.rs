@@ -37,6 +37,13 @@ pub struct Config {
     /// How often webhook subscriptions look for new events.
     #[serde(default = "default_webhook_poll_ms")]
     pub webhook_poll_ms: u64,
+    /// The longest a request waits for a PostgreSQL connection; past it, the
+    /// request fails with 503 `database_unavailable`.
+    #[serde(default = "default_database_acquire_timeout_ms")]
+    pub database_acquire_timeout_ms: u64,
+    /// PostgreSQL connections in the pool at most.
+    #[serde(default = "default_database_max_connections")]
+    pub database_max_connections: u32,
     /// Conflicting commands are retried; past that, 503 asks to come back after this.
     #[serde(default = "default_retry_after_seconds")]
     pub retry_after_seconds: u64,
@@ -98,6 +105,12 @@ fn default_webhook_poll_ms() -> u64 {
 fn default_retry_after_seconds() -> u64 {
     1
 }
+fn default_database_acquire_timeout_ms() -> u64 {
+    2000
+}
+fn default_database_max_connections() -> u32 {
+    16
+}
 
 impl Default for Config {
     fn default() -> Config {
@@ -112,6 +125,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The pool settings these keys give.
+    pub fn pool_settings(&self) -> onething_store::database::PoolSettings {
+        onething_store::database::PoolSettings {
+            acquire_timeout: std::time::Duration::from_millis(
+                self.database_acquire_timeout_ms.max(10),
+            ),
+            max_connections: self.database_max_connections.max(1),
+        }
+    }
+
     pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|error| {
             let position = error.span().map(|span| {

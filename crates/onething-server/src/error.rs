@@ -142,9 +142,28 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The database cannot be reached now: 503 with `Retry-After`, at once,
+    /// rather than a request hanging; the details go to the log.
+    pub fn unavailable(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "the database is unavailable");
+        let mut answer = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached; nothing was stored, try again",
+        );
+        answer.retry_after = Some(1);
+        answer
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        ApiError::internal(error)
+        if error.is_unavailable() {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
     }
 }
 
@@ -161,7 +180,7 @@ impl From<CommandError> for ApiError {
                 error.retry_after = Some(1);
                 error
             }
-            CommandError::Store(error) => ApiError::internal(error),
+            CommandError::Store(error) => ApiError::from(error),
         }
     }
 }
