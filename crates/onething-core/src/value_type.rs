@@ -75,6 +75,100 @@ pub struct Field {
     /// The element type of a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<ValueKind>,
+    /// The least value of a number (`integer`, `decimal`, `money`, or a list
+    /// of them); the kind's default when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Number>,
+    /// The greatest value of a number; the kind's default when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Number>,
+}
+
+/// The bounds of an `integer` not declared otherwise: a count.
+pub const DEFAULT_INTEGER_BOUNDS: (i64, i64) = (0, 1_000_000);
+/// The bounds of `money` not declared otherwise, in fen: up to ¥10 billion.
+pub const DEFAULT_MONEY_BOUNDS: (i64, i64) = (0, 1_000_000_000_000);
+/// The bounds of a `decimal` not declared otherwise.
+pub const DEFAULT_DECIMAL_BOUNDS: (f64, f64) = (0.0, 1_000_000_000.0);
+
+/// The bounds one value must keep to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bounds {
+    Whole { min: i64, max: i64 },
+    Decimal { min: f64, max: f64 },
+}
+
+impl Field {
+    /// The bounds of the values of this field (of its elements, for a list),
+    /// declared or by default; `None` for a kind that is not a number.
+    pub fn bounds(&self) -> Option<Bounds> {
+        let kind = match self.kind {
+            ValueKind::List => self.items?,
+            kind => kind,
+        };
+        let whole = |(min, max): (i64, i64)| Bounds::Whole {
+            min: self
+                .min
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+                .unwrap_or(min),
+            max: self
+                .max
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+                .unwrap_or(max),
+        };
+        match kind {
+            ValueKind::Integer => Some(whole(DEFAULT_INTEGER_BOUNDS)),
+            ValueKind::Money => Some(whole(DEFAULT_MONEY_BOUNDS)),
+            ValueKind::Decimal => Some(Bounds::Decimal {
+                min: self
+                    .min
+                    .as_ref()
+                    .and_then(serde_json::Number::as_f64)
+                    .unwrap_or(DEFAULT_DECIMAL_BOUNDS.0),
+                max: self
+                    .max
+                    .as_ref()
+                    .and_then(serde_json::Number::as_f64)
+                    .unwrap_or(DEFAULT_DECIMAL_BOUNDS.1),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A value inside this field's bounds, as near `value` as they allow.
+    pub fn clamp_sample(&self, value: Value) -> Value {
+        match (self.bounds(), &value) {
+            (Some(Bounds::Whole { min, max }), Value::Number(number)) => number
+                .as_i64()
+                .map_or(value.clone(), |n| Value::from(n.clamp(min, max.max(min)))),
+            (Some(Bounds::Decimal { min, max }), Value::Number(number)) => number
+                .as_f64()
+                .map_or(value.clone(), |n| Value::from(n.clamp(min, max.max(min)))),
+            _ => value,
+        }
+    }
+}
+
+fn check_bounds_of(kind: ValueKind, bounds: Option<Bounds>, value: &Value) -> Result<(), String> {
+    let unit = if kind == ValueKind::Money { " fen" } else { "" };
+    match bounds {
+        Some(Bounds::Whole { min, max }) => match value.as_i64() {
+            Some(n) if n < min && kind == ValueKind::Money && min == 0 => {
+                Err("must not be negative".into())
+            }
+            Some(n) if n < min => Err(format!("must be at least {min}{unit}, found {n}")),
+            Some(n) if n > max => Err(format!("must be at most {max}{unit}, found {n}")),
+            _ => Ok(()),
+        },
+        Some(Bounds::Decimal { min, max }) => match value.as_f64() {
+            Some(n) if n < min => Err(format!("must be at least {min}, found {n}")),
+            Some(n) if n > max => Err(format!("must be at most {max}, found {n}")),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    }
 }
 
 /// Why a value does not fit its field.
@@ -104,10 +198,11 @@ fn describe(value: &Value) -> &'static str {
 
 fn check_scalar(
     kind: ValueKind,
-    options: &[String],
+    field: &Field,
     value: &Value,
     today: Option<chrono::NaiveDate>,
 ) -> Result<(), String> {
+    let options = field.options.as_slice();
     let expected = |what: &str| Err(format!("must be {what}, found {}", describe(value)));
     match kind {
         ValueKind::Text => match value {
@@ -116,16 +211,15 @@ fn check_scalar(
             _ => expected("text"),
         },
         ValueKind::Integer => match value.as_i64() {
-            Some(_) => Ok(()),
+            Some(_) => check_bounds_of(kind, field.bounds(), value),
             None => expected("a whole number"),
         },
         ValueKind::Decimal => match value.as_f64() {
-            Some(number) if number.is_finite() => Ok(()),
+            Some(number) if number.is_finite() => check_bounds_of(kind, field.bounds(), value),
             _ => expected("a number"),
         },
         ValueKind::Money => match value.as_i64() {
-            Some(fen) if fen >= 0 => Ok(()),
-            Some(_) => Err("must not be negative".into()),
+            Some(_) => check_bounds_of(kind, field.bounds(), value),
             None => expected("a whole number of fen (1 yuan = 100 fen)"),
         },
         ValueKind::Date => match value.as_str() {
@@ -190,7 +284,7 @@ impl Field {
             Some(value) => value,
         };
         if self.kind != ValueKind::List {
-            if let Err(message) = check_scalar(self.kind, &self.options, value, today) {
+            if let Err(message) = check_scalar(self.kind, self, value, today) {
                 problems.push(ValueProblem {
                     field: self.name.clone(),
                     message,
@@ -213,7 +307,7 @@ impl Field {
         }
         let item_kind = self.items.unwrap_or(ValueKind::Text);
         for (index, element) in elements.iter().enumerate() {
-            if let Err(message) = check_scalar(item_kind, &self.options, element, today) {
+            if let Err(message) = check_scalar(item_kind, self, element, today) {
                 problems.push(ValueProblem {
                     field: format!("{}[{index}]", self.name),
                     message,

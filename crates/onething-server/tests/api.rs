@@ -2000,3 +2000,57 @@ async fn every_error_has_the_one_json_shape_405_and_414_included() {
         );
     }
 }
+
+fn home_transfer_form() -> Value {
+    json!({
+        "seller_name": "李卖", "seller_id": "32010219620708461X", "seller_phone": "13900139000",
+        "buyer_name": "张买", "buyer_id": "510107199302113459", "buyer_phone": "13700137000",
+        "property_address": "某市某区和平路8号2单元301", "title_certificate_number": "某(2018)不动产权第0012345号",
+        "price": 300000000, "area": 90.0, "buyer_first_home": true, "seller_years_held": 3,
+        "seller_only_home": false, "location": "city", "delivery": "self_print"
+    })
+}
+
+#[tokio::test]
+async fn form_numbers_out_of_bounds_are_refused_at_open_so_no_case_is_left_stuck() {
+    let (app, _) = app().await;
+    let open_with = |changes: Value| {
+        let mut form = home_transfer_form();
+        for (key, value) in changes.as_object().unwrap() {
+            form[key] = value.clone();
+        }
+        json!({"workflow": "home-transfer", "form": form})
+    };
+    let fine = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(open_with(json!({}))),
+        Some("bounds-fine"),
+    )
+    .await;
+    assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.text);
+    let refused = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(open_with(json!({
+            "extra_certificates": i64::MAX,
+            "area": -90.0,
+            "price": i64::MAX,
+        }))),
+        Some("bounds-refused"),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(
+        reasons_of(&refused),
+        [
+            "form.price: must be at most 1000000000000 fen, found 9223372036854775807",
+            "form.area: must be at least 0, found -90",
+            "form.extra_certificates: must be at most 1000000, found 9223372036854775807",
+        ]
+    );
+}

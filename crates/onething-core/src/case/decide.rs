@@ -970,6 +970,12 @@ impl<'a> Decision<'a> {
                 });
             }
         }
+        if problems
+            .iter()
+            .all(|problem| !problem.field.starts_with("form."))
+        {
+            self.check_bills_computable(form, &mut problems);
+        }
         if problems.is_empty() {
             Ok(records)
         } else {
@@ -1184,59 +1190,36 @@ impl<'a> Decision<'a> {
     }
 
     fn compute_bills(&self, step: &Step) -> Result<Vec<IssuedBill>, CaseError> {
-        let bindings = self.bindings(step);
-        let rounding = step.rounding.unwrap_or(crate::workflow::Rounding::HalfUp);
-        let fail = |message: String| CaseError::Expression {
-            step: step.id.clone(),
-            message,
-        };
-        let mut bills = Vec::new();
-        for bill in &step.bills {
-            let mut items = Vec::new();
-            for item in &bill.items {
-                let source = ExpressionSource {
-                    text: &item.amount,
-                    start: 0,
-                };
-                let program = expression::compile(&source)
-                    .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
-                let value = bindings.evaluate(&program).map_err(|error| {
-                    fail(format!(
-                        "the amount `{}` could not be computed: {error}",
-                        item.amount
-                    ))
-                })?;
-                let fen = match value {
-                    cel::Value::Int(fen) => fen as f64,
-                    cel::Value::UInt(fen) => fen as f64,
-                    cel::Value::Float(fen) => rounding.apply(fen),
-                    _ => {
-                        return Err(fail(format!(
-                            "the amount `{}` is not a number",
-                            item.amount
-                        )))
-                    }
-                };
-                if !fen.is_finite() || fen < 0.0 || fen > i64::MAX as f64 {
-                    return Err(fail(format!(
-                        "the amount `{}` gives {fen}, not a whole number of fen from 0 up",
-                        item.amount
-                    )));
+        bills_for(step, &self.bindings(step))
+    }
+
+    /// Tries, when a case is opened, every bill of the bundle with this form
+    /// (outputs of steps not yet done taken as typical values inside their
+    /// bounds), so that a form no bill can be computed for is refused at
+    /// once, never a case left stuck at its payment step.
+    fn check_bills_computable(&self, form: &Value, problems: &mut Vec<ValueProblem>) {
+        for step in &self.definition.steps {
+            if step.kind != StepKind::Payment {
+                continue;
+            }
+            let mut bindings = Bindings::new(&self.definition.form, form);
+            for ancestor in self.definition.ancestors(&step.id) {
+                if let Some(ancestor_definition) = self.definition.step(ancestor) {
+                    let outputs = expression::sample_object(&ancestor_definition.outputs);
+                    bindings.add_step(ancestor, &ancestor_definition.outputs, Some(&outputs));
                 }
-                items.push(IssuedBillItem {
-                    payee: item.payee.clone(),
-                    label: item.label.clone(),
-                    amount: fen as i64,
+            }
+            if let Err(error) = bills_for(step, &bindings) {
+                let message = match error {
+                    CaseError::Expression { message, .. } => message,
+                    other => other.to_string(),
+                };
+                problems.push(ValueProblem {
+                    field: format!("bills.{}", step.id),
+                    message: format!("cannot be computed for this form: {message}"),
                 });
             }
-            let total = items.iter().map(|item| item.amount).sum();
-            bills.push(IssuedBill {
-                payer: bill.payer.clone(),
-                items,
-                total,
-            });
         }
-        Ok(bills)
     }
 
     fn complete_payment_if_paid(&mut self, step: &str) {
@@ -1290,4 +1273,85 @@ impl<'a> Decision<'a> {
             not_delivered,
         });
     }
+}
+
+/// The largest amount a decimal expression may give and still be exact to
+/// the fen: every integer up to 2^53 is a double.
+const EXACT_FEN_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// A payment step's bills for these values: whole-number amounts are taken
+/// as they are (never through a double); a decimal amount is rounded once by
+/// the step's rule and must lie where doubles are exact.
+fn bills_for(step: &Step, bindings: &Bindings) -> Result<Vec<IssuedBill>, CaseError> {
+    let rounding = step.rounding.unwrap_or(crate::workflow::Rounding::HalfUp);
+    let fail = |message: String| CaseError::Expression {
+        step: step.id.clone(),
+        message,
+    };
+    let mut bills = Vec::new();
+    for bill in &step.bills {
+        let mut items = Vec::new();
+        for item in &bill.items {
+            let source = ExpressionSource {
+                text: &item.amount,
+                start: 0,
+            };
+            let program = expression::compile(&source)
+                .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
+            let value = bindings.evaluate(&program).map_err(|error| {
+                fail(format!(
+                    "the amount `{}` could not be computed: {error}",
+                    item.amount
+                ))
+            })?;
+            let out_of_range = |shown: String| {
+                fail(format!(
+                    "the amount `{}` gives {shown}, not a whole number of fen from 0 up",
+                    item.amount
+                ))
+            };
+            let fen: i64 = match value {
+                cel::Value::Int(fen) => fen,
+                cel::Value::UInt(fen) => {
+                    i64::try_from(fen).map_err(|_| out_of_range(fen.to_string()))?
+                }
+                cel::Value::Float(fen) => {
+                    let rounded = rounding.apply(fen);
+                    if !rounded.is_finite() || rounded.abs() > EXACT_FEN_LIMIT {
+                        return Err(out_of_range(fen.to_string()));
+                    }
+                    rounded as i64
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "the amount `{}` is not a number",
+                        item.amount
+                    )))
+                }
+            };
+            if fen < 0 {
+                return Err(out_of_range(fen.to_string()));
+            }
+            items.push(IssuedBillItem {
+                payee: item.payee.clone(),
+                label: item.label.clone(),
+                amount: fen,
+            });
+        }
+        let total = items
+            .iter()
+            .try_fold(0i64, |total, item| total.checked_add(item.amount))
+            .ok_or_else(|| {
+                fail(format!(
+                    "the bill of `{}` adds up to more than any amount of fen",
+                    bill.payer
+                ))
+            })?;
+        bills.push(IssuedBill {
+            payer: bill.payer.clone(),
+            items,
+            total,
+        });
+    }
+    Ok(bills)
 }
