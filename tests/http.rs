@@ -940,3 +940,103 @@ fn while_postgres_is_unreachable_health_and_commands_answer_503_at_once() {
         server.stop().await;
     });
 }
+
+async fn keep_body(
+    axum::extract::State(bodies): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::http::StatusCode {
+    bodies.lock().unwrap().push(body);
+    axum::http::StatusCode::OK
+}
+
+#[test]
+fn webhook_deliveries_mask_id_numbers_for_an_owner_that_sees_cases_masked() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(async {
+        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(keep_body))
+            .with_state(bodies.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut config = quiet_config();
+        config.webhook_poll_ms = 20;
+        for (id, client) in [("admin-hook", "admin"), ("police-hook", "police")] {
+            config
+                .subscriptions
+                .push(onething_server::config::SubscriptionConfig {
+                    id: id.into(),
+                    client: client.into(),
+                    url: url.clone(),
+                    agency: None,
+                    start: None,
+                });
+        }
+        let server = start(&database.url, None, config).await;
+        let http = reqwest::Client::new();
+        let case = open_newborn(&http, &server.base, "masked-hook").await;
+        let child_id = "110105202605200039";
+        for (step, token, outputs) in [
+            (
+                "birth_certificate",
+                "t-hospital",
+                json!({"certificate_number": "BC"}),
+            ),
+            (
+                "household_registration",
+                "t-police",
+                json!({"child_id": child_id}),
+            ),
+        ] {
+            let done = http
+                .post(format!(
+                    "{}/api/v1/cases/{case}/steps/{step}/complete",
+                    server.base
+                ))
+                .bearer_auth(token)
+                .json(&json!({ "outputs": outputs }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+        }
+        let delivered = |subscription: &str| {
+            bodies
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|body| body["subscription"] == subscription)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let completed = |subscription: &str| {
+            delivered(subscription).into_iter().find(|body| {
+                body["type"] == "step_completed"
+                    && body["event"]["change"]["step"] == "household_registration"
+            })
+        };
+        wait_until(
+            || completed("admin-hook").is_some() && completed("police-hook").is_some(),
+            "both deliveries of the registration",
+        )
+        .await;
+        let admin = Value::Array(delivered("admin-hook")).to_string();
+        for number in ["11010519491231002X", child_id] {
+            assert!(
+                !admin.contains(number),
+                "{number} in full to an admin: {admin}"
+            );
+        }
+        assert_eq!(
+            completed("admin-hook").unwrap()["event"]["change"]["outputs"]["child_id"],
+            "110105***********9"
+        );
+        assert_eq!(
+            completed("police-hook").unwrap()["event"]["change"]["outputs"]["child_id"],
+            child_id,
+            "an agency of the case receives it in full"
+        );
+        server.stop().await;
+    });
+}
