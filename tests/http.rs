@@ -98,6 +98,7 @@ async fn start(database: &str, fixed_now: Option<DateTime<Utc>>, config: Config)
         node: format!("node-{}", uuid::Uuid::new_v4().simple()),
         retry_after_seconds: 1,
         fixed_now,
+        trusted_checkpoint_key: config.checkpoint_trusted_key.clone(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = state;

@@ -186,6 +186,7 @@ pub async fn run(
         node: format!("{}-{}", address, uuid::Uuid::new_v4().simple()),
         retry_after_seconds: config.retry_after_seconds,
         fixed_now: setting.fixed_now,
+        trusted_checkpoint_key: config.checkpoint_trusted_key.clone(),
     };
     writeln!(
         terminal.err,

@@ -1572,6 +1572,24 @@ pub async fn audit_verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     require(&client, &[Role::Auditor, Role::Admin], "run verification")?;
     let checkpoint = onething_store::audit::latest_checkpoint(state.store.database()).await?;
+    if let Some(checkpoint) = &checkpoint {
+        let checked = match &state.trusted_checkpoint_key {
+            Some(trusted) => checkpoint.check_trusted(trusted),
+            None => checkpoint.check(),
+        };
+        if let Err(error) = checked {
+            tracing::error!(taken_at = %checkpoint.taken_at, %error, "the latest checkpoint cannot be trusted");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "untrusted_checkpoint",
+                format!(
+                    "the checkpoint of {} cannot be trusted",
+                    checkpoint.taken_at
+                ),
+            )
+            .with_reasons(vec![error.to_string()]));
+        }
+    }
     if let Some(case_id) = &parameters.case {
         load_case(&state, case_id).await?;
     }

@@ -26,6 +26,9 @@ pub struct Config {
     pub checkpoint_seconds: u64,
     /// Signs periodic checkpoints with this Ed25519 seed file.
     pub checkpoint_sign_key: Option<PathBuf>,
+    /// The Ed25519 public key (64 hex characters) a stored checkpoint must be
+    /// signed with for the API's verification to compare with it.
+    pub checkpoint_trusted_key: Option<String>,
     /// Failed deliveries in a row after which a webhook subscription is parked.
     #[serde(default = "default_webhook_max_failures")]
     pub webhook_max_failures: i64,
@@ -188,12 +191,31 @@ impl Config {
                 ));
             }
         }
-        if let Some(key) = &config.checkpoint_sign_key {
-            if std::fs::read_to_string(key).is_err() {
-                problems.push(format!(
-                    "checkpoint_sign_key {} cannot be read",
-                    key.display()
-                ));
+        let signing_public_key = match &config.checkpoint_sign_key {
+            Some(key) => match std::fs::read_to_string(key) {
+                Ok(seed) => onething_core::audit::public_key_hex(seed.trim()).ok(),
+                Err(_) => {
+                    problems.push(format!(
+                        "checkpoint_sign_key {} cannot be read",
+                        key.display()
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(trusted) = &config.checkpoint_trusted_key {
+            if trusted.len() != 64 || !trusted.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(
+                    "checkpoint_trusted_key must be an Ed25519 public key, 64 hexadecimal characters (as `onething audit keygen` prints it)".to_string(),
+                );
+            } else if signing_public_key
+                .as_ref()
+                .is_some_and(|public| !public.eq_ignore_ascii_case(trusted))
+            {
+                problems.push(
+                    "checkpoint_sign_key is not the key of checkpoint_trusted_key: the server's own checkpoints would be refused".to_string(),
+                );
             }
         }
         for subscription in &config.subscriptions {
@@ -232,6 +254,14 @@ mod tests {
     use super::*;
 
     const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn the_example_configuration_parses_with_every_key_it_shows() {
+        let text = include_str!("../../../onething.example.toml");
+        let config = Config::parse("onething.example.toml", text).unwrap();
+        assert_eq!(config.database_acquire_timeout_ms, 2000);
+        assert_eq!(config.database_max_connections, 16);
+    }
 
     #[test]
     fn an_agency_client_acting_as_the_window_is_refused_at_start() {

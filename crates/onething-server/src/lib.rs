@@ -39,6 +39,9 @@ pub struct AppState {
     /// A fixed time for every command instead of the clock (scripted demos and
     /// tests only; the deadline check always uses the clock).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The Ed25519 public key (hex) a stored checkpoint must be signed with
+    /// for `GET /api/v1/audit/verify` to compare with it.
+    pub trusted_checkpoint_key: Option<String>,
 }
 
 impl AppState {

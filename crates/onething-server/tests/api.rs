@@ -76,6 +76,7 @@ async fn app_at(now: &str) -> (Router, AppState) {
         workflows_folder: workflows(),
         node: "test".into(),
         retry_after_seconds: 2,
+        trusted_checkpoint_key: None,
         fixed_now: Some(
             chrono::DateTime::parse_from_rfc3339(now)
                 .unwrap()
@@ -2053,4 +2054,61 @@ async fn form_numbers_out_of_bounds_are_refused_at_open_so_no_case_is_left_stuck
             "form.extra_certificates: must be at most 1000000, found 9223372036854775807",
         ]
     );
+}
+
+#[tokio::test]
+async fn with_a_trusted_key_the_api_compares_only_with_a_checkpoint_it_signed() {
+    let (_, state) = app().await;
+    let seed = "11".repeat(32);
+    let trusted = onething_core::audit::public_key_hex(&seed).unwrap();
+    let app = onething_server::router(
+        AppState {
+            trusted_checkpoint_key: Some(trusted),
+            ..state.clone()
+        },
+        MAX_BODY,
+    );
+    open(&app, "trusted-1").await;
+    let verify = || {
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/audit/verify",
+            Some("auditor"),
+            None,
+            None,
+        )
+    };
+    assert_eq!(verify().await.status, StatusCode::OK, "no checkpoint yet");
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T01:00:00.000Z".into(),
+        None,
+    )
+    .await
+    .unwrap();
+    let unsigned = verify().await;
+    assert_eq!(unsigned.status, StatusCode::CONFLICT, "{}", unsigned.text);
+    assert_eq!(unsigned.json["code"], "untrusted_checkpoint");
+    assert!(reasons_of(&unsigned)[0].starts_with("the checkpoint is not signed"));
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T02:00:00.000Z".into(),
+        Some(&"22".repeat(32)),
+    )
+    .await
+    .unwrap();
+    let other_key = verify().await;
+    assert_eq!(other_key.status, StatusCode::CONFLICT);
+    assert!(reasons_of(&other_key)[0].contains("not with the trusted key"));
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T03:00:00.000Z".into(),
+        Some(&seed),
+    )
+    .await
+    .unwrap();
+    let signed = verify().await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
+    assert_eq!(signed.json["intact"], true);
 }
