@@ -697,6 +697,8 @@ async fn run_command(
                 &[("action", action_name), ("outcome", outcome_label)],
                 1,
             );
+            // The database failing is answered at once, without another read.
+            let decided = !matches!(error, onething_store::CommandError::Store(_));
             let mut api_error = ApiError::from(error);
             if api_error.retry_after.is_some() {
                 api_error.retry_after = Some(state.retry_after_seconds);
@@ -704,7 +706,12 @@ async fn run_command(
             // A case the client may not read is answered as a case that does
             // not exist, whatever refused the command; the state is attached
             // to a conflict only for those who may read the case.
-            if let Ok(current) = state.store.load(case_id).await {
+            let current = if decided {
+                state.store.load(case_id).await.ok()
+            } else {
+                None
+            };
+            if let Some(current) = current {
                 if current.file().is_some() {
                     if may_read(state, client, &current).is_err() {
                         return Err(ApiError::refused(&case::CaseError::NotOpened));
