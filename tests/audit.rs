@@ -453,3 +453,211 @@ fn read_model_check(database: TestDatabase) {
     assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
     assert_eq!(cli(&database.url, &["views", "rebuild", "--check"]).code, 0);
 }
+
+/// A value nested `depth` levels deep: `{"a": {"a": … 1 …}}`.
+fn nested(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+/// Rewrites the payload of event 1 of a case and chains every hash again,
+/// as a row stored before values were bounded would be: intact, but deep.
+async fn store_legacy_payload(store: &CaseStore, case_id: &str, change: impl Fn(&mut Value)) {
+    let rows = onething_store::audit::case_rows(store.database(), case_id)
+        .await
+        .unwrap();
+    let postgres = matches!(store.database(), Database::Postgres(_));
+    let mut previous = onething_core::audit::GENESIS.to_string();
+    for mut row in rows {
+        if row.sequence == 1 {
+            change(&mut row.payload);
+        }
+        row.metadata["prev_hash"] = Value::String(previous.clone());
+        let hash = onething_core::audit::event_hash(
+            case_id,
+            row.sequence,
+            &row.event_type,
+            &row.event_version,
+            &row.payload,
+            &row.metadata,
+        );
+        row.metadata["hash"] = Value::String(hash.clone());
+        previous = hash;
+        let cast = if postgres { "::json" } else { "" };
+        let sql = store.database().sql(&format!(
+            "UPDATE events SET payload = $1{cast}, metadata = $2{cast} WHERE aggregate_id = $3 AND sequence = $4"
+        ));
+        with_pool!(store.database(), pool => {
+            sqlx::query(&sql)
+                .bind(row.payload.to_string())
+                .bind(row.metadata.to_string())
+                .bind(case_id)
+                .bind(row.sequence as i64)
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+fn stored_rows_are_read_without_panicking(test_database: &TestDatabase) {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&test_database.url, &catalog).await.unwrap();
+        // Deeper than the JSON reader's default limit of 128 levels, as the
+        // API once let through in a supplement: it must read back, intact.
+        let deep = newborn_case(&store, "deep").await;
+        store_legacy_payload(&store, &deep, |payload| {
+            let form = payload
+                .pointer_mut("/change/form")
+                .expect("the opening event holds the form");
+            form["note"] = nested(130);
+        })
+        .await;
+        let events = store.events(&deep).await.unwrap();
+        assert_eq!(events.len(), 7);
+        assert!(store.load(&deep).await.unwrap().file().is_some());
+        let report = onething_store::audit::verify(store.database(), None, None, &mut |_| {})
+            .await
+            .unwrap();
+        assert!(report.intact(), "{:?}", report.findings);
+        let feed = onething_store::feed::read(store.database(), None, None, 100)
+            .await
+            .unwrap();
+        assert!(
+            feed.events.iter().all(|event| event.payload.is_object()),
+            "every feed payload is read as JSON"
+        );
+
+        // A row that no longer decodes is an error naming the case and the
+        // sequence, never a panic.
+        let broken = newborn_case(&store, "broken").await;
+        sql(
+            store.database(),
+            &[format!(
+                "UPDATE events SET payload = '{{\"unexpected\": 1}}' WHERE aggregate_id = '{broken}' AND sequence = 2"
+            )],
+        )
+        .await;
+        match store.events(&broken).await {
+            Err(onething_store::StoreError::UnreadableEvent {
+                case_id, sequence, ..
+            }) => {
+                assert_eq!((case_id.as_str(), sequence), (broken.as_str(), 2));
+            }
+            other => panic!("expected an unreadable event, got {other:?}"),
+        }
+        let too_deep = newborn_case(&store, "too-deep").await;
+        store_legacy_payload(&store, &too_deep, |payload| {
+            let form = payload
+                .pointer_mut("/change/form")
+                .expect("the opening event holds the form");
+            form["note"] = nested(400);
+        })
+        .await;
+        let error = store.events(&too_deep).await.unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("event 1 of case {too_deep}")) && error.contains("levels deep"),
+            "{error}"
+        );
+        // The other cases are untouched by the broken ones.
+        let ids = store.case_ids().await.unwrap();
+        let readable = readable_cases(&store, &ids).await;
+        assert_eq!(readable, 1, "only the deep case reads");
+    });
+}
+
+async fn readable_cases(store: &CaseStore, ids: &[String]) -> usize {
+    let mut readable = 0;
+    for id in ids {
+        if store.events(id).await.is_ok() {
+            readable += 1;
+        }
+    }
+    readable
+}
+
+#[test]
+fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_sqlite() {
+    stored_rows_are_read_without_panicking(&TestDatabase::sqlite());
+}
+
+#[test]
+fn a_deeply_nested_stored_value_reads_back_and_a_broken_row_is_an_error_on_postgres() {
+    stored_rows_are_read_without_panicking(&TestDatabase::postgres());
+}
+
+#[test]
+fn with_a_trusted_key_only_a_checkpoint_signed_with_it_is_accepted() {
+    let database = TestDatabase::sqlite();
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        newborn_case(&store, "pinned").await;
+        store.database().close().await;
+    });
+    let folder = TempFolder::new("trusted");
+    let path = |name: &str| folder.path.join(name).to_str().unwrap().to_string();
+    let keygen = |name: &str| {
+        let made = cli(&database.url, &["audit", "keygen", "--out", &path(name)]);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+        made.stdout.trim().to_string()
+    };
+    let trusted = keygen("trusted.key");
+    let other = keygen("other.key");
+    assert_eq!(trusted.len(), 64, "keygen prints the public key: {trusted}");
+    assert_ne!(trusted, other);
+    std::fs::write(path("trusted.pub"), format!("{trusted}\n")).unwrap();
+    let checkpoint = |file: &str, key: Option<&str>| {
+        let out = path(file);
+        let mut args = vec!["audit", "checkpoint", "--out", out.as_str()];
+        let key_path = key.map(path);
+        if let Some(key) = &key_path {
+            args.extend(["--sign-key", key.as_str()]);
+        }
+        let taken = cli(&database.url, &args);
+        assert_eq!(taken.code, 0, "{}", taken.stderr);
+    };
+    checkpoint("signed.json", Some("trusted.key"));
+    checkpoint("other.json", Some("other.key"));
+    checkpoint("unsigned.json", None);
+    let verify = |file: &str, trusted_key: Option<&str>| {
+        let checkpoint = path(file);
+        let mut args = vec!["audit", "verify", "--checkpoint", checkpoint.as_str()];
+        if let Some(key) = trusted_key {
+            args.extend(["--trusted-key", key]);
+        }
+        cli(&database.url, &args)
+    };
+    assert_eq!(verify("signed.json", Some(&trusted)).code, 0);
+    let from_file = verify("signed.json", Some(&path("trusted.pub")));
+    assert_eq!(from_file.code, 0, "{}", from_file.stderr);
+    let unsigned = verify("unsigned.json", Some(&trusted));
+    assert_eq!(unsigned.code, 1);
+    assert!(
+        unsigned.stderr.contains("the checkpoint is not signed"),
+        "{}",
+        unsigned.stderr
+    );
+    let differently = verify("other.json", Some(&trusted));
+    assert_eq!(differently.code, 1);
+    assert!(
+        differently.stderr.contains(&format!(
+            "signed with the key {other}, not with the trusted key"
+        )),
+        "{}",
+        differently.stderr
+    );
+    // Without a trusted key, the file's own key is all there is to check.
+    assert_eq!(verify("unsigned.json", None).code, 0);
+    assert_eq!(verify("other.json", None).code, 0);
+    // The latest stored checkpoint (unsigned here) is held to the key too.
+    let stored = cli(
+        &database.url,
+        &["audit", "verify", "--trusted-key", &trusted],
+    );
+    assert_eq!(stored.code, 1, "{}", stored.stderr);
+}

@@ -324,6 +324,7 @@ async fn start(database: &str, folder: &Path, now: DateTime<Utc>) -> Server {
         node: format!("node-{}", uuid::Uuid::new_v4().simple()),
         retry_after_seconds: 1,
         fixed_now: Some(now),
+        trusted_checkpoint_key: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

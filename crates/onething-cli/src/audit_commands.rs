@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
-use onething_core::audit::{seed_hex, Checkpoint};
+use onething_core::audit::{public_key_hex, seed_hex, Checkpoint};
 use onething_store::audit::{latest_checkpoint, take_checkpoint, verify};
 use onething_store::export::{export_case, render_html};
 use onething_store::views::rebuild;
@@ -25,6 +25,10 @@ pub enum AuditCommand {
         /// Compare with this exported checkpoint instead of the latest stored one.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// Accept only a checkpoint signed with this Ed25519 public key (64
+        /// hex characters, as `audit keygen` prints it, or a file holding it).
+        #[arg(long)]
+        trusted_key: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -105,6 +109,8 @@ pub async fn run_audit(
             "wrote a new signing key to {}; keep it secret",
             out.display()
         )?;
+        // The public key is data: verifiers pass it as --trusted-key.
+        writeln!(terminal.out, "{}", public_key_hex(&seed_hex(seed))?)?;
         return Ok(0);
     }
     let store = open_store(&setting, terminal).await?;
@@ -112,8 +118,19 @@ pub async fn run_audit(
         AuditCommand::Verify {
             case,
             checkpoint,
+            trusted_key,
             json,
         } => {
+            // A file holding the key, or the key itself.
+            let trusted_key = match trusted_key {
+                Some(text) if std::path::Path::new(&text).is_file() => Some(
+                    std::fs::read_to_string(&text)
+                        .with_context(|| format!("reading {text}"))?
+                        .trim()
+                        .to_string(),
+                ),
+                other => other,
+            };
             let checkpoint: Option<Checkpoint> = match checkpoint {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -125,8 +142,19 @@ pub async fn run_audit(
                 }
                 None => latest_checkpoint(store.database()).await?,
             };
+            if trusted_key.is_some() && checkpoint.is_none() {
+                writeln!(
+                    terminal.err,
+                    "no checkpoint to check against the trusted key"
+                )?;
+                return Ok(1);
+            }
             if let Some(checkpoint) = &checkpoint {
-                if let Err(error) = checkpoint.check() {
+                let checked = match &trusted_key {
+                    Some(trusted) => checkpoint.check_trusted(trusted),
+                    None => checkpoint.check(),
+                };
+                if let Err(error) = checked {
                     writeln!(
                         terminal.err,
                         "the checkpoint of {} cannot be trusted: {error}",

@@ -686,6 +686,7 @@ async fn http_figures(
         node: format!("bench-{}", uuid::Uuid::new_v4().simple()),
         retry_after_seconds: 1,
         fixed_now: Some(at),
+        trusted_checkpoint_key: None,
     };
     let config = Config {
         deadline_check_seconds: 0,

@@ -111,7 +111,7 @@ pub async fn run(
     for warning in &catalog.warnings {
         tracing::warn!("{warning}");
     }
-    let store = onething_store::open_case_store(&database, &catalog)
+    let store = onething_store::open_case_store_with(&database, &catalog, &config.pool_settings())
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
     for warning in onething_server::horizon::warnings(store.library(), setting.now) {
@@ -185,6 +185,7 @@ pub async fn run(
         node: format!("{}-{}", address, uuid::Uuid::new_v4().simple()),
         retry_after_seconds: config.retry_after_seconds,
         fixed_now: setting.fixed_now,
+        trusted_checkpoint_key: config.checkpoint_trusted_key.clone(),
     };
     writeln!(
         terminal.err,

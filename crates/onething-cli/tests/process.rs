@@ -109,3 +109,33 @@ fn a_case_survives_the_process() {
     assert_eq!(again["sequence"], 7);
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn the_server_refuses_to_start_with_an_agency_client_acting_as_the_window() {
+    let folder =
+        std::env::temp_dir().join(format!("onething-window-agency-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let config = folder.join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[client]]\nid = \"counter\"\nrole = \"agency\"\nagency = \"window\"\ntoken_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let database = format!("sqlite://{}", folder.join("cases.db").display());
+    let (code, _, stderr) = onething(
+        &database,
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("client `counter` has the role agency but acts as `window`"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -422,6 +422,12 @@ pub enum CheckpointError {
     BadSignature,
     #[error("the signing key must be 64 hexadecimal characters (a 32-byte Ed25519 seed)")]
     BadKey,
+    #[error("the trusted key must be 64 hexadecimal characters (an Ed25519 public key)")]
+    BadTrustedKey,
+    #[error("the checkpoint is not signed, and only a checkpoint signed with the trusted key is accepted")]
+    Unsigned,
+    #[error("the checkpoint is signed with the key {found}, not with the trusted key")]
+    UntrustedKey { found: String },
 }
 
 fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
@@ -494,12 +500,38 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// As [`Checkpoint::check`], and the checkpoint must be signed with the
+    /// key `trusted` (an Ed25519 public key as 64 hex characters): the key
+    /// written in the file itself proves nothing.
+    pub fn check_trusted(&self, trusted: &str) -> Result<(), CheckpointError> {
+        let trusted: [u8; 32] = decode_hex(trusted).ok_or(CheckpointError::BadTrustedKey)?;
+        self.check()?;
+        let (Some(public_key), Some(_)) = (&self.public_key, &self.signature) else {
+            return Err(CheckpointError::Unsigned);
+        };
+        if decode_hex::<32>(public_key) != Some(trusted) {
+            return Err(CheckpointError::UntrustedKey {
+                found: public_key.clone(),
+            });
+        }
+        Ok(())
+    }
+
     pub fn heads_by_case(&self) -> BTreeMap<&str, &Head> {
         self.heads
             .iter()
             .map(|head| (head.case_id.as_str(), head))
             .collect()
     }
+}
+
+/// The public key (64 hex characters) of an Ed25519 seed given as hex: what
+/// verifiers pass as the trusted key.
+pub fn public_key_hex(seed_hex: &str) -> Result<String, CheckpointError> {
+    let seed: [u8; 32] = decode_hex(seed_hex).ok_or(CheckpointError::BadKey)?;
+    Ok(hex(ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .as_bytes()))
 }
 
 /// A new Ed25519 seed from 32 bytes of the caller's randomness, as hex.

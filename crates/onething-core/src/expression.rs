@@ -469,9 +469,22 @@ fn sample(field: &Field) -> Value {
         ValueKind::List => Value::Array(Vec::new()),
     };
     match field.kind {
-        ValueKind::List => Value::Array(vec![scalar(field.items.unwrap_or(ValueKind::Text))]),
-        kind => scalar(kind),
+        ValueKind::List => Value::Array(vec![
+            field.clamp_sample(scalar(field.items.unwrap_or(ValueKind::Text)))
+        ]),
+        kind => field.clamp_sample(scalar(kind)),
     }
+}
+
+/// Typical values of every field, inside their bounds: what outputs not yet
+/// given are assumed to be when a bill is tried in advance.
+pub fn sample_object(fields: &[Field]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|field| (field.name.clone(), sample(field)))
+            .collect(),
+    )
 }
 
 /// Whether an evaluation error means the expression is wrong for any data

@@ -10,6 +10,11 @@ pub enum IdentifierError {
     Character { position: usize, character: char },
     #[error("the birth date {0} is not a real date")]
     BirthDate(u32),
+    #[error("the birth date {birth} is after the date of the application, {today}")]
+    BornLater {
+        birth: chrono::NaiveDate,
+        today: chrono::NaiveDate,
+    },
     #[error("the check character is '{found}', expected '{expected}'")]
     Check { expected: char, found: char },
 }
@@ -20,6 +25,14 @@ const CITIZEN_ID_CHECK: &[u8; 11] = b"10X98765432";
 /// Checks an 18-character citizen ID number: 17 digits (area, birth date,
 /// sequence) and a check character computed modulo 11 (GB 11643-1999).
 pub fn check_citizen_id(id: &str) -> Result<(), IdentifierError> {
+    check_citizen_id_on(id, None)
+}
+
+/// As [`check_citizen_id`]; with `today`, the birth date may not be after it.
+pub fn check_citizen_id_on(
+    id: &str,
+    today: Option<chrono::NaiveDate>,
+) -> Result<(), IdentifierError> {
     let chars: Vec<char> = id.chars().collect();
     if chars.len() != 18 {
         return Err(IdentifierError::Length {
@@ -44,8 +57,11 @@ pub fn check_citizen_id(id: &str) -> Result<(), IdentifierError> {
     }
     let birth: String = chars[6..14].iter().collect();
     let birth_number: u32 = birth.parse().unwrap_or(0);
-    if chrono::NaiveDate::parse_from_str(&birth, "%Y%m%d").is_err() {
+    let Ok(born) = chrono::NaiveDate::parse_from_str(&birth, "%Y%m%d") else {
         return Err(IdentifierError::BirthDate(birth_number));
+    };
+    if let Some(today) = today.filter(|today| born > *today) {
+        return Err(IdentifierError::BornLater { birth: born, today });
     }
     let expected = CITIZEN_ID_CHECK[(sum % 11) as usize] as char;
     if last != expected {
@@ -117,6 +133,14 @@ pub fn check_phone(phone: &str) -> bool {
         None => false,
     };
     landline || (phone.starts_with("12345") && phone.len() == 5)
+}
+
+/// A citizen ID number as it is stored: its check character `x` in upper case.
+pub fn normalise_citizen_id(id: &str) -> String {
+    match id.strip_suffix('x') {
+        Some(rest) => format!("{rest}X"),
+        None => id.to_string(),
+    }
 }
 
 /// Masks a citizen ID number for lists and logs: area and the last character
@@ -224,6 +248,30 @@ mod tests {
                 expected: 18,
                 found: 4
             })
+        );
+    }
+
+    #[test]
+    fn a_birth_date_must_be_real_and_not_after_the_application() {
+        let day = |text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            check_citizen_id_on("110105999912310028", Some(day("2026-06-01"))),
+            Err(IdentifierError::BornLater {
+                birth: day("9999-12-31"),
+                today: day("2026-06-01")
+            })
+        );
+        assert_eq!(
+            check_citizen_id_on("110105202605200039", Some(day("2026-05-20"))),
+            Ok(())
+        );
+        assert_eq!(
+            check_citizen_id("110105194902300021"),
+            Err(IdentifierError::BirthDate(19490230))
+        );
+        assert_eq!(
+            normalise_citizen_id("11010519491231002x"),
+            "11010519491231002X"
         );
     }
 

@@ -199,6 +199,37 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
+    /// A number: an integer, or a decimal written with a point (`0.5`).
+    pub fn number(
+        &self,
+        key: &'static str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Located<serde_json::Number>> {
+        let value = self.get(key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
+                .ok()
+                .map(serde_json::Number::from),
+            DeValue::Float(float) => float
+                .as_str()
+                .replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64),
+            _ => {
+                Self::wrong_type(value, key, "a number", diagnostics);
+                return None;
+            }
+        };
+        if number.is_none() {
+            diagnostics.push(Diagnostic::new(
+                value.span(),
+                format!("`{key}` is not a finite number in range"),
+            ));
+        }
+        number.map(|number| Located::new(number, value.span()))
+    }
+
     /// A date written as a TOML local date (`2025-01-01`) or as a string.
     pub fn date(
         &self,

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::identifiers::{check_citizen_id, check_credit_code, check_phone};
+use crate::identifiers::{
+    check_citizen_id_on, check_credit_code, check_phone, normalise_citizen_id,
+};
 use crate::registry::Localized;
 
 /// A field's type. `OneOf` carries its options in [`Field::options`], `List` its
@@ -73,6 +75,100 @@ pub struct Field {
     /// The element type of a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<ValueKind>,
+    /// The least value of a number (`integer`, `decimal`, `money`, or a list
+    /// of them); the kind's default when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Number>,
+    /// The greatest value of a number; the kind's default when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Number>,
+}
+
+/// The bounds of an `integer` not declared otherwise: a count.
+pub const DEFAULT_INTEGER_BOUNDS: (i64, i64) = (0, 1_000_000);
+/// The bounds of `money` not declared otherwise, in fen: up to ¥10 billion.
+pub const DEFAULT_MONEY_BOUNDS: (i64, i64) = (0, 1_000_000_000_000);
+/// The bounds of a `decimal` not declared otherwise.
+pub const DEFAULT_DECIMAL_BOUNDS: (f64, f64) = (0.0, 1_000_000_000.0);
+
+/// The bounds one value must keep to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bounds {
+    Whole { min: i64, max: i64 },
+    Decimal { min: f64, max: f64 },
+}
+
+impl Field {
+    /// The bounds of the values of this field (of its elements, for a list),
+    /// declared or by default; `None` for a kind that is not a number.
+    pub fn bounds(&self) -> Option<Bounds> {
+        let kind = match self.kind {
+            ValueKind::List => self.items?,
+            kind => kind,
+        };
+        let whole = |(min, max): (i64, i64)| Bounds::Whole {
+            min: self
+                .min
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+                .unwrap_or(min),
+            max: self
+                .max
+                .as_ref()
+                .and_then(serde_json::Number::as_i64)
+                .unwrap_or(max),
+        };
+        match kind {
+            ValueKind::Integer => Some(whole(DEFAULT_INTEGER_BOUNDS)),
+            ValueKind::Money => Some(whole(DEFAULT_MONEY_BOUNDS)),
+            ValueKind::Decimal => Some(Bounds::Decimal {
+                min: self
+                    .min
+                    .as_ref()
+                    .and_then(serde_json::Number::as_f64)
+                    .unwrap_or(DEFAULT_DECIMAL_BOUNDS.0),
+                max: self
+                    .max
+                    .as_ref()
+                    .and_then(serde_json::Number::as_f64)
+                    .unwrap_or(DEFAULT_DECIMAL_BOUNDS.1),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A value inside this field's bounds, as near `value` as they allow.
+    pub fn clamp_sample(&self, value: Value) -> Value {
+        match (self.bounds(), &value) {
+            (Some(Bounds::Whole { min, max }), Value::Number(number)) => number
+                .as_i64()
+                .map_or(value.clone(), |n| Value::from(n.clamp(min, max.max(min)))),
+            (Some(Bounds::Decimal { min, max }), Value::Number(number)) => number
+                .as_f64()
+                .map_or(value.clone(), |n| Value::from(n.clamp(min, max.max(min)))),
+            _ => value,
+        }
+    }
+}
+
+fn check_bounds_of(kind: ValueKind, bounds: Option<Bounds>, value: &Value) -> Result<(), String> {
+    let unit = if kind == ValueKind::Money { " fen" } else { "" };
+    match bounds {
+        Some(Bounds::Whole { min, max }) => match value.as_i64() {
+            Some(n) if n < min && kind == ValueKind::Money && min == 0 => {
+                Err("must not be negative".into())
+            }
+            Some(n) if n < min => Err(format!("must be at least {min}{unit}, found {n}")),
+            Some(n) if n > max => Err(format!("must be at most {max}{unit}, found {n}")),
+            _ => Ok(()),
+        },
+        Some(Bounds::Decimal { min, max }) => match value.as_f64() {
+            Some(n) if n < min => Err(format!("must be at least {min}, found {n}")),
+            Some(n) if n > max => Err(format!("must be at most {max}, found {n}")),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    }
 }
 
 /// Why a value does not fit its field.
@@ -100,7 +196,13 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
-fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<(), String> {
+fn check_scalar(
+    kind: ValueKind,
+    field: &Field,
+    value: &Value,
+    today: Option<chrono::NaiveDate>,
+) -> Result<(), String> {
+    let options = field.options.as_slice();
     let expected = |what: &str| Err(format!("must be {what}, found {}", describe(value)));
     match kind {
         ValueKind::Text => match value {
@@ -109,16 +211,15 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
             _ => expected("text"),
         },
         ValueKind::Integer => match value.as_i64() {
-            Some(_) => Ok(()),
+            Some(_) => check_bounds_of(kind, field.bounds(), value),
             None => expected("a whole number"),
         },
         ValueKind::Decimal => match value.as_f64() {
-            Some(number) if number.is_finite() => Ok(()),
+            Some(number) if number.is_finite() => check_bounds_of(kind, field.bounds(), value),
             _ => expected("a number"),
         },
         ValueKind::Money => match value.as_i64() {
-            Some(fen) if fen >= 0 => Ok(()),
-            Some(_) => Err("must not be negative".into()),
+            Some(_) => check_bounds_of(kind, field.bounds(), value),
             None => expected("a whole number of fen (1 yuan = 100 fen)"),
         },
         ValueKind::Date => match value.as_str() {
@@ -136,7 +237,7 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
             None => expected(&format!("one of: {}", options.join(", "))),
         },
         ValueKind::CitizenId => match value.as_str() {
-            Some(text) => check_citizen_id(text)
+            Some(text) => check_citizen_id_on(text, today)
                 .map_err(|error| format!("not a valid citizen ID number: {error}")),
             None => expected("a citizen ID number"),
         },
@@ -159,6 +260,17 @@ fn check_scalar(kind: ValueKind, options: &[String], value: &Value) -> Result<()
 impl Field {
     /// Checks one value, pushing every problem found (every bad list element too).
     pub fn check(&self, value: Option<&Value>, problems: &mut Vec<ValueProblem>) {
+        self.check_on(value, problems, None)
+    }
+
+    /// As [`Field::check`], for an application made on `today` (no birth
+    /// date in a citizen ID number may be after it).
+    pub fn check_on(
+        &self,
+        value: Option<&Value>,
+        problems: &mut Vec<ValueProblem>,
+        today: Option<chrono::NaiveDate>,
+    ) {
         let value = match value {
             None | Some(Value::Null) => {
                 if self.required {
@@ -172,7 +284,7 @@ impl Field {
             Some(value) => value,
         };
         if self.kind != ValueKind::List {
-            if let Err(message) = check_scalar(self.kind, &self.options, value) {
+            if let Err(message) = check_scalar(self.kind, self, value, today) {
                 problems.push(ValueProblem {
                     field: self.name.clone(),
                     message,
@@ -195,7 +307,7 @@ impl Field {
         }
         let item_kind = self.items.unwrap_or(ValueKind::Text);
         for (index, element) in elements.iter().enumerate() {
-            if let Err(message) = check_scalar(item_kind, &self.options, element) {
+            if let Err(message) = check_scalar(item_kind, self, element, today) {
                 problems.push(ValueProblem {
                     field: format!("{}[{index}]", self.name),
                     message,
@@ -205,9 +317,87 @@ impl Field {
     }
 }
 
+/// The deepest a value given by a client may nest (lists and objects inside
+/// one another). Typed fields never need more than two levels; the bound
+/// keeps free-form values (supplement items) far below the JSON readers'
+/// own recursion limits, so a stored event always reads back.
+pub const MAX_VALUE_DEPTH: usize = 32;
+
+/// The most bytes one value given by a client may take, written as JSON.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// How deep a value nests: 0 for a scalar, 1 for a flat list or object.
+/// Walks with its own stack, so any depth is measured without recursion.
+pub fn value_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+/// Checks that a value given for `field` is within [`MAX_VALUE_DEPTH`] and
+/// [`MAX_VALUE_BYTES`].
+pub fn check_bounds(field: &str, value: &Value) -> Option<ValueProblem> {
+    let depth = value_depth(value);
+    if depth > MAX_VALUE_DEPTH {
+        return Some(ValueProblem {
+            field: field.to_string(),
+            message: format!("nests {depth} levels deep; at most {MAX_VALUE_DEPTH} are accepted"),
+        });
+    }
+    let bytes = serde_json::to_vec(value).map_or(usize::MAX, |json| json.len());
+    if bytes > MAX_VALUE_BYTES {
+        return Some(ValueProblem {
+            field: field.to_string(),
+            message: format!("takes {bytes} bytes as JSON; at most {MAX_VALUE_BYTES} are accepted"),
+        });
+    }
+    None
+}
+
+/// Writes, in place, every citizen ID number among `fields` (lists of them
+/// too) as it is stored: a check character `x` in upper case.
+pub fn normalise_identities(fields: &[Field], data: &mut Value) {
+    let Value::Object(map) = data else { return };
+    for field in fields {
+        let Some(value) = map.get_mut(&field.name) else {
+            continue;
+        };
+        let texts: Vec<&mut Value> = match (field.kind, value) {
+            (ValueKind::CitizenId, value) => vec![value],
+            (ValueKind::List, Value::Array(items)) if field.items == Some(ValueKind::CitizenId) => {
+                items.iter_mut().collect()
+            }
+            _ => Vec::new(),
+        };
+        for text in texts {
+            if let Value::String(id) = text {
+                *id = normalise_citizen_id(id);
+            }
+        }
+    }
+}
+
 /// Checks a JSON object against a list of fields: every problem at once,
 /// unknown names included.
 pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
+    check_object_on(fields, data, None)
+}
+
+/// As [`check_object`], for an application or outputs given on `today`.
+pub fn check_object_on(
+    fields: &[Field],
+    data: &Value,
+    today: Option<chrono::NaiveDate>,
+) -> Vec<ValueProblem> {
     let mut problems = Vec::new();
     let Value::Object(map) = data else {
         problems.push(ValueProblem {
@@ -220,7 +410,11 @@ pub fn check_object(fields: &[Field], data: &Value) -> Vec<ValueProblem> {
         return problems;
     };
     for field in fields {
-        field.check(map.get(&field.name), &mut problems);
+        let value = map.get(&field.name);
+        match value.and_then(|value| check_bounds(&field.name, value)) {
+            Some(problem) => problems.push(problem),
+            None => field.check_on(value, &mut problems, today),
+        }
     }
     for name in map.keys() {
         if !fields.iter().any(|field| &field.name == name) {

@@ -32,12 +32,56 @@ use crate::AppState;
 /// A JSON body; a malformed or oversized one is a 400 or 413 in the error shape.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+/// Where a body nests too deep: the path two levels in (`items.NAME`,
+/// `form.NAME`, `outputs.NAME`, where free-form values sit), and its depth.
+fn too_deep(body: &Value) -> Option<(String, usize)> {
+    use onething_core::value_type::{value_depth, MAX_VALUE_DEPTH};
+    let depth = value_depth(body);
+    if depth <= MAX_VALUE_DEPTH + 2 {
+        return None;
+    }
+    let mut path = Vec::new();
+    let mut node = body;
+    for _ in 0..2 {
+        let deepest = match node {
+            Value::Object(map) => map
+                .iter()
+                .max_by_key(|(_, child)| value_depth(child))
+                .map(|(key, child)| (key.clone(), child)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, child)| value_depth(child))
+                .map(|(index, child)| (format!("[{index}]"), child)),
+            _ => None,
+        };
+        let Some((step, child)) = deepest else { break };
+        path.push(step);
+        node = child;
+    }
+    Some((path.join("."), value_depth(node)))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Serialize> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
+            Ok(Json(value)) => {
+                // Free-form values are bounded before anything reads them
+                // (the core checks them again, for every channel).
+                let shape = serde_json::to_value(&value).unwrap_or(Value::Null);
+                if let Some((path, depth)) = too_deep(&shape) {
+                    return Err(ApiError::invalid(
+                        "the request body nests too deep",
+                        vec![format!(
+                            "{path}: nests {depth} levels deep; at most {} are accepted",
+                            onething_core::value_type::MAX_VALUE_DEPTH
+                        )],
+                    ));
+                }
+                Ok(Body(value))
+            }
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,6 +97,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// Ids and filters never hold control characters (U+0000 to U+001F, U+007F
+/// to U+009F): PostgreSQL refuses a NUL in text, and none belongs in an id.
+fn control_characters(what: &str, name: &str, value: &str, problems: &mut Vec<String>) {
+    if let Some(found) = value.chars().find(|c| c.is_control()) {
+        problems.push(format!(
+            "the {what} `{name}` contains a control character (U+{:04X}); ids and filters may not",
+            u32::from(found)
+        ));
+    }
+}
+
 /// Query parameters; bad ones are a 400 in the error shape.
 pub struct Params<T>(pub T);
 
@@ -63,15 +118,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let invalid = |rejection: axum::extract::rejection::QueryRejection| {
+            ApiError::invalid(
+                "the query parameters are not valid",
+                vec![rejection.body_text()],
+            )
+        };
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(invalid)?;
+        let mut problems = Vec::new();
+        for (name, value) in &pairs {
+            control_characters("query parameter", name, name, &mut problems);
+            control_characters("query parameter", name, value, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(
+                "the query parameters are not valid",
+                problems,
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Params(value))
-            .map_err(|rejection| {
-                ApiError::invalid(
-                    "the query parameters are not valid",
-                    vec![rejection.body_text()],
-                )
-            })
+            .map_err(invalid)
     }
 }
 
@@ -85,12 +156,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        let invalid = |rejection: axum::extract::rejection::PathRejection| {
+            ApiError::invalid("the path is not valid", vec![rejection.body_text()])
+        };
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::invalid("the path is not valid", vec![rejection.body_text()])
+            })?;
+        let mut problems = Vec::new();
+        for (name, value) in &raw {
+            control_characters("path parameter", name, value, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid("the path is not valid", problems));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| PathParams(value))
-            .map_err(|rejection| {
-                ApiError::invalid("the path is not valid", vec![rejection.body_text()])
-            })
+            .map_err(invalid)
     }
 }
 
@@ -434,9 +518,13 @@ pub struct VerifyResponse {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` when a background job of this node has stopped.
     pub status: String,
     pub database: String,
     pub workflows: usize,
+    /// This node's background jobs (`deadline-check`, `checkpoint`,
+    /// `webhooks`): `running` or `stopped`.
+    pub jobs: BTreeMap<String, String>,
     /// What an operator must act on soon: official holiday tables or bundle
     /// periods ending within 90 days, calendar changes not yet revised.
     pub warnings: Vec<String>,
@@ -516,6 +604,9 @@ pub struct ExportParameters {
 
 // ---- helpers -------------------------------------------------------------------------------
 
+/// The longest `/healthz` waits for the database.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The longest a feed request waits for new events.
 pub const MAX_WAIT_SECONDS: u64 = 20;
 
@@ -571,14 +662,32 @@ fn correlation(headers: &HeaderMap) -> Option<String> {
         .map(|value| value.chars().take(200).collect())
 }
 
-fn disclosure_for(client: &Client) -> Disclosure {
+pub fn disclosure_for(client: &Client) -> Disclosure {
     match client.role {
         Role::Window | Role::Agency | Role::Auditor => Disclosure::Full,
         Role::Admin => Disclosure::Masked,
     }
 }
 
-/// May this client read this case? Agencies read the cases they take part in.
+/// A stored event's payload as a reader may see it: with `Masked`, every
+/// value declared `citizen_id` (form fields, step outputs) is masked, by the
+/// definition the event was recorded on.
+pub fn disclosed_payload(
+    state: &AppState,
+    disclosure: Disclosure,
+    definition_hash: Option<&str>,
+    mut payload: Value,
+) -> Value {
+    if disclosure == Disclosure::Masked {
+        let definition = definition_hash.and_then(|hash| state.store.library().by_hash(hash));
+        case::mask_event_payload(definition.as_deref(), &mut payload);
+    }
+    payload
+}
+
+/// May this client read this case? Agencies read the cases they take part
+/// in. To anyone else the case is answered as missing (404, the same answer
+/// as for an id that does not exist), so that no outsider learns which ids exist.
 fn may_read(state: &AppState, client: &Client, case: &case::Case) -> Result<(), ApiError> {
     match client.role {
         Role::Window | Role::Auditor | Role::Admin => Ok(()),
@@ -591,9 +700,9 @@ fn may_read(state: &AppState, client: &Client, case: &case::Case) -> Result<(), 
             if takes_part {
                 Ok(())
             } else {
-                Err(ApiError::forbidden(format!(
-                    "agency {agency} takes no part in this case"
-                )))
+                let case_id = case.file().map_or("", |file| file.id.as_str());
+                tracing::warn!(client = %client.id, agency, case = case_id, "a case read or command by an agency that takes no part in it");
+                Err(ApiError::not_found(format!("no case `{case_id}`")))
             }
         }
     }
@@ -664,14 +773,28 @@ async fn run_command(
                 &[("action", action_name), ("outcome", outcome_label)],
                 1,
             );
+            // The database failing is answered at once, without another read.
+            let decided = !matches!(error, onething_store::CommandError::Store(_));
             let mut api_error = ApiError::from(error);
-            let refused_state = api_error.status == StatusCode::CONFLICT;
             if api_error.retry_after.is_some() {
                 api_error.retry_after = Some(state.retry_after_seconds);
             }
-            if refused_state {
-                if let Ok(current) = state.store.load(case_id).await {
-                    api_error = api_error.with_state(state_of(state, &current));
+            // A case the client may not read is answered as a case that does
+            // not exist, whatever refused the command; the state is attached
+            // to a conflict only for those who may read the case.
+            let current = if decided {
+                state.store.load(case_id).await.ok()
+            } else {
+                None
+            };
+            if let Some(current) = current {
+                if current.file().is_some() {
+                    if may_read(state, client, &current).is_err() {
+                        return Err(ApiError::refused(&case::CaseError::NotOpened));
+                    }
+                    if api_error.status == StatusCode::CONFLICT {
+                        api_error = api_error.with_state(state_of(state, &current));
+                    }
                 }
             }
             return Err(api_error);
@@ -685,8 +808,8 @@ async fn run_command(
     let disclosure = disclosure_for(client);
     let (events, case_value, already) = match &outcome.already_applied {
         Some(applied) => {
-            // A repeated key answers only the client that first used it, for
-            // the same command: never another client's case.
+            // A repeated key answers only the agency that first used it (any
+            // of its clients), for the same command: never another agency.
             may_read(state, client, &outcome.case)?;
             let first = state
                 .store
@@ -792,10 +915,23 @@ fn require_writer(client: &Client, what: &str) -> Result<(), ApiError> {
 
 // ---- handlers ---------------------------------------------------------------------------------
 
-/// Liveness and readiness: the database answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    onething_store::feed::head(state.store.database()).await?;
+/// Liveness and readiness: the database answers and every background job runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health), (status = 503, description = "A background job has stopped", body = Health)))]
+pub async fn healthz(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<Health>), ApiError> {
+    // Answers within a second, whatever the database does.
+    match tokio::time::timeout(HEALTH_TIMEOUT, feed::head(state.store.database())).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => return Err(ApiError::unavailable(error)),
+        Err(_) => {
+            let reason = format!(
+                "the database did not answer within {} ms",
+                HEALTH_TIMEOUT.as_millis()
+            );
+            return Err(ApiError::unavailable(&reason).with_reasons(vec![reason]));
+        }
+    }
     let mut warnings = crate::horizon::warnings(state.store.library(), state.now());
     let calendars = state.store.library().calendars();
     let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
@@ -813,12 +949,22 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
             pending.join("; ")
         ));
     }
-    Ok(Json(Health {
-        status: "ok".into(),
-        database: state.store.database().backend().into(),
-        workflows: state.store.library().current_definitions().len(),
-        warnings,
-    }))
+    let jobs = state.metrics.jobs();
+    let stopped = jobs.values().any(|job| job != "running");
+    Ok((
+        if stopped {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        },
+        Json(Health {
+            status: if stopped { "degraded" } else { "ok" }.into(),
+            database: state.store.database().backend().into(),
+            workflows: state.store.library().current_definitions().len(),
+            jobs,
+            warnings,
+        }),
+    ))
 }
 
 /// Prometheus metrics.
@@ -1074,7 +1220,12 @@ pub async fn history(
                     words_en: words.en,
                     hash: field("hash"),
                     prev_hash: field("prev_hash"),
-                    payload: serde_json::to_value(&stored.event).expect("serialises"),
+                    payload: disclosed_payload(
+                        &state,
+                        disclosure_for(&client),
+                        stored.metadata.get("definition_hash").map(String::as_str),
+                        serde_json::to_value(&stored.event).expect("serialises"),
+                    ),
                 }
             })
             .collect(),
@@ -1347,11 +1498,19 @@ pub async fn events(
                     .events
                     .into_iter()
                     .map(|event| FeedEventDto {
+                        payload: disclosed_payload(
+                            &state,
+                            disclosure_for(&client),
+                            event
+                                .metadata
+                                .get("definition_hash")
+                                .and_then(Value::as_str),
+                            event.payload,
+                        ),
                         cursor: event.cursor,
                         case_id: event.case_id,
                         sequence: event.sequence,
                         event_type: event.event_type,
-                        payload: event.payload,
                         metadata: event.metadata,
                     })
                     .collect(),
@@ -1539,6 +1698,24 @@ pub async fn audit_verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     require(&client, &[Role::Auditor, Role::Admin], "run verification")?;
     let checkpoint = onething_store::audit::latest_checkpoint(state.store.database()).await?;
+    if let Some(checkpoint) = &checkpoint {
+        let checked = match &state.trusted_checkpoint_key {
+            Some(trusted) => checkpoint.check_trusted(trusted),
+            None => checkpoint.check(),
+        };
+        if let Err(error) = checked {
+            tracing::error!(taken_at = %checkpoint.taken_at, %error, "the latest checkpoint cannot be trusted");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "untrusted_checkpoint",
+                format!(
+                    "the checkpoint of {} cannot be trusted",
+                    checkpoint.taken_at
+                ),
+            )
+            .with_reasons(vec![error.to_string()]));
+        }
+    }
     if let Some(case_id) = &parameters.case {
         load_case(&state, case_id).await?;
     }
@@ -1642,6 +1819,36 @@ pub async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint; see /openapi.json")
 }
 
+/// Answers a known path asked with a method it does not serve, in the error shape.
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this endpoint does not answer {method}; see /openapi.json"),
+    )
+}
+
+/// The longest request target (path and query) answered; longer ones get 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses over-long request targets with 414 in the error shape (the HTTP
+/// server itself answers targets over 64 KiB, before any of this runs).
+pub async fn limit_uri(request: Request, next: axum::middleware::Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if length > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target has {length} bytes; at most {MAX_URI_BYTES} are answered"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -1702,7 +1909,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             "409",
             "The case's state does not allow this now; `state` shows it",
         ),
+        ("405", "The endpoint does not answer this method"),
         ("413", "The body is larger than this server accepts"),
+        (
+            "414",
+            "The request target (path and query) is longer than 8 KiB",
+        ),
         (
             "422",
             "The bundle cannot compute this for the case (calendar year or amount)",
@@ -1710,7 +1922,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ("500", "An internal error, logged; no details"),
         (
             "503",
-            "The case kept changing; nothing was stored; retry after `Retry-After` seconds",
+            "The case kept changing, or the database cannot be reached; nothing was stored; retry after `Retry-After` seconds",
         ),
     ]);
     for item in document.paths.paths.values_mut() {

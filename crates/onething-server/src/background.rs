@@ -2,9 +2,12 @@
 //! delivering webhooks. Each job runs under a lease in the database, so that
 //! several servers on one PostgreSQL never do the same job at once.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::FutureExt;
 use onething_core::case::{Action, Actor, CaseCommand};
 use onething_store::feed::{self, Cursor};
 use onething_store::{leases, views, webhooks, Attribution};
@@ -12,8 +15,39 @@ use tokio::sync::watch;
 
 use crate::AppState;
 
+/// The text of a panic's payload, for the log.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Runs one piece of a job's work so that neither its error nor a panic in
+/// it ends the job: both are logged and counted in
+/// `onething_job_failures_total{job}`; `None` then.
+pub async fn guarded<T, E: std::fmt::Display>(
+    state: &AppState,
+    job: &'static str,
+    what: &str,
+    work: impl Future<Output = Result<T, E>>,
+) -> Option<T> {
+    let failure = match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(error)) => error.to_string(),
+        Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+    };
+    tracing::error!(job, what, error = %failure, "background job failed; it goes on");
+    state
+        .metrics
+        .increment("onething_job_failures_total", &[("job", job)], 1);
+    None
+}
+
 /// Checks the deadlines of every open case, once per interval across all nodes.
 pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let _running = state.metrics.job_running("deadline-check");
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -21,12 +55,20 @@ pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch:
         }
         // A revision left pending (a crash half-way, another server's lease)
         // is taken up again before deadlines are checked on the old times.
-        if let Err(error) = revise_if_pending(&state).await {
-            tracing::error!(%error, "deadline revision failed");
-        }
-        if let Err(error) = check_deadlines(&state, interval).await {
-            tracing::error!(%error, "deadline check failed");
-        }
+        guarded(
+            &state,
+            "deadline-check",
+            "revising deadlines",
+            revise_if_pending(&state),
+        )
+        .await;
+        guarded(
+            &state,
+            "deadline-check",
+            "checking deadlines",
+            check_deadlines(&state, interval),
+        )
+        .await;
     }
 }
 
@@ -148,15 +190,16 @@ pub async fn check_deadlines(
             role: Some("system".into()),
             correlation_id: None,
         };
-        match state
-            .store
-            .execute_with(&case_id, command, &attribution)
-            .await
-        {
-            Ok(outcome) => recorded += outcome.appended.len(),
-            Err(error) => {
-                tracing::warn!(case = %case_id, %error, "deadline check of a case failed")
-            }
+        // One case that cannot be checked is logged and counted; the others go on.
+        let checked = guarded(
+            state,
+            "deadline-check",
+            &format!("case {case_id}"),
+            state.store.execute_with(&case_id, command, &attribution),
+        )
+        .await;
+        if let Some(outcome) = checked {
+            recorded += outcome.appended.len();
         }
     }
     if recorded > 0 {
@@ -175,45 +218,51 @@ pub async fn checkpoint_loop(
     signing_seed: Option<String>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let _running = state.metrics.job_running("checkpoint");
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
-        let now = Utc::now();
-        let until = now + chrono::Duration::from_std(interval).unwrap_or_default()
-            - chrono::Duration::milliseconds(100);
-        match leases::acquire(
-            state.store.database(),
+        guarded(
+            &state,
             "checkpoint",
-            &state.node,
-            now,
-            until,
+            "taking a checkpoint",
+            take_checkpoint(&state, interval, signing_seed.as_deref()),
         )
-        .await
-        {
-            Ok(true) => {
-                let taken_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                match onething_store::audit::take_checkpoint(
-                    state.store.database(),
-                    taken_at,
-                    signing_seed.as_deref(),
-                )
-                .await
-                {
-                    Ok(checkpoint) => {
-                        state
-                            .metrics
-                            .increment("onething_checkpoints_total", &[], 1);
-                        tracing::info!(root = %checkpoint.root, cases = checkpoint.cases, "checkpoint taken");
-                    }
-                    Err(error) => tracing::error!(%error, "checkpoint failed"),
-                }
-            }
-            Ok(false) => {}
-            Err(error) => tracing::error!(%error, "checkpoint lease failed"),
-        }
+        .await;
     }
+}
+
+/// One checkpoint, if this node wins the lease for this interval.
+async fn take_checkpoint(
+    state: &AppState,
+    interval: Duration,
+    signing_seed: Option<&str>,
+) -> Result<(), onething_store::StoreError> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(interval).unwrap_or_default()
+        - chrono::Duration::milliseconds(100);
+    if !leases::acquire(
+        state.store.database(),
+        "checkpoint",
+        &state.node,
+        now,
+        until,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let taken_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let checkpoint =
+        onething_store::audit::take_checkpoint(state.store.database(), taken_at, signing_seed)
+            .await?;
+    state
+        .metrics
+        .increment("onething_checkpoints_total", &[], 1);
+    tracing::info!(root = %checkpoint.root, cases = checkpoint.cases, "checkpoint taken");
+    Ok(())
 }
 
 /// Settings of the webhook loop.
@@ -231,6 +280,7 @@ pub async fn webhook_loop(
     settings: WebhookSettings,
     mut stop: watch::Receiver<bool>,
 ) {
+    let _running = state.metrics.job_running("webhooks");
     let client = match reqwest::Client::builder().timeout(settings.timeout).build() {
         Ok(client) => client,
         Err(error) => {
@@ -254,9 +304,13 @@ pub async fn webhook_loop(
             if subscription.parked {
                 continue;
             }
-            if let Err(error) = deliver(&state, &client, &settings, &subscription, &stop).await {
-                tracing::error!(subscription = %subscription.id, %error, "webhook delivery failed");
-            }
+            guarded(
+                &state,
+                "webhooks",
+                &format!("subscription {}", subscription.id),
+                deliver(&state, &client, &settings, &subscription, &stop),
+            )
+            .await;
             if *stop.borrow() {
                 return;
             }
@@ -310,13 +364,32 @@ async fn deliver(
             break;
         }
         let key = format!("{}:{}", event.case_id, event.sequence);
+        // The owner sees ID numbers as it would in the case; an owner no
+        // longer configured sees them masked.
+        let disclosure = state
+            .clients
+            .all()
+            .find(|client| client.id == current.client)
+            .map_or(
+                onething_core::case::Disclosure::Masked,
+                crate::api::disclosure_for,
+            );
+        let payload = crate::api::disclosed_payload(
+            state,
+            disclosure,
+            event
+                .metadata
+                .get("definition_hash")
+                .and_then(|hash| hash.as_str()),
+            event.payload,
+        );
         let body = serde_json::json!({
             "subscription": current.id,
             "cursor": event.cursor,
             "case_id": event.case_id,
             "sequence": event.sequence,
             "type": event.event_type,
-            "event": event.payload,
+            "event": payload,
             "metadata": event.metadata,
         });
         let result = client

@@ -26,6 +26,9 @@ pub struct Config {
     pub checkpoint_seconds: u64,
     /// Signs periodic checkpoints with this Ed25519 seed file.
     pub checkpoint_sign_key: Option<PathBuf>,
+    /// The Ed25519 public key (64 hex characters) a stored checkpoint must be
+    /// signed with for the API's verification to compare with it.
+    pub checkpoint_trusted_key: Option<String>,
     /// Failed deliveries in a row after which a webhook subscription is parked.
     #[serde(default = "default_webhook_max_failures")]
     pub webhook_max_failures: i64,
@@ -37,6 +40,13 @@ pub struct Config {
     /// How often webhook subscriptions look for new events.
     #[serde(default = "default_webhook_poll_ms")]
     pub webhook_poll_ms: u64,
+    /// The longest a request waits for a PostgreSQL connection; past it, the
+    /// request fails with 503 `database_unavailable`.
+    #[serde(default = "default_database_acquire_timeout_ms")]
+    pub database_acquire_timeout_ms: u64,
+    /// PostgreSQL connections in the pool at most.
+    #[serde(default = "default_database_max_connections")]
+    pub database_max_connections: u32,
     /// Conflicting commands are retried; past that, 503 asks to come back after this.
     #[serde(default = "default_retry_after_seconds")]
     pub retry_after_seconds: u64,
@@ -98,6 +108,12 @@ fn default_webhook_poll_ms() -> u64 {
 fn default_retry_after_seconds() -> u64 {
     1
 }
+fn default_database_acquire_timeout_ms() -> u64 {
+    2000
+}
+fn default_database_max_connections() -> u32 {
+    16
+}
 
 impl Default for Config {
     fn default() -> Config {
@@ -112,6 +128,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The pool settings these keys give.
+    pub fn pool_settings(&self) -> onething_store::database::PoolSettings {
+        onething_store::database::PoolSettings {
+            acquire_timeout: std::time::Duration::from_millis(
+                self.database_acquire_timeout_ms.max(10),
+            ),
+            max_connections: self.database_max_connections.max(1),
+        }
+    }
+
     pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|error| {
             let position = error.span().map(|span| {
@@ -132,6 +158,14 @@ impl Config {
             if client.role == Role::Agency && client.agency.is_none() {
                 problems.push(format!(
                     "client `{}` has the role agency but no `agency`",
+                    client.id
+                ));
+            }
+            if client.role == Role::Agency
+                && client.agency.as_deref() == Some(onething_core::case::WINDOW_AGENCY)
+            {
+                problems.push(format!(
+                    "client `{}` has the role agency but acts as `window`: it would have the window's rights in the engine without being able to read the window's cases; give it `role = \"window\"`",
                     client.id
                 ));
             }
@@ -157,12 +191,31 @@ impl Config {
                 ));
             }
         }
-        if let Some(key) = &config.checkpoint_sign_key {
-            if std::fs::read_to_string(key).is_err() {
-                problems.push(format!(
-                    "checkpoint_sign_key {} cannot be read",
-                    key.display()
-                ));
+        let signing_public_key = match &config.checkpoint_sign_key {
+            Some(key) => match std::fs::read_to_string(key) {
+                Ok(seed) => onething_core::audit::public_key_hex(seed.trim()).ok(),
+                Err(_) => {
+                    problems.push(format!(
+                        "checkpoint_sign_key {} cannot be read",
+                        key.display()
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(trusted) = &config.checkpoint_trusted_key {
+            if trusted.len() != 64 || !trusted.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(
+                    "checkpoint_trusted_key must be an Ed25519 public key, 64 hexadecimal characters (as `onething audit keygen` prints it)".to_string(),
+                );
+            } else if signing_public_key
+                .as_ref()
+                .is_some_and(|public| !public.eq_ignore_ascii_case(trusted))
+            {
+                problems.push(
+                    "checkpoint_sign_key is not the key of checkpoint_trusted_key: the server's own checkpoints would be refused".to_string(),
+                );
             }
         }
         for subscription in &config.subscriptions {
@@ -193,5 +246,36 @@ impl Config {
                 message: problems.join("; "),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn the_example_configuration_parses_with_every_key_it_shows() {
+        let text = include_str!("../../../onething.example.toml");
+        let config = Config::parse("onething.example.toml", text).unwrap();
+        assert_eq!(config.database_acquire_timeout_ms, 2000);
+        assert_eq!(config.database_max_connections, 16);
+    }
+
+    #[test]
+    fn an_agency_client_acting_as_the_window_is_refused_at_start() {
+        let text = format!(
+            "[[client]]\nid = \"counter\"\nrole = \"agency\"\nagency = \"window\"\ntoken_sha256 = \"{HASH}\"\n"
+        );
+        let error = Config::parse("bad.toml", &text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "bad.toml: client `counter` has the role agency but acts as `window`: it would have the window's rights in the engine without being able to read the window's cases; give it `role = \"window\"`"
+        );
+        let window = format!(
+            "[[client]]\nid = \"counter\"\nrole = \"window\"\nagency = \"window\"\ntoken_sha256 = \"{HASH}\"\n"
+        );
+        assert!(Config::parse("good.toml", &window).is_ok());
     }
 }

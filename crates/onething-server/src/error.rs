@@ -92,6 +92,7 @@ impl ApiError {
             | E::NotAReturnTarget { .. }
             | E::NoSupplementItems
             | E::MissingSupplementItems { .. }
+            | E::InvalidSupplement { .. }
             | E::NotPromised { .. }
             | E::WrongAmount { .. }
             | E::MissingReceipt
@@ -131,7 +132,9 @@ impl ApiError {
             tracing::warn!(reason = %error, "forbidden command");
         }
         let reasons = match error {
-            E::InvalidApplication { problems } | E::InvalidOutputs { problems, .. } => {
+            E::InvalidApplication { problems }
+            | E::InvalidOutputs { problems, .. }
+            | E::InvalidSupplement { problems } => {
                 problems.iter().map(ToString::to_string).collect()
             }
             other => vec![other.to_string()],
@@ -140,9 +143,28 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The database cannot be reached now: 503 with `Retry-After`, at once,
+    /// rather than a request hanging; the details go to the log.
+    pub fn unavailable(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "the database is unavailable");
+        let mut answer = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached; nothing was stored, try again",
+        );
+        answer.retry_after = Some(1);
+        answer
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        ApiError::internal(error)
+        if error.is_unavailable() {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
     }
 }
 
@@ -159,9 +181,19 @@ impl From<CommandError> for ApiError {
                 error.retry_after = Some(1);
                 error
             }
-            CommandError::Store(error) => ApiError::internal(error),
+            CommandError::Store(error) => ApiError::from(error),
         }
     }
+}
+
+/// The answer to a request whose handler panicked: a 500 in the error shape,
+/// the panic logged (never a dropped connection).
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(format!(
+        "a request handler panicked: {}",
+        crate::background::panic_message(panic.as_ref())
+    ))
+    .into_response()
 }
 
 impl IntoResponse for ApiError {

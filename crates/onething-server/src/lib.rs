@@ -40,6 +40,9 @@ pub struct AppState {
     /// A fixed time for every command instead of the clock (scripted demos and
     /// tests only; the deadline check always uses the clock).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The Ed25519 public key (hex) a stored checkpoint must be signed with
+    /// for `GET /api/v1/audit/verify` to compare with it.
+    pub trusted_checkpoint_key: Option<String>,
 }
 
 impl AppState {
@@ -68,6 +71,29 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// The whole API as one router, for the server and for tests (`oneshot`).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    with_layers(routes(), state, max_body_bytes)
+}
+
+/// What every route goes through: the unknown-path and wrong-method answers,
+/// the body limit, panics turned into a 500 in the error shape, the limit on
+/// the request target, and the request log and count.
+pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+    routes
+        .fallback(api::fallback)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .layer(middleware::from_fn(api::limit_uri))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+fn routes() -> Router<AppState> {
     use api::*;
     Router::new()
         .route("/healthz", get(healthz))
@@ -127,13 +153,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/statistics", get(statistics))
-        .fallback(fallback)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .with_state(state)
 }
 
 /// Background jobs, stopped together on shutdown.

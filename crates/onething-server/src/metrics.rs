@@ -9,6 +9,26 @@ use std::sync::Mutex;
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
     gauges: Mutex<BTreeMap<(&'static str, String), i64>>,
+    /// Background jobs started on this node, and whether each still runs.
+    jobs: Mutex<BTreeMap<&'static str, bool>>,
+}
+
+/// Marks a background job as running while it lives; dropped when the job's
+/// loop ends, however it ends (its return or a panic unwinding through it).
+#[derive(Debug)]
+pub struct JobRunning<'a> {
+    metrics: &'a Metrics,
+    job: &'static str,
+}
+
+impl Drop for JobRunning<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(self.job, false);
+    }
 }
 
 const HELP: &[(&str, &str, &str)] = &[
@@ -46,6 +66,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "onething_deadline_events_total",
         "counter",
         "Warnings and overdue marks recorded by the scheduler",
+    ),
+    (
+        "onething_job_failures_total",
+        "counter",
+        "Failures of background jobs by job: a failed or panicking run, or one case it could not handle",
     ),
     (
         "onething_checkpoints_total",
@@ -98,6 +123,28 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .insert((name, labels(pairs)), value);
+    }
+
+    /// Records that a background job's loop runs, until the guard is dropped.
+    pub fn job_running(&self, job: &'static str) -> JobRunning<'_> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job, true);
+        JobRunning { metrics: self, job }
+    }
+
+    /// Every background job started on this node: `running` or `stopped`.
+    pub fn jobs(&self) -> BTreeMap<String, String> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(job, running)| {
+                let state = if *running { "running" } else { "stopped" };
+                (job.to_string(), state.to_string())
+            })
+            .collect()
     }
 
     pub fn render(&self) -> String {

@@ -43,6 +43,8 @@ fn clients() -> Clients {
     ] {
         all.push((agency, Role::Agency, Some(agency)));
     }
+    // A second system of one agency (a standby, another office).
+    all.push(("police-backup", Role::Agency, Some("police")));
     Clients::new(all.into_iter().map(|(id, role, agency)| {
         (
             token_hash(&format!("t-{id}")),
@@ -74,6 +76,7 @@ async fn app_at(now: &str) -> (Router, AppState) {
         workflows_folder: workflows(),
         node: "test".into(),
         retry_after_seconds: 2,
+        trusted_checkpoint_key: None,
         fixed_now: Some(
             chrono::DateTime::parse_from_rfc3339(now)
                 .unwrap()
@@ -465,7 +468,25 @@ async fn reading_cases_history_time_travel_inbox_and_feed() {
         None,
     )
     .await;
-    assert_eq!(unreadable.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        unreadable.status,
+        StatusCode::NOT_FOUND,
+        "an outsider is told the case does not exist"
+    );
+    let missing = call(
+        &app,
+        Method::GET,
+        "/api/v1/cases/CNOSUCHCASE",
+        Some("tobacco"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        unreadable.text.replace(&case, "ID"),
+        missing.text.replace("CNOSUCHCASE", "ID"),
+        "the same answer as for an id that does not exist"
+    );
 }
 
 #[tokio::test]
@@ -1142,6 +1163,17 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
                 None => 0,
             };
             let reply = send(&app, command, case.as_deref(), role, &key).await;
+            // An agency that takes no part in the case's bundle is told
+            // the case does not exist; everyone else who may not is refused.
+            let outsider = match &case {
+                Some(case) if !["window", "auditor", "admin"].contains(&role) => {
+                    let loaded = state.store.load(case).await.unwrap();
+                    let hash = &loaded.file().unwrap().hash;
+                    let definition = state.store.library().by_hash(hash).unwrap();
+                    !definition.agencies.iter().any(|agency| agency.id == role)
+                }
+                _ => false,
+            };
             if who.contains(&role) {
                 assert!(
                     reply.status.is_success(),
@@ -1150,12 +1182,19 @@ async fn the_authorization_matrix_holds_for_every_role_and_command() {
                     reply.text
                 );
             } else {
+                let expected = if outsider {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
                 assert_eq!(
-                    reply.status,
-                    StatusCode::FORBIDDEN,
+                    reply.status, expected,
                     "{role} may not {command}: {}",
                     reply.text
                 );
+                if outsider {
+                    assert!(reply.json.get("state").is_none(), "{}", reply.text);
+                }
                 let case_id = case.unwrap_or_else(|| onething_core::case::case_id_for(&key));
                 assert_eq!(
                     sequence(&state, &case_id).await,
@@ -1515,4 +1554,561 @@ async fn an_agency_lists_its_waiting_cases_or_every_case_it_takes_part_in() {
         ids(list("/api/v1/cases?agency=police", "window").await),
         [case]
     );
+}
+
+/// A value nested `depth` levels deep: `{"a": {"a": … 1 …}}`.
+fn nested(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..depth {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+fn reasons_of(reply: &Reply) -> Vec<String> {
+    reply.json["reasons"]
+        .as_array()
+        .map(|reasons| {
+            reasons
+                .iter()
+                .filter_map(|reason| reason.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_deeply_nested_supplement_is_refused_naming_the_item_and_the_case_stays_readable() {
+    let (app, state) = app().await;
+    let case = case_for(&app, "supplement", "deep-supplement")
+        .await
+        .unwrap();
+    let before = sequence(&state, &case).await;
+    for depth in [125, 33] {
+        let refused = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/cases/{case}/supplement"),
+            Some("window"),
+            Some(json!({"items": {"marriage_certificate": nested(depth)}})),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        assert_eq!(refused.json["code"], "invalid_input");
+        let reasons = reasons_of(&refused);
+        assert!(
+            reasons.iter().any(|reason| reason.starts_with(&format!(
+                "items.marriage_certificate: nests {depth} levels deep; at most 32"
+            ))),
+            "{reasons:?}"
+        );
+    }
+    // Under the server's body limit, over the limit of one value.
+    let roomy = onething_server::router(state.clone(), 1 << 20);
+    let huge = call(
+        &roomy,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/supplement"),
+        Some("window"),
+        Some(json!({"items": {"marriage_certificate": "x".repeat(70_000)}})),
+        None,
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.text);
+    assert!(
+        reasons_of(&huge)[0].starts_with("items.marriage_certificate: takes 70002 bytes"),
+        "{}",
+        huge.text
+    );
+    assert_eq!(sequence(&state, &case).await, before, "nothing was stored");
+    for path in [
+        format!("/api/v1/cases/{case}"),
+        format!("/api/v1/cases/{case}/history"),
+    ] {
+        let read = call(&app, Method::GET, &path, Some("window"), None, None).await;
+        assert_eq!(read.status, StatusCode::OK, "{path}: {}", read.text);
+    }
+    let supplied = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/supplement"),
+        Some("window"),
+        Some(json!({"items": {"marriage_certificate": nested(32)}})),
+        None,
+    )
+    .await;
+    assert_eq!(supplied.status, StatusCode::OK, "{}", supplied.text);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_the_error_shape() {
+    let (_, state) = app().await;
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            "unreachable"
+        }),
+    );
+    let app = onething_server::with_layers(routes, state.clone(), MAX_BODY);
+    let reply = call(&app, Method::GET, "/boom", None, None, None).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.json["code"], "internal", "{}", reply.text);
+    assert!(
+        !reply.text.contains("boom"),
+        "no details leave the server: {}",
+        reply.text
+    );
+    assert!(state
+        .metrics
+        .render()
+        .contains("onething_http_requests_total{method=\"GET\",route=\"/boom\",status=\"500\"} 1"));
+}
+
+#[tokio::test]
+async fn healthz_reports_each_background_job_and_a_stopped_one_is_503() {
+    let (app, state) = app().await;
+    let running = state.metrics.job_running("deadline-check");
+    let healthy = call(&app, Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(healthy.status, StatusCode::OK, "{}", healthy.text);
+    assert_eq!(healthy.json["jobs"], json!({"deadline-check": "running"}));
+    drop(running);
+    let degraded = call(&app, Method::GET, "/healthz", None, None, None).await;
+    assert_eq!(degraded.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(degraded.json["status"], "degraded");
+    assert_eq!(degraded.json["jobs"], json!({"deadline-check": "stopped"}));
+}
+
+#[tokio::test]
+async fn a_job_goes_on_past_a_failing_case_and_past_a_panic() {
+    let (app, state) = app().await;
+    let broken = open(&app, "job-broken").await;
+    let good = open(&app, "job-good").await;
+    let before = sequence(&state, &good).await;
+    onething_store::with_pool!(state.store.database(), pool => {
+        sqlx::query("UPDATE events SET payload = '{\"unexpected\": 1}' WHERE aggregate_id = ? AND sequence = 2")
+            .bind(&broken)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    // The cases were opened months before the clock the check runs on: the
+    // good one's steps are overdue now, and are marked despite the broken one.
+    let recorded =
+        onething_server::background::check_deadlines(&state, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    assert!(recorded > 0);
+    assert!(sequence(&state, &good).await > before);
+    let metrics = state.metrics.render();
+    assert!(
+        metrics.contains("onething_job_failures_total{job=\"deadline-check\"} 1"),
+        "{metrics}"
+    );
+    let read = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/cases/{broken}"),
+        Some("window"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(read.json["code"], "internal");
+
+    let panicked = onething_server::background::guarded(&state, "checkpoint", "a test", async {
+        if std::hint::black_box(true) {
+            panic!("a bug");
+        }
+        Ok::<u32, String>(1)
+    })
+    .await;
+    assert_eq!(panicked, None);
+    assert!(state
+        .metrics
+        .render()
+        .contains("onething_job_failures_total{job=\"checkpoint\"} 1"));
+}
+
+#[tokio::test]
+async fn citizen_id_numbers_are_masked_by_type_wherever_the_forms_are() {
+    let (app, _) = app().await;
+    let case = open(&app, "masking-1").await;
+    let child_id = "110105202605200039";
+    for (step_id, token, outputs) in [
+        (
+            "birth_certificate",
+            "hospital",
+            json!({"certificate_number": "Q1"}),
+        ),
+        (
+            "household_registration",
+            "police",
+            json!({"child_id": child_id}),
+        ),
+    ] {
+        let done = step(
+            &app,
+            &case,
+            step_id,
+            "complete",
+            token,
+            json!({ "outputs": outputs }),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    }
+    let full_numbers = ["11010519491231002X", child_id];
+    let endpoints = [
+        format!("/api/v1/cases/{case}"),
+        format!("/api/v1/cases/{case}/at/9"),
+        format!("/api/v1/cases/{case}/history"),
+        format!("/api/v1/cases/{case}/export"),
+        "/api/v1/cases?workflow=newborn".to_string(),
+        "/api/v1/cases?workflow=newborn&agency=police&involved=true".to_string(),
+        "/api/v1/events".to_string(),
+        "/api/v1/agencies/police/inbox".to_string(),
+        "/api/v1/statistics?workflow=newborn".to_string(),
+    ];
+    let mut masked_seen = 0;
+    for role in ["admin", "auditor", "window", "police", "hospital", "tax"] {
+        for path in &endpoints {
+            let reply = call(&app, Method::GET, path, Some(role), None, None).await;
+            if !reply.status.is_success() {
+                continue;
+            }
+            // Lists show every case masked; an admin sees every case masked.
+            let masked = role == "admin" || path.starts_with("/api/v1/cases?");
+            if masked {
+                for number in full_numbers {
+                    assert!(
+                        !reply.text.contains(number),
+                        "{role} {path} shows {number} in full: {}",
+                        reply.text
+                    );
+                }
+                if reply.text.contains("110105***********9") {
+                    masked_seen += 1;
+                }
+            } else if path == &format!("/api/v1/cases/{case}") {
+                assert_eq!(
+                    reply.json["steps"][2]["outputs"]["child_id"], child_id,
+                    "{role} reads the case in full"
+                );
+            }
+        }
+    }
+    assert!(
+        masked_seen >= 7,
+        "the masked child's number is shown where it is masked ({masked_seen})"
+    );
+}
+
+#[tokio::test]
+async fn an_agency_outside_a_bundle_learns_nothing_of_its_cases() {
+    let (app, _) = app().await;
+    let case = open(&app, "outsider-1").await;
+    // household_registration is waiting: a conflict for the police, who take part.
+    let inside = step(
+        &app,
+        &case,
+        "household_registration",
+        "complete",
+        "police",
+        json!({"outputs": {"child_id": "110105202605200039"}}),
+    )
+    .await;
+    assert_eq!(inside.status, StatusCode::CONFLICT, "{}", inside.text);
+    assert!(inside.json["state"]["steps"].is_array(), "{}", inside.text);
+    for (existing, missing) in [
+        (
+            format!("/api/v1/cases/{case}/steps/household_registration/complete"),
+            "/api/v1/cases/CNOSUCHCASE/steps/household_registration/complete".to_string(),
+        ),
+        (
+            format!("/api/v1/cases/{case}/withdraw"),
+            "/api/v1/cases/CNOSUCHCASE/withdraw".to_string(),
+        ),
+    ] {
+        let body = if existing.ends_with("withdraw") {
+            json!({"reason": "r"})
+        } else {
+            json!({"outputs": {}})
+        };
+        let outside = call(
+            &app,
+            Method::POST,
+            &existing,
+            Some("tobacco"),
+            Some(body.clone()),
+            None,
+        )
+        .await;
+        let nothing = call(
+            &app,
+            Method::POST,
+            &missing,
+            Some("tobacco"),
+            Some(body),
+            None,
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::NOT_FOUND, "{}", outside.text);
+        assert_eq!(outside.text, nothing.text, "{existing}");
+        assert!(outside.json.get("state").is_none());
+    }
+    for path in ["", "/history", "/at/1"] {
+        let outside = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/cases/{case}{path}"),
+            Some("tobacco"),
+            None,
+            None,
+        )
+        .await;
+        let nothing = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/cases/CNOSUCHCASE{path}"),
+            Some("tobacco"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            outside.text.replace(&case, "ID"),
+            nothing.text.replace("CNOSUCHCASE", "ID"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_answers_any_client_of_its_agency_and_no_other_agency() {
+    let (app, state) = app().await;
+    let case = open(&app, "key-scope-1").await;
+    let done = step(
+        &app,
+        &case,
+        "birth_certificate",
+        "complete",
+        "hospital",
+        json!({"outputs": {"certificate_number": "Q1"}}),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let path = format!("/api/v1/cases/{case}/steps/household_registration/complete");
+    let body = json!({"outputs": {"child_id": "110105202605200039"}});
+    let first = call(
+        &app,
+        Method::POST,
+        &path,
+        Some("police"),
+        Some(body.clone()),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let after = sequence(&state, &case).await;
+    let standby = call(
+        &app,
+        Method::POST,
+        &path,
+        Some("police-backup"),
+        Some(body.clone()),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(standby.status, StatusCode::OK, "{}", standby.text);
+    assert_eq!(standby.json["already_applied"], true);
+    assert_eq!(standby.json["events"], first.json["events"]);
+    let other_agency = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/cases/{case}/steps/vaccination_card/complete"),
+        Some("cdc"),
+        Some(json!({"outputs": {}})),
+        Some("hukou-1"),
+    )
+    .await;
+    assert_eq!(
+        other_agency.status,
+        StatusCode::CONFLICT,
+        "{}",
+        other_agency.text
+    );
+    assert_eq!(other_agency.json["code"], "idempotency_key_reused");
+    assert!(other_agency.json.get("case").is_none());
+    assert_eq!(sequence(&state, &case).await, after, "nothing was stored");
+}
+
+#[tokio::test]
+async fn every_error_has_the_one_json_shape_405_and_414_included() {
+    let (app, _) = app().await;
+    let long = format!("/api/v1/cases?workflow={}", "a".repeat(9000));
+    let answers = [
+        (
+            Method::DELETE,
+            "/api/v1/cases".to_string(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Method::PUT,
+            "/healthz".to_string(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (Method::GET, long, Some("window"), 414, "uri_too_long"),
+        (Method::GET, "/nowhere".to_string(), None, 404, "not_found"),
+        (
+            Method::GET,
+            "/api/v1/cases".to_string(),
+            None,
+            401,
+            "unauthorized",
+        ),
+        (
+            Method::GET,
+            "/api/v1/cases/C1/at/x".to_string(),
+            Some("window"),
+            400,
+            "invalid_input",
+        ),
+    ];
+    for (method, path, token, status, code) in answers {
+        let reply = call(&app, method.clone(), &path, token, None, None).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{method} {path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json["code"], code, "{method} {path}: {}", reply.text);
+        assert!(reply.json["message"].is_string(), "{}", reply.text);
+        assert!(reply.json["reasons"].is_array(), "{}", reply.text);
+        assert_eq!(
+            reply.headers["content-type"], "application/json",
+            "{method} {path}"
+        );
+    }
+}
+
+fn home_transfer_form() -> Value {
+    json!({
+        "seller_name": "李卖", "seller_id": "32010219620708461X", "seller_phone": "13900139000",
+        "buyer_name": "张买", "buyer_id": "510107199302113459", "buyer_phone": "13700137000",
+        "property_address": "某市某区和平路8号2单元301", "title_certificate_number": "某(2018)不动产权第0012345号",
+        "price": 300000000, "area": 90.0, "buyer_first_home": true, "seller_years_held": 3,
+        "seller_only_home": false, "location": "city", "delivery": "self_print"
+    })
+}
+
+#[tokio::test]
+async fn form_numbers_out_of_bounds_are_refused_at_open_so_no_case_is_left_stuck() {
+    let (app, _) = app().await;
+    let open_with = |changes: Value| {
+        let mut form = home_transfer_form();
+        for (key, value) in changes.as_object().unwrap() {
+            form[key] = value.clone();
+        }
+        json!({"workflow": "home-transfer", "form": form})
+    };
+    let fine = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(open_with(json!({}))),
+        Some("bounds-fine"),
+    )
+    .await;
+    assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.text);
+    let refused = call(
+        &app,
+        Method::POST,
+        "/api/v1/cases",
+        Some("window"),
+        Some(open_with(json!({
+            "extra_certificates": i64::MAX,
+            "area": -90.0,
+            "price": i64::MAX,
+        }))),
+        Some("bounds-refused"),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(
+        reasons_of(&refused),
+        [
+            "form.price: must be at most 1000000000000 fen, found 9223372036854775807",
+            "form.area: must be at least 0, found -90",
+            "form.extra_certificates: must be at most 1000000, found 9223372036854775807",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn with_a_trusted_key_the_api_compares_only_with_a_checkpoint_it_signed() {
+    let (_, state) = app().await;
+    let seed = "11".repeat(32);
+    let trusted = onething_core::audit::public_key_hex(&seed).unwrap();
+    let app = onething_server::router(
+        AppState {
+            trusted_checkpoint_key: Some(trusted),
+            ..state.clone()
+        },
+        MAX_BODY,
+    );
+    open(&app, "trusted-1").await;
+    let verify = || {
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/audit/verify",
+            Some("auditor"),
+            None,
+            None,
+        )
+    };
+    assert_eq!(verify().await.status, StatusCode::OK, "no checkpoint yet");
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T01:00:00.000Z".into(),
+        None,
+    )
+    .await
+    .unwrap();
+    let unsigned = verify().await;
+    assert_eq!(unsigned.status, StatusCode::CONFLICT, "{}", unsigned.text);
+    assert_eq!(unsigned.json["code"], "untrusted_checkpoint");
+    assert!(reasons_of(&unsigned)[0].starts_with("the checkpoint is not signed"));
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T02:00:00.000Z".into(),
+        Some(&"22".repeat(32)),
+    )
+    .await
+    .unwrap();
+    let other_key = verify().await;
+    assert_eq!(other_key.status, StatusCode::CONFLICT);
+    assert!(reasons_of(&other_key)[0].contains("not with the trusted key"));
+    onething_store::audit::take_checkpoint(
+        state.store.database(),
+        "2026-06-01T03:00:00.000Z".into(),
+        Some(&seed),
+    )
+    .await
+    .unwrap();
+    let signed = verify().await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
+    assert_eq!(signed.json["intact"], true);
 }

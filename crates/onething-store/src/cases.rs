@@ -5,16 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
 use onething_core::audit::{event_hash, sha256_hex, GENESIS};
 use onething_core::case::{
     decide_with_library, Actor, AppliedCommand, Case, CaseCommand, CaseEvent, Library,
 };
 use onething_core::workflow::Definition;
-use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlite_es::SqliteEventRepository;
+use sqlx::Row;
 
 use crate::database::Database;
 use crate::error::{CommandError, StoreError};
@@ -45,20 +44,6 @@ fn is_append_conflict(error: &dyn sqlx::error::DatabaseError) -> bool {
 
 /// How many times a command is decided again after losing a race.
 pub const MAX_ATTEMPTS: u32 = 12;
-
-enum Events {
-    Sqlite(SqliteEventRepository),
-    Postgres(PostgresEventRepository),
-}
-
-macro_rules! with_events {
-    ($events:expr, $repository:ident => $body:expr) => {
-        match $events {
-            Events::Sqlite($repository) => $body,
-            Events::Postgres($repository) => $body,
-        }
-    };
-}
 
 /// One stored event with its place in the case and its attribution.
 #[derive(Debug, Clone)]
@@ -112,21 +97,64 @@ pub struct CommandOutcome {
 
 pub struct CaseStore {
     database: Database,
-    events: Events,
     library: Arc<Library>,
 }
 
-fn persistence_error(error: PersistenceError) -> StoreError {
-    StoreError::EventStore(error.to_string())
+/// The deepest nesting a stored JSON text is read with. Values given to
+/// commands are bounded far lower (`onething_core::value_type::MAX_VALUE_DEPTH`);
+/// rows written before that bound, up to the 128 levels the API's JSON reader
+/// allowed plus the event around them, still read back.
+pub const MAX_STORED_DEPTH: usize = 256;
+
+/// How deep the brackets of a JSON text nest, outside strings.
+fn text_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Reads a stored JSON text (a payload or metadata column) without the JSON
+/// reader's limit of 128 levels, up to [`MAX_STORED_DEPTH`]; never panics.
+pub fn parse_stored_json(text: &str) -> Result<Value, String> {
+    let depth = text_depth(text);
+    if depth > MAX_STORED_DEPTH {
+        return Err(format!(
+            "nests {depth} levels deep; at most {MAX_STORED_DEPTH} are read"
+        ));
+    }
+    let mut reader = serde_json::Deserializer::from_str(text);
+    reader.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut reader).map_err(|e| e.to_string())?;
+    reader.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 fn decode(row: SerializedEvent) -> Result<StoredEvent, StoreError> {
-    let event: CaseEvent = serde_json::from_value(row.payload).map_err(|e| {
-        StoreError::Decode(format!(
-            "event {} of {}: {e}",
-            row.sequence, row.aggregate_id
-        ))
-    })?;
+    let event: CaseEvent =
+        serde_json::from_value(row.payload).map_err(|e| StoreError::UnreadableEvent {
+            case_id: row.aggregate_id.clone(),
+            sequence: row.sequence as u64,
+            message: e.to_string(),
+        })?;
     let metadata: HashMap<String, String> = match row.metadata {
         Value::Object(map) => map
             .into_iter()
@@ -188,17 +216,7 @@ fn role_of(actor: &Actor) -> &'static str {
 
 impl CaseStore {
     pub fn new(database: Database, library: Arc<Library>) -> CaseStore {
-        let events = match &database {
-            Database::Sqlite(pool) => Events::Sqlite(SqliteEventRepository::new(pool.clone())),
-            Database::Postgres(pool) => {
-                Events::Postgres(PostgresEventRepository::new(pool.clone()))
-            }
-        };
-        CaseStore {
-            database,
-            events,
-            library,
-        }
+        CaseStore { database, library }
     }
 
     pub fn database(&self) -> &Database {
@@ -459,12 +477,49 @@ impl CaseStore {
         }.await)
     }
 
-    /// Every event of a case, in order.
+    /// Every event of a case, in order. The rows are read as text and
+    /// decoded here (not by sqlite-es / postgres-es, which unwrap), so a row
+    /// that does not decode is an error naming the case and the sequence.
     pub async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows =
-            with_events!(&self.events, repository => repository.get_events::<Case>(case_id).await)
-                .map_err(persistence_error)?;
-        rows.into_iter().map(decode).collect()
+        let columns = match &self.database {
+            Database::Sqlite(_) => "sequence, payload, metadata",
+            Database::Postgres(_) => {
+                "sequence, payload::text AS payload, metadata::text AS metadata"
+            }
+        };
+        let sql = self.database.sql(&format!(
+            "SELECT {columns} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+        ));
+        let rows: Vec<(i64, String, String)> = with_pool!(&self.database, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(Case::TYPE)
+                .bind(case_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        rows.into_iter()
+            .map(|(sequence, payload, metadata)| {
+                let unreadable = |what: &str, message: String| StoreError::UnreadableEvent {
+                    case_id: case_id.to_string(),
+                    sequence: sequence.max(0) as u64,
+                    message: format!("its {what} is not readable JSON: {message}"),
+                };
+                decode(SerializedEvent {
+                    aggregate_id: case_id.to_string(),
+                    sequence: sequence.max(0) as usize,
+                    aggregate_type: Case::TYPE.to_string(),
+                    event_type: String::new(),
+                    event_version: String::new(),
+                    payload: parse_stored_json(&payload)
+                        .map_err(|message| unreadable("payload", message))?,
+                    metadata: parse_stored_json(&metadata)
+                        .map_err(|message| unreadable("metadata", message))?,
+                })
+            })
+            .collect()
     }
 
     /// The case now: the fold of all its events.

@@ -14,6 +14,27 @@ use sqlx::{PgPool, SqlitePool};
 use crate::error::StoreError;
 use crate::migrations;
 
+/// How the connection pool waits, for a server that must answer quickly
+/// while the database is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// The longest a query waits for a PostgreSQL connection (including
+    /// making one) before it fails with `PoolTimedOut`. (A SQLite file is
+    /// never unreachable; its pool keeps sqlx's 30 seconds.)
+    pub acquire_timeout: Duration,
+    /// PostgreSQL connections at most (SQLite files keep their own limit).
+    pub max_connections: u32,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        PoolSettings {
+            acquire_timeout: Duration::from_secs(30),
+            max_connections: 16,
+        }
+    }
+}
+
 /// An open database of either kind.
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -37,10 +58,15 @@ impl Database {
     /// Opens `sqlite://FILE`, `sqlite::memory:` or `postgres://…`, creating
     /// the SQLite file if needed, and applies pending migrations.
     pub async fn open(url: &str) -> Result<Database, StoreError> {
+        Database::open_with(url, &PoolSettings::default()).await
+    }
+
+    /// As [`Database::open`], with the pool's limits and timeouts.
+    pub async fn open_with(url: &str, settings: &PoolSettings) -> Result<Database, StoreError> {
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(settings.max_connections.max(1))
+                .acquire_timeout(settings.acquire_timeout)
                 .connect(url)
                 .await
                 .map_err(|error| StoreError::Connect {

@@ -16,8 +16,39 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("event store error: {0}")]
     EventStore(String),
+    #[error("event {sequence} of case {case_id} does not decode: {message}")]
+    UnreadableEvent {
+        case_id: String,
+        sequence: u64,
+        message: String,
+    },
     #[error("stored data does not decode: {0}")]
     Decode(String),
+}
+
+impl StoreError {
+    /// The database could not be reached (no connection in time, a broken or
+    /// refused connection, the server shutting down): worth retrying later,
+    /// unlike a failure of the data or of the query.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(error) => match error {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                // PostgreSQL: connection exceptions (class 08), the server
+                // shutting down or starting (57P01–57P03).
+                sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                    code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&code.as_ref())
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// What became of a command that did not go through.

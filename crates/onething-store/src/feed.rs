@@ -75,8 +75,9 @@ macro_rules! feed_event {
             case_id: $row.try_get("aggregate_id")?,
             sequence: $row.try_get("sequence")?,
             event_type: $row.try_get("event_type")?,
-            payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-            metadata: serde_json::from_str(&metadata).unwrap_or(Value::String(metadata)),
+            payload: $crate::cases::parse_stored_json(&payload).unwrap_or(Value::String(payload)),
+            metadata: $crate::cases::parse_stored_json(&metadata)
+                .unwrap_or(Value::String(metadata)),
         })
     }};
 }

@@ -28,7 +28,16 @@ use workflow_files::Catalog;
 /// Opens the database and prepares the case store: installs the catalog
 /// (recording its definitions by hash) and loads every definition ever used.
 pub async fn open_case_store(url: &str, catalog: &Catalog) -> Result<CaseStore, StoreError> {
-    let database = Database::open(url).await?;
+    open_case_store_with(url, catalog, &database::PoolSettings::default()).await
+}
+
+/// As [`open_case_store`], with the pool's limits and timeouts.
+pub async fn open_case_store_with(
+    url: &str,
+    catalog: &Catalog,
+    settings: &database::PoolSettings,
+) -> Result<CaseStore, StoreError> {
+    let database = Database::open_with(url, settings).await?;
     let store = CaseStore::new(database, Arc::new(Library::new()));
     store.install_catalog(catalog).await?;
     store.load_definitions().await?;

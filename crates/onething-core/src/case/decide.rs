@@ -16,7 +16,7 @@ use super::state::{
 };
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::expression::{self, Bindings, ExpressionSource};
-use crate::value_type::{check_object, ValueProblem};
+use crate::value_type::{check_bounds, check_object_on, normalise_identities, ValueProblem};
 use crate::workflow::{Definition, Step, StepKind};
 
 /// Working days within which a bad rating must be followed up.
@@ -98,6 +98,13 @@ fn require_reason(reason: &str) -> Result<(), CaseError> {
 impl<'a> Decision<'a> {
     fn file(&self) -> &CaseFile {
         self.case.file().expect("checked opened")
+    }
+
+    /// The date of the command on the bundle's calendar (local time).
+    fn today(&self) -> chrono::NaiveDate {
+        let offset = chrono::FixedOffset::east_opt(self.calendar.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+        self.now().with_timezone(&offset).date_naive()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -201,7 +208,9 @@ impl<'a> Decision<'a> {
                         "cases are opened by the comprehensive window, the applicant, or an agency that owns a first step",
                     ));
                 }
-                let materials = self.check_application(form, materials, opted_in)?;
+                let mut form = form.clone();
+                normalise_identities(&self.definition.form, &mut form);
+                let materials = self.check_application(&form, materials, opted_in)?;
                 let promise = self.promise(self.now())?;
                 self.emit(Change::CaseOpened {
                     case_id: case_id.clone(),
@@ -209,7 +218,7 @@ impl<'a> Decision<'a> {
                     version: self.definition.version,
                     hash: self.definition.hash.clone(),
                     channel: *channel,
-                    form: form.clone(),
+                    form,
                     materials,
                     opted_in: opted_in.clone(),
                     steps: self
@@ -231,12 +240,14 @@ impl<'a> Decision<'a> {
                 if step_definition.kind == StepKind::Payment {
                     return Err(CaseError::PaymentStep { step: step.clone() });
                 }
-                let outputs = if outputs.is_null() {
+                let mut outputs = if outputs.is_null() {
                     Value::Object(Default::default())
                 } else {
                     outputs.clone()
                 };
-                let problems = check_object(&step_definition.outputs, &outputs);
+                normalise_identities(&step_definition.outputs, &mut outputs);
+                let problems =
+                    check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
                 if !problems.is_empty() {
                     return Err(CaseError::InvalidOutputs {
                         step: step.clone(),
@@ -519,6 +530,15 @@ impl<'a> Decision<'a> {
                     ));
                 }
                 let file = self.open_case()?;
+                let out_of_bounds: Vec<ValueProblem> = items
+                    .iter()
+                    .filter_map(|(name, value)| check_bounds(&format!("items.{name}"), value))
+                    .collect();
+                if !out_of_bounds.is_empty() {
+                    return Err(CaseError::InvalidSupplement {
+                        problems: out_of_bounds,
+                    });
+                }
                 let paused: Vec<_> = file
                     .steps
                     .iter()
@@ -906,13 +926,14 @@ impl<'a> Decision<'a> {
         declarations: &[MaterialDeclaration],
         opted_in: &[String],
     ) -> Result<Vec<MaterialRecord>, CaseError> {
-        let mut problems: Vec<ValueProblem> = check_object(&self.definition.form, form)
-            .into_iter()
-            .map(|problem| ValueProblem {
-                field: format!("form.{}", problem.field),
-                message: problem.message,
-            })
-            .collect();
+        let mut problems: Vec<ValueProblem> =
+            check_object_on(&self.definition.form, form, Some(self.today()))
+                .into_iter()
+                .map(|problem| ValueProblem {
+                    field: format!("form.{}", problem.field),
+                    message: problem.message,
+                })
+                .collect();
         let mut material_problem = |material: &str, message: String| {
             problems.push(ValueProblem {
                 field: format!("materials.{material}"),
@@ -1025,6 +1046,12 @@ impl<'a> Decision<'a> {
                     ),
                 });
             }
+        }
+        if problems
+            .iter()
+            .all(|problem| !problem.field.starts_with("form."))
+        {
+            self.check_bills_computable(form, &mut problems);
         }
         if problems.is_empty() {
             Ok(records)
@@ -1243,59 +1270,36 @@ impl<'a> Decision<'a> {
     }
 
     fn compute_bills(&self, step: &Step) -> Result<Vec<IssuedBill>, CaseError> {
-        let bindings = self.bindings(step);
-        let rounding = step.rounding.unwrap_or(crate::workflow::Rounding::HalfUp);
-        let fail = |message: String| CaseError::Expression {
-            step: step.id.clone(),
-            message,
-        };
-        let mut bills = Vec::new();
-        for bill in &step.bills {
-            let mut items = Vec::new();
-            for item in &bill.items {
-                let source = ExpressionSource {
-                    text: &item.amount,
-                    start: 0,
-                };
-                let program = expression::compile(&source)
-                    .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
-                let value = bindings.evaluate(&program).map_err(|error| {
-                    fail(format!(
-                        "the amount `{}` could not be computed: {error}",
-                        item.amount
-                    ))
-                })?;
-                let fen = match value {
-                    cel::Value::Int(fen) => fen as f64,
-                    cel::Value::UInt(fen) => fen as f64,
-                    cel::Value::Float(fen) => rounding.apply(fen),
-                    _ => {
-                        return Err(fail(format!(
-                            "the amount `{}` is not a number",
-                            item.amount
-                        )))
-                    }
-                };
-                if !fen.is_finite() || fen < 0.0 || fen > i64::MAX as f64 {
-                    return Err(fail(format!(
-                        "the amount `{}` gives {fen}, not a whole number of fen from 0 up",
-                        item.amount
-                    )));
+        bills_for(step, &self.bindings(step))
+    }
+
+    /// Tries, when a case is opened, every bill of the bundle with this form
+    /// (outputs of steps not yet done taken as typical values inside their
+    /// bounds), so that a form no bill can be computed for is refused at
+    /// once, never a case left stuck at its payment step.
+    fn check_bills_computable(&self, form: &Value, problems: &mut Vec<ValueProblem>) {
+        for step in &self.definition.steps {
+            if step.kind != StepKind::Payment {
+                continue;
+            }
+            let mut bindings = Bindings::new(&self.definition.form, form);
+            for ancestor in self.definition.ancestors(&step.id) {
+                if let Some(ancestor_definition) = self.definition.step(ancestor) {
+                    let outputs = expression::sample_object(&ancestor_definition.outputs);
+                    bindings.add_step(ancestor, &ancestor_definition.outputs, Some(&outputs));
                 }
-                items.push(IssuedBillItem {
-                    payee: item.payee.clone(),
-                    label: item.label.clone(),
-                    amount: fen as i64,
+            }
+            if let Err(error) = bills_for(step, &bindings) {
+                let message = match error {
+                    CaseError::Expression { message, .. } => message,
+                    other => other.to_string(),
+                };
+                problems.push(ValueProblem {
+                    field: format!("bills.{}", step.id),
+                    message: format!("cannot be computed for this form: {message}"),
                 });
             }
-            let total = items.iter().map(|item| item.amount).sum();
-            bills.push(IssuedBill {
-                payer: bill.payer.clone(),
-                items,
-                total,
-            });
         }
-        Ok(bills)
     }
 
     fn complete_payment_if_paid(&mut self, step: &str) {
@@ -1349,4 +1353,85 @@ impl<'a> Decision<'a> {
             not_delivered,
         });
     }
+}
+
+/// The largest amount a decimal expression may give and still be exact to
+/// the fen: every integer up to 2^53 is a double.
+const EXACT_FEN_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// A payment step's bills for these values: whole-number amounts are taken
+/// as they are (never through a double); a decimal amount is rounded once by
+/// the step's rule and must lie where doubles are exact.
+fn bills_for(step: &Step, bindings: &Bindings) -> Result<Vec<IssuedBill>, CaseError> {
+    let rounding = step.rounding.unwrap_or(crate::workflow::Rounding::HalfUp);
+    let fail = |message: String| CaseError::Expression {
+        step: step.id.clone(),
+        message,
+    };
+    let mut bills = Vec::new();
+    for bill in &step.bills {
+        let mut items = Vec::new();
+        for item in &bill.items {
+            let source = ExpressionSource {
+                text: &item.amount,
+                start: 0,
+            };
+            let program = expression::compile(&source)
+                .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
+            let value = bindings.evaluate(&program).map_err(|error| {
+                fail(format!(
+                    "the amount `{}` could not be computed: {error}",
+                    item.amount
+                ))
+            })?;
+            let out_of_range = |shown: String| {
+                fail(format!(
+                    "the amount `{}` gives {shown}, not a whole number of fen from 0 up",
+                    item.amount
+                ))
+            };
+            let fen: i64 = match value {
+                cel::Value::Int(fen) => fen,
+                cel::Value::UInt(fen) => {
+                    i64::try_from(fen).map_err(|_| out_of_range(fen.to_string()))?
+                }
+                cel::Value::Float(fen) => {
+                    let rounded = rounding.apply(fen);
+                    if !rounded.is_finite() || rounded.abs() > EXACT_FEN_LIMIT {
+                        return Err(out_of_range(fen.to_string()));
+                    }
+                    rounded as i64
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "the amount `{}` is not a number",
+                        item.amount
+                    )))
+                }
+            };
+            if fen < 0 {
+                return Err(out_of_range(fen.to_string()));
+            }
+            items.push(IssuedBillItem {
+                payee: item.payee.clone(),
+                label: item.label.clone(),
+                amount: fen,
+            });
+        }
+        let total = items
+            .iter()
+            .try_fold(0i64, |total, item| total.checked_add(item.amount))
+            .ok_or_else(|| {
+                fail(format!(
+                    "the bill of `{}` adds up to more than any amount of fen",
+                    bill.payer
+                ))
+            })?;
+        bills.push(IssuedBill {
+            payer: bill.payer.clone(),
+            items,
+            total,
+        });
+    }
+    Ok(bills)
 }

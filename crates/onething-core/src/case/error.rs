@@ -83,6 +83,9 @@ pub enum CaseError {
     MissingProcedure,
     #[error("nothing is waiting to be supplied")]
     NothingToSupplement,
+    /// Supplied items whose values are out of bounds (`items.NAME`), at once.
+    #[error("the supplement has {} problem(s): {}", problems.len(), join(problems))]
+    InvalidSupplement { problems: Vec<ValueProblem> },
     #[error("the supplement is missing {}", items.join(", "))]
     MissingSupplementItems { items: Vec<String> },
     #[error("unknown or not promised material(s): {}", materials.join(", "))]

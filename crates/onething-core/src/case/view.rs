@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::state::{CaseFile, StepState};
 use super::Case;
-use crate::identifiers::mask_citizen_id;
+use crate::identifiers::{check_citizen_id, mask_citizen_id};
 use crate::registry::Localized;
-use crate::value_type::ValueKind;
+use crate::value_type::{Field, ValueKind};
 use crate::workflow::Definition;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +121,93 @@ fn identity_fields(definition: Option<&Definition>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Masks, in place, every value of an object of named values whose field
+/// is declared `citizen_id`, or a list of `citizen_id` (by type, never by name).
+pub fn mask_identities(fields: &[Field], data: &mut Value) {
+    let Value::Object(map) = data else { return };
+    for field in fields {
+        let Some(value) = map.get_mut(&field.name) else {
+            continue;
+        };
+        match (field.kind, value) {
+            (ValueKind::CitizenId, Value::String(id)) => *id = mask_citizen_id(id),
+            (ValueKind::List, Value::Array(items)) if field.items == Some(ValueKind::CitizenId) => {
+                for item in items {
+                    if let Value::String(id) = item {
+                        *id = mask_citizen_id(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Without the definition the types are unknown: mask every text that is a
+/// valid citizen ID number, wherever it is.
+fn mask_anything_like_an_id(value: &mut Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if check_citizen_id(text).is_ok() => {
+                *text = mask_citizen_id(text);
+            }
+            Value::Array(items) => pending.extend(items.iter_mut()),
+            Value::Object(map) => pending.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+}
+
+fn mask_form(definition: Option<&Definition>, form: &mut Value) {
+    match definition {
+        Some(definition) => mask_identities(&definition.form, form),
+        None => mask_anything_like_an_id(form),
+    }
+}
+
+fn mask_outputs(definition: Option<&Definition>, step: &str, outputs: &mut Value) {
+    match definition {
+        Some(definition) => {
+            if let Some(step) = definition
+                .steps
+                .iter()
+                .find(|candidate| candidate.id == step)
+            {
+                mask_identities(&step.outputs, outputs);
+            }
+        }
+        None => mask_anything_like_an_id(outputs),
+    }
+}
+
+/// Masks the citizen ID numbers of one stored event (its JSON payload: the
+/// form of `case_opened`, the outputs of `step_completed`), for readers who
+/// see them masked in the case itself.
+pub fn mask_event_payload(definition: Option<&Definition>, payload: &mut Value) {
+    let Some(change) = payload.get_mut("change") else {
+        return;
+    };
+    match change.get("type").and_then(Value::as_str) {
+        Some("case_opened") => {
+            if let Some(form) = change.get_mut("form") {
+                mask_form(definition, form);
+            }
+        }
+        Some("step_completed") => {
+            let step = change
+                .get("step")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if let Some(outputs) = change.get_mut("outputs") {
+                mask_outputs(definition, &step, outputs);
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn view_file(
     file: &CaseFile,
     definition: Option<&Definition>,
@@ -137,14 +224,17 @@ pub fn view_file(
         });
     let mut form = file.form.clone();
     if disclosure == Disclosure::Masked {
-        if let Value::Object(map) = &mut form {
-            for field in &identity_fields {
-                if let Some(Value::String(id)) = map.get_mut(field) {
-                    *id = mask_citizen_id(id);
-                }
+        mask_form(definition, &mut form);
+    }
+    let outputs = |step: &super::state::StepRecord| {
+        let mut outputs = step.outputs.clone();
+        if disclosure == Disclosure::Masked {
+            if let Some(outputs) = &mut outputs {
+                mask_outputs(definition, &step.id, outputs);
             }
         }
-    }
+        outputs
+    };
     CaseView {
         id: file.id.clone(),
         workflow: file.workflow.clone(),
@@ -169,7 +259,7 @@ pub fn view_file(
                 warned: step.warned,
                 overdue: step.overdue,
                 passes: step.passes,
-                outputs: step.outputs.clone(),
+                outputs: outputs(step),
                 requested_items: step.requested_items.clone(),
                 extension: step.extension.clone(),
                 provisional: !step.provisional_years.is_empty(),

@@ -341,6 +341,8 @@ impl Parser<'_> {
         let required = table.boolean("required", d).unwrap_or(true);
         let options = table.strings("options", d);
         let items = table.string("items", d);
+        let min = table.number("min", d);
+        let max = table.number("max", d);
         table.finish(d);
         self.diagnostics.append(d);
 
@@ -397,6 +399,33 @@ impl Parser<'_> {
                 }
             }
             self.duplicates(&options, "option");
+            let numeric = match kind {
+                ValueKind::List => items_value,
+                kind => Some(kind),
+            };
+            for bound in [&min, &max].into_iter().flatten() {
+                match numeric {
+                    Some(ValueKind::Integer | ValueKind::Money) if bound.value.as_i64().is_none() => {
+                        self.error(
+                            bound.span.clone(),
+                            "the bounds of an `integer` or `money` field are whole numbers",
+                        );
+                    }
+                    Some(ValueKind::Integer | ValueKind::Money | ValueKind::Decimal) => {}
+                    _ => self.error(
+                        bound.span.clone(),
+                        "`min` and `max` only go with the types `integer`, `decimal` and `money` (or a list of them)",
+                    ),
+                }
+            }
+            if let (Some(min), Some(max)) = (&min, &max) {
+                if min.value.as_f64() > max.value.as_f64() {
+                    self.error(
+                        max.span.clone(),
+                        format!("`max` ({}) is less than `min` ({})", max.value, min.value),
+                    );
+                }
+            }
         }
         let name = name?;
         self.name(&name, what);
@@ -408,6 +437,8 @@ impl Parser<'_> {
             label: label?,
             options: options.into_iter().map(|o| o.value).collect(),
             items: items_value,
+            min: min.map(|bound| bound.value),
+            max: max.map(|bound| bound.value),
         })
     }
 
