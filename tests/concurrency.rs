@@ -274,3 +274,160 @@ fn a_command_id_repeated_ten_times_acts_once_on_postgres() {
     let database = TestDatabase::postgres();
     runtime().block_on(idempotency(&database.url));
 }
+
+/// Two stores on one database, each with its own cache of folded cases (as
+/// two servers have): a store whose cached case is behind decides again on
+/// the stored case, and racing completions through both lose nothing.
+async fn two_caches(database: &str) {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let first = Arc::new(open_case_store(database, &catalog).await.unwrap());
+    let second = Arc::new(open_case_store(database, &catalog).await.unwrap());
+
+    // A stale cache: the first store opened the case, the second moved it on.
+    let (case_id, open) = open_command("two-caches-stale");
+    first.execute(&case_id, open).await.unwrap();
+    assert_eq!(first.cached_cases(), 1);
+    second
+        .execute(
+            &case_id,
+            complete(
+                "stale-bc",
+                "hospital",
+                "birth_certificate",
+                json!({"certificate_number": "BC"}),
+            ),
+        )
+        .await
+        .unwrap();
+    // Household registration waits for the birth certificate: by the first
+    // store's cached case it is not active yet, by the stored case it is.
+    let outcome = first
+        .execute(
+            &case_id,
+            complete(
+                "stale-hr",
+                "police",
+                "household_registration",
+                json!({"child_id": "110101202506010015"}),
+            ),
+        )
+        .await
+        .expect("decided again on the stored case, not refused on the cached one");
+    let events = check_case(&first, &case_id).await;
+    assert_eq!(
+        replay(&events),
+        outcome.case,
+        "the outcome is the stored case"
+    );
+    let file = outcome.case.file().unwrap();
+    assert_eq!(
+        file.step("birth_certificate").unwrap().state,
+        StepState::Completed
+    );
+    assert_eq!(
+        file.step("household_registration").unwrap().state,
+        StepState::Completed
+    );
+    // A real refusal is still a refusal.
+    let refused = first
+        .execute(
+            &case_id,
+            complete(
+                "stale-hr-again",
+                "police",
+                "household_registration",
+                json!({"child_id": "110101202506010015"}),
+            ),
+        )
+        .await;
+    assert!(
+        refused.is_err(),
+        "a completed step cannot be completed again"
+    );
+
+    // Racing: on every case, one store completes the vaccination card while
+    // the other completes the birth certificate, both from cached cases.
+    const CASES: usize = 10;
+    let mut case_ids = Vec::new();
+    for number in 0..CASES {
+        let (case_id, open) = open_command(&format!("two-caches-{number}"));
+        first.execute(&case_id, open.clone()).await.unwrap();
+        second.execute(&case_id, open).await.unwrap();
+        case_ids.push(case_id);
+    }
+    let mut tasks = Vec::new();
+    for case_id in &case_ids {
+        for (store, command) in [
+            (
+                first.clone(),
+                complete(
+                    &format!("{case_id}-bc"),
+                    "hospital",
+                    "birth_certificate",
+                    json!({"certificate_number": "BC"}),
+                ),
+            ),
+            (
+                second.clone(),
+                complete(
+                    &format!("{case_id}-vc"),
+                    "cdc",
+                    "vaccination_card",
+                    json!({"card_number": "VC"}),
+                ),
+            ),
+        ] {
+            let case_id = case_id.clone();
+            tasks.push(tokio::spawn(async move {
+                store.execute(&case_id, command).await
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap().expect("both completions succeed");
+    }
+    for case_id in &case_ids {
+        let events = check_case(&first, case_id).await;
+        let file = replay(&events);
+        let file = file.file().unwrap();
+        for step in ["birth_certificate", "vaccination_card"] {
+            assert_eq!(
+                file.step(step).unwrap().state,
+                StepState::Completed,
+                "{case_id}: {step}"
+            );
+        }
+        // Both stores' next commands start from the whole stored case.
+        for store in [&first, &second] {
+            let outcome = store
+                .execute(
+                    case_id,
+                    complete(
+                        &format!("{case_id}-bc"),
+                        "hospital",
+                        "birth_certificate",
+                        json!({"certificate_number": "BC"}),
+                    ),
+                )
+                .await
+                .unwrap();
+            assert!(
+                outcome.appended.is_empty(),
+                "already applied, seen through either cache"
+            );
+            assert_eq!(outcome.case, replay(&events));
+        }
+    }
+}
+
+#[test]
+fn two_stores_with_caches_of_their_own_lose_no_update_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(two_caches(&database.url));
+}
+
+#[test]
+fn two_stores_with_caches_of_their_own_lose_no_update_on_postgres() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(two_caches(&database.url));
+}

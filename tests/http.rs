@@ -81,7 +81,7 @@ fn all_clients(catalog: &Catalog) -> Clients {
 
 async fn start(database: &str, fixed_now: Option<DateTime<Utc>>, config: Config) -> Server {
     let catalog = Catalog::load(&shipped_workflows()).unwrap();
-    let store = onething_store::open_case_store_with(database, &catalog, &config.pool_settings())
+    let store = onething_store::open_case_store_with(database, &catalog, &config.store_settings())
         .await
         .unwrap();
     onething_server::declare_subscriptions(&store, &config)

@@ -111,7 +111,7 @@ pub async fn run(
     for warning in &catalog.warnings {
         tracing::warn!("{warning}");
     }
-    let store = onething_store::open_case_store_with(&database, &catalog, &config.pool_settings())
+    let store = onething_store::open_case_store_with(&database, &catalog, &config.store_settings())
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
     for warning in onething_server::horizon::warnings(store.library(), setting.now) {

@@ -47,6 +47,9 @@ pub struct Config {
     /// PostgreSQL connections in the pool at most.
     #[serde(default = "default_database_max_connections")]
     pub database_max_connections: u32,
+    /// Cases kept folded in memory by this server (0 turns the cache off).
+    #[serde(default = "default_case_cache")]
+    pub case_cache: usize,
     /// Conflicting commands are retried; past that, 503 asks to come back after this.
     #[serde(default = "default_retry_after_seconds")]
     pub retry_after_seconds: u64,
@@ -111,6 +114,10 @@ fn default_retry_after_seconds() -> u64 {
 fn default_database_acquire_timeout_ms() -> u64 {
     2000
 }
+fn default_case_cache() -> usize {
+    onething_store::cases::DEFAULT_CASE_CACHE
+}
+
 fn default_database_max_connections() -> u32 {
     16
 }
@@ -129,12 +136,13 @@ pub enum ConfigError {
 
 impl Config {
     /// The pool settings these keys give.
-    pub fn pool_settings(&self) -> onething_store::database::PoolSettings {
-        onething_store::database::PoolSettings {
+    pub fn store_settings(&self) -> onething_store::database::StoreSettings {
+        onething_store::database::StoreSettings {
             acquire_timeout: std::time::Duration::from_millis(
                 self.database_acquire_timeout_ms.max(10),
             ),
             max_connections: self.database_max_connections.max(1),
+            case_cache: self.case_cache,
         }
     }
 

@@ -98,7 +98,11 @@ pub struct CommandOutcome {
 pub struct CaseStore {
     database: Database,
     library: Arc<Library>,
+    cache: crate::case_cache::CaseCache,
 }
+
+/// Cases kept folded in memory by default: a few KiB each.
+pub const DEFAULT_CASE_CACHE: usize = 4096;
 
 /// The deepest nesting a stored JSON text is read with. Values given to
 /// commands are bounded far lower (`onething_core::value_type::MAX_VALUE_DEPTH`);
@@ -216,7 +220,41 @@ fn role_of(actor: &Actor) -> &'static str {
 
 impl CaseStore {
     pub fn new(database: Database, library: Arc<Library>) -> CaseStore {
-        CaseStore { database, library }
+        CaseStore::with_cache(database, library, DEFAULT_CASE_CACHE)
+    }
+
+    /// A store that keeps up to `cases` folded cases in memory (0: none).
+    pub fn with_cache(database: Database, library: Arc<Library>, cases: usize) -> CaseStore {
+        CaseStore {
+            database,
+            library,
+            cache: crate::case_cache::CaseCache::new(cases),
+        }
+    }
+
+    /// Forgets every folded case: the next command of each case reads it from
+    /// the database (after rows were changed behind the engine's back, say a
+    /// restored backup; a test corrupting a row).
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
+    /// How many folded cases the cache holds now.
+    pub fn cached_cases(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The case as stored, folded, with the hash of its last event.
+    async fn load_head(&self, case_id: &str) -> Result<crate::case_cache::CachedCase, StoreError> {
+        let stored = self.events(case_id).await?;
+        let head_hash = stored
+            .last()
+            .map_or(GENESIS.to_string(), |event| event.hash().to_string());
+        let mut case = Case::default();
+        for event in stored {
+            case.apply_event(event.event);
+        }
+        Ok(crate::case_cache::CachedCase { case, head_hash })
     }
 
     pub fn database(&self) -> &Database {
@@ -303,17 +341,39 @@ impl CaseStore {
         attribution: &Attribution,
     ) -> Result<CommandOutcome, CommandError> {
         let mut conflicts = 0;
+        // Whether the state decided on may come from the cache: not after a
+        // conflict, nor to confirm a refusal.
+        let mut from_cache = true;
         loop {
-            let stored = self.events(case_id).await?;
-            let mut before = Case::default();
-            for event in &stored {
-                before.apply_event(event.event.clone());
+            let cached = if from_cache {
+                self.cache.get(case_id)
+            } else {
+                None
+            };
+            let was_cached = cached.is_some();
+            let crate::case_cache::CachedCase {
+                case: before,
+                head_hash: previous_hash,
+            } = match cached {
+                Some(cached) => cached,
+                None => self.load_head(case_id).await?,
+            };
+            let events = match decide_with_library(&before, &self.library, &command) {
+                Ok(events) => events,
+                // The cached state may be behind the store: only the stored
+                // case may refuse.
+                Err(_) if was_cached => {
+                    from_cache = false;
+                    continue;
+                }
+                Err(refusal) => return Err(CommandError::Refused(refusal)),
+            };
+            if events.is_empty() && was_cached {
+                // Applied before: answer with the case as stored, which may
+                // have moved on since this process cached it.
+                from_cache = false;
+                continue;
             }
-            let previous_hash = stored
-                .last()
-                .map_or(GENESIS.to_string(), |event| event.hash().to_string());
-            let events = decide_with_library(&before, &self.library, &command)
-                .map_err(CommandError::Refused)?;
             if events.is_empty() {
                 let already_applied = before
                     .file()
@@ -329,50 +389,54 @@ impl CaseStore {
             let recorded_at =
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let participants = participants(&before, &self.library, &command);
+            let first_sequence = before.file().map_or(0, |file| file.sequence) + 1;
             let mut case = before;
             let mut previous = previous_hash;
             let mut rows = Vec::with_capacity(events.len());
             let mut appended = Vec::with_capacity(events.len());
             for (offset, event) in events.into_iter().enumerate() {
-                let sequence = stored.len() as u64 + offset as u64 + 1;
+                let sequence = first_sequence + offset as u64;
                 case.apply_event(event.clone());
                 let definition_hash = case
                     .file()
                     .map(|file| file.hash.clone())
                     .unwrap_or_default();
-                let mut metadata = serde_json::Map::new();
-                let mut put = |key: &str, value: String| {
-                    metadata.insert(key.to_string(), Value::String(value));
-                };
-                put("event_id", event_id(case_id, sequence));
-                put("case_id", case_id.to_string());
-                put("sequence", sequence.to_string());
-                put("command_id", command.command_id.clone());
-                put(
-                    "correlation_id",
-                    attribution
-                        .correlation_id
-                        .clone()
-                        .unwrap_or_else(|| command.command_id.clone()),
+                let fields = [
+                    ("event_id", event_id(case_id, sequence)),
+                    ("case_id", case_id.to_string()),
+                    ("sequence", sequence.to_string()),
+                    ("command_id", command.command_id.clone()),
+                    (
+                        "correlation_id",
+                        attribution
+                            .correlation_id
+                            .clone()
+                            .unwrap_or_else(|| command.command_id.clone()),
+                    ),
+                    ("actor", command.actor.to_string()),
+                    ("action", command.action.name().to_string()),
+                    (
+                        "role",
+                        attribution
+                            .role
+                            .clone()
+                            .unwrap_or_else(|| role_of(&command.actor).to_string()),
+                    ),
+                    ("channel", attribution.channel.clone()),
+                    ("recorded_at", recorded_at.clone()),
+                    ("definition_hash", definition_hash),
+                    ("agencies", participants.clone()),
+                    ("prev_hash", previous.clone()),
+                ];
+                let mut metadata = Value::Object(
+                    fields
+                        .iter()
+                        .map(|(key, value)| (key.to_string(), Value::String(value.clone())))
+                        .collect(),
                 );
-                put("actor", command.actor.to_string());
-                put("action", command.action.name().to_string());
-                put(
-                    "role",
-                    attribution
-                        .role
-                        .clone()
-                        .unwrap_or_else(|| role_of(&command.actor).to_string()),
-                );
-                put("channel", attribution.channel.clone());
-                put("recorded_at", recorded_at.clone());
-                put("definition_hash", definition_hash);
-                put("agencies", participants.clone());
-                put("prev_hash", previous.clone());
                 let payload =
                     serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;
                 let event_type = event.change.name().to_string();
-                let mut metadata = Value::Object(metadata);
                 let hash = event_hash(
                     case_id,
                     sequence,
@@ -382,6 +446,11 @@ impl CaseStore {
                     &metadata,
                 );
                 metadata["hash"] = Value::String(hash.clone());
+                let mut as_read: HashMap<String, String> = fields
+                    .into_iter()
+                    .map(|(key, value)| (key.to_string(), value))
+                    .collect();
+                as_read.insert("hash".into(), hash.clone());
                 previous = hash;
                 rows.push(SerializedEvent {
                     aggregate_id: case_id.to_string(),
@@ -390,22 +459,24 @@ impl CaseStore {
                     event_type,
                     event_version: EVENT_VERSION.to_string(),
                     payload,
-                    metadata: metadata.clone(),
-                });
-                appended.push(decode(SerializedEvent {
-                    aggregate_id: case_id.to_string(),
-                    sequence: sequence as usize,
-                    aggregate_type: Case::TYPE.to_string(),
-                    event_type: String::new(),
-                    event_version: String::new(),
-                    payload: serde_json::to_value(&event)
-                        .map_err(|e| StoreError::Decode(e.to_string()))?,
                     metadata,
-                })?);
+                });
+                appended.push(StoredEvent {
+                    sequence,
+                    event,
+                    metadata: as_read,
+                });
             }
             let read_models = views::rows_for(&case, self.library.as_ref())?;
             match self.append(&rows, read_models.as_ref()).await? {
                 Appended::Stored => {
+                    self.cache.put(
+                        case_id,
+                        crate::case_cache::CachedCase {
+                            case: case.clone(),
+                            head_hash: previous,
+                        },
+                    );
                     return Ok(CommandOutcome {
                         case_id: case_id.to_string(),
                         appended,
@@ -415,6 +486,8 @@ impl CaseStore {
                     });
                 }
                 Appended::Conflict => {
+                    self.cache.remove(case_id);
+                    from_cache = false;
                     conflicts += 1;
                     if conflicts >= MAX_ATTEMPTS {
                         return Err(CommandError::Contended {

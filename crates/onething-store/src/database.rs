@@ -17,20 +17,24 @@ use crate::migrations;
 /// How the connection pool waits, for a server that must answer quickly
 /// while the database is unreachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolSettings {
+pub struct StoreSettings {
     /// The longest a query waits for a PostgreSQL connection (including
     /// making one) before it fails with `PoolTimedOut`. (A SQLite file is
     /// never unreachable; its pool keeps sqlx's 30 seconds.)
     pub acquire_timeout: Duration,
     /// PostgreSQL connections at most (SQLite files keep their own limit).
     pub max_connections: u32,
+    /// Cases each process keeps folded in memory, so that a command for a
+    /// live case does not read and fold its history again (0: none).
+    pub case_cache: usize,
 }
 
-impl Default for PoolSettings {
-    fn default() -> PoolSettings {
-        PoolSettings {
+impl Default for StoreSettings {
+    fn default() -> StoreSettings {
+        StoreSettings {
             acquire_timeout: Duration::from_secs(30),
             max_connections: 16,
+            case_cache: crate::cases::DEFAULT_CASE_CACHE,
         }
     }
 }
@@ -58,11 +62,11 @@ impl Database {
     /// Opens `sqlite://FILE`, `sqlite::memory:` or `postgres://…`, creating
     /// the SQLite file if needed, and applies pending migrations.
     pub async fn open(url: &str) -> Result<Database, StoreError> {
-        Database::open_with(url, &PoolSettings::default()).await
+        Database::open_with(url, &StoreSettings::default()).await
     }
 
     /// As [`Database::open`], with the pool's limits and timeouts.
-    pub async fn open_with(url: &str, settings: &PoolSettings) -> Result<Database, StoreError> {
+    pub async fn open_with(url: &str, settings: &StoreSettings) -> Result<Database, StoreError> {
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections.max(1))

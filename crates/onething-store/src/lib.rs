@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod bench;
 pub mod calendars;
+pub mod case_cache;
 pub mod cases;
 pub mod database;
 pub mod error;
@@ -28,17 +29,17 @@ use workflow_files::Catalog;
 /// Opens the database and prepares the case store: installs the catalog
 /// (recording its definitions by hash) and loads every definition ever used.
 pub async fn open_case_store(url: &str, catalog: &Catalog) -> Result<CaseStore, StoreError> {
-    open_case_store_with(url, catalog, &database::PoolSettings::default()).await
+    open_case_store_with(url, catalog, &database::StoreSettings::default()).await
 }
 
 /// As [`open_case_store`], with the pool's limits and timeouts.
 pub async fn open_case_store_with(
     url: &str,
     catalog: &Catalog,
-    settings: &database::PoolSettings,
+    settings: &database::StoreSettings,
 ) -> Result<CaseStore, StoreError> {
     let database = Database::open_with(url, settings).await?;
-    let store = CaseStore::new(database, Arc::new(Library::new()));
+    let store = CaseStore::with_cache(database, Arc::new(Library::new()), settings.case_cache);
     store.install_catalog(catalog).await?;
     store.load_definitions().await?;
     Ok(store)
