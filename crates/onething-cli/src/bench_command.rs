@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use onething_core::case::{
-    case_id_for, view, Action, Actor, CaseCommand, CaseView, Disclosure, MaterialDeclaration,
-    MaterialProvision, StepState,
+    case_id_for, Action, Actor, CaseCommand, CaseView, MaterialDeclaration, MaterialProvision,
+    StepState,
 };
 use onething_core::value_type::{Field, ValueKind};
 use onething_core::workflow::{Definition, MaterialSource, StepKind};
@@ -119,47 +119,100 @@ fn agency(id: &str) -> Actor {
     }
 }
 
+/// What the driver needs of a case to choose its next commands.
+struct Progress {
+    id: String,
+    open: bool,
+    /// Active steps with their pass.
+    active: Vec<(String, u32)>,
+    /// Unpaid bills: step, payer, total.
+    unpaid: Vec<(String, String, i64)>,
+}
+
+impl Progress {
+    fn of_case(case: &onething_core::case::Case) -> Option<Progress> {
+        let file = case.file()?;
+        Some(Progress {
+            id: file.id.clone(),
+            open: file.status == onething_core::case::CaseStatus::Open,
+            active: file
+                .steps
+                .iter()
+                .filter(|step| step.state == StepState::Active)
+                .map(|step| (step.id.clone(), step.passes))
+                .collect(),
+            unpaid: file
+                .payments
+                .iter()
+                .filter(|payment| !payment.paid)
+                .map(|payment| {
+                    (
+                        payment.step.clone(),
+                        payment.bill.payer.clone(),
+                        payment.bill.total,
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn of_view(view: &CaseView) -> Progress {
+        Progress {
+            id: view.id.clone(),
+            open: view.status == "open",
+            active: view
+                .steps
+                .iter()
+                .filter(|step| step.state == StepState::Active)
+                .map(|step| (step.id.clone(), step.passes))
+                .collect(),
+            unpaid: view
+                .payments
+                .iter()
+                .filter(|payment| !payment.paid)
+                .map(|payment| (payment.step.clone(), payment.payer.clone(), payment.total))
+                .collect(),
+        }
+    }
+}
+
 /// The next commands a case needs: every active task step completed with
 /// sample outputs, every unpaid bill of an active payment step paid.
 fn next_commands(
     definition: &Definition,
-    case: &CaseView,
+    case: &Progress,
     at: DateTime<Utc>,
 ) -> Vec<(&'static str, CaseCommand)> {
     let mut commands = Vec::new();
-    for step in case.steps.iter().filter(|s| s.state == StepState::Active) {
-        let Some(defined) = definition.step(&step.id) else {
+    for (step_id, passes) in &case.active {
+        let Some(defined) = definition.step(step_id) else {
             continue;
         };
         match defined.kind {
             StepKind::Task => commands.push((
                 "complete",
                 CaseCommand {
-                    command_id: format!("{}-{}-{}", case.id, step.id, step.passes),
+                    command_id: format!("{}-{step_id}-{passes}", case.id),
                     actor: agency(&defined.agency),
                     at,
                     action: Action::Complete {
-                        step: step.id.clone(),
+                        step: step_id.clone(),
                         outputs: object(&defined.outputs, at),
                     },
                 },
             )),
             StepKind::Payment => {
-                for payment in case
-                    .payments
-                    .iter()
-                    .filter(|p| p.step == step.id && !p.paid)
-                {
+                for (_, payer, total) in case.unpaid.iter().filter(|(step, ..)| step == step_id) {
                     commands.push((
                         "pay",
                         CaseCommand {
-                            command_id: format!("{}-{}-{}", case.id, step.id, payment.payer),
+                            command_id: format!("{}-{step_id}-{payer}", case.id),
                             actor: agency(&defined.agency),
                             at,
                             action: Action::Pay {
-                                payer: payment.payer.clone(),
-                                amount: payment.total,
-                                receipt: format!("R-{}-{}", case.id, payment.payer),
+                                payer: payer.clone(),
+                                amount: *total,
+                                receipt: format!("R-{}-{payer}", case.id),
                             },
                         },
                     ));
@@ -197,11 +250,7 @@ enum Driver {
 }
 
 impl Driver {
-    async fn send(
-        &self,
-        definition: &Definition,
-        command: CaseCommand,
-    ) -> anyhow::Result<CaseView> {
+    async fn send(&self, command: CaseCommand) -> anyhow::Result<Progress> {
         let case_id = match &command.action {
             Action::Open { case_id, .. } => case_id.clone(),
             _ => String::new(),
@@ -219,7 +268,7 @@ impl Driver {
                     case_id
                 };
                 let outcome = store.execute(&case_id, command).await?;
-                view(&outcome.case, Some(definition), Disclosure::Full).context("no case")
+                Progress::of_case(&outcome.case).context("no case")
             }
             Driver::Http { base, client } => {
                 let token = match &command.actor {
@@ -268,7 +317,8 @@ impl Driver {
                 if !status.is_success() {
                     bail!("{status}: {reply}");
                 }
-                Ok(serde_json::from_value(reply["case"].clone())?)
+                let view: CaseView = serde_json::from_value(reply["case"].clone())?;
+                Ok(Progress::of_view(&view))
             }
         }
     }
@@ -314,7 +364,7 @@ async fn drive(
                         break;
                     };
                     let started = Instant::now();
-                    match driver.send(&definition, command).await {
+                    match driver.send(command).await {
                         Ok(case) => {
                             if counted {
                                 samples
@@ -326,7 +376,7 @@ async fn drive(
                                     .push(started.elapsed());
                             }
                             if pending.is_empty() {
-                                if case.status != "open" {
+                                if !case.open {
                                     ended = true;
                                     break;
                                 }

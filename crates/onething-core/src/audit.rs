@@ -16,39 +16,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Serialises JSON canonically: object keys sorted by code point, no
 /// whitespace, strings escaped as JSON requires and nothing more.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(key).expect("a string serialises"));
-                out.push(':');
-                write_canonical(&map[*key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&serde_json::to_string(scalar).expect("a scalar serialises")),
-    }
+    let mut out = Vec::new();
+    CanonicalHasher(&mut out).value(value);
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -65,28 +35,18 @@ fn hex(digest: &[u8]) -> String {
     hex
 }
 
-/// Canonical JSON written straight into a hash: the same bytes as
-/// [`canonical_json`], without building the text or copying the values.
-struct CanonicalHasher(Sha256);
+/// Canonical JSON written straight into a buffer that is then hashed at
+/// once: the same bytes as [`canonical_json`], without copying the values into
+/// a new document first. The buffer is reused by each thread.
+struct CanonicalHasher<'b>(&'b mut Vec<u8>);
 
-impl std::io::Write for CanonicalHasher {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CanonicalHasher {
+impl CanonicalHasher<'_> {
     fn raw(&mut self, text: &str) {
-        self.0.update(text.as_bytes());
+        self.0.extend_from_slice(text.as_bytes());
     }
 
     fn string(&mut self, text: &str) {
-        serde_json::to_writer(&mut *self, text).expect("writing into a hash cannot fail");
+        serde_json::to_writer(&mut *self.0, text).expect("writing into memory cannot fail");
     }
 
     /// An object's members in code-point order of their keys, leaving out `skip`.
@@ -122,9 +82,8 @@ impl CanonicalHasher {
                 self.raw("]");
             }
             Value::String(text) => self.string(text),
-            scalar => {
-                serde_json::to_writer(&mut *self, scalar).expect("writing into a hash cannot fail")
-            }
+            scalar => serde_json::to_writer(&mut *self.0, scalar)
+                .expect("writing into memory cannot fail"),
         }
     }
 }
@@ -153,26 +112,53 @@ pub fn event_hash(
     payload: &Value,
     metadata: &Value,
 ) -> String {
-    // The members of the hashed object in code-point order of their keys:
-    // case_id, event_type, event_version, metadata, payload, sequence.
-    let mut hasher = CanonicalHasher(Sha256::new());
-    hasher.raw("{\"case_id\":");
-    hasher.string(case_id);
-    hasher.raw(",\"event_type\":");
-    hasher.string(event_type);
-    hasher.raw(",\"event_version\":");
-    hasher.string(event_version);
-    hasher.raw(",\"metadata\":");
-    match metadata {
-        Value::Object(map) => hasher.object(map, Some("hash")),
-        other => hasher.value(other),
+    event_hash_of_text(
+        case_id,
+        sequence,
+        event_type,
+        event_version,
+        &canonical_json(payload),
+        metadata,
+    )
+}
+
+/// [`event_hash`] of a payload given as its canonical JSON text: a command
+/// stores that same text, so the payload is written out once.
+pub fn event_hash_of_text(
+    case_id: &str,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    canonical_payload: &str,
+    metadata: &Value,
+) -> String {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    hasher.raw(",\"payload\":");
-    hasher.value(payload);
-    hasher.raw(",\"sequence\":");
-    hasher.raw(&sequence.to_string());
-    hasher.raw("}");
-    hex(&hasher.0.finalize())
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        let mut hasher = CanonicalHasher(&mut buffer);
+        // The members of the hashed object in code-point order of their keys:
+        // case_id, event_type, event_version, metadata, payload, sequence.
+        hasher.raw("{\"case_id\":");
+        hasher.string(case_id);
+        hasher.raw(",\"event_type\":");
+        hasher.string(event_type);
+        hasher.raw(",\"event_version\":");
+        hasher.string(event_version);
+        hasher.raw(",\"metadata\":");
+        match metadata {
+            Value::Object(map) => hasher.object(map, Some("hash")),
+            other => hasher.value(other),
+        }
+        hasher.raw(",\"payload\":");
+        hasher.raw(canonical_payload);
+        hasher.raw(",\"sequence\":");
+        hasher.raw(&sequence.to_string());
+        hasher.raw("}");
+        hex(&Sha256::digest(buffer.as_slice()))
+    })
 }
 
 /// [`event_hash`] as the specification states it: the canonical JSON text of

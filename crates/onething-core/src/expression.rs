@@ -61,6 +61,33 @@ impl ExpressionSource<'_> {
 }
 
 /// Compiles an expression; parse errors become diagnostics.
+/// An expression of a validated definition, compiled once per thread: a case
+/// evaluates the same few conditions and amounts on every command. `None`
+/// when it does not compile (validation has said so already).
+pub fn compiled(text: &str) -> Option<std::rc::Rc<Program>> {
+    thread_local! {
+        static PROGRAMS: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Program>>>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    // Definitions hold a bounded set of expressions; a limit keeps a
+    // process that reloads many versions from growing without end.
+    const LIMIT: usize = 10_000;
+    PROGRAMS.with(|programs| {
+        if let Some(program) = programs.borrow().get(text) {
+            return program.clone();
+        }
+        let program = compile(&ExpressionSource { text, start: 0 })
+            .ok()
+            .map(std::rc::Rc::new);
+        let mut programs = programs.borrow_mut();
+        if programs.len() >= LIMIT {
+            programs.clear();
+        }
+        programs.insert(text.to_string(), program.clone());
+        program
+    })
+}
+
 pub fn compile(source: &ExpressionSource<'_>) -> Result<Program, Vec<Diagnostic>> {
     ENVIRONMENT.compile(source.text).map_err(|errors| {
         errors

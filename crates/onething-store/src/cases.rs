@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
-use onething_core::audit::{event_hash, sha256_hex, GENESIS};
+use onething_core::audit::{canonical_json, event_hash_of_text, sha256_hex, GENESIS};
 use onething_core::case::{
     decide_with_library, Actor, AppliedCommand, Case, CaseCommand, CaseEvent, Library,
 };
@@ -59,6 +59,16 @@ impl StoredEvent {
     pub fn hash(&self) -> &str {
         self.metadata.get("hash").map_or("", String::as_str)
     }
+}
+
+/// An event row a command appends, its JSON already written out.
+pub(crate) struct NewRow {
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    /// The payload's canonical JSON: the text that was hashed.
+    payload: String,
+    metadata: String,
 }
 
 /// How a command reached the engine, recorded with each of its events.
@@ -436,8 +446,10 @@ impl CaseStore {
                 );
                 let payload =
                     serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;
+                // Stored as hashed: the canonical text, written out once.
+                let payload = canonical_json(&payload);
                 let event_type = event.change.name().to_string();
-                let hash = event_hash(
+                let hash = event_hash_of_text(
                     case_id,
                     sequence,
                     &event_type,
@@ -452,14 +464,12 @@ impl CaseStore {
                     .collect();
                 as_read.insert("hash".into(), hash.clone());
                 previous = hash;
-                rows.push(SerializedEvent {
+                rows.push(NewRow {
                     aggregate_id: case_id.to_string(),
-                    sequence: sequence as usize,
-                    aggregate_type: Case::TYPE.to_string(),
+                    sequence: sequence as i64,
                     event_type,
-                    event_version: EVENT_VERSION.to_string(),
                     payload,
-                    metadata,
+                    metadata: metadata.to_string(),
                 });
                 appended.push(StoredEvent {
                     sequence,
@@ -507,7 +517,7 @@ impl CaseStore {
     /// key turns a concurrent append to the same case into a conflict.
     async fn append(
         &self,
-        rows: &[SerializedEvent],
+        rows: &[NewRow],
         read_models: Option<&(views::SummaryRow, Vec<views::TaskRow>)>,
     ) -> Result<Appended, StoreError> {
         let database = &self.database;
@@ -524,14 +534,14 @@ impl CaseStore {
             );
             insert.push_values(rows, |mut values, row| {
                 values
-                    .push_bind(&row.aggregate_type)
+                    .push_bind(Case::TYPE)
                     .push_bind(&row.aggregate_id)
-                    .push_bind(row.sequence as i64)
+                    .push_bind(row.sequence)
                     .push_bind(&row.event_type)
-                    .push_bind(&row.event_version)
-                    .push_bind(row.payload.to_string())
+                    .push_bind(EVENT_VERSION)
+                    .push_bind(&row.payload)
                     .push_unseparated(json)
-                    .push_bind(row.metadata.to_string())
+                    .push_bind(&row.metadata)
                     .push_unseparated(json);
             });
             match insert.build().execute(&mut *transaction).await {

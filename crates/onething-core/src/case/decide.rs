@@ -15,7 +15,7 @@ use super::state::{
     Case, CaseFile, CaseStatus, ClockMove, ClockStop, ExtensionState, StepRecord, StepState,
 };
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
-use crate::expression::{self, Bindings, ExpressionSource};
+use crate::expression::{self, Bindings};
 use crate::value_type::{check_bounds, check_object_on, normalise_identities, ValueProblem};
 use crate::workflow::{Definition, Step, StepKind};
 
@@ -1081,12 +1081,8 @@ impl<'a> Decision<'a> {
         let Some(when) = &step.when else {
             return Ok(true);
         };
-        let source = ExpressionSource {
-            text: when,
-            start: 0,
-        };
         let program =
-            expression::compile(&source).map_err(|_| format!("`{when}` does not parse"))?;
+            expression::compiled(when).ok_or_else(|| format!("`{when}` does not parse"))?;
         match self.bindings(step).evaluate(&program) {
             Ok(cel::Value::Bool(holds)) => Ok(holds),
             Ok(_) => Err(format!("`{when}` did not give true or false")),
@@ -1224,12 +1220,7 @@ impl<'a> Decision<'a> {
         if !step.time_limits.is_empty() {
             let bindings = self.bindings(step);
             for rule in &step.time_limits {
-                let source = ExpressionSource {
-                    text: &rule.when,
-                    start: 0,
-                };
-                let holds = expression::compile(&source)
-                    .ok()
+                let holds = expression::compiled(&rule.when)
                     .and_then(|program| bindings.evaluate(&program).ok())
                     .is_some_and(|value| value == cel::Value::Bool(true));
                 if holds {
@@ -1372,12 +1363,8 @@ fn bills_for(step: &Step, bindings: &Bindings) -> Result<Vec<IssuedBill>, CaseEr
     for bill in &step.bills {
         let mut items = Vec::new();
         for item in &bill.items {
-            let source = ExpressionSource {
-                text: &item.amount,
-                start: 0,
-            };
-            let program = expression::compile(&source)
-                .map_err(|_| fail(format!("the amount `{}` does not parse", item.amount)))?;
+            let program = expression::compiled(&item.amount)
+                .ok_or_else(|| fail(format!("the amount `{}` does not parse", item.amount)))?;
             let value = bindings.evaluate(&program).map_err(|error| {
                 fail(format!(
                     "the amount `{}` could not be computed: {error}",
