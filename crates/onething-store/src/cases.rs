@@ -400,6 +400,9 @@ impl CaseStore {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let participants = participants(&before, &self.library, &command);
             let first_sequence = before.file().map_or(0, |file| file.sequence) + 1;
+            let tasks_before = before.file().map(|file| {
+                views::task_rows(file, self.library.by_hash(&file.hash).as_deref())
+            });
             let mut case = before;
             let mut previous = previous_hash;
             let mut rows = Vec::with_capacity(events.len());
@@ -478,7 +481,11 @@ impl CaseStore {
                 });
             }
             let read_models = views::rows_for(&case, self.library.as_ref())?;
-            match self.append(&rows, read_models.as_ref()).await? {
+            let tasks_changed = match (&tasks_before, &read_models) {
+                (Some(before), Some((_, after))) => before != after,
+                _ => true,
+            };
+            match self.append(&rows, read_models.as_ref(), tasks_changed).await? {
                 Appended::Stored => {
                     self.cache.put(
                         case_id,
@@ -519,6 +526,7 @@ impl CaseStore {
         &self,
         rows: &[NewRow],
         read_models: Option<&(views::SummaryRow, Vec<views::TaskRow>)>,
+        tasks_changed: bool,
     ) -> Result<Appended, StoreError> {
         let database = &self.database;
         // PostgreSQL stores payload and metadata as json; SQLite as text.
@@ -553,7 +561,7 @@ impl CaseStore {
                 Err(error) => return Err(error.into()),
             }
             if let Some((summary, tasks)) = read_models {
-                views::write_rows!(transaction, database, summary, tasks)?;
+                views::write_rows!(transaction, database, summary, tasks, tasks_changed)?;
             }
             transaction.commit().await?;
             Ok(Appended::Stored)

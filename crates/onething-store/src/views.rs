@@ -46,6 +46,49 @@ pub struct TaskRow {
     pub provisional_years: Option<String>,
 }
 
+/// The task rows of a case: each started step in its agency's list, and an
+/// extension waiting for another agency in the approver's.
+pub fn task_rows(
+    file: &onething_core::case::CaseFile,
+    definition: Option<&onething_core::workflow::Definition>,
+) -> Vec<TaskRow> {
+    let mut tasks = Vec::new();
+    for step in file.steps.iter().filter(|step| step.state.is_started()) {
+        let task = |agency: &str, state: &str| TaskRow {
+            case_id: file.id.clone(),
+            step: step.id.clone(),
+            agency: agency.to_string(),
+            workflow: file.workflow.clone(),
+            state: state.to_string(),
+            due: step.due.map(timestamp),
+            warned: i64::from(step.warned),
+            overdue: i64::from(step.overdue),
+            activated_at: step.activated_at.map(timestamp),
+            provisional_years: (!step.provisional_years.is_empty()).then(|| {
+                step.provisional_years
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        };
+        tasks.push(task(&step.agency, step.state.name()));
+        let waiting = step
+            .extension
+            .as_ref()
+            .is_some_and(|extension| extension.state == ExtensionState::Requested);
+        let approver = definition
+            .and_then(|definition| definition.step(&step.id))
+            .and_then(|defined| Some(defined.extension.as_ref()?.approver(defined).to_string()));
+        if let (true, Some(approver)) = (waiting, approver) {
+            if approver != step.agency {
+                tasks.push(task(&approver, "extension_requested"));
+            }
+        }
+    }
+    tasks
+}
+
 /// The read-model rows a case should have: a pure function of its state.
 pub fn rows_for(
     case: &Case,
@@ -57,45 +100,7 @@ pub fn rows_for(
     let definition = library.by_hash(&file.hash);
     let summary: CaseView = view(case, definition.as_deref(), Disclosure::Masked).expect("opened");
     let body = serde_json::to_string(&summary).map_err(|e| StoreError::Decode(e.to_string()))?;
-    let mut tasks = Vec::new();
-    for step in summary.open_tasks() {
-        let task = |agency: &str, state: &str| TaskRow {
-            case_id: summary.id.clone(),
-            step: step.id.clone(),
-            agency: agency.to_string(),
-            workflow: summary.workflow.clone(),
-            state: state.to_string(),
-            due: step.due.map(timestamp),
-            warned: i64::from(step.warned),
-            overdue: i64::from(step.overdue),
-            activated_at: file
-                .step(&step.id)
-                .and_then(|record| record.activated_at)
-                .map(timestamp),
-            provisional_years: (!step.provisional_years.is_empty()).then(|| {
-                step.provisional_years
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
-        };
-        tasks.push(task(&step.agency, step.state.name()));
-        // An extension waiting for its approver is a task of the approver's.
-        let waiting = step
-            .extension
-            .as_ref()
-            .is_some_and(|extension| extension.state == ExtensionState::Requested);
-        let approver = definition
-            .as_deref()
-            .and_then(|definition| definition.step(&step.id))
-            .and_then(|defined| Some(defined.extension.as_ref()?.approver(defined).to_string()));
-        if let (true, Some(approver)) = (waiting, approver) {
-            if approver != step.agency {
-                tasks.push(task(&approver, "extension_requested"));
-            }
-        }
-    }
+    let tasks = task_rows(file, definition.as_deref());
     let row = SummaryRow {
         case_id: summary.id.clone(),
         workflow: summary.workflow.clone(),
@@ -148,7 +153,10 @@ pub(crate) use insert_tasks;
 /// Writes one case's rows inside a transaction of either backend: the
 /// summary only if it is newer than the stored one, then its tasks.
 macro_rules! write_rows {
-    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr) => {{
+    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr) => {
+        $crate::views::write_rows!($transaction, $database, $summary, $tasks, true)
+    };
+    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr, $tasks_changed:expr) => {{
         let database: &$crate::database::Database = $database;
         let summary: &$crate::views::SummaryRow = $summary;
         let tasks: &[$crate::views::TaskRow] = $tasks;
@@ -175,7 +183,8 @@ macro_rules! write_rows {
             .await?
             .rows_affected();
         // Zero rows: a newer state is already stored; leave its tasks alone.
-        if written > 0 {
+        // Tasks the command did not change are not written again.
+        if written > 0 && $tasks_changed {
             let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
             sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
             if !tasks.is_empty() {
