@@ -1,6 +1,7 @@
 //! Two `onething serve` processes on one PostgreSQL, driven at once: the
 //! deadline check and webhook deliveries run under leases, so no deadline
-//! event and no delivery is duplicated because the two raced.
+//! event and no delivery is duplicated because the two raced; each process
+//! caches the cases it handled, and no update of the other is lost.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -159,6 +160,36 @@ fn two_servers_on_one_postgres_duplicate_no_deadline_event_and_no_delivery() {
         }
         for completion in completions {
             assert!(completion.await.unwrap().is_success());
+        }
+        // Back on the node that opened each case, whose cached case has not
+        // seen the other node's birth certificate: household registration
+        // (which waits for it) and the vaccination card go through, and the
+        // other node's update is not lost.
+        for (index, case) in cases.iter().enumerate() {
+            let base = &bases[index % 2];
+            for (token, step, outputs) in [
+                ("t-police", "household_registration", json!({"child_id": "110101202506010015"})),
+                ("t-cdc", "vaccination_card", json!({"card_number": "V"})),
+            ] {
+                let reply = http
+                    .post(format!("{base}/api/v1/cases/{case}/steps/{step}/complete"))
+                    .bearer_auth(token)
+                    .json(&json!({"outputs": outputs}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = reply.status();
+                let body: Value = reply.json().await.unwrap();
+                assert!(status.is_success(), "{case} {step}: {status} {body}");
+                let states: Vec<&str> = body["case"]["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| ["birth_certificate", step].contains(&s["id"].as_str().unwrap()))
+                    .map(|s| s["state"].as_str().unwrap())
+                    .collect();
+                assert_eq!(states, ["completed", "completed"], "{case}: both nodes' updates kept");
+            }
         }
         // Several deadline checks and polls on both nodes.
         tokio::time::sleep(Duration::from_millis(3500)).await;

@@ -400,9 +400,9 @@ impl CaseStore {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let participants = participants(&before, &self.library, &command);
             let first_sequence = before.file().map_or(0, |file| file.sequence) + 1;
-            let tasks_before = before.file().map(|file| {
-                views::task_rows(file, self.library.by_hash(&file.hash).as_deref())
-            });
+            let tasks_before = before
+                .file()
+                .map(|file| views::task_rows(file, self.library.by_hash(&file.hash).as_deref()));
             let mut case = before;
             let mut previous = previous_hash;
             let mut rows = Vec::with_capacity(events.len());
@@ -485,7 +485,10 @@ impl CaseStore {
                 (Some(before), Some((_, after))) => before != after,
                 _ => true,
             };
-            match self.append(&rows, read_models.as_ref(), tasks_changed).await? {
+            match self
+                .append(&rows, read_models.as_ref(), tasks_changed)
+                .await?
+            {
                 Appended::Stored => {
                     self.cache.put(
                         case_id,
