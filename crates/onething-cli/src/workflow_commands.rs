@@ -71,6 +71,28 @@ pub fn load(folder: &Path, terminal: &mut Terminal<'_>) -> anyhow::Result<Catalo
     }
 }
 
+fn no_workflow(id: &str, version: Option<u32>, folder: &Path) -> String {
+    format!(
+        "no workflow `{id}`{} in {}",
+        version.map(|v| format!(" v{v}")).unwrap_or_default(),
+        folder.display()
+    )
+}
+
+/// Whether a version is in force at `now`, on its calendar's local date.
+fn in_force_at(
+    catalog: &Catalog,
+    definition: &Definition,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let today = catalog
+        .registry
+        .calendars
+        .get(&definition.calendar)
+        .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
+    onething_core::case::in_force_on(definition, today)
+}
+
 /// The version asked for, or the one in force at `now`, or else the newest.
 fn chosen<'a>(
     catalog: &'a Catalog,
@@ -86,14 +108,7 @@ fn chosen<'a>(
         None => catalog
             .versions_of(id)
             .into_iter()
-            .find(|definition| {
-                let today = catalog
-                    .registry
-                    .calendars
-                    .get(&definition.calendar)
-                    .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
-                onething_core::case::in_force_on(definition, today)
-            })
+            .find(|definition| in_force_at(catalog, definition, now))
             .or_else(|| catalog.latest(id)),
     }
 }
@@ -151,14 +166,7 @@ pub fn run(
         }
         WorkflowCommand::List { json } => {
             let catalog = load(folder, terminal)?;
-            let in_force = |definition: &Definition| {
-                let today = catalog
-                    .registry
-                    .calendars
-                    .get(&definition.calendar)
-                    .map_or_else(|| now.date_naive(), |calendar| calendar.local_date(now));
-                onething_core::case::in_force_on(definition, today)
-            };
+            let in_force = |definition: &Definition| in_force_at(&catalog, definition, now);
             if json {
                 let list: Vec<_> = catalog
                     .versions
@@ -198,13 +206,8 @@ pub fn run(
         }
         WorkflowCommand::Show { id, version, json } => {
             let catalog = load(folder, terminal)?;
-            let definition = chosen(&catalog, &id, version, now).with_context(|| {
-                format!(
-                    "no workflow `{id}`{} in {}",
-                    version.map(|v| format!(" v{v}")).unwrap_or_default(),
-                    folder.display()
-                )
-            })?;
+            let definition = chosen(&catalog, &id, version, now)
+                .with_context(|| no_workflow(&id, version, folder))?;
             if json {
                 writeln!(
                     terminal.out,
@@ -239,13 +242,8 @@ pub fn run(
             format,
         } => {
             let catalog = load(folder, terminal)?;
-            let definition = chosen(&catalog, &id, version, now).with_context(|| {
-                format!(
-                    "no workflow `{id}`{} in {}",
-                    version.map(|v| format!(" v{v}")).unwrap_or_default(),
-                    folder.display()
-                )
-            })?;
+            let definition = chosen(&catalog, &id, version, now)
+                .with_context(|| no_workflow(&id, version, folder))?;
             let format = match format {
                 Format::Mermaid => GraphFormat::Mermaid,
                 Format::Dot => GraphFormat::Dot,

@@ -15,28 +15,8 @@ use onething_core::registry::Registry;
 use onething_core::workflow::parse_workflow;
 use serde_json::json;
 
-const AGENCIES: &str = r#"
-[[agency]]
-id = "window"
-name = { zh = "综合窗口", en = "Window" }
-kind = "window"
-[[agency]]
-id = "a"
-name = { zh = "甲局", en = "Agency A" }
-kind = "government"
-[[agency]]
-id = "b"
-name = { zh = "乙局", en = "Agency B" }
-kind = "government"
-[[agency]]
-id = "tax"
-name = { zh = "税务局", en = "Tax bureau" }
-kind = "government"
-[[agency]]
-id = "finance"
-name = { zh = "财政局", en = "Finance bureau" }
-kind = "government"
-"#;
+mod common;
+use common::AGENCIES;
 
 const OFFICIAL_2027: &str = "[years.2027]
 source = \"a test notice\"
