@@ -430,4 +430,85 @@ fn two_stores_with_caches_of_their_own_lose_no_update_on_sqlite() {
 fn two_stores_with_caches_of_their_own_lose_no_update_on_postgres() {
     let database = TestDatabase::postgres();
     runtime().block_on(two_caches(&database.url));
+
+/// A server killed while it held a lease (a webhook subscription's, a
+/// periodic job's) never gives it back: once it has expired, another server
+/// takes it, and the holder may renew its own. On SQLite the conditions of
+/// both queries use a placeholder twice, which once bound NULL to the second
+/// use, so an expired lease was never taken over and deliveries stopped for
+/// good after a crash.
+async fn leases_left_by_a_dead_server(database: &str) {
+    use onething_store::{leases, webhooks};
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let store = open_case_store(database, &catalog).await.unwrap();
+    let database = store.database();
+    let start = at(1);
+    let later = |seconds: i64| start + chrono::Duration::seconds(seconds);
+
+    webhooks::declare(
+        database,
+        "feed",
+        "window",
+        "http://127.0.0.1:9/",
+        None,
+        None,
+        start,
+    )
+    .await
+    .unwrap();
+    assert!(webhooks::lease(database, "feed", "dead", start, later(15))
+        .await
+        .unwrap());
+    assert!(
+        !webhooks::lease(database, "feed", "other", later(5), later(20))
+            .await
+            .unwrap(),
+        "a lease still running is not taken"
+    );
+    assert!(
+        webhooks::lease(database, "feed", "dead", later(5), later(20))
+            .await
+            .unwrap(),
+        "the holder renews its own lease"
+    );
+    assert!(
+        webhooks::lease(database, "feed", "other", later(21), later(36))
+            .await
+            .unwrap(),
+        "an expired lease is taken over"
+    );
+
+    assert!(
+        leases::acquire(database, "deadline-check", "dead", start, later(15))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !leases::acquire(database, "deadline-check", "other", later(5), later(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        leases::acquire(database, "deadline-check", "dead", later(5), later(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        leases::acquire(database, "deadline-check", "other", later(21), later(36))
+            .await
+            .unwrap()
+    );
+    database.close().await;
+}
+
+#[test]
+fn an_expired_lease_of_a_dead_server_is_taken_over_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    runtime().block_on(leases_left_by_a_dead_server(&database.url));
+}
+
+#[test]
+fn an_expired_lease_of_a_dead_server_is_taken_over_on_postgres() {
+    let database = TestDatabase::postgres();
+    runtime().block_on(leases_left_by_a_dead_server(&database.url));
 }

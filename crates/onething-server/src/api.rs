@@ -1924,6 +1924,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             "503",
             "The case kept changing, or the database cannot be reached; nothing was stored; retry after `Retry-After` seconds",
         ),
+        (
+            "507",
+            "The database's disk is full; nothing was stored; retry after `Retry-After` seconds once there is room",
+        ),
     ]);
     for item in document.paths.paths.values_mut() {
         for operation in [&mut item.get, &mut item.post].into_iter().flatten() {

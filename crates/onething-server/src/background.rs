@@ -330,6 +330,13 @@ fn lag_seconds(waiting: &[feed::FeedEvent], now: chrono::DateTime<Utc>) -> i64 {
         })
 }
 
+/// How long a node holds a subscription's lease: twice the receiver's
+/// timeout and five seconds more.
+fn webhook_lease(settings: &WebhookSettings) -> chrono::Duration {
+    chrono::Duration::from_std(settings.timeout * 2).unwrap_or_default()
+        + chrono::Duration::seconds(5)
+}
+
 async fn deliver(
     state: &AppState,
     client: &reqwest::Client,
@@ -339,7 +346,12 @@ async fn deliver(
 ) -> Result<(), onething_store::StoreError> {
     let database = state.store.database();
     let now = Utc::now();
-    let lease_until = now + chrono::Duration::seconds(60);
+    // The lease covers one delivery (the receiver's timeout) with room to
+    // spare, and is renewed after each one. It is no longer than that so
+    // that when a server dies holding it (kill -9, a crash), another server
+    // or the restarted one takes the subscription over within seconds.
+    let lease = webhook_lease(settings);
+    let lease_until = now + lease;
     if !webhooks::lease(database, &subscription.id, &state.node, now, lease_until).await? {
         return Ok(());
     }
@@ -419,7 +431,7 @@ async fn deliver(
                     &current.id,
                     &state.node,
                     &event.cursor,
-                    Utc::now() + chrono::Duration::seconds(60),
+                    Utc::now() + lease,
                 )
                 .await?
                 {

@@ -158,9 +158,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The database's disk is full: 507 `storage_full` with `Retry-After`;
+    /// nothing was stored, the same command may be sent again once there is
+    /// room.
+    pub fn storage_full(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "the database's disk is full");
+        let mut answer = ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "the database's disk is full; nothing was stored, try again once there is room",
+        );
+        answer.retry_after = Some(1);
+        answer
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        if error.is_unavailable() {
+        // A full disk first: an I/O error may be either, and ENOSPC is not
+        // fixed by waiting for the database to come back.
+        if error.is_storage_full() {
+            ApiError::storage_full(error)
+        } else if error.is_unavailable() {
             ApiError::unavailable(error)
         } else {
             ApiError::internal(error)
@@ -206,5 +226,26 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_storage_full_with_retry_after_not_an_internal_error() {
+        let full = StoreError::Database(sqlx::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert!(full.is_storage_full());
+        let answer = ApiError::from(full);
+        assert_eq!(answer.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(answer.body.code, "storage_full");
+        assert_eq!(answer.retry_after, Some(1));
+        let other = StoreError::Decode("x".into());
+        assert!(!other.is_storage_full());
+        assert_eq!(
+            ApiError::from(other).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -124,7 +124,10 @@ impl Database {
         }
     }
 
-    /// Writes SQL with `$1, $2, …` placeholders in order; SQLite gets `?`.
+    /// Writes SQL with `$1, $2, …` placeholders; SQLite gets `?1, ?2, …`.
+    /// The numbers are kept, so that a placeholder used twice (`$4` in two
+    /// conditions) is bound to the same argument on both databases; a bare
+    /// `?` would take the next argument, and one past the last is NULL.
     pub fn sql(&self, text: &str) -> String {
         match self {
             Database::Postgres(_) => text.to_string(),
@@ -133,10 +136,10 @@ impl Database {
                 let mut chars = text.chars().peekable();
                 while let Some(c) = chars.next() {
                     if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                        while chars.peek().is_some_and(char::is_ascii_digit) {
-                            chars.next();
-                        }
                         out.push('?');
+                        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                            out.push(digit);
+                        }
                     } else {
                         out.push(c);
                     }

@@ -51,6 +51,22 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database's disk is full (SQLite `SQLITE_FULL`, PostgreSQL
+    /// `53100 disk_full`, or the operating system's `ENOSPC`): nothing was
+    /// stored; worth retrying once an operator has made room.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code == "13" || code == "53100"),
+            StoreError::Database(sqlx::Error::Io(error)) => error.raw_os_error() == Some(28),
+            StoreError::EventStore(message) => message.contains("database or disk is full"),
+            _ => false,
+        }
+    }
+}
+
 /// What became of a command that did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
