@@ -430,6 +430,7 @@ fn two_stores_with_caches_of_their_own_lose_no_update_on_sqlite() {
 fn two_stores_with_caches_of_their_own_lose_no_update_on_postgres() {
     let database = TestDatabase::postgres();
     runtime().block_on(two_caches(&database.url));
+}
 
 /// A server killed while it held a lease (a webhook subscription's, a
 /// periodic job's) never gives it back: once it has expired, another server
