@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use onething_store::CaseStore;
 use tokio::sync::{watch, Notify};
@@ -71,7 +70,8 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// The whole API as one router, for the server and for tests (`oneshot`).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    with_layers(routes(), state, max_body_bytes)
+    let (routes, _document) = api::routes().split_for_parts();
+    with_layers(routes, state, max_body_bytes)
 }
 
 /// What every route goes through: the unknown-path and wrong-method answers,
@@ -91,68 +91,6 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: us
             count_requests,
         ))
         .with_state(state)
-}
-
-fn routes() -> Router<AppState> {
-    use api::*;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi_json))
-        .route("/api/v1/cases", post(open_case).get(list_cases))
-        .route("/api/v1/cases/{case}", get(get_case))
-        .route("/api/v1/cases/{case}/at/{sequence}", get(get_case_at))
-        .route("/api/v1/cases/{case}/history", get(history))
-        .route("/api/v1/cases/{case}/export", get(export))
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/complete",
-            post(complete_step),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/return",
-            post(return_step),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/refuse",
-            post(refuse_step),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/request-supplement",
-            post(request_supplement),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/extend",
-            post(extend_step),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/extension-decision",
-            post(decide_extension),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/suspend",
-            post(suspend_step),
-        )
-        .route(
-            "/api/v1/cases/{case}/steps/{step}/resume",
-            post(resume_step),
-        )
-        .route("/api/v1/cases/{case}/supplement", post(supplement))
-        .route("/api/v1/cases/{case}/payments", post(pay))
-        .route("/api/v1/cases/{case}/withdraw", post(withdraw))
-        .route("/api/v1/cases/{case}/rating", post(rate))
-        .route("/api/v1/agencies/{agency}/inbox", get(inbox))
-        .route("/api/v1/events", get(events))
-        .route("/api/v1/workflows", get(list_workflows))
-        .route("/api/v1/workflows/reload", post(reload_workflows))
-        .route("/api/v1/workflows/{workflow}", get(show_workflow))
-        .route("/api/v1/workflows/{workflow}/graph", get(workflow_graph))
-        .route("/api/v1/webhooks", get(list_webhooks))
-        .route(
-            "/api/v1/webhooks/{subscription}/resume",
-            post(resume_webhook),
-        )
-        .route("/api/v1/audit/verify", get(audit_verify))
-        .route("/api/v1/statistics", get(statistics))
 }
 
 /// Background jobs, stopped together on shutdown.

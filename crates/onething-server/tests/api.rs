@@ -1251,12 +1251,11 @@ async fn the_openapi_document_covers_every_route_and_error() {
             .get(path)
             .unwrap_or_else(|| panic!("{path} is documented"));
         for operation in item.as_object().unwrap().values() {
-            for status in ["400", "401", "403", "404", "409", "413", "500", "503"] {
-                assert!(
-                    operation["responses"].get(status).is_some(),
-                    "{path} documents {status}"
-                );
-            }
+            // Which errors each operation lists is checked in tests/openapi.rs.
+            assert!(
+                operation["responses"].get("500").is_some(),
+                "{path} documents 500"
+            );
         }
     }
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());

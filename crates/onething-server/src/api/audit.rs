@@ -1,0 +1,130 @@
+//! Audit: verifying hash chains against the latest checkpoint, and a case's
+//! self-contained record for inspectors.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access::load_case;
+use super::document::{ScopedReadErrors, VerifyErrors};
+use super::extract::{Params, PathParams};
+use crate::auth::{Client, Permission};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(audit_verify))
+        .routes(routes!(export))
+}
+
+/// How a case record is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// The record as JSON (`onething-case-export-1`).
+    #[default]
+    Json,
+    /// One printable HTML page.
+    Html,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    pub intact: bool,
+    pub cases: u64,
+    pub events: u64,
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyParameters {
+    pub case: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParameters {
+    /// `json` (default) or `html`.
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+/// Verify every hash chain (or one case's) against the latest checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", params(VerifyParameters), responses((status = 200, body = VerifyResponse), VerifyErrors), security(("bearer" = [])))]
+pub async fn audit_verify(
+    State(state): State<AppState>,
+    client: Client,
+    Params(parameters): Params<VerifyParameters>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    client.require(Permission::Verify)?;
+    let checkpoint = onething_store::audit::latest_checkpoint(state.store.database()).await?;
+    if let Some(checkpoint) = &checkpoint {
+        let checked = match &state.trusted_checkpoint_key {
+            Some(trusted) => checkpoint.check_trusted(trusted),
+            None => checkpoint.check(),
+        };
+        if let Err(error) = checked {
+            tracing::error!(taken_at = %checkpoint.taken_at, %error, "the latest checkpoint cannot be trusted");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "untrusted_checkpoint",
+                format!(
+                    "the checkpoint of {} cannot be trusted",
+                    checkpoint.taken_at
+                ),
+            )
+            .with_reasons(vec![error.to_string()]));
+        }
+    }
+    if let Some(case_id) = &parameters.case {
+        load_case(&state, case_id).await?;
+    }
+    let report = onething_store::audit::verify(
+        state.store.database(),
+        parameters.case.as_deref(),
+        checkpoint.as_ref(),
+        &mut |_| {},
+    )
+    .await?;
+    Ok(Json(VerifyResponse {
+        intact: report.intact(),
+        cases: report.cases,
+        events: report.events,
+        findings: report
+            .findings
+            .iter()
+            .map(|f| serde_json::to_value(f).expect("serialises"))
+            .collect(),
+    }))
+}
+
+/// Export a case's self-contained record, as JSON or a printable HTML page.
+#[utoipa::path(get, path = "/api/v1/cases/{case}/export", tag = "audit", params(("case" = String, Path), ExportParameters), responses((status = 200, description = "The record as JSON, or with `format=html` one printable page", content((Object = "application/json"), (String = "text/html"))), ScopedReadErrors), security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(case_id): PathParams<String>,
+    Params(parameters): Params<ExportParameters>,
+) -> Result<Response, ApiError> {
+    client.require(Permission::ExportRecords)?;
+    let html = matches!(parameters.format.unwrap_or_default(), ExportFormat::Html);
+    let exported_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let record = onething_store::export::export_case(&state.store, &case_id, exported_at)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no case `{case_id}`")))?;
+    Ok(if html {
+        Html(onething_store::export::render_html(&record)).into_response()
+    } else {
+        Json(record).into_response()
+    })
+}

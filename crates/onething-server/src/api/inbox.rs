@@ -1,0 +1,120 @@
+//! An agency's inbox: its tasks, oldest due first.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use onething_core::case;
+use onething_store::views;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::document::ScopedReadErrors;
+use super::extract::{Params, PathParams};
+use crate::auth::{Client, Permission, Role};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(inbox))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Task {
+    pub case_id: String,
+    pub step: String,
+    pub agency: String,
+    pub workflow: String,
+    /// `active`, `paused` (waiting for a supplement), `suspended` (a special
+    /// procedure), or
+    /// `extension_requested` (this agency decides another's extension).
+    pub state: String,
+    /// Written as in the case view (`2026-12-01T16:00:00Z`).
+    pub due: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub activated_at: Option<DateTime<Utc>>,
+    /// The due time was counted on a provisional calendar year (no official
+    /// holiday table yet); it is revised when the table arrives.
+    pub provisional: bool,
+    /// Which years were provisional.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Inbox {
+    pub agency: String,
+    pub tasks: Vec<Task>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParameters {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// An agency's inbox: its active and paused tasks, oldest due first.
+#[utoipa::path(get, path = "/api/v1/agencies/{agency}/inbox", tag = "agencies", params(("agency" = String, Path), PageParameters), responses((status = 200, body = Inbox), ScopedReadErrors), security(("bearer" = [])))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    client: Client,
+    PathParams(agency): PathParams<String>,
+    Params(page): Params<PageParameters>,
+) -> Result<Json<Inbox>, ApiError> {
+    client.require(Permission::ReadInboxes)?;
+    if client.role == Role::Agency && client.agency.as_deref() != Some(agency.as_str()) {
+        return Err(ApiError::forbidden("an agency reads only its own inbox"));
+    }
+    if !state
+        .store
+        .library()
+        .current_definitions()
+        .iter()
+        .any(|d| d.agencies.iter().any(|a| a.id == agency))
+        && agency != case::WINDOW_AGENCY
+    {
+        return Err(ApiError::not_found(format!(
+            "no agency `{agency}` takes part in any bundle"
+        )));
+    }
+    let limit = page.limit.unwrap_or(50).clamp(1, 500);
+    let offset = page.offset.unwrap_or(0).max(0);
+    let tasks = views::agency_tasks(state.store.database(), &agency, limit, offset).await?;
+    Ok(Json(Inbox {
+        agency,
+        tasks: tasks
+            .into_iter()
+            .map(|task| Task {
+                case_id: task.case_id,
+                step: task.step,
+                agency: task.agency,
+                workflow: task.workflow,
+                state: task.state,
+                due: stored_time(task.due),
+                warned: task.warned != 0,
+                overdue: task.overdue != 0,
+                activated_at: stored_time(task.activated_at),
+                provisional: task.provisional_years.is_some(),
+                provisional_years: task
+                    .provisional_years
+                    .iter()
+                    .flat_map(|years| years.split(','))
+                    .filter_map(|year| year.parse().ok())
+                    .collect(),
+            })
+            .collect(),
+        limit,
+        offset,
+    }))
+}
+
+/// A stored read-model time (UTC, milliseconds) as a time.
+fn stored_time(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|time| time.with_timezone(&Utc))
+}
