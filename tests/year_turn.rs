@@ -542,7 +542,7 @@ fn revision_through_reload(database: &TestDatabase) {
         );
         let events = server.state.store.events(&case_id).await.unwrap();
         let last = events.last().unwrap();
-        assert_eq!(last.metadata["correlation_id"], correlation);
+        assert_eq!(last.metadata.correlation_id, correlation);
 
         // Nothing is revised twice.
         let (_, again) = server

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use onething_core::audit::{public_key_hex, seed_hex, Checkpoint};
 use onething_store::audit::{latest_checkpoint, take_checkpoint, verify};
@@ -89,9 +88,7 @@ fn end_progress() {
     }
 }
 
-fn millis(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use onething_store::time::stamp as millis;
 
 pub async fn run_audit(
     setting: Setting<'_>,

@@ -686,23 +686,23 @@ pub async fn run(
                     definition.as_deref(),
                     calendar.as_deref(),
                 );
-                let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
+                let metadata = &stored.metadata;
                 if json {
                     entries.push(serde_json::json!({
                         "sequence": stored.sequence,
                         "type": stored.event.change.name(),
-                        "recorded_at": field("recorded_at"),
+                        "recorded_at": metadata.recorded_at,
                         "at": stored.event.at,
-                        "actor": field("actor"),
-                        "role": field("role"),
-                        "channel": field("channel"),
-                        "command_id": field("command_id"),
-                        "correlation_id": field("correlation_id"),
-                        "event_id": field("event_id"),
+                        "actor": metadata.actor,
+                        "role": metadata.role,
+                        "channel": metadata.channel,
+                        "command_id": metadata.command_id,
+                        "correlation_id": metadata.correlation_id,
+                        "event_id": metadata.event_id,
                         "words": words,
                         "payload": stored.event,
-                        "hash": field("hash"),
-                        "prev_hash": field("prev_hash"),
+                        "hash": metadata.hash,
+                        "prev_hash": metadata.prev_hash,
                     }));
                 } else {
                     writeln!(
@@ -714,10 +714,10 @@ pub async fn run(
                             calendar.as_deref(),
                             "%Y-%m-%d %H:%M"
                         ),
-                        field("actor"),
+                        metadata.actor,
                         words.zh,
                         words.en,
-                        field("hash"),
+                        metadata.hash,
                     )?;
                 }
             }
@@ -930,21 +930,24 @@ pub async fn run(
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
             } else {
                 for task in &tasks {
-                    let provisional = task
-                        .provisional_years
-                        .as_deref()
-                        .map(|years| format!("\tprovisional ({years})"))
-                        .unwrap_or_default();
+                    let provisional = if task.provisional_years.is_empty() {
+                        String::new()
+                    } else {
+                        let years: Vec<String> =
+                            task.provisional_years.iter().map(i32::to_string).collect();
+                        format!("\tprovisional ({})", years.join(","))
+                    };
                     writeln!(
                         terminal.out,
                         "{}\t{}\t{}\t{}\t{}{provisional}",
                         task.case_id,
                         task.step,
                         task.state,
-                        task.due.as_deref().unwrap_or("-"),
-                        if task.overdue != 0 {
+                        task.due
+                            .map_or_else(|| "-".to_string(), onething_store::time::stamp),
+                        if task.overdue {
                             "overdue"
-                        } else if task.warned != 0 {
+                        } else if task.warned {
                             "warned"
                         } else {
                             ""

@@ -254,7 +254,7 @@ async fn take_checkpoint(
     {
         return Ok(());
     }
-    let taken_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let taken_at = onething_store::time::stamp(now);
     let checkpoint =
         onething_store::audit::take_checkpoint(state.store.database(), taken_at, signing_seed)
             .await?;
@@ -323,11 +323,8 @@ pub async fn webhook_loop(
 fn lag_seconds(waiting: &[feed::FeedEvent], now: chrono::DateTime<Utc>) -> i64 {
     waiting
         .first()
-        .and_then(|event| event.metadata.get("recorded_at")?.as_str())
-        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
-        .map_or(0, |oldest| {
-            (now - oldest.with_timezone(&Utc)).num_seconds().max(0)
-        })
+        .and_then(|event| event.attribution().recorded_time())
+        .map_or(0, |oldest| (now - oldest).num_seconds().max(0))
 }
 
 /// How long a node holds a subscription's lease: twice the receiver's
@@ -389,10 +386,7 @@ async fn deliver(
         let payload = crate::api::disclosed_payload(
             state,
             disclosure,
-            event
-                .metadata
-                .get("definition_hash")
-                .and_then(|hash| hash.as_str()),
+            Some(&event.attribution().definition_hash),
             event.payload,
         );
         let body = serde_json::json!({

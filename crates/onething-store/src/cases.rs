@@ -1,7 +1,6 @@
 //! Running commands against stored cases: one load, one decision, one append
 //! (retried on an optimistic-concurrency conflict), then the read models.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use sqlx::Row;
 
 use crate::database::Database;
 use crate::error::{CommandError, StoreError};
+use crate::metadata::EventMetadata;
 use crate::views;
 use crate::with_pool;
 
@@ -52,12 +52,12 @@ pub struct StoredEvent {
     pub event: CaseEvent,
     /// Attribution and chain: event id, command and correlation ids, actor,
     /// role, channel, recorded time, definition hash, previous hash, hash.
-    pub metadata: HashMap<String, String>,
+    pub metadata: EventMetadata,
 }
 
 impl StoredEvent {
     pub fn hash(&self) -> &str {
-        self.metadata.get("hash").map_or("", String::as_str)
+        &self.metadata.hash
     }
 }
 
@@ -169,20 +169,10 @@ fn decode(row: SerializedEvent) -> Result<StoredEvent, StoreError> {
             sequence: row.sequence as u64,
             message: e.to_string(),
         })?;
-    let metadata: HashMap<String, String> = match row.metadata {
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(key, value)| match value {
-                Value::String(text) => (key, text),
-                other => (key, other.to_string()),
-            })
-            .collect(),
-        _ => HashMap::new(),
-    };
     Ok(StoredEvent {
         sequence: row.sequence as u64,
         event,
-        metadata,
+        metadata: EventMetadata::from_value(&row.metadata),
     })
 }
 
@@ -396,8 +386,7 @@ impl CaseStore {
                     conflicts,
                 });
             }
-            let recorded_at =
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let recorded_at = crate::time::stamp(chrono::Utc::now());
             let participants = participants(&before, &self.library, &command);
             let first_sequence = before.file().map_or(0, |file| file.sequence) + 1;
             let tasks_before = before
@@ -414,39 +403,29 @@ impl CaseStore {
                     .file()
                     .map(|file| file.hash.clone())
                     .unwrap_or_default();
-                let fields = [
-                    ("event_id", event_id(case_id, sequence)),
-                    ("case_id", case_id.to_string()),
-                    ("sequence", sequence.to_string()),
-                    ("command_id", command.command_id.clone()),
-                    (
-                        "correlation_id",
-                        attribution
-                            .correlation_id
-                            .clone()
-                            .unwrap_or_else(|| command.command_id.clone()),
-                    ),
-                    ("actor", command.actor.to_string()),
-                    ("action", command.action.name().to_string()),
-                    (
-                        "role",
-                        attribution
-                            .role
-                            .clone()
-                            .unwrap_or_else(|| role_of(&command.actor).to_string()),
-                    ),
-                    ("channel", attribution.channel.clone()),
-                    ("recorded_at", recorded_at.clone()),
-                    ("definition_hash", definition_hash),
-                    ("agencies", participants.clone()),
-                    ("prev_hash", previous.clone()),
-                ];
-                let mut metadata = Value::Object(
-                    fields
-                        .iter()
-                        .map(|(key, value)| (key.to_string(), Value::String(value.clone())))
-                        .collect(),
-                );
+                let mut metadata = EventMetadata {
+                    event_id: event_id(case_id, sequence),
+                    case_id: case_id.to_string(),
+                    sequence,
+                    command_id: command.command_id.clone(),
+                    correlation_id: attribution
+                        .correlation_id
+                        .clone()
+                        .unwrap_or_else(|| command.command_id.clone()),
+                    actor: command.actor.to_string(),
+                    action: Some(command.action.name().to_string()),
+                    role: attribution
+                        .role
+                        .clone()
+                        .unwrap_or_else(|| role_of(&command.actor).to_string()),
+                    channel: attribution.channel.clone(),
+                    recorded_at: recorded_at.clone(),
+                    definition_hash,
+                    agencies: participants.clone(),
+                    prev_hash: previous.clone(),
+                    hash: String::new(),
+                };
+                let unhashed = metadata.to_unhashed_value();
                 let payload =
                     serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;
                 // Stored as hashed: the canonical text, written out once.
@@ -458,26 +437,21 @@ impl CaseStore {
                     &event_type,
                     EVENT_VERSION,
                     &payload,
-                    &metadata,
+                    &unhashed,
                 );
-                metadata["hash"] = Value::String(hash.clone());
-                let mut as_read: HashMap<String, String> = fields
-                    .into_iter()
-                    .map(|(key, value)| (key.to_string(), value))
-                    .collect();
-                as_read.insert("hash".into(), hash.clone());
+                metadata.hash = hash.clone();
                 previous = hash;
                 rows.push(NewRow {
                     aggregate_id: case_id.to_string(),
                     sequence: sequence as i64,
                     event_type,
                     payload,
-                    metadata: metadata.to_string(),
+                    metadata: metadata.to_value().to_string(),
                 });
                 appended.push(StoredEvent {
                     sequence,
                     event,
-                    metadata: as_read,
+                    metadata,
                 });
             }
             let read_models = views::rows_for(&case, self.library.as_ref())?;

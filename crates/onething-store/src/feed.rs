@@ -54,7 +54,15 @@ pub struct FeedEvent {
     pub sequence: i64,
     pub event_type: String,
     pub payload: Value,
+    /// As stored: the object the event's hash covers, passed on verbatim.
     pub metadata: Value,
+}
+
+impl FeedEvent {
+    /// The metadata, typed.
+    pub fn attribution(&self) -> crate::metadata::EventMetadata {
+        crate::metadata::EventMetadata::from_value(&self.metadata)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

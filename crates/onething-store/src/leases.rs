@@ -9,9 +9,7 @@ use crate::database::Database;
 use crate::error::StoreError;
 use crate::with_pool;
 
-fn stamp(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::time::stamp;
 
 /// Takes (or renews) the lease `name` for `owner` until `until`; true if taken.
 pub async fn acquire(

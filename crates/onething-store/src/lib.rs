@@ -12,7 +12,9 @@ pub mod error;
 pub mod export;
 pub mod feed;
 pub mod leases;
+pub mod metadata;
 pub mod migrations;
+pub mod time;
 pub mod views;
 pub mod webhooks;
 pub mod workflow_files;
@@ -20,6 +22,7 @@ pub mod workflow_files;
 pub use cases::{Attribution, CaseStore, CommandOutcome, StoredEvent};
 pub use database::Database;
 pub use error::{CommandError, StoreError};
+pub use metadata::EventMetadata;
 
 use std::sync::Arc;
 

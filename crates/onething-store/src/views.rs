@@ -11,9 +11,7 @@ use crate::database::Database;
 use crate::error::StoreError;
 use crate::with_pool;
 
-fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::time::stamp as timestamp;
 
 /// One row of `case_summaries`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -29,7 +27,49 @@ pub struct SummaryRow {
     pub summary: String,
 }
 
-/// One row of `agency_tasks`: one entry of an agency's task list.
+/// One entry of an agency's task list, typed (the row as stored is [`TaskRow`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgencyTask {
+    pub case_id: String,
+    pub step: String,
+    pub agency: String,
+    pub workflow: String,
+    /// `active`, `paused`, `suspended`, or `extension_requested` (this
+    /// agency decides another's extension).
+    pub state: String,
+    pub due: Option<chrono::DateTime<chrono::Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub activated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The provisional calendar years the due time depends on.
+    pub provisional_years: Vec<i32>,
+}
+
+impl From<TaskRow> for AgencyTask {
+    fn from(row: TaskRow) -> AgencyTask {
+        let time = |text: Option<String>| text.as_deref().and_then(crate::time::read_stamp);
+        AgencyTask {
+            due: time(row.due),
+            activated_at: time(row.activated_at),
+            warned: row.warned != 0,
+            overdue: row.overdue != 0,
+            provisional_years: row
+                .provisional_years
+                .iter()
+                .flat_map(|years| years.split(','))
+                .filter_map(|year| year.trim().parse().ok())
+                .collect(),
+            case_id: row.case_id,
+            step: row.step,
+            agency: row.agency,
+            workflow: row.workflow,
+            state: row.state,
+        }
+    }
+}
+
+/// One row of `agency_tasks` as stored (integers for flags, text for
+/// times, in both backends); read as [`AgencyTask`].
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct TaskRow {
     pub case_id: String,
@@ -557,7 +597,7 @@ pub async fn agency_tasks(
     agency: &str,
     limit: i64,
     offset: i64,
-) -> Result<Vec<TaskRow>, StoreError> {
+) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
          FROM agency_tasks WHERE agency = $1
@@ -567,7 +607,7 @@ pub async fn agency_tasks(
     let rows: Vec<TaskRow> = with_pool!(database, pool => {
         sqlx::query_as(&sql).bind(agency).bind(limit).bind(offset).fetch_all(pool).await?
     });
-    Ok(rows)
+    Ok(rows.into_iter().map(AgencyTask::from).collect())
 }
 
 /// The ids of cases still open, by the summaries.

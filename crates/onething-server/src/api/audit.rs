@@ -118,7 +118,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     client.require(Permission::ExportRecords)?;
     let html = matches!(parameters.format.unwrap_or_default(), ExportFormat::Html);
-    let exported_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let exported_at = onething_store::time::stamp(Utc::now());
     let record = onething_store::export::export_case(&state.store, &case_id, exported_at)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no case `{case_id}`")))?;

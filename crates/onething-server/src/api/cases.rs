@@ -222,23 +222,22 @@ pub async fn history(
                     definition.as_deref(),
                     calendar.as_deref(),
                 );
-                let field = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
                 HistoryEntry {
                     sequence: stored.sequence,
                     event_type: stored.event.change.name().into(),
-                    recorded_at: field("recorded_at"),
-                    actor: field("actor"),
-                    role: field("role"),
-                    channel: field("channel"),
-                    command_id: field("command_id"),
+                    recorded_at: stored.metadata.recorded_at.clone(),
+                    actor: stored.metadata.actor.clone(),
+                    role: stored.metadata.role.clone(),
+                    channel: stored.metadata.channel.clone(),
+                    command_id: stored.metadata.command_id.clone(),
                     words_zh: words.zh,
                     words_en: words.en,
-                    hash: field("hash"),
-                    prev_hash: field("prev_hash"),
+                    hash: stored.metadata.hash.clone(),
+                    prev_hash: stored.metadata.prev_hash.clone(),
                     payload: disclosed_payload(
                         &state,
                         disclosure_for(&client),
-                        stored.metadata.get("definition_hash").map(String::as_str),
+                        Some(&stored.metadata.definition_hash),
                         serde_json::to_value(&stored.event).expect("serialises"),
                     ),
                 }

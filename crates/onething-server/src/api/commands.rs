@@ -317,7 +317,8 @@ async fn run_command(
                 stored.event.actor.agency() == actor_of(client, headers).agency()
                     && stored
                         .metadata
-                        .get("action")
+                        .action
+                        .as_deref()
                         .is_none_or(|action| action == action_name)
             });
             if !same_sender {

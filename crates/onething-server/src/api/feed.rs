@@ -105,10 +105,7 @@ pub async fn events(
                         payload: disclosed_payload(
                             &state,
                             disclosure_for(&client),
-                            event
-                                .metadata
-                                .get("definition_hash")
-                                .and_then(Value::as_str),
+                            Some(&event.attribution().definition_hash),
                             event.payload,
                         ),
                         cursor: event.cursor,

@@ -95,26 +95,15 @@ pub async fn inbox(
                 agency: task.agency,
                 workflow: task.workflow,
                 state: task.state,
-                due: stored_time(task.due),
-                warned: task.warned != 0,
-                overdue: task.overdue != 0,
-                activated_at: stored_time(task.activated_at),
-                provisional: task.provisional_years.is_some(),
-                provisional_years: task
-                    .provisional_years
-                    .iter()
-                    .flat_map(|years| years.split(','))
-                    .filter_map(|year| year.parse().ok())
-                    .collect(),
+                due: task.due,
+                warned: task.warned,
+                overdue: task.overdue,
+                activated_at: task.activated_at,
+                provisional: !task.provisional_years.is_empty(),
+                provisional_years: task.provisional_years,
             })
             .collect(),
         limit,
         offset,
     }))
-}
-
-/// A stored read-model time (UTC, milliseconds) as a time.
-fn stored_time(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-        .map(|time| time.with_timezone(&Utc))
 }
