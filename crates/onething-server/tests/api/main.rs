@@ -1,0 +1,20 @@
+//! The router without a server (`oneshot`): every endpoint, every error code,
+//! and the authorization matrix — every role against every command, allowed
+//! or 403, nothing stored on a 403. One behaviour a test, grouped by resource.
+
+mod support;
+
+mod audit;
+mod authorization;
+mod cases;
+mod commands;
+mod errors;
+mod extensions;
+mod feed;
+mod inbox;
+mod limits;
+mod openapi;
+mod operations;
+mod statistics;
+mod webhooks;
+mod workflows;

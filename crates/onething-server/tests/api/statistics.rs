@@ -1,0 +1,60 @@
+//! The figures of a workflow's cases.
+
+use axum::http::StatusCode;
+
+use crate::support::{app, get, open};
+
+#[tokio::test]
+async fn the_figures_count_a_workflows_cases_by_status_channel_and_missing_material() {
+    let (app, _) = app().await;
+    open(&app, "ops-1").await;
+    let figures = get("/api/v1/statistics?workflow=newborn")
+        .as_("window")
+        .send(&app)
+        .await;
+    assert_eq!(figures.status, StatusCode::OK, "{}", figures.text);
+    assert_eq!(figures.json["cases"], 1);
+    assert_eq!(figures.json["by_status"]["open"], 1);
+    assert_eq!(figures.json["by_channel"]["window"], 1);
+    assert_eq!(
+        figures.json["materials_not_submitted"], 5,
+        "the newborn parents hand over no material"
+    );
+}
+
+#[tokio::test]
+async fn the_figures_give_the_promised_limit_and_how_much_it_shortens_the_separate_ones() {
+    let (app, _) = app().await;
+    open(&app, "ops-1").await;
+    let figures = get("/api/v1/statistics?workflow=newborn")
+        .as_("window")
+        .send(&app)
+        .await;
+    assert_eq!(
+        figures.json["promised_limit"], "5 working days",
+        "{}",
+        figures.text
+    );
+    let compression = figures.json["time_limit_compression"].as_f64().unwrap();
+    assert!((compression - (1.0 - 5.0 / 32.0)).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn the_figures_of_a_workflow_that_does_not_exist_are_404() {
+    let (app, _) = app().await;
+    let figures = get("/api/v1/statistics?workflow=nothing")
+        .as_("window")
+        .send(&app)
+        .await;
+    assert_eq!(figures.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_agency_may_not_read_the_figures() {
+    let (app, _) = app().await;
+    let figures = get("/api/v1/statistics?workflow=newborn")
+        .as_("police")
+        .send(&app)
+        .await;
+    assert_eq!(figures.status, StatusCode::FORBIDDEN);
+}
