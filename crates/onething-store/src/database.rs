@@ -12,7 +12,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use crate::error::StoreError;
-use crate::migrations;
 
 /// How the connection pool waits, for a server that must answer quickly
 /// while the database is unreachable.
@@ -59,14 +58,10 @@ macro_rules! with_pool {
 }
 
 impl Database {
-    /// Opens `sqlite://FILE`, `sqlite::memory:` or `postgres://…`, creating
-    /// the SQLite file if needed, and applies pending migrations.
-    pub async fn open(url: &str) -> Result<Database, StoreError> {
-        Database::open_with(url, &StoreSettings::default()).await
-    }
-
-    /// As [`Database::open`], with the pool's limits and timeouts.
-    pub async fn open_with(url: &str, settings: &StoreSettings) -> Result<Database, StoreError> {
+    /// Connects to `sqlite://FILE`, `sqlite::memory:` or `postgres://…`,
+    /// creating the SQLite file if needed; no migrations (those are
+    /// [`Database::open`]'s, in `migrations.rs`).
+    pub async fn connect(url: &str, settings: &StoreSettings) -> Result<Database, StoreError> {
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections.max(1))
@@ -113,7 +108,6 @@ impl Database {
                 message: "the database URL must start with sqlite: or postgres://".into(),
             });
         };
-        migrations::migrate(&database).await?;
         Ok(database)
     }
 

@@ -2,7 +2,7 @@
 //! Each runs in its own transaction and is recorded in `schema_migrations`;
 //! a migration once released is never edited, only followed by another.
 
-use crate::database::Database;
+use crate::database::{Database, StoreSettings};
 use crate::error::StoreError;
 use crate::with_pool;
 
@@ -323,4 +323,19 @@ pub async fn migrate(database: &Database) -> Result<(), StoreError> {
         }
         Ok(())
     })
+}
+
+impl Database {
+    /// Opens `sqlite://FILE`, `sqlite::memory:` or `postgres://…`, creating
+    /// the SQLite file if needed, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Database, StoreError> {
+        Database::open_with(url, &StoreSettings::default()).await
+    }
+
+    /// As [`Database::open`], with the pool's limits and timeouts.
+    pub async fn open_with(url: &str, settings: &StoreSettings) -> Result<Database, StoreError> {
+        let database = Database::connect(url, settings).await?;
+        migrate(&database).await?;
+        Ok(database)
+    }
 }

@@ -1,0 +1,132 @@
+//! The events table keeps the schema of sqlite-es and postgres-es, so that
+//! their event repositories read what onething appends, event for event:
+//! a store stays readable by the stock cqrs-es tooling, though onething
+//! reads and appends with its own SQL (see docs/dependencies.md for why).
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use cqrs_es::persist::PersistedEventRepository;
+use onething_core::case::{case_id_for, Action, Actor, Case, CaseCommand};
+use onething_store::workflow_files::Catalog;
+use onething_store::{open_case_store, CaseStore, Database};
+use serde_json::json;
+
+fn agency(id: &str) -> Actor {
+    Actor::Agency {
+        agency: id.into(),
+        operator: None,
+    }
+}
+
+/// A newborn case opened and its first step completed.
+async fn a_case_with_events(store: &CaseStore, key: &str) -> String {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let case_id = case_id_for(key);
+    let open = CaseCommand {
+        command_id: key.into(),
+        actor: agency("window"),
+        at,
+        action: Action::Open {
+            case_id: case_id.clone(),
+            workflow: "newborn".into(),
+            form: json!({
+                "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
+                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+                "address": "某路1号", "phone": "13800138000"
+            }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    store.execute(&case_id, open).await.unwrap();
+    let complete = CaseCommand {
+        command_id: format!("{key}-birth"),
+        actor: agency("hospital"),
+        at,
+        action: Action::Complete {
+            step: "birth_certificate".into(),
+            outputs: json!({"certificate_number": "Q110000001"}),
+        },
+    };
+    store.execute(&case_id, complete).await.unwrap();
+    case_id
+}
+
+fn catalog() -> Catalog {
+    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
+}
+
+/// What the stock repository read, beside what onething reads, compared.
+async fn same_events(
+    store: &CaseStore,
+    case_id: &str,
+    read: Vec<cqrs_es::persist::SerializedEvent>,
+) {
+    let ours = store.events(case_id).await.unwrap();
+    assert!(ours.len() >= 3, "the case has events");
+    assert_eq!(read.len(), ours.len());
+    for (theirs, ours) in read.iter().zip(&ours) {
+        assert_eq!(theirs.sequence as u64, ours.sequence);
+        assert_eq!(theirs.event_type, ours.event.change.name());
+        assert_eq!(theirs.payload, serde_json::to_value(&ours.event).unwrap());
+        assert_eq!(theirs.metadata, ours.metadata.to_value());
+    }
+}
+
+#[tokio::test]
+async fn sqlite_es_reads_the_events_onething_appends() {
+    let file = std::env::temp_dir().join(format!("onething-compat-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}", file.display());
+    let store = open_case_store(&url, &catalog()).await.unwrap();
+    let case_id = a_case_with_events(&store, "compatibility-sqlite").await;
+    let Database::Sqlite(pool) = store.database() else {
+        panic!("a SQLite store");
+    };
+    let repository = sqlite_es::SqliteEventRepository::new(pool.clone());
+    let read = repository.get_events::<Case>(&case_id).await.unwrap();
+    same_events(&store, &case_id, read).await;
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}
+
+#[tokio::test]
+async fn postgres_es_reads_the_events_onething_appends() {
+    // The test server of the suite (`scripts/test` starts it), a database
+    // of this test's own on it.
+    use sqlx::Connection;
+    let admin = std::env::var("ONETHING_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://onething:onething@127.0.0.1:5432/postgres".into());
+    let name = format!("onething_compat_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach the test PostgreSQL at {admin}: {error} (scripts/start-postgres)")
+        });
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("ONETHING_TEST_POSTGRES `{admin}` names no database"),
+    };
+    let store = open_case_store(&url, &catalog()).await.unwrap();
+    let case_id = a_case_with_events(&store, "compatibility-postgres").await;
+    let Database::Postgres(pool) = store.database() else {
+        panic!("a PostgreSQL store");
+    };
+    let repository = postgres_es::PostgresEventRepository::new(pool.clone());
+    let read = repository.get_events::<Case>(&case_id).await.unwrap();
+    same_events(&store, &case_id, read).await;
+    store.database().close().await;
+    sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+}
