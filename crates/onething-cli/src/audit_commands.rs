@@ -11,7 +11,7 @@ use onething_store::audit::{latest_checkpoint, take_checkpoint, verify};
 use onething_store::export::{export_case, render_html};
 use onething_store::views::rebuild;
 
-use crate::case_commands::{open_store, Setting};
+use crate::options::{open_store, GlobalOptions};
 use crate::Terminal;
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +91,7 @@ fn end_progress() {
 use onething_store::time::stamp as millis;
 
 pub async fn run_audit(
-    setting: Setting<'_>,
+    options: GlobalOptions<'_>,
     command: AuditCommand,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
@@ -110,7 +110,7 @@ pub async fn run_audit(
         writeln!(terminal.out, "{}", public_key_hex(&seed_hex(seed))?)?;
         return Ok(0);
     }
-    let store = open_store(&setting, terminal).await?;
+    let store = open_store(&options, terminal).await?;
     match command {
         AuditCommand::Verify {
             case,
@@ -217,7 +217,7 @@ pub async fn run_audit(
             };
             let checkpoint = take_checkpoint(
                 store.database(),
-                millis(setting.now),
+                millis(options.now),
                 seed.as_deref().map(str::trim),
             )
             .await?;
@@ -242,7 +242,7 @@ pub async fn run_audit(
             Ok(0)
         }
         AuditCommand::Export { case, format, out } => {
-            let Some(export) = export_case(&store, &case, millis(setting.now)).await? else {
+            let Some(export) = export_case(&store, &case, millis(options.now)).await? else {
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
             };
@@ -262,11 +262,11 @@ pub async fn run_audit(
 }
 
 pub async fn run_views(
-    setting: Setting<'_>,
+    options: GlobalOptions<'_>,
     command: ViewsCommand,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
-    let store = open_store(&setting, terminal).await?;
+    let store = open_store(&options, terminal).await?;
     match command {
         ViewsCommand::Rebuild { check } => {
             let report = rebuild(&store, check, &mut progress("cases")).await?;

@@ -20,7 +20,10 @@ use onething_core::workflow::{Definition, MaterialSource, StepKind};
 use onething_store::{bench, CaseStore};
 use serde_json::{json, Value};
 
-use crate::case_commands::{open_store, Setting};
+use crate::bench_machine::{own_cpu_seconds, peak_rss_kib, postgres_cpu_seconds};
+use crate::bench_peer::run_peer;
+use crate::bench_report::print_table;
+use crate::options::{open_store, GlobalOptions};
 use crate::Terminal;
 
 #[derive(Debug, Args)]
@@ -30,13 +33,13 @@ pub struct BenchArguments {
     bundle: String,
     /// Concurrent workers, each driving one case at a time.
     #[arg(long, default_value_t = 16)]
-    workers: usize,
+    pub(crate) workers: usize,
     /// Seconds measured (after the warm-up).
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     /// Seconds driven before measuring, not counted.
     #[arg(long, default_value_t = 2)]
-    warmup: u64,
+    pub(crate) warmup: u64,
     /// Seconds each database ceiling is measured; 0 skips the ceilings.
     #[arg(long, default_value_t = 5)]
     ceiling_seconds: u64,
@@ -56,7 +59,7 @@ pub struct BenchArguments {
     peer_eventsourcing: Option<PathBuf>,
     /// Where the peer's `bench.py` is.
     #[arg(long, default_value = "../shared/peers/eventsourcing-newborn")]
-    peer_folder: PathBuf,
+    pub(crate) peer_folder: PathBuf,
 }
 
 /// One command's latency, by kind.
@@ -405,59 +408,6 @@ async fn drive(
         .unwrap_or_default()
 }
 
-/// CPU seconds (user + system) of this process so far.
-fn own_cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .map_or(0.0, |stat| cpu_of_stat(&stat))
-}
-
-/// CPU seconds of every local PostgreSQL process so far.
-fn postgres_cpu_seconds() -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
-        .filter(|stat| stat.contains("(postgres)"))
-        .map(|stat| cpu_of_stat(&stat))
-        .sum()
-}
-
-/// utime + stime of a `/proc/PID/stat` line, in seconds (100 ticks a second).
-fn cpu_of_stat(stat: &str) -> f64 {
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields 14 and 15 of the line; 12 and 13 after the name and state.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -560,18 +510,18 @@ fn ratio(a: f64, b: f64) -> f64 {
 }
 
 pub async fn run(
-    setting: Setting<'_>,
+    options: GlobalOptions<'_>,
     arguments: BenchArguments,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
-    let store = Arc::new(open_store(&setting, terminal).await?);
+    let store = Arc::new(open_store(&options, terminal).await?);
     let definition = store
         .library()
-        .in_force(&arguments.bundle, setting.now)
+        .in_force(&arguments.bundle, options.now)
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let database = store.database().clone();
     let backend = database.backend();
-    let at = setting.now;
+    let at = options.now;
     writeln!(
         terminal.err,
         "bench: {} cases on {backend}, {} workers, {} s measured after {} s warm-up (durability as configured: SQLite synchronous=FULL, PostgreSQL its own settings)",
@@ -611,7 +561,7 @@ pub async fn run(
     });
     if arguments.http {
         let http =
-            http_figures(&setting, store.clone(), definition.clone(), &arguments, at).await?;
+            http_figures(&options, store.clone(), definition.clone(), &arguments, at).await?;
         result["ratios"]["http_per_in_process"] = json!(ratio(
             http["commands_per_s"].as_f64().unwrap_or(0.0),
             commands_per_s
@@ -632,7 +582,7 @@ pub async fn run(
         });
     }
     if let Some(python) = &arguments.peer_eventsourcing {
-        let peer = run_peer(setting.database, python, &arguments)?;
+        let peer = run_peer(options.database, python, &arguments)?;
         let peer_commands = peer["commands_per_s"].as_f64().unwrap_or(0.0);
         let peer_cases = peer["cases_per_s"].as_f64().unwrap_or(0.0);
         result["ratios"]["commands_per_peer"] = json!(ratio(commands_per_s, peer_commands));
@@ -648,60 +598,9 @@ pub async fn run(
     Ok(0)
 }
 
-fn print_table(result: &Value, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
-    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
-    let mut line = |name: &str, figures: &Value| {
-        writeln!(
-            terminal.err,
-            "  {name:<22} {:>9.0} commands/s {:>7.1} cases/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:.3} ms/command (postgres {:.3})",
-            number(&figures["commands_per_s"]),
-            number(&figures["cases_per_s"]),
-            number(&figures["p50_ms"]),
-            number(&figures["p99_ms"]),
-            number(&figures["max_ms"]),
-            number(&figures["cpu_ms_per_command"]),
-            number(&figures["postgres_cpu_ms_per_command"]),
-        )
-    };
-    line("onething in process", &result["in_process"])?;
-    if result.get("http").is_some() {
-        line("onething over HTTP", &result["http"])?;
-    }
-    writeln!(
-        terminal.err,
-        "  {:<22} {:>9.0} inserts/s\n  {:<22} {:>9.0} loads+inserts/s\n  ratio to load+insert: {:.2}",
-        "ceiling: raw insert",
-        number(&result["ceilings"]["raw_insert_per_s"]),
-        "ceiling: load+insert",
-        number(&result["ceilings"]["load_insert_per_s"]),
-        number(&result["ratios"]["commands_per_load_insert"]),
-    )?;
-    if let Some(verify) = result.get("verify") {
-        writeln!(
-            terminal.err,
-            "  audit verify           {:>9.0} events/s beside read+decode {:.0} events/s ({:.2}), {} events",
-            number(&verify["events_per_s"]),
-            number(&verify["read_decode_per_s"]),
-            number(&verify["ratio"]),
-            verify["events"]
-        )?;
-    }
-    if let Some(peer) = result.get("peer") {
-        writeln!(
-            terminal.err,
-            "  peer (eventsourcing)   {:>9.0} commands/s {:>7.1} cases/s; onething is {:.2}× per command, {:.2}× per case",
-            number(&peer["commands_per_s"]),
-            number(&peer["cases_per_s"]),
-            number(&result["ratios"]["commands_per_peer"]),
-            number(&result["ratios"]["cases_per_peer"]),
-        )?;
-    }
-    Ok(())
-}
-
 /// The same load through a server started in this process on a loopback port.
 async fn http_figures(
-    setting: &Setting<'_>,
+    options: &GlobalOptions<'_>,
     store: Arc<CaseStore>,
     definition: Arc<Definition>,
     arguments: &BenchArguments,
@@ -732,7 +631,7 @@ async fn http_figures(
         clients,
         metrics: Arc::default(),
         feed_signal: Arc::default(),
-        workflows_folder: setting.workflows.to_path_buf(),
+        workflows_folder: options.workflows.to_path_buf(),
         node: format!("bench-{}", uuid::Uuid::new_v4().simple()),
         retry_after_seconds: 1,
         fixed_now: Some(at),
@@ -763,70 +662,4 @@ async fn http_figures(
     let _ = stop.send(());
     let _ = server.await;
     Ok(figures)
-}
-
-/// Runs the peer's load phase on the same PostgreSQL (its fastest write mode).
-fn run_peer(
-    database_url: &str,
-    python: &std::path::Path,
-    arguments: &BenchArguments,
-) -> anyhow::Result<Value> {
-    let url = database_url
-        .strip_prefix("postgres://")
-        .or_else(|| database_url.strip_prefix("postgresql://"))
-        .context("the peer runs on PostgreSQL only")?;
-    let (credentials, place) = url.split_once('@').context("the URL names no user")?;
-    let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-    let host_port = place.split('/').next().unwrap_or("127.0.0.1:5432");
-    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
-    let folder = std::fs::canonicalize(&arguments.peer_folder)
-        .with_context(|| format!("the peer folder {}", arguments.peer_folder.display()))?;
-    let environment = [
-        ("PEER_PGHOST", host),
-        ("PEER_PGPORT", port),
-        ("PEER_PGUSER", user),
-        ("PEER_PGPASSWORD", password),
-        ("PEER_PGDATABASE", "es_bench"),
-        ("PEER_ES_DB_FUNCTIONS", "yes"),
-    ];
-    let setup = std::process::Command::new(python)
-        .current_dir(&folder)
-        .envs(environment)
-        .args(["-c", "import bench; bench.reset_db()"])
-        .output()?;
-    if !setup.status.success() {
-        bail!(
-            "the peer's database set-up failed: {}",
-            String::from_utf8_lossy(&setup.stderr)
-        );
-    }
-    let workers = arguments.workers.min(4).to_string();
-    let run = std::process::Command::new(python)
-        .current_dir(&folder)
-        .envs(environment)
-        .args([
-            "bench.py",
-            "load",
-            "--workers",
-            &workers,
-            "--mode",
-            "process",
-            "--warmup",
-            &arguments.warmup.to_string(),
-            "--measure",
-            &arguments.seconds.to_string(),
-        ])
-        .output()?;
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("RESULT "))
-        .with_context(|| {
-            format!(
-                "the peer printed no result: {}",
-                String::from_utf8_lossy(&run.stderr)
-            )
-        })?;
-    Ok(serde_json::from_str(line)?)
 }

@@ -2,250 +2,21 @@
 //! becomes one case command; refusals print every reason and store nothing.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand, ValueEnum};
 use onething_core::case::{
-    case_id_for, view, Action, Actor, CaseCommand, CaseError, Channel, Disclosure,
-    MaterialDeclaration,
+    case_id_for, view, Action, Actor, CaseCommand, Channel, Disclosure, MaterialDeclaration,
 };
 use onething_store::views::{self, CaseFilter};
-use onething_store::{open_case_store, CaseStore, CommandError, CommandOutcome};
+use onething_store::{CaseStore, CommandError, CommandOutcome};
 use serde_json::Value;
 
-use crate::workflow_commands::load;
+use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
+use crate::case_output::{print_refusal, provisional_flag, report};
+use crate::options::{open_store, GlobalOptions};
 use crate::Terminal;
 
-#[derive(Debug, Args)]
-pub struct Acting {
-    /// Who acts: AGENCY[/OPERATOR] (an agency id of the registry) or applicant[/ID].
-    #[arg(long = "as", value_name = "ACTOR")]
-    pub actor: String,
-    /// The command's id; repeating an id already applied changes nothing.
-    #[arg(long)]
-    pub command_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ChannelArgument {
-    Window,
-    Online,
-    SelfService,
-    Proxy,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CaseCommandLine {
-    /// Open a case of a bundle; prints the new case id.
-    Open {
-        bundle: String,
-        /// The application form as JSON: inline (`{…}`), a file, or - for standard input.
-        #[arg(long)]
-        form: String,
-        /// Materials as a JSON list of {"material", "status", ["deadline"]}.
-        #[arg(long)]
-        materials: Option<PathBuf>,
-        /// Optional services the applicant opts into (comma-separated step ids).
-        #[arg(long = "opt", value_delimiter = ',')]
-        opted_in: Vec<String>,
-        #[arg(long, value_enum, default_value_t = ChannelArgument::Window)]
-        channel: ChannelArgument,
-        #[command(flatten)]
-        acting: Acting,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Complete an active step with its outputs.
-    Complete {
-        case: String,
-        step: String,
-        /// The step's outputs as JSON (a file, or - for standard input).
-        #[arg(long)]
-        data: Option<String>,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Send the case back from a step to an earlier one (退回).
-    Return {
-        case: String,
-        step: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Refuse a step (不予许可).
-    Refuse {
-        case: String,
-        step: String,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Ask the applicant for a supplement (补正); the step's clock pauses.
-    RequestSupplement {
-        case: String,
-        step: String,
-        #[arg(long, value_delimiter = ',', required = true)]
-        items: Vec<String>,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Ask for more time on a step before its limit runs out (延期).
-    Extend {
-        case: String,
-        step: String,
-        /// How much longer, e.g. "5 working days"; the longest allowed by default.
-        #[arg(long)]
-        length: Option<String>,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Grant (--approve) or deny (--deny) a requested extension.
-    DecideExtension {
-        case: String,
-        step: String,
-        #[arg(long, conflicts_with = "deny", required_unless_present = "deny")]
-        approve: bool,
-        #[arg(long)]
-        deny: bool,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Stop a step's clock for a special procedure (特别程序).
-    Suspend {
-        case: String,
-        step: String,
-        /// hearing, testing, appraisal, expert review, public notice…
-        #[arg(long)]
-        procedure: String,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Restart a suspended step's clock.
-    Resume {
-        case: String,
-        step: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Supply what was asked for: JSON {"items": {...}, "materials": [...]}.
-    Supplement {
-        case: String,
-        #[arg(long)]
-        data: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Record a payer's payment of their bill.
-    Pay {
-        case: String,
-        #[arg(long)]
-        payer: String,
-        /// The amount in fen (1 yuan = 100 fen).
-        #[arg(long, allow_negative_numbers = true)]
-        amount: i64,
-        #[arg(long)]
-        receipt: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Withdraw the application; payments received become refunds owed.
-    Withdraw {
-        case: String,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Rate a case that has ended (好差评), 1 to 5.
-    Rate {
-        case: String,
-        #[arg(long)]
-        score: u8,
-        #[arg(long)]
-        comment: Option<String>,
-        #[command(flatten)]
-        acting: Acting,
-    },
-    /// Count the deadlines of every running step again after a calendar
-    /// changed (e.g. the official holiday table replaced a provisional
-    /// year): each changed step gets a `deadline_revised` event.
-    ReviseDeadlines {
-        /// Print the revision report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check every open case's deadlines: warn and mark overdue, once each.
-    Tick {
-        /// The time to check at (RFC 3339); now by default.
-        #[arg(long)]
-        now: Option<String>,
-    },
-    /// Show a case as it is now, or as it was after event N (`--at N`).
-    Show {
-        case: String,
-        #[arg(long, value_name = "SEQUENCE")]
-        at: Option<u64>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// The case's timeline: every event, who, when, in words, with its hash.
-    History {
-        case: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// List cases from the summaries.
-    List {
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
-        bundle: Option<String>,
-        /// Cases in which this agency has a step waiting now.
-        #[arg(long)]
-        agency: Option<String>,
-        /// With --agency: every case of the bundles it takes part in.
-        #[arg(long, requires = "agency")]
-        involved: bool,
-        #[arg(long)]
-        overdue: bool,
-        #[arg(long)]
-        json: bool,
-    },
-    /// A bundle's dashboard figures: volume, on-time rate, time used against
-    /// the promise, supplements, returns, materials saved, satisfaction.
-    Stats {
-        bundle: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// An agency's open tasks, oldest due first.
-    Tasks {
-        agency: String,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-        #[arg(long, default_value_t = 0)]
-        offset: i64,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// Reads JSON from a file path or `-` for standard input.
 /// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
 fn read_json(source: &str, what: &str) -> anyhow::Result<Value> {
     let inline = source.trim_start();
@@ -274,69 +45,6 @@ fn new_command_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub struct Setting<'a> {
-    pub workflows: &'a Path,
-    pub database: &'a str,
-    pub now: DateTime<Utc>,
-    /// Set when `--now` was given: the server then stamps every command with it.
-    pub fixed_now: Option<DateTime<Utc>>,
-}
-
-/// ` provisional (2027)`: a due time counted on provisional calendar years.
-fn provisional_flag(years: &[i32]) -> String {
-    let years: Vec<String> = years.iter().map(ToString::to_string).collect();
-    format!(" provisional ({})", years.join(", "))
-}
-
-pub async fn open_store(
-    context: &Setting<'_>,
-    terminal: &mut Terminal<'_>,
-) -> anyhow::Result<CaseStore> {
-    let catalog = load(context.workflows, terminal)?;
-    let store = open_case_store(context.database, &catalog)
-        .await
-        .with_context(|| {
-            format!(
-                "opening {}",
-                onething_store::database::redact(context.database)
-            )
-        })?;
-    let calendars: Vec<_> = catalog.registry.calendars.values().collect();
-    let pending = onething_store::calendars::pending_changes(store.database(), &calendars).await?;
-    if !pending.is_empty() {
-        writeln!(
-            terminal.err,
-            "warning: running deadlines are not yet revised for: {}; run `onething case revise-deadlines`",
-            pending.join("; ")
-        )?;
-    }
-    Ok(store)
-}
-
-fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
-    match error {
-        CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {
-            let head = match error {
-                CaseError::InvalidOutputs { step, .. } => format!(
-                    "refused: the outputs of step `{step}` have {} problem(s):",
-                    problems.len()
-                ),
-                _ => format!(
-                    "refused: the application has {} problem(s):",
-                    problems.len()
-                ),
-            };
-            writeln!(terminal.err, "{head}")?;
-            for problem in problems {
-                writeln!(terminal.err, "  {}: {}", problem.field, problem.message)?;
-            }
-        }
-        other => writeln!(terminal.err, "refused: {other}")?,
-    }
-    Ok(())
-}
-
-/// Runs one command; prints what happened; returns the exit code.
 async fn execute(
     store: &CaseStore,
     case_id: &str,
@@ -360,34 +68,12 @@ async fn execute(
     }
 }
 
-fn report(outcome: &CommandOutcome, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
-    match &outcome.already_applied {
-        Some(applied) => writeln!(
-            terminal.err,
-            "{}: already applied (events {}–{}); nothing changed",
-            outcome.case_id, applied.first_sequence, applied.last_sequence
-        ),
-        None => {
-            for stored in &outcome.appended {
-                writeln!(
-                    terminal.err,
-                    "{} #{} {}",
-                    outcome.case_id,
-                    stored.sequence,
-                    stored.event.change.name()
-                )?;
-            }
-            Ok(())
-        }
-    }
-}
-
 pub async fn run(
-    context: Setting<'_>,
+    options: GlobalOptions<'_>,
     command: CaseCommandLine,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
-    let at = context.now;
+    let at = options.now;
     let simple = |acting: &Acting, action: Action| -> anyhow::Result<CaseCommand> {
         Ok(CaseCommand {
             command_id: acting.command_id.clone().unwrap_or_else(new_command_id),
@@ -435,7 +121,7 @@ pub async fn run(
                     channel,
                 },
             };
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let outcome = match execute(&store, &case_id, command, terminal).await? {
                 Ok(outcome) => outcome,
                 Err(code) => return Ok(code),
@@ -593,7 +279,7 @@ pub async fn run(
             acting,
         } => (case, simple(&acting, Action::Rate { score, comment })?),
         CaseCommandLine::ReviseDeadlines { json } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let calendars = store.library().calendars();
             let calendars: Vec<_> = calendars.iter().map(AsRef::as_ref).collect();
             let reasons =
@@ -642,7 +328,7 @@ pub async fn run(
                     .with_timezone(&Utc),
                 None => at,
             };
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let mut changed = 0;
             let mut checked = 0;
             for case_id in views::open_case_ids(store.database()).await? {
@@ -665,7 +351,7 @@ pub async fn run(
             return Ok(0);
         }
         CaseCommandLine::History { case, json } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let events = store.events(&case).await?;
             if events.is_empty() {
                 writeln!(terminal.err, "no case `{case}`")?;
@@ -727,7 +413,7 @@ pub async fn run(
             return Ok(0);
         }
         CaseCommandLine::Show { case, at, json } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let loaded = match at {
                 Some(sequence) => store.load_at(&case, sequence).await?,
                 None => store.load(&case).await?,
@@ -799,7 +485,7 @@ pub async fn run(
             overdue,
             json,
         } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let filter = CaseFilter {
                 status,
                 workflow: bundle,
@@ -837,7 +523,7 @@ pub async fn run(
             return Ok(0);
         }
         CaseCommandLine::Stats { bundle, json } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let Some(definition) = store.library().current_at(&bundle, at) else {
                 writeln!(terminal.err, "no workflow `{bundle}`")?;
                 return Ok(1);
@@ -924,7 +610,7 @@ pub async fn run(
             offset,
             json,
         } => {
-            let store = open_store(&context, terminal).await?;
+            let store = open_store(&options, terminal).await?;
             let tasks = views::agency_tasks(store.database(), &agency, limit, offset).await?;
             if json {
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
@@ -958,7 +644,7 @@ pub async fn run(
             return Ok(0);
         }
     };
-    let store = open_store(&context, terminal).await?;
+    let store = open_store(&options, terminal).await?;
     match execute(&store, &case_id, command, terminal).await? {
         Ok(outcome) => {
             report(&outcome, terminal)?;

@@ -4,7 +4,13 @@
 
 mod audit_commands;
 mod bench_command;
+mod bench_machine;
+mod bench_peer;
+mod bench_report;
+mod case_arguments;
 mod case_commands;
+mod case_output;
+mod options;
 mod serve_command;
 mod workflow_commands;
 
@@ -52,7 +58,7 @@ pub enum Command {
     Workflow(workflow_commands::WorkflowCommand),
     /// Open and act on cases, directly on the store.
     #[command(subcommand)]
-    Case(case_commands::CaseCommandLine),
+    Case(case_arguments::CaseCommandLine),
     /// Verify the hash chains, take checkpoints, export case records.
     #[command(subcommand)]
     Audit(audit_commands::AuditCommand),
@@ -129,7 +135,7 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let setting = case_commands::Setting {
+    let options = options::GlobalOptions {
         workflows: &workflows,
         database: &database,
         now,
@@ -137,11 +143,11 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
     };
     runtime.block_on(async move {
         match command {
-            Command::Case(command) => case_commands::run(setting, command, terminal).await,
-            Command::Audit(command) => audit_commands::run_audit(setting, command, terminal).await,
-            Command::Views(command) => audit_commands::run_views(setting, command, terminal).await,
-            Command::Serve(arguments) => serve_command::run(setting, arguments, terminal).await,
-            Command::Bench(arguments) => bench_command::run(setting, arguments, terminal).await,
+            Command::Case(command) => case_commands::run(options, command, terminal).await,
+            Command::Audit(command) => audit_commands::run_audit(options, command, terminal).await,
+            Command::Views(command) => audit_commands::run_views(options, command, terminal).await,
+            Command::Serve(arguments) => serve_command::run(options, arguments, terminal).await,
+            Command::Bench(arguments) => bench_command::run(options, arguments, terminal).await,
             Command::Workflow(_) | Command::Token(_) => unreachable!("handled above"),
         }
     })

@@ -9,7 +9,7 @@ use onething_server::auth::token_hash;
 use onething_server::{AppState, Client, Clients, Config, Role};
 use tokio::sync::Notify;
 
-use crate::case_commands::Setting;
+use crate::options::GlobalOptions;
 use crate::workflow_commands::load;
 use crate::Terminal;
 
@@ -76,7 +76,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(
-    setting: Setting<'_>,
+    options: GlobalOptions<'_>,
     arguments: ServeArguments,
     terminal: &mut Terminal<'_>,
 ) -> anyhow::Result<u8> {
@@ -102,11 +102,11 @@ pub async fn run(
     let workflows = config
         .workflows
         .clone()
-        .unwrap_or_else(|| setting.workflows.to_path_buf());
+        .unwrap_or_else(|| options.workflows.to_path_buf());
     let database = config
         .database
         .clone()
-        .unwrap_or_else(|| setting.database.to_string());
+        .unwrap_or_else(|| options.database.to_string());
     let catalog = load(&workflows, terminal)?;
     for warning in &catalog.warnings {
         tracing::warn!("{warning}");
@@ -114,7 +114,7 @@ pub async fn run(
     let store = onething_store::open_case_store_with(&database, &catalog, &config.store_settings())
         .await
         .with_context(|| format!("opening {}", onething_store::database::redact(&database)))?;
-    for warning in onething_server::horizon::warnings(store.library(), setting.now) {
+    for warning in onething_server::horizon::warnings(store.library(), options.now) {
         tracing::warn!("{warning} (see docs/cases.md, when the holiday notice is published)");
     }
 
@@ -184,7 +184,7 @@ pub async fn run(
         workflows_folder: workflows.clone(),
         node: format!("{}-{}", address, uuid::Uuid::new_v4().simple()),
         retry_after_seconds: config.retry_after_seconds,
-        fixed_now: setting.fixed_now,
+        fixed_now: options.fixed_now,
         trusted_checkpoint_key: config.checkpoint_trusted_key.clone(),
     };
     writeln!(

@@ -1,0 +1,45 @@
+//! The options every subcommand shares (`--workflows`, `--database`,
+//! `--now`), and opening the store they name.
+
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use onething_store::{open_case_store, CaseStore};
+
+use crate::workflow_commands::load;
+use crate::Terminal;
+
+/// The global options of the command line.
+pub struct GlobalOptions<'a> {
+    pub workflows: &'a Path,
+    pub database: &'a str,
+    pub now: DateTime<Utc>,
+    /// Set when `--now` was given: the server then stamps every command with it.
+    pub fixed_now: Option<DateTime<Utc>>,
+}
+
+pub async fn open_store(
+    options: &GlobalOptions<'_>,
+    terminal: &mut Terminal<'_>,
+) -> anyhow::Result<CaseStore> {
+    let catalog = load(options.workflows, terminal)?;
+    let store = open_case_store(options.database, &catalog)
+        .await
+        .with_context(|| {
+            format!(
+                "opening {}",
+                onething_store::database::redact(options.database)
+            )
+        })?;
+    let calendars: Vec<_> = catalog.registry.calendars.values().collect();
+    let pending = onething_store::calendars::pending_changes(store.database(), &calendars).await?;
+    if !pending.is_empty() {
+        writeln!(
+            terminal.err,
+            "warning: running deadlines are not yet revised for: {}; run `onething case revise-deadlines`",
+            pending.join("; ")
+        )?;
+    }
+    Ok(store)
+}
