@@ -75,3 +75,38 @@ fn the_core_does_no_input_or_output_and_reads_no_clock() {
         );
     }
 }
+
+#[test]
+fn every_api_route_is_added_with_its_documentation() {
+    // `utoipa_axum::routes!` routes a handler and documents it at once; a
+    // plain axum `.route(` would serve a path the OpenAPI document lacks.
+    let mut files = Vec::new();
+    rust_files(
+        &repository().join("crates").join("onething-server").join("src"),
+        &mut files,
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(".route("),
+            "{} adds a route with `.route(`: use `.routes(routes!(handler))` so it is documented",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn no_source_file_grows_past_seven_hundred_lines() {
+    let mut files = Vec::new();
+    for crate_folder in std::fs::read_dir(repository().join("crates")).unwrap() {
+        rust_files(&crate_folder.unwrap().path().join("src"), &mut files);
+    }
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(file).unwrap().lines().count();
+            (lines > 700).then(|| format!("{} ({lines} lines)", file.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these into modules: {long:?}");
+}
