@@ -6,7 +6,7 @@ use super::Decision;
 use crate::case::error::CaseError;
 use crate::case::event::{CaseOutcome, Change, SkipReason};
 use crate::case::state::{CaseStatus, StepState};
-use crate::expression::{self, Bindings};
+use crate::expression;
 use crate::workflow::{Step, StepKind};
 
 impl Decision<'_> {
@@ -45,24 +45,6 @@ impl Decision<'_> {
             });
         }
         Ok(())
-    }
-
-    /// The form and the outputs of the step's completed ancestors, as an
-    /// expression on the step sees them.
-    pub(super) fn bindings(&self, step: &Step) -> Bindings {
-        let file = self.file();
-        let mut bindings = Bindings::new(&self.definition.form, &file.form);
-        for ancestor in self.definition.ancestors(&step.id) {
-            if let Some(ancestor_definition) = self.definition.step(ancestor) {
-                let record = file.step(ancestor).expect("seeded");
-                let outputs = match record.state {
-                    StepState::Completed => record.outputs.as_ref(),
-                    _ => None,
-                };
-                bindings.add_step(ancestor, &ancestor_definition.outputs, outputs);
-            }
-        }
-        bindings
     }
 
     /// Evaluates a step's `when`: `Ok(true)` when it has none.

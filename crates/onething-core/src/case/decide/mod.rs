@@ -22,6 +22,7 @@ use super::error::CaseError;
 use super::event::{CaseEvent, Change};
 use super::state::{Case, CaseFile, CaseStatus, StepState};
 use crate::calendar::Calendar;
+use crate::expression::Bindings;
 use crate::workflow::{Definition, Step};
 
 pub use closing::FOLLOW_UP_WORKING_DAYS;
@@ -218,5 +219,23 @@ impl<'a> Decision<'a> {
             });
         }
         Ok(step_definition)
+    }
+
+    /// The form and the outputs of the step's completed ancestors, as an
+    /// expression on the step sees them.
+    fn bindings(&self, step: &Step) -> Bindings {
+        let file = self.file();
+        let mut bindings = Bindings::new(&self.definition.form, &file.form);
+        for ancestor in self.definition.ancestors(&step.id) {
+            if let Some(ancestor_definition) = self.definition.step(ancestor) {
+                let record = file.step(ancestor).expect("seeded");
+                let outputs = match record.state {
+                    StepState::Completed => record.outputs.as_ref(),
+                    _ => None,
+                };
+                bindings.add_step(ancestor, &ancestor_definition.outputs, outputs);
+            }
+        }
+        bindings
     }
 }
