@@ -7,10 +7,10 @@ mod decide;
 mod error;
 mod event;
 mod library;
+mod narration;
 mod state;
 mod statistics;
 mod view;
-mod words;
 
 pub use clock::{deadline, Deadline};
 pub use command::*;
@@ -18,10 +18,10 @@ pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
 pub use error::CaseError;
 pub use event::*;
 pub use library::{in_force_on, period, Library};
+pub use narration::{describe, local_time};
 pub use state::*;
 pub use statistics::{statistics, Statistics};
 pub use view::*;
-pub use words::{describe, local_time};
 
 use std::sync::Arc;
 
