@@ -10,7 +10,8 @@ use super::model::*;
 use crate::calendar::{TimeSpan, TimeUnit};
 use crate::diagnostic::{self, Diagnostic};
 use crate::expression::{self, Bindings, ExpressionSource, Scope};
-use crate::registry::{check_id, Localized, Registry};
+use crate::localized::Localized;
+use crate::registry::{check_id, Registry};
 use crate::toml_reader::{parse_document, Located, Table};
 use crate::value_type::{Field, ValueKind};
 
