@@ -25,10 +25,6 @@ pub use view::*;
 
 use std::sync::Arc;
 
-/// The registry id of the comprehensive window (综合窗口), which may open
-/// a case of any bundle and act for the applicant.
-pub const WINDOW_AGENCY: &str = "window";
-
 impl cqrs_es::Aggregate for Case {
     const TYPE: &'static str = "case";
     type Command = CaseCommand;
