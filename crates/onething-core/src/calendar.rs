@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::Localized;
+use crate::localized::Localized;
 
 /// One year of a calendar: the State Council's holiday notice, or a
 /// provisional year until that notice is added.

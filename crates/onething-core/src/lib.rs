@@ -9,6 +9,7 @@ pub mod case;
 pub mod diagnostic;
 pub mod expression;
 pub mod identifiers;
+pub mod localized;
 pub mod registry;
 pub mod toml_reader;
 pub mod value_type;

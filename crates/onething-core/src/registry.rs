@@ -10,12 +10,9 @@ use crate::calendar::{Calendar, CalendarYear, Festival, ProvisionalRule};
 use crate::diagnostic::Diagnostic;
 use crate::toml_reader::{date_value, parse_document, Located, Table};
 
-/// Text in Chinese and English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Localized {
-    pub zh: String,
-    pub en: String,
-}
+// Kept here too, where it was first defined, so that paths outside the core
+// keep working.
+pub use crate::localized::Localized;
 
 /// What kind of body an agency is; it decides nothing in the engine but is
 /// shown to people and used to group dashboards.

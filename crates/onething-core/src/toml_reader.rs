@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::diagnostic::Diagnostic;
+use crate::localized::Localized;
 
 /// A value and the byte range of the source it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,7 +340,7 @@ impl<'t, 'i> Table<'t, 'i> {
         key: &'static str,
         required: bool,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> Option<crate::registry::Localized> {
+    ) -> Option<Localized> {
         let Some(value) = self.get(key) else {
             if required {
                 self.missing(key, diagnostics);
@@ -351,7 +352,7 @@ impl<'t, 'i> Table<'t, 'i> {
         let zh = table.required_string("zh", diagnostics);
         let en = table.required_string("en", diagnostics);
         table.finish(diagnostics);
-        Some(crate::registry::Localized {
+        Some(Localized {
             zh: zh?.value,
             en: en?.value,
         })

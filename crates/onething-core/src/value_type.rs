@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::identifiers::{
     check_citizen_id_on, check_credit_code, check_phone, normalise_citizen_id,
 };
-use crate::registry::Localized;
+use crate::localized::Localized;
 
 /// A field's type. `OneOf` carries its options in [`Field::options`], `List` its
 /// element type in [`Field::items`].

@@ -5,6 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The registry id of the comprehensive window (综合窗口), which may open
+/// a case of any bundle and act for the applicant.
+pub const WINDOW_AGENCY: &str = "window";
+
 /// Who acts: an agency (optionally a named operator of it), the applicant,
 /// or the engine itself (deadline checks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +52,7 @@ impl Actor {
     }
 
     pub fn is_window(&self) -> bool {
-        self.agency() == Some(crate::case::WINDOW_AGENCY)
+        self.agency() == Some(WINDOW_AGENCY)
     }
 }
 

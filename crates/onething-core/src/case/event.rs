@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::command::{Actor, Channel, MaterialProvision};
 use crate::calendar::TimeSpan;
-use crate::registry::Localized;
+use crate::localized::Localized;
 
 /// Every event carries the command that caused it, who gave it and when,
 /// so that replay alone can answer "who did what, when".

@@ -7,10 +7,10 @@ mod decide;
 mod error;
 mod event;
 mod library;
+mod narration;
 mod state;
 mod statistics;
 mod view;
-mod words;
 
 pub use clock::{deadline, Deadline};
 pub use command::*;
@@ -18,16 +18,12 @@ pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
 pub use error::CaseError;
 pub use event::*;
 pub use library::{in_force_on, period, Library};
+pub use narration::{describe, local_time};
 pub use state::*;
 pub use statistics::{statistics, Statistics};
 pub use view::*;
-pub use words::{describe, local_time};
 
 use std::sync::Arc;
-
-/// The registry id of the comprehensive window (综合窗口), which may open
-/// a case of any bundle and act for the applicant.
-pub const WINDOW_AGENCY: &str = "window";
 
 impl cqrs_es::Aggregate for Case {
     const TYPE: &'static str = "case";

@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::state::{CaseFile, StepState};
-use super::Case;
+use super::state::{Case, CaseFile, StepState};
 use crate::identifiers::{check_citizen_id, mask_citizen_id};
-use crate::registry::Localized;
+use crate::localized::Localized;
 use crate::value_type::{Field, ValueKind};
 use crate::workflow::Definition;
 

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calendar::TimeSpan;
-use crate::registry::{Agency, Localized};
+use crate::localized::Localized;
+use crate::registry::Agency;
 use crate::value_type::Field;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

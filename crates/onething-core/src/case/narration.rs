@@ -1,10 +1,11 @@
-//! Events in words, in Chinese and English, for histories people read.
+//! Narration: events told in Chinese and English, with times in the
+//! calendar's local time, for the histories people read.
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::event::{CancelReason, CaseOutcome, Change, SkipReason};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
-use crate::registry::Localized;
+use crate::localized::Localized;
 use crate::workflow::Definition;
 
 fn step_title(definition: Option<&Definition>, step: &str) -> Localized {

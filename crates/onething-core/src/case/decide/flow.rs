@@ -1,0 +1,172 @@
+//! What runs next: after every decision the steps whose turn has come are
+//! started or skipped (by opt-in, condition or choice), and a case with
+//! nothing left to run ends.
+
+use super::Decision;
+use crate::case::error::CaseError;
+use crate::case::event::{CaseOutcome, Change, SkipReason};
+use crate::case::state::{CaseStatus, StepState};
+use crate::expression;
+use crate::workflow::{Step, StepKind};
+
+impl Decision<'_> {
+    /// Starts or skips every step whose turn has come, until nothing changes;
+    /// then ends the case if nothing is left to run.
+    pub(super) fn advance(&mut self) -> Result<(), CaseError> {
+        loop {
+            let mut progressed = false;
+            for step in &self.definition.steps {
+                if !self.is_ready(step) {
+                    continue;
+                }
+                progressed = true;
+                if let Some(choice) = &step.choice {
+                    self.resolve_choice(choice)?;
+                } else {
+                    self.start_or_skip(step)?;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self.file().status == CaseStatus::Open
+            && self.file().steps.iter().all(|step| !step.state.is_live())
+        {
+            let partial = self
+                .file()
+                .steps
+                .iter()
+                .any(|step| matches!(step.state, StepState::Refused | StepState::Cancelled));
+            self.end(if partial {
+                CaseOutcome::PartiallyCompleted
+            } else {
+                CaseOutcome::Completed
+            });
+        }
+        Ok(())
+    }
+
+    /// Evaluates a step's `when`: `Ok(true)` when it has none.
+    fn condition_holds(&self, step: &Step) -> Result<bool, String> {
+        let Some(when) = &step.when else {
+            return Ok(true);
+        };
+        let program =
+            expression::compiled(when).ok_or_else(|| format!("`{when}` does not parse"))?;
+        match self.bindings(step).evaluate(&program) {
+            Ok(cel::Value::Bool(holds)) => Ok(holds),
+            Ok(_) => Err(format!("`{when}` did not give true or false")),
+            Err(error) => Err(format!("`{when}` could not be evaluated: {error}")),
+        }
+    }
+
+    fn is_ready(&self, step: &Step) -> bool {
+        let file = self.file();
+        file.step(&step.id).expect("seeded").state == StepState::Waiting
+            && step
+                .after
+                .iter()
+                .all(|after| !file.step(after).expect("seeded").state.is_live())
+    }
+
+    fn upstream_all_skipped(&self, step: &Step) -> bool {
+        let file = self.file();
+        !step.after.is_empty()
+            && step
+                .after
+                .iter()
+                .all(|after| file.step(after).expect("seeded").state == StepState::Skipped)
+    }
+
+    fn skip(&mut self, step: &str, reason: SkipReason, note: Option<String>) {
+        self.emit(Change::StepSkipped {
+            step: step.to_string(),
+            reason,
+            note,
+        });
+    }
+
+    fn start_or_skip(&mut self, step: &Step) -> Result<(), CaseError> {
+        if step.opt_in && !self.file().opted_in.contains(&step.id) {
+            self.skip(&step.id, SkipReason::NotOptedIn, None);
+            return Ok(());
+        }
+        if self.upstream_all_skipped(step) {
+            self.skip(&step.id, SkipReason::UpstreamSkipped, None);
+            return Ok(());
+        }
+        match self.condition_holds(step) {
+            Ok(true) => self.activate(step),
+            Ok(false) => {
+                self.skip(&step.id, SkipReason::ConditionFalse, None);
+                Ok(())
+            }
+            Err(note) => {
+                self.skip(&step.id, SkipReason::ConditionFalse, Some(note));
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs the first branch of the choice whose condition holds (the last
+    /// branch has none and runs when no other does) and skips the others.
+    fn resolve_choice(&mut self, choice: &str) -> Result<(), CaseError> {
+        let definition = self.definition;
+        let branches: Vec<&Step> = definition
+            .choices
+            .iter()
+            .find(|c| c.id == choice)
+            .map(|c| {
+                c.branches
+                    .iter()
+                    .filter_map(|b| definition.step(b))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(first) = branches.first() else {
+            return Ok(());
+        };
+        if self.upstream_all_skipped(first) {
+            for branch in &branches {
+                self.skip(&branch.id, SkipReason::UpstreamSkipped, None);
+            }
+            return Ok(());
+        }
+        let mut chosen = None;
+        for (position, branch) in branches.iter().enumerate() {
+            let last = position + 1 == branches.len();
+            if chosen.is_none() && (last || self.condition_holds(branch) == Ok(true)) {
+                chosen = Some(branch.id.clone());
+            }
+        }
+        for branch in branches {
+            if Some(&branch.id) == chosen.as_ref() {
+                self.activate(branch)?;
+            } else {
+                self.skip(&branch.id, SkipReason::OtherBranch, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the step's clock now; a payment step issues its bills at once.
+    fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
+        let counted = self.step_deadline(step, self.now(), &[])?;
+        self.emit(Change::StepActivated {
+            step: step.id.clone(),
+            due: counted.due,
+            warn_at: counted.warn_at,
+            provisional_years: counted.provisional_years,
+        });
+        if step.kind == StepKind::Payment {
+            let bills = self.compute_bills(step)?;
+            self.emit(Change::BillsIssued {
+                step: step.id.clone(),
+                bills,
+            });
+            self.complete_payment_if_paid(&step.id);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,241 @@
+//! Deciding: given a case, the definition it runs on, the calendar and a
+//! command, either the events that follow or the reasons for refusing.
+//! Pure and synchronous: no clock, no store, no randomness.
+//!
+//! This module holds the [`Decision`] under way, the checks every action
+//! shares and the dispatcher; each action is decided in the submodule of its
+//! concern.
+
+mod closing;
+mod deadlines;
+mod extensions;
+mod flow;
+mod opening;
+mod payments;
+mod steps;
+mod supplements;
+
+use chrono::{DateTime, Utc};
+
+use super::command::{Action, Actor, CaseCommand};
+use super::error::CaseError;
+use super::event::{CaseEvent, Change};
+use super::state::{Case, CaseFile, CaseStatus, StepState};
+use crate::calendar::Calendar;
+use crate::expression::Bindings;
+use crate::workflow::{Definition, Step};
+
+pub use closing::FOLLOW_UP_WORKING_DAYS;
+
+/// Decides a command. An empty list means "already applied, nothing to do".
+pub fn decide(
+    case: &Case,
+    definition: &Definition,
+    calendar: &Calendar,
+    command: &CaseCommand,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    if let Some(file) = case.file() {
+        if file.applied.contains_key(&command.command_id) {
+            return Ok(Vec::new());
+        }
+    }
+    let mut decision = Decision {
+        case: case.clone(),
+        events: Vec::new(),
+        command,
+        definition,
+        calendar,
+    };
+    decision.run()?;
+    Ok(decision.events)
+}
+
+struct Decision<'a> {
+    /// A scratch copy that every emitted event is applied to, so that later
+    /// decisions in the same command see earlier ones.
+    case: Case,
+    events: Vec<CaseEvent>,
+    command: &'a CaseCommand,
+    definition: &'a Definition,
+    calendar: &'a Calendar,
+}
+
+fn forbidden(actor: &Actor, action: &str, reason: impl Into<String>) -> CaseError {
+    CaseError::Forbidden {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn require_reason(reason: &str) -> Result<(), CaseError> {
+    if reason.trim().is_empty() {
+        Err(CaseError::MissingReason)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the applicant acts, directly or through the comprehensive window.
+fn is_applicant_or_window(actor: &Actor) -> bool {
+    matches!(actor, Actor::Applicant { .. }) || actor.is_window()
+}
+
+impl<'a> Decision<'a> {
+    /// Hands the command to the one function that decides its action.
+    fn run(&mut self) -> Result<(), CaseError> {
+        // Borrowed from the command, not from `self`, so that each arm may
+        // take `&mut self`.
+        let command: &'a CaseCommand = self.command;
+        match &command.action {
+            Action::Open {
+                case_id,
+                workflow: _,
+                form,
+                materials,
+                opted_in,
+                channel,
+            } => self.open(case_id, form, materials, opted_in, *channel),
+            Action::Complete { step, outputs } => self.complete(step, outputs),
+            Action::Return { step, to, reason } => self.return_step(step, to, reason),
+            Action::Refuse { step, reason } => self.refuse(step, reason),
+            Action::RequestSupplement {
+                step,
+                items,
+                reason,
+            } => self.request_supplement(step, items, reason),
+            Action::Supplement { items, materials } => self.supplement(items, materials),
+            Action::Extend {
+                step,
+                length,
+                reason,
+            } => self.request_extension(step, length.as_deref(), reason),
+            Action::DecideExtension {
+                step,
+                approve,
+                reason,
+            } => self.decide_extension(step, *approve, reason),
+            Action::Suspend {
+                step,
+                procedure,
+                reason,
+            } => self.suspend(step, procedure, reason),
+            Action::Resume { step } => self.resume(step),
+            Action::Pay {
+                payer,
+                amount,
+                receipt,
+            } => self.pay(payer, *amount, receipt),
+            Action::Withdraw { reason } => self.withdraw(reason),
+            Action::Rate { score, comment } => self.rate(*score, comment.as_deref()),
+            Action::CheckDeadlines => self.check_deadlines(),
+            Action::ReviseDeadlines { reason } => self.revise_deadlines(reason),
+        }
+    }
+
+    fn actor(&self) -> &'a Actor {
+        &self.command.actor
+    }
+
+    fn file(&self) -> &CaseFile {
+        self.case.file().expect("checked opened")
+    }
+
+    /// The date of the command on the bundle's calendar (local time).
+    fn today(&self) -> chrono::NaiveDate {
+        let offset = chrono::FixedOffset::east_opt(self.calendar.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+        self.now().with_timezone(&offset).date_naive()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.command.at
+    }
+
+    fn emit(&mut self, change: Change) {
+        let event = CaseEvent {
+            command_id: self.command.command_id.clone(),
+            actor: self.command.actor.clone(),
+            at: self.command.at,
+            change,
+        };
+        self.case.apply_event(event.clone());
+        self.events.push(event);
+    }
+
+    fn opened(&self) -> Result<&CaseFile, CaseError> {
+        self.case.file().ok_or(CaseError::NotOpened)
+    }
+
+    fn open_case(&self) -> Result<&CaseFile, CaseError> {
+        let file = self.opened()?;
+        if file.status != CaseStatus::Open {
+            return Err(CaseError::CaseEnded {
+                status: file.status.name().to_string(),
+            });
+        }
+        Ok(file)
+    }
+
+    fn step_definition(&self, step: &str) -> Result<&'a Step, CaseError> {
+        self.definition
+            .step(step)
+            .ok_or_else(|| CaseError::UnknownStep {
+                step: step.to_string(),
+            })
+    }
+
+    /// The step, checked to belong to the acting agency.
+    fn owned_step(&self, step: &str, action: &str) -> Result<&'a Step, CaseError> {
+        let step_definition = self.step_definition(step)?;
+        if self.actor().agency() != Some(step_definition.agency.as_str()) {
+            return Err(forbidden(
+                self.actor(),
+                action,
+                format!(
+                    "step `{step}` belongs to agency `{}`",
+                    step_definition.agency
+                ),
+            ));
+        }
+        Ok(step_definition)
+    }
+
+    /// The step, checked to be owned by the acting agency and running.
+    fn owned_running_step(
+        &self,
+        step: &str,
+        action: &str,
+        allow_paused: bool,
+    ) -> Result<&'a Step, CaseError> {
+        let file = self.open_case()?;
+        let step_definition = self.owned_step(step, action)?;
+        let state = file.step(step).expect("seeded").state;
+        let running = state == StepState::Active || (allow_paused && state.is_started());
+        if !running {
+            return Err(CaseError::StepNotActive {
+                step: step.to_string(),
+                state: state.name().to_string(),
+            });
+        }
+        Ok(step_definition)
+    }
+
+    /// The form and the outputs of the step's completed ancestors, as an
+    /// expression on the step sees them.
+    fn bindings(&self, step: &Step) -> Bindings {
+        let file = self.file();
+        let mut bindings = Bindings::new(&self.definition.form, &file.form);
+        for ancestor in self.definition.ancestors(&step.id) {
+            if let Some(ancestor_definition) = self.definition.step(ancestor) {
+                let record = file.step(ancestor).expect("seeded");
+                let outputs = match record.state {
+                    StepState::Completed => record.outputs.as_ref(),
+                    _ => None,
+                };
+                bindings.add_step(ancestor, &ancestor_definition.outputs, outputs);
+            }
+        }
+        bindings
+    }
+}

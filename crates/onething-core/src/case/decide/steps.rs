@@ -1,0 +1,137 @@
+//! What the owning agency does to end a pass of its step: complete it with
+//! its outputs, return the case to an earlier step, or refuse.
+
+use serde_json::Value;
+
+use super::{require_reason, Decision};
+use crate::case::error::CaseError;
+use crate::case::event::{CancelReason, Change};
+use crate::case::state::StepState;
+use crate::value_type::{check_object_on, normalise_identities};
+use crate::workflow::StepKind;
+
+impl Decision<'_> {
+    pub(super) fn complete(&mut self, step: &str, outputs: &Value) -> Result<(), CaseError> {
+        let step_definition = self.owned_running_step(step, "complete", false)?;
+        if step_definition.kind == StepKind::Payment {
+            return Err(CaseError::PaymentStep {
+                step: step.to_string(),
+            });
+        }
+        let mut outputs = if outputs.is_null() {
+            Value::Object(Default::default())
+        } else {
+            outputs.clone()
+        };
+        normalise_identities(&step_definition.outputs, &mut outputs);
+        let problems = check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
+        if !problems.is_empty() {
+            return Err(CaseError::InvalidOutputs {
+                step: step.to_string(),
+                problems,
+            });
+        }
+        self.emit(Change::StepCompleted {
+            step: step.to_string(),
+            outputs,
+        });
+        self.advance()
+    }
+
+    /// Sends the case back from `step` to the earlier step `to`: it and every
+    /// step after it that has started run again.
+    pub(super) fn return_step(
+        &mut self,
+        step: &str,
+        to: &str,
+        reason: &str,
+    ) -> Result<(), CaseError> {
+        let step_definition = self.owned_running_step(step, "return", true)?;
+        require_reason(reason)?;
+        if !step_definition.returns_to.iter().any(|target| target == to) {
+            return Err(CaseError::NotAReturnTarget {
+                step: step.to_string(),
+                to: to.to_string(),
+                allowed: step_definition.returns_to.clone(),
+            });
+        }
+        let file = self.file();
+        // Returning to a branch of a choice decides the choice again:
+        // every branch goes back, not only the one named.
+        let targets: Vec<&str> = match self.step_definition(to)?.choice.as_deref() {
+            Some(choice) => self
+                .definition
+                .choices
+                .iter()
+                .filter(|c| c.id == choice)
+                .flat_map(|c| c.branches.iter().map(String::as_str))
+                .collect(),
+            None => vec![to],
+        };
+        let mut reset: Vec<String> = vec![to.to_string()];
+        for candidate in &self.definition.steps {
+            if reset.contains(&candidate.id) {
+                continue;
+            }
+            let is_target = targets.contains(&candidate.id.as_str());
+            let follows = self
+                .definition
+                .ancestors(&candidate.id)
+                .iter()
+                .any(|ancestor| targets.contains(ancestor));
+            if (is_target || follows)
+                && file.step(&candidate.id).expect("seeded").state != StepState::Waiting
+            {
+                reset.push(candidate.id.clone());
+            }
+        }
+        if let Some(paid) = file
+            .payments
+            .iter()
+            .find(|p| reset.contains(&p.step) && p.paid && p.bill.total > 0)
+        {
+            return Err(CaseError::ReturnPastPayment {
+                step: paid.step.clone(),
+            });
+        }
+        self.emit(Change::StepReturned {
+            step: step.to_string(),
+            to: to.to_string(),
+            reason: reason.to_string(),
+            reset,
+        });
+        self.advance()
+    }
+
+    /// Refuses the step; whatever waits on it can no longer run.
+    pub(super) fn refuse(&mut self, step: &str, reason: &str) -> Result<(), CaseError> {
+        self.owned_running_step(step, "refuse", true)?;
+        require_reason(reason)?;
+        self.emit(Change::StepRefused {
+            step: step.to_string(),
+            reason: reason.to_string(),
+        });
+        let dependants: Vec<String> = self
+            .definition
+            .steps
+            .iter()
+            .filter(|candidate| {
+                self.definition.ancestors(&candidate.id).contains(&step)
+                    && self
+                        .file()
+                        .step(&candidate.id)
+                        .expect("seeded")
+                        .state
+                        .is_live()
+            })
+            .map(|candidate| candidate.id.clone())
+            .collect();
+        for dependant in dependants {
+            self.emit(Change::StepCancelled {
+                step: dependant,
+                reason: CancelReason::UpstreamRefused,
+            });
+        }
+        self.advance()
+    }
+}

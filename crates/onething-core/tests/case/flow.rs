@@ -1,0 +1,96 @@
+//! What runs next: steps fan out, skip on opt-in or a false condition,
+//! wait at a join, and exactly one branch of a choice runs.
+
+use onething_core::case::*;
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn completing_fans_out_skips_unwanted_services_and_waits_at_the_join() {
+    let events = when(
+        &[open(200_000)],
+        complete(
+            "c-intake",
+            "a",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            "step_completed intake",
+            "step_activated left",
+            "step_activated right",
+            "step_skipped extra NotOptedIn",
+        ]
+    );
+    // The join `pay` waits for both branches.
+    let events = when(
+        &intake_done(),
+        complete("c-left", "a", "left", json!({}), local(3, 11)),
+    )
+    .unwrap();
+    assert_eq!(events, ["step_completed left"]);
+}
+
+#[test]
+fn a_false_condition_skips_the_step_and_the_join_still_runs() {
+    let given = [
+        open(0),
+        complete(
+            "c-intake",
+            "a",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+    ];
+    assert_eq!(
+        when(&[open(0)], given[1].clone()).unwrap(),
+        [
+            "step_completed intake",
+            "step_activated left",
+            "step_skipped right ConditionFalse",
+            "step_skipped extra NotOptedIn",
+        ]
+    );
+    let events = when(
+        &given,
+        complete("c-left", "a", "left", json!({}), local(3, 11)),
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            "step_completed left",
+            "step_activated pay",
+            "bills_issued pay buyer=8000(tax:0,finance:8000)",
+        ]
+    );
+}
+
+#[test]
+fn exactly_one_branch_of_a_choice_runs() {
+    let mut given = paid_and_finished();
+    given.push(complete("c-finish", "b", "finish", json!({}), local(3, 14)));
+    // price 200 000 is not < 100 000: the default branch `slow` runs.
+    let state = state(&history(&given));
+    assert_eq!(state.step("fast").unwrap().state, StepState::Skipped);
+    assert_eq!(state.step("slow").unwrap().state, StepState::Active);
+    let events = when(
+        &given,
+        complete("c-slow", "b", "slow", json!({}), local(3, 15)),
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            "step_completed slow",
+            "case_ended Completed delivered [left_licence,right_licence,certificate] not []",
+        ]
+    );
+}

@@ -1,0 +1,18 @@
+//! Given / when / then for every case command, rejections included, on
+//! small bundles (`data_test_bundle.toml` uses every construct), one module
+//! per concern as in `src/case/decide/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod closing;
+mod deadlines;
+mod extensions;
+mod flow;
+mod opening;
+mod payments;
+mod special_procedures;
+mod steps;
+mod supplements;
+mod values;
