@@ -1,19 +1,32 @@
-//! A store written by an earlier onething — before provisional years, the
-//! case cache, the streamed hashes and the bounded values — still verifies,
-//! and every case in it replays to exactly what that version showed.
+//! A store written by an earlier onething still verifies, and every case in
+//! it replays to exactly what that version showed; new commands go on from
+//! its chains.
 //!
-//! `tests/data/stores/before-year-turn.db` holds every shipped scenario as the
-//! earlier version played it; `before-year-turn.cases.json` holds that
-//! version's `case show --json` of each case.
+//! Each `tests/data/stores/NAME.db` holds every shipped scenario as an
+//! earlier version played it (`scripts/make-store-fixture`); `NAME.cases.json`
+//! holds that version's `case show --json` of each case:
+//! - `before-year-turn`: before provisional years, the case cache, the
+//!   streamed hashes and the bounded values;
+//! - `before-typed-metadata`: the version before the API by resource and
+//!   typed event metadata (commit 6f8470a).
 
 use onething_tests::{onething, shipped_workflows, test_data, TempFolder};
 use serde_json::Value;
 
 #[test]
-fn a_store_written_by_an_earlier_version_verifies_and_replays_unchanged() {
+fn a_store_written_before_the_year_turn_verifies_and_replays_unchanged() {
+    verifies_and_replays_unchanged("before-year-turn");
+}
+
+#[test]
+fn a_store_written_before_typed_metadata_verifies_and_replays_unchanged() {
+    verifies_and_replays_unchanged("before-typed-metadata");
+}
+
+fn verifies_and_replays_unchanged(name: &str) {
     let folder = TempFolder::new("old-store");
     let database = folder.path.join("onething.db");
-    std::fs::copy(test_data().join("stores/before-year-turn.db"), &database).unwrap();
+    std::fs::copy(test_data().join(format!("stores/{name}.db")), &database).unwrap();
     let url = format!("sqlite://{}", database.display());
     let workflows = shipped_workflows();
     let run = |args: &[&str]| {
@@ -31,7 +44,7 @@ fn a_store_written_by_an_earlier_version_verifies_and_replays_unchanged() {
     let verify = run(&["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
     let cases: serde_json::Map<String, Value> = serde_json::from_str(
-        &std::fs::read_to_string(test_data().join("stores/before-year-turn.cases.json")).unwrap(),
+        &std::fs::read_to_string(test_data().join(format!("stores/{name}.cases.json"))).unwrap(),
     )
     .unwrap();
     assert!(cases.len() >= 7, "every scenario is in the store");
