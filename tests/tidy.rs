@@ -82,7 +82,10 @@ fn every_api_route_is_added_with_its_documentation() {
     // plain axum `.route(` would serve a path the OpenAPI document lacks.
     let mut files = Vec::new();
     rust_files(
-        &repository().join("crates").join("onething-server").join("src"),
+        &repository()
+            .join("crates")
+            .join("onething-server")
+            .join("src"),
         &mut files,
     );
     for file in files {

@@ -50,6 +50,19 @@ pub struct Config {
     /// Cases kept folded in memory by this server (0 turns the cache off).
     #[serde(default = "default_case_cache")]
     pub case_cache: usize,
+    /// Connections served at once; more wait in the listen queue until one
+    /// closes (so a flood of idle connections cannot exhaust the server).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, or its
+    /// connection is closed (against slow clients holding connections open).
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// The longest a request is worked on; past it the answer is 503
+    /// `timeout` (a command may have been stored: retry with the same
+    /// `Idempotency-Key`). Longer than the feed's longest wait (20 s).
+    #[serde(default = "default_request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
     /// Conflicting commands are retried; past that, 503 asks to come back after this.
     #[serde(default = "default_retry_after_seconds")]
     pub retry_after_seconds: u64,
@@ -118,6 +131,16 @@ fn default_case_cache() -> usize {
     onething_store::cases::DEFAULT_CASE_CACHE
 }
 
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_request_timeout_seconds() -> u64 {
+    30
+}
+
 fn default_database_max_connections() -> u32 {
     16
 }
@@ -146,6 +169,18 @@ impl Config {
         }
     }
 
+    /// The limits of the HTTP server these keys give.
+    pub fn http_limits(&self) -> crate::HttpLimits {
+        crate::HttpLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: std::time::Duration::from_millis(
+                self.header_read_timeout_ms.max(10),
+            ),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds.max(1)),
+        }
+    }
+
     pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|error| {
             let position = error.span().map(|span| {
@@ -162,6 +197,15 @@ impl Config {
             }
         })?;
         let mut problems = Vec::new();
+        if config.request_timeout_seconds <= crate::api::MAX_WAIT_SECONDS {
+            problems.push(format!(
+                "request_timeout_seconds must be more than {} (the feed's longest wait)",
+                crate::api::MAX_WAIT_SECONDS
+            ));
+        }
+        if config.max_connections == 0 {
+            problems.push("max_connections must be at least 1".to_string());
+        }
         for client in &config.clients {
             if client.role == Role::Agency && client.agency.is_none() {
                 problems.push(format!(

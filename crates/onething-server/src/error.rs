@@ -206,6 +206,33 @@ impl From<CommandError> for ApiError {
     }
 }
 
+/// Answers 503 `timeout` (with `Retry-After`) when a request takes longer
+/// than `limit`; the work is dropped where it stands (a command's append
+/// either committed or rolls back), so the client retries with the same
+/// `Idempotency-Key` to learn which.
+pub async fn time_limit(
+    limit: std::time::Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "a request timed out");
+            let mut error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the request took longer than {} ms; a command may have been stored: send it again with the same Idempotency-Key",
+                    limit.as_millis()
+                ),
+            );
+            error.retry_after = Some(1);
+            error.into_response()
+        }
+    }
+}
+
 /// The answer to a request whose handler panicked: a 500 in the error shape,
 /// the panic logged (never a dropped connection).
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod background;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod horizon;
 pub mod metrics;
@@ -23,6 +24,7 @@ use tokio::sync::{watch, Notify};
 
 pub use auth::{Client, Clients, Role};
 pub use config::Config;
+pub use connections::HttpLimits;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -70,21 +72,48 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// The whole API as one router, for the server and for tests (`oneshot`).
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    router_with(
+        state,
+        &HttpLimits {
+            max_body_bytes,
+            ..HttpLimits::default()
+        },
+    )
+}
+
+/// The whole API with the given limits.
+pub fn router_with(state: AppState, limits: &HttpLimits) -> Router {
     let (routes, _document) = api::routes().split_for_parts();
-    with_layers(routes, state, max_body_bytes)
+    with_limits(routes, state, limits)
+}
+
+/// [`with_limits`] with the default request time-out.
+pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+    with_limits(
+        routes,
+        state,
+        &HttpLimits {
+            max_body_bytes,
+            ..HttpLimits::default()
+        },
+    )
 }
 
 /// What every route goes through: the unknown-path and wrong-method answers,
-/// the body limit, panics turned into a 500 in the error shape, the limit on
-/// the request target, and the request log and count.
-pub fn with_layers(routes: Router<AppState>, state: AppState, max_body_bytes: usize) -> Router {
+/// the body limit, panics turned into a 500 in the error shape, the request
+/// time-out, the limit on the request target, and the request log and count.
+pub fn with_limits(routes: Router<AppState>, state: AppState, limits: &HttpLimits) -> Router {
+    let request_timeout = limits.request_timeout;
     routes
         .fallback(api::fallback)
         .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
+        .layer(middleware::from_fn(move |request, next| {
+            error::time_limit(request_timeout, request, next)
+        }))
         .layer(middleware::from_fn(api::limit_uri))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -184,8 +213,9 @@ pub async fn declare_subscriptions(
     Ok(())
 }
 
-/// Serves until `shutdown` resolves; in-flight requests finish first, then the
-/// background jobs stop.
+/// Serves until `shutdown` resolves, within the configured limits
+/// (connections, header and request time-outs); in-flight requests finish
+/// first, then the background jobs stop.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -193,10 +223,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = Jobs::start(&state, config);
-    let app = router(state, config.max_body_bytes);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = config.http_limits();
+    let app = router_with(state, &limits);
+    let result = connections::serve_connections(listener, app, &limits, shutdown).await;
     jobs.stop().await;
     result
 }

@@ -32,7 +32,7 @@ fn description(status: u16) -> &'static str {
         414 => "The request target (path and query) is longer than 8 KiB",
         422 => "The bundle cannot compute this for the case (calendar year, amount, a version not in force)",
         500 => "An internal error, logged; no details",
-        503 => "The case kept changing, or the database cannot be reached; nothing was stored; retry after `Retry-After` seconds",
+        503 => "The case kept changing, or the database cannot be reached (nothing was stored), or the request took too long (`timeout`: send it again with the same `Idempotency-Key`); retry after `Retry-After` seconds",
         507 => "The database's disk is full; nothing was stored; retry after `Retry-After` seconds once there is room",
         _ => "An error",
     }
@@ -92,8 +92,8 @@ error_set!(
     ListErrors: 400, 401, 403, 414, 500, 503
 );
 error_set!(
-    /// Reading a bundle's definition or graph (from memory).
-    WorkflowReadErrors: 400, 401, 404, 414, 500
+    /// Reading a bundle's definition or graph (from memory; 503 only past the request time-out).
+    WorkflowReadErrors: 400, 401, 404, 414, 500, 503
 );
 error_set!(
     /// Reloading the workflows folder.
