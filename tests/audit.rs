@@ -661,3 +661,47 @@ fn with_a_trusted_key_only_a_checkpoint_signed_with_it_is_accepted() {
     );
     assert_eq!(stored.code, 1, "{}", stored.stderr);
 }
+
+#[test]
+fn the_command_line_records_each_unmasked_read_in_the_access_log() {
+    let database = TestDatabase::sqlite();
+    let form = onething_tests::test_data().join("forms/newborn.json");
+    let opened = cli(
+        &database.url,
+        &[
+            "--now",
+            "2026-06-01T09:00:00+08:00",
+            "case",
+            "open",
+            "newborn",
+            "--form",
+            form.to_str().unwrap(),
+            "--as",
+            "window",
+        ],
+    );
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let case_id = opened.stdout.trim().to_string();
+    for args in [
+        vec!["case", "show", case_id.as_str()],
+        vec!["case", "history", case_id.as_str()],
+        vec!["audit", "export", case_id.as_str()],
+    ] {
+        let run = cli(&database.url, &args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    }
+    let log = cli(
+        &database.url,
+        &["audit", "access-log", "--case", &case_id, "--json"],
+    );
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let reads: Vec<Value> = serde_json::from_str(&log.stdout).unwrap();
+    let what: Vec<&str> = reads
+        .iter()
+        .map(|read| read["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(what, ["show", "history", "export"]);
+    assert!(reads
+        .iter()
+        .all(|read| read["channel"] == "cli" && read["client"] == "cli"));
+}

@@ -11,7 +11,7 @@ use onething_store::audit::{latest_checkpoint, take_checkpoint, verify};
 use onething_store::export::{export_case, render_html};
 use onething_store::views::rebuild;
 
-use crate::options::{open_store, GlobalOptions};
+use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::Terminal;
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +47,22 @@ pub enum AuditCommand {
         format: ExportFormat,
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// The access log of personal data: who read which case with its ID
+    /// numbers unmasked, when and through which channel; oldest first.
+    AccessLog {
+        /// Only reads of this case.
+        #[arg(long)]
+        case: Option<String>,
+        /// Only reads by this client (`cli` for the command line).
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long)]
+        json: bool,
     },
     /// Make a new Ed25519 signing key (a 32-byte seed, as hex) for checkpoints.
     Keygen {
@@ -246,6 +262,7 @@ pub async fn run_audit(
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
             };
+            record_cli_read(&store, &case, "export").await?;
             let text = match format {
                 ExportFormat::Json => serde_json::to_string_pretty(&export)? + "\n",
                 ExportFormat::Html => render_html(&export),
@@ -256,6 +273,40 @@ pub async fn run_audit(
                 None => write!(terminal.out, "{text}")?,
             }
             Ok(if export.verification.intact { 0 } else { 1 })
+        }
+        AuditCommand::AccessLog {
+            case,
+            client,
+            limit,
+            offset,
+            json,
+        } => {
+            let filter = onething_store::access_log::AccessFilter {
+                case_id: case,
+                client,
+                limit,
+                offset,
+                ..Default::default()
+            };
+            let reads = onething_store::access_log::list(store.database(), &filter).await?;
+            if json {
+                writeln!(terminal.out, "{}", serde_json::to_string_pretty(&reads)?)?;
+            } else {
+                for read in &reads {
+                    writeln!(
+                        terminal.out,
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        millis(read.read_at),
+                        read.channel,
+                        read.client,
+                        read.operator.as_deref().unwrap_or("-"),
+                        read.role,
+                        read.case_id,
+                        read.what
+                    )?;
+                }
+            }
+            Ok(0)
         }
         AuditCommand::Keygen { .. } => bail!("handled above"),
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
 use crate::case_output::{print_refusal, provisional_flag, report};
-use crate::options::{open_store, GlobalOptions};
+use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::Terminal;
 
 /// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
@@ -357,6 +357,7 @@ pub async fn run(
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
             }
+            record_cli_read(&store, &case, "history").await?;
             let mut replayed = onething_core::case::Case::default();
             let mut entries = Vec::new();
             for stored in &events {
@@ -425,6 +426,7 @@ pub async fn run(
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
             };
+            record_cli_read(&store, &case, "show").await?;
             if json {
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&shown)?)?;
             } else {

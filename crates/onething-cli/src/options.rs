@@ -43,3 +43,22 @@ pub async fn open_store(
     }
     Ok(store)
 }
+
+/// Records in the access log of personal data that the command line showed
+/// a case with its ID numbers unmasked (the OS user as the person).
+pub async fn record_cli_read(store: &CaseStore, case_id: &str, what: &str) -> anyhow::Result<()> {
+    let read = onething_store::access_log::PersonalDataRead {
+        read_at: chrono::Utc::now(),
+        client: "cli".into(),
+        role: "operator".into(),
+        agency: None,
+        operator: std::env::var("USER").ok().filter(|user| !user.is_empty()),
+        channel: "cli".into(),
+        case_id: case_id.to_string(),
+        what: what.to_string(),
+    };
+    onething_store::access_log::record(store.database(), &[read])
+        .await
+        .context("recording the read in the access log of personal data")?;
+    Ok(())
+}

@@ -57,10 +57,11 @@ pub enum Permission {
     ReadStatistics,
     Verify,
     ExportRecords,
+    ReadAccessLog,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::OpenCases,
         Permission::ChangeCases,
         Permission::ListCases,
@@ -75,6 +76,7 @@ impl Permission {
         Permission::ReadStatistics,
         Permission::Verify,
         Permission::ExportRecords,
+        Permission::ReadAccessLog,
     ];
 
     pub fn roles(self) -> &'static [Role] {
@@ -91,7 +93,7 @@ impl Permission {
             Permission::ReloadWorkflows => &[Admin],
             Permission::ReadStatistics => &[Window, Auditor, Admin],
             Permission::Verify => &[Auditor, Admin],
-            Permission::ExportRecords => &[Auditor],
+            Permission::ExportRecords | Permission::ReadAccessLog => &[Auditor],
         }
     }
 
@@ -112,6 +114,7 @@ impl Permission {
             Permission::ReadStatistics => "read statistics",
             Permission::Verify => "run verification",
             Permission::ExportRecords => "export case records",
+            Permission::ReadAccessLog => "read the access log of personal data",
         }
     }
 
@@ -132,6 +135,7 @@ impl Permission {
             Permission::ReadStatistics => "`GET /api/v1/statistics`",
             Permission::Verify => "`GET /api/v1/audit/verify`",
             Permission::ExportRecords => "`GET /api/v1/cases/{case}/export`",
+            Permission::ReadAccessLog => "`GET /api/v1/audit/access-log`",
         }
     }
 

@@ -375,14 +375,32 @@ async fn deliver(
         let key = format!("{}:{}", event.case_id, event.sequence);
         // The owner sees ID numbers as it would in the case; an owner no
         // longer configured sees them masked.
-        let disclosure = state
+        let owner = state
             .clients
             .all()
-            .find(|client| client.id == current.client)
-            .map_or(
-                onething_core::case::Disclosure::Masked,
-                crate::api::disclosure_for,
-            );
+            .find(|client| client.id == current.client);
+        let disclosure = owner.map_or(
+            onething_core::case::Disclosure::Masked,
+            crate::api::disclosure_for,
+        );
+        if disclosure == onething_core::case::Disclosure::Full
+            && matches!(event.event_type.as_str(), "case_opened" | "step_completed")
+        {
+            if let Some(owner) = owner {
+                // Recorded before it leaves, as every unmasked read is.
+                let read = onething_store::access_log::PersonalDataRead {
+                    read_at: Utc::now(),
+                    client: owner.id.clone(),
+                    role: owner.role.name().to_string(),
+                    agency: owner.agency.clone(),
+                    operator: None,
+                    channel: "webhook".into(),
+                    case_id: event.case_id.clone(),
+                    what: "webhook".into(),
+                };
+                onething_store::access_log::record(database, &[read]).await?;
+            }
+        }
         let payload = crate::api::disclosed_payload(
             state,
             disclosure,

@@ -2,6 +2,7 @@
 //! the event stores on SQLite (embedded default) and PostgreSQL, their
 //! migrations, and the read models.
 
+pub mod access_log;
 pub mod audit;
 pub mod bench;
 pub mod calendars;

@@ -268,6 +268,42 @@ CREATE TABLE calendars (
         sqlite: "SELECT 1;",
         postgres: "ALTER TABLE case_summaries ALTER COLUMN summary SET COMPRESSION lz4;",
     },
+    Migration {
+        version: 8,
+        name: "the access log of personal data",
+        // Who read a case with its ID numbers unmasked (个人信息保护法):
+        // one row per read, never updated; the auditor queries it.
+        sqlite: "
+CREATE TABLE personal_data_reads (
+  id       integer PRIMARY KEY AUTOINCREMENT,
+  read_at  text NOT NULL,
+  client   text NOT NULL,
+  role     text NOT NULL,
+  agency   text,
+  operator text,
+  channel  text NOT NULL,
+  case_id  text NOT NULL,
+  what     text NOT NULL
+) STRICT;
+CREATE INDEX personal_data_reads_by_case ON personal_data_reads (case_id, read_at);
+CREATE INDEX personal_data_reads_by_client ON personal_data_reads (client, read_at);
+",
+        postgres: "
+CREATE TABLE personal_data_reads (
+  id       bigserial PRIMARY KEY,
+  read_at  text NOT NULL,
+  client   text NOT NULL,
+  role     text NOT NULL,
+  agency   text,
+  operator text,
+  channel  text NOT NULL,
+  case_id  text NOT NULL,
+  what     text NOT NULL
+);
+CREATE INDEX personal_data_reads_by_case ON personal_data_reads (case_id, read_at);
+CREATE INDEX personal_data_reads_by_client ON personal_data_reads (client, read_at);
+",
+    },
 ];
 
 const CREATE_LEDGER: &str = "

@@ -2,7 +2,9 @@
 //! shares (an agency reads the cases it takes part in; an admin sees ID
 //! numbers masked), and the case as a response.
 
+use axum::http::HeaderMap;
 use onething_core::case::{self, view, Disclosure};
+use onething_store::access_log::{self, PersonalDataRead};
 use serde_json::Value;
 
 use super::wire::CaseResource;
@@ -92,4 +94,48 @@ pub fn state_of(state: &AppState, case: &case::Case) -> Value {
             "state": step.state,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The person acting, as sent in `X-Operator`.
+pub fn operator(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-operator")
+        // UTF-8, not only visible ASCII: a person's name is often Chinese.
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
+        .map(|value| value.trim().chars().take(200).collect::<String>())
+        .filter(|value| !value.is_empty())
+}
+
+/// Records, before the answer leaves, that this client reads these cases
+/// with their ID numbers unmasked; nothing when it sees them masked. A read
+/// that cannot be recorded is not answered (503/500).
+pub async fn record_reads(
+    state: &AppState,
+    client: &Client,
+    headers: &HeaderMap,
+    what: &str,
+    case_ids: impl IntoIterator<Item = &str>,
+) -> Result<(), ApiError> {
+    if disclosure_for(client) == Disclosure::Masked {
+        return Ok(());
+    }
+    let read_at = chrono::Utc::now();
+    let mut reads: Vec<PersonalDataRead> = Vec::new();
+    for case_id in case_ids {
+        if reads.iter().any(|read| read.case_id == case_id) {
+            continue;
+        }
+        reads.push(PersonalDataRead {
+            read_at,
+            client: client.id.clone(),
+            role: client.role.name().to_string(),
+            agency: client.agency.clone(),
+            operator: operator(headers),
+            channel: "api".into(),
+            case_id: case_id.to_string(),
+            what: what.to_string(),
+        });
+    }
+    access_log::record(state.store.database(), &reads).await?;
+    Ok(())
 }

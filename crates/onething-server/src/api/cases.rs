@@ -2,6 +2,7 @@
 //! history in words, and a bundle's dashboard figures.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use chrono::DateTime;
 use onething_core::case::{self, describe};
@@ -12,7 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{case_resource, disclosed_payload, disclosure_for, load_case, may_read};
+use super::access::{
+    case_resource, disclosed_payload, disclosure_for, load_case, may_read, record_reads,
+};
 use super::document::{CaseReadErrors, ListErrors, ScopedReadErrors};
 use super::extract::{Params, PathParams};
 use super::wire::{CaseResource, CaseStatus};
@@ -162,11 +165,13 @@ pub async fn list_cases(
 pub async fn get_case(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     PathParams(case_id): PathParams<String>,
 ) -> Result<Json<CaseResource>, ApiError> {
     client.require(Permission::ReadCases)?;
     let loaded = load_case(&state, &case_id).await?;
     may_read(&state, &client, &loaded)?;
+    record_reads(&state, &client, &headers, "case", [case_id.as_str()]).await?;
     opened(
         case_resource(&state, &loaded, disclosure_for(&client)),
         &case_id,
@@ -178,6 +183,7 @@ pub async fn get_case(
 pub async fn get_case_at(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     PathParams((case_id, sequence)): PathParams<(String, u64)>,
 ) -> Result<Json<CaseResource>, ApiError> {
     client.require(Permission::ReadHistories)?;
@@ -190,6 +196,7 @@ pub async fn get_case_at(
         )));
     }
     let then = state.store.load_at(&case_id, sequence).await?;
+    record_reads(&state, &client, &headers, "case_at", [case_id.as_str()]).await?;
     opened(
         case_resource(&state, &then, disclosure_for(&client)),
         &case_id,
@@ -201,11 +208,13 @@ pub async fn get_case_at(
 pub async fn history(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     PathParams(case_id): PathParams<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     client.require(Permission::ReadHistories)?;
     let loaded = load_case(&state, &case_id).await?;
     may_read(&state, &client, &loaded)?;
+    record_reads(&state, &client, &headers, "history", [case_id.as_str()]).await?;
     let definition = loaded
         .file()
         .and_then(|file| state.store.library().by_hash(&file.hash));

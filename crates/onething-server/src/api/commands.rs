@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{case_resource, disclosure_for, may_read, state_of};
+use super::access::{case_resource, disclosure_for, may_read, operator, state_of};
 use super::document::CommandErrors;
 use super::extract::{Body, PathParams};
 use super::wire::{CaseResource, MaterialStatus};
@@ -193,14 +193,9 @@ pub struct CommandResponse {
 }
 
 fn actor_of(client: &Client, headers: &HeaderMap) -> Actor {
-    let operator = headers
-        .get("x-operator")
-        .and_then(|value| value.to_str().ok())
-        .map(|value| value.trim().to_string())
-        .filter(|value| !value.is_empty());
     Actor::Agency {
         agency: client.agency.clone().unwrap_or_else(|| client.id.clone()),
-        operator,
+        operator: operator(headers),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use onething_store::feed::{self, Cursor};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{disclosed_payload, disclosure_for};
+use super::access::{disclosed_payload, disclosure_for, record_reads};
 use super::document::ListErrors;
 use super::extract::Params;
 use crate::auth::{Client, Permission, Role};
@@ -65,6 +66,7 @@ pub struct FeedParameters {
 pub async fn events(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     Params(parameters): Params<FeedParameters>,
 ) -> Result<Json<FeedResponse>, ApiError> {
     client.require(Permission::ReadFeed)?;
@@ -97,6 +99,15 @@ pub async fn events(
         let notified = state.feed_signal.notified();
         let page = feed::read(state.store.database(), after, agency.as_deref(), limit).await?;
         if !page.events.is_empty() || tokio::time::Instant::now() >= deadline {
+            // The events that carry ID numbers: the form, a step's outputs.
+            let personal = page
+                .events
+                .iter()
+                .filter(|event| {
+                    matches!(event.event_type.as_str(), "case_opened" | "step_completed")
+                })
+                .map(|event| event.case_id.as_str());
+            record_reads(&state, &client, &headers, "feed", personal).await?;
             return Ok(Json(FeedResponse {
                 events: page
                     .events

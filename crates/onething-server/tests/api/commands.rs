@@ -111,3 +111,22 @@ async fn a_command_on_a_step_the_workflow_does_not_have_is_404() {
     assert_eq!(unknown_step.status, StatusCode::NOT_FOUND);
     assert_eq!(sequence(&state, &case).await, 3, "nothing was stored");
 }
+
+#[tokio::test]
+async fn a_person_named_in_chinese_in_x_operator_is_recorded_as_the_actor() {
+    let (app, state) = crate::support::app().await;
+    let case = crate::support::open(&app, "operator-in-chinese").await;
+    let reply = crate::support::step(&case, "birth_certificate", "complete")
+        .as_("hospital")
+        .header("x-operator", "王医生")
+        .json(serde_json::json!({"outputs": {"certificate_number": "Q110000001"}}))
+        .send(&app)
+        .await;
+    reply.assert_success();
+    let events = state.store.events(&case).await.unwrap();
+    let completed = events
+        .iter()
+        .find(|stored| stored.event.change.name() == "step_completed")
+        .unwrap();
+    assert_eq!(completed.metadata.actor, "hospital/王医生");
+}

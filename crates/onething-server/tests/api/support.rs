@@ -105,6 +105,7 @@ pub struct Call {
     token: Option<String>,
     body: Option<Value>,
     key: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 pub fn request(method: Method, path: impl Into<String>) -> Call {
@@ -114,6 +115,7 @@ pub fn request(method: Method, path: impl Into<String>) -> Call {
         token: None,
         body: None,
         key: None,
+        headers: Vec::new(),
     }
 }
 
@@ -148,8 +150,17 @@ impl Call {
         self
     }
 
+    /// Any other header (`X-Operator`, …).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     pub async fn send(self, app: &Router) -> Reply {
         let mut request = Request::builder().method(self.method).uri(self.path);
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
         if let Some(token) = self.token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
