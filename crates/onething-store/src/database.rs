@@ -2,7 +2,9 @@
 //!
 //! SQLite is opened durable: WAL journal with `synchronous=FULL`, so a
 //! committed command survives a power cut (sqlite-es' own pool uses NORMAL,
-//! which can lose the last commits). PostgreSQL keeps its server settings.
+//! which can lose the last commits). PostgreSQL keeps its server settings;
+//! a URL with several hosts (`h1:5432,h2:5432`, libpq's form for a primary
+//! and its standbys) is handled by [`crate::multi_host`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -58,11 +60,23 @@ macro_rules! with_pool {
 }
 
 impl Database {
-    /// Connects to `sqlite://FILE`, `sqlite::memory:` or `postgres://…`,
+    /// Connects to `sqlite://FILE`, `sqlite::memory:` or `postgres://…`
+    /// (one host, or several of which the primary is used),
     /// creating the SQLite file if needed; no migrations (those are
     /// [`Database::open`]'s, in `migrations.rs`).
     pub async fn connect(url: &str, settings: &StoreSettings) -> Result<Database, StoreError> {
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Several hosts (a primary and its standbys): sqlx takes one, so
+            // multi_host picks the primary and follows it after a failover.
+            let hosts = crate::multi_host::parse(url).map_err(|message| StoreError::Connect {
+                url: redact(url),
+                message,
+            })?;
+            if let Some(hosts) = hosts {
+                return Ok(Database::Postgres(
+                    crate::multi_host::connect(url, hosts, settings).await?,
+                ));
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections.max(1))
                 .acquire_timeout(settings.acquire_timeout)

@@ -15,6 +15,7 @@ pub mod feed;
 pub mod leases;
 pub mod metadata;
 pub mod migrations;
+pub mod multi_host;
 pub mod time;
 pub mod views;
 pub mod webhooks;
