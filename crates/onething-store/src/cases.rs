@@ -499,6 +499,11 @@ impl CaseStore {
     /// Appends the events and writes the case's read models in one
     /// transaction: both are stored, or neither. The events table's primary
     /// key turns a concurrent append to the same case into a conflict.
+    ///
+    /// The transaction runs on a connection of its own, taken only when no
+    /// transaction is open on it ([`clean_connection`]), and a connection on
+    /// which anything went wrong is closed instead of going back to the pool
+    /// (see [`discard`] for why).
     async fn append(
         &self,
         rows: &[NewRow],
@@ -512,36 +517,46 @@ impl CaseStore {
             Database::Postgres(_) => "::json",
         };
         with_pool!(database, pool => async {
-            let mut transaction = pool.begin().await?;
-            // All the command's events in one statement: one round trip.
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
-            );
-            insert.push_values(rows, |mut values, row| {
-                values
-                    .push_bind(Case::TYPE)
-                    .push_bind(&row.aggregate_id)
-                    .push_bind(row.sequence)
-                    .push_bind(&row.event_type)
-                    .push_bind(EVENT_VERSION)
-                    .push_bind(&row.payload)
-                    .push_unseparated(json)
-                    .push_bind(&row.metadata)
-                    .push_unseparated(json);
-            });
-            match insert.build().execute(&mut *transaction).await {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(error)) if is_append_conflict(error.as_ref()) => {
-                    transaction.rollback().await?;
-                    return Ok(Appended::Conflict);
+            let mut connection = clean_connection(pool).await?;
+            let outcome = async {
+                let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
+                // All the command's events in one statement: one round trip.
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
+                );
+                insert.push_values(rows, |mut values, row| {
+                    values
+                        .push_bind(Case::TYPE)
+                        .push_bind(&row.aggregate_id)
+                        .push_bind(row.sequence)
+                        .push_bind(&row.event_type)
+                        .push_bind(EVENT_VERSION)
+                        .push_bind(&row.payload)
+                        .push_unseparated(json)
+                        .push_bind(&row.metadata)
+                        .push_unseparated(json);
+                });
+                match insert.build().execute(&mut *transaction).await {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(error)) if is_append_conflict(error.as_ref()) => {
+                        transaction.rollback().await?;
+                        return Ok(Appended::Conflict);
+                    }
+                    Err(error) => return Err(StoreError::from(error)),
                 }
-                Err(error) => return Err(error.into()),
+                if let Some((summary, tasks)) = read_models {
+                    views::write_rows!(transaction, database, summary, tasks, tasks_changed)?;
+                }
+                transaction.commit().await?;
+                Ok(Appended::Stored)
             }
-            if let Some((summary, tasks)) = read_models {
-                views::write_rows!(transaction, database, summary, tasks, tasks_changed)?;
+            .await;
+            // The transaction has ended (committed, rolled back, or dropped
+            // with its rollback queued): the connection must say so.
+            if outcome.is_err() || sqlx::Connection::is_in_transaction(&*connection) {
+                discard(connection).await;
             }
-            transaction.commit().await?;
-            Ok(Appended::Stored)
+            outcome
         }.await)
     }
 
@@ -618,6 +633,54 @@ impl CaseStore {
             with_pool!(&self.database, pool => sqlx::query_as(sql).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
+}
+
+/// A pooled connection on which sqlx counts no open transaction.
+///
+/// `append` closes every connection its transaction failed on, but other
+/// transactions (read model rebuilds, migrations) return theirs to the pool
+/// as sqlx does; one whose count of open transactions is off would turn this
+/// command's `BEGIN` into a `SAVEPOINT` and its `COMMIT` into a `RELEASE`
+/// that may store nothing (see [`discard`]). Such a connection is closed and
+/// another one taken; a new connection is always clean, so this ends once
+/// the pool has been gone through.
+async fn clean_connection<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
+    let tries = pool.options().get_max_connections() + 1;
+    for _ in 0..tries {
+        let connection = pool.acquire().await?;
+        if !sqlx::Connection::is_in_transaction(&*connection) {
+            return Ok(connection);
+        }
+        discard(connection).await;
+    }
+    Err(sqlx::Error::PoolTimedOut)
+}
+
+/// Closes a connection a transaction failed on, instead of returning it to
+/// the pool.
+///
+/// A failed transaction can leave a connection in a state sqlx does not
+/// see. On a full disk SQLite's `COMMIT` fails with `SQLITE_FULL` and SQLite
+/// rolls the whole transaction back by itself; sqlx, which counts open
+/// transactions per connection, then sends its own `ROLLBACK`, which fails
+/// ("no transaction is active"), and keeps counting one open transaction.
+/// Back in the pool, the next `begin` on that connection sends `SAVEPOINT`
+/// instead of `BEGIN`; once a `ROLLBACK TO` of such a savepoint succeeds
+/// (a command hitting the full disk again, or a conflict), SQLite stays in a
+/// transaction that nothing ends: the connection holds the write lock for
+/// good (every other connection waits its busy timeout and gets "database
+/// is locked"), and each later "commit" on it is a `RELEASE` of a nested
+/// savepoint, answered as stored though nothing reaches the file: commands
+/// acknowledged, then lost when the connection closes. Closing the
+/// connection rolls back whatever SQLite still holds open and releases its
+/// locks; the pool opens a new connection when it needs one. (On
+/// PostgreSQL the server ends the session's transaction the same way.)
+async fn discard<DB: sqlx::Database>(connection: sqlx::pool::PoolConnection<DB>) {
+    // Closing a connection that is already broken can fail; it is not
+    // returned to the pool either way.
+    let _ = connection.close().await;
 }
 
 fn nanos() -> u64 {
