@@ -109,6 +109,15 @@ impl Database {
                 .max_connections(if memory { 1 } else { 8 })
                 .idle_timeout(None)
                 .max_lifetime(None)
+                // After SQLITE_FULL, SQLite ends a transaction by itself while
+                // sqlx still counts it open; used again, that connection would
+                // hold the write lock for good. Whatever path released it, it is
+                // closed when next taken from the pool (closing rolls back and
+                // frees the locks). Checked on acquire, not on release: on
+                // release a dropped transaction's rollback is still queued.
+                .before_acquire(|connection, _| {
+                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(connection)) })
+                })
                 .connect_with(options)
                 .await
                 .map_err(|error| StoreError::Connect {
