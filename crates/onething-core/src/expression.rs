@@ -473,6 +473,19 @@ impl Bindings {
         bindings
     }
 
+    /// A bill amount in whole fen, computed exactly (see [`crate::money`]).
+    pub fn amount_in_fen(
+        &self,
+        program: &Program,
+        rounding: crate::workflow::Rounding,
+    ) -> Result<i128, String> {
+        let names = HashMap::from([
+            ("form".to_string(), CelValue::from(self.form.clone())),
+            ("steps".to_string(), CelValue::from(self.steps.clone())),
+        ]);
+        crate::money::amount_in_fen(program.expression(), &names, rounding)
+    }
+
     pub fn evaluate(&self, program: &Program) -> Result<CelValue, cel::ExecutionError> {
         let mut context = Context::with_env(ENVIRONMENT.clone());
         context.add_variable_from_value("form", self.form.clone());

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod expression;
 pub mod identifiers;
 pub mod localized;
+pub mod money;
 pub mod registry;
 pub mod toml_reader;
 pub mod value_type;

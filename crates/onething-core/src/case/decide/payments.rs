@@ -111,13 +111,9 @@ impl Decision<'_> {
     }
 }
 
-/// The largest amount a decimal expression may give and still be exact to
-/// the fen: every integer up to 2^53 is a double.
-const EXACT_FEN_LIMIT: f64 = 9_007_199_254_740_992.0;
-
-/// A payment step's bills for these values: whole-number amounts are taken
-/// as they are (never through a double); a decimal amount is rounded once by
-/// the step's rule and must lie where doubles are exact.
+/// A payment step's bills for these values: every amount computed exactly
+/// (`crate::money`: integers as integers, decimals as exact fractions),
+/// a decimal one rounded once by the step's rule.
 fn bills_for(step: &Step, bindings: &Bindings) -> Result<Vec<IssuedBill>, CaseError> {
     let rounding = step.rounding.unwrap_or(Rounding::HalfUp);
     let fail = |message: String| CaseError::Expression {
@@ -130,37 +126,26 @@ fn bills_for(step: &Step, bindings: &Bindings) -> Result<Vec<IssuedBill>, CaseEr
         for item in &bill.items {
             let program = expression::compiled(&item.amount)
                 .ok_or_else(|| fail(format!("the amount `{}` does not parse", item.amount)))?;
-            let value = bindings.evaluate(&program).map_err(|error| {
-                fail(format!(
-                    "the amount `{}` could not be computed: {error}",
-                    item.amount
-                ))
-            })?;
+            // Exact fractions, rounded once by the rule: never through a double.
+            let fen = bindings
+                .amount_in_fen(&program, rounding)
+                .map_err(|message| {
+                    if message == "it is not a number" {
+                        fail(format!("the amount `{}` is not a number", item.amount))
+                    } else {
+                        fail(format!(
+                            "the amount `{}` could not be computed: {message}",
+                            item.amount
+                        ))
+                    }
+                })?;
             let out_of_range = |shown: String| {
                 fail(format!(
                     "the amount `{}` gives {shown}, not a whole number of fen from 0 up",
                     item.amount
                 ))
             };
-            let fen: i64 = match value {
-                cel::Value::Int(fen) => fen,
-                cel::Value::UInt(fen) => {
-                    i64::try_from(fen).map_err(|_| out_of_range(fen.to_string()))?
-                }
-                cel::Value::Float(fen) => {
-                    let rounded = rounding.apply(fen);
-                    if !rounded.is_finite() || rounded.abs() > EXACT_FEN_LIMIT {
-                        return Err(out_of_range(fen.to_string()));
-                    }
-                    rounded as i64
-                }
-                _ => {
-                    return Err(fail(format!(
-                        "the amount `{}` is not a number",
-                        item.amount
-                    )))
-                }
-            };
+            let fen = i64::try_from(fen).map_err(|_| out_of_range(fen.to_string()))?;
             if fen < 0 {
                 return Err(out_of_range(fen.to_string()));
             }

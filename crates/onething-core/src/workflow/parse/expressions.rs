@@ -117,6 +117,16 @@ impl Parser<'_> {
                                     cel_type(&value)
                                 ),
                             );
+                        } else if let Some(Err(used)) = expression::compiled(&amount.value)
+                            .map(|program| crate::money::check(program.expression()))
+                        {
+                            // Amounts are computed exactly, by crate::money.
+                            self.error(
+                                amount.span.clone(),
+                                format!(
+                                    "an amount may use only arithmetic, comparisons, conditions (`? :`, `&&`, `||`, `!`), `double()`, `int()` and names, so that it is computed exactly; it uses {used}"
+                                ),
+                            );
                         }
                     }
                 }
