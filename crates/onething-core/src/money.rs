@@ -391,6 +391,37 @@ mod tests {
     }
 
     #[test]
+    fn a_bill_rounds_a_true_half_fen_up_where_a_double_would_not() {
+        use crate::expression::{compile, Bindings, ExpressionSource};
+        use crate::localized::Localized;
+        use crate::value_type::{Field, ValueKind};
+        // 100 fen × 14.5% is 14.5 fen exactly; as doubles it is
+        // 14.499999999999998 and half-up would bill 14.
+        let price = Field {
+            name: "price".into(),
+            kind: ValueKind::Money,
+            required: true,
+            label: Localized {
+                zh: "价格".into(),
+                en: "Price".into(),
+            },
+            options: Vec::new(),
+            items: None,
+            min: None,
+            max: None,
+        };
+        let bindings = Bindings::new(&[price], &serde_json::json!({"price": 100}));
+        let text = "double(form.price) * 0.145";
+        let program = compile(&ExpressionSource { text, start: 0 }).unwrap();
+        let as_double = match bindings.evaluate(&program).unwrap() {
+            CelValue::Float(fen) => fen,
+            other => panic!("CEL gives a double here, not {other:?}"),
+        };
+        assert_eq!(Rounding::HalfUp.apply(as_double), 14.0);
+        assert_eq!(bindings.amount_in_fen(&program, Rounding::HalfUp), Ok(15));
+    }
+
+    #[test]
     fn the_check_names_what_an_amount_may_not_use() {
         let checked = |text: &str| check(cel::Program::compile(text).unwrap().expression());
         assert_eq!(
