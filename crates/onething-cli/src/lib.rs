@@ -12,6 +12,7 @@ mod case_commands;
 mod case_output;
 mod options;
 mod serve_command;
+mod user_commands;
 mod workflow_commands;
 
 use std::ffi::OsString;
@@ -69,6 +70,9 @@ pub enum Command {
     Serve(serve_command::ServeArguments),
     /// Measure whole cases beside the database's own ceilings, in one run.
     Bench(bench_command::BenchArguments),
+    /// The people who sign in to the web console.
+    #[command(subcommand)]
+    User(user_commands::UserCommand),
     /// Make API tokens for the configuration file.
     #[command(subcommand)]
     Token(serve_command::TokenCommand),
@@ -148,6 +152,7 @@ fn run(cli: Cli, terminal: &mut Terminal<'_>) -> anyhow::Result<u8> {
             Command::Views(command) => audit_commands::run_views(options, command, terminal).await,
             Command::Serve(arguments) => serve_command::run(options, arguments, terminal).await,
             Command::Bench(arguments) => bench_command::run(options, arguments, terminal).await,
+            Command::User(command) => user_commands::run(options, command, terminal).await,
             Command::Workflow(_) | Command::Token(_) => unreachable!("handled above"),
         }
     })

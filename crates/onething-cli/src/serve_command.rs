@@ -215,8 +215,45 @@ pub async fn run(
             "  e.g. curl -H 'Authorization: Bearer TOKEN' http://{address}/api/v1/workflows"
         )?;
     }
+    match onething_web::accounts::first_admin(state.store.database(), chrono::Utc::now()).await {
+        Ok(Some(password)) => writeln!(
+            terminal.err,
+            "  console:  http://{address}/  — a first user was made: sign in as `admin` with the password {password}\n            (shown this once; add people with `onething user add`, see docs/console.md)"
+        )?,
+        Ok(None) => writeln!(
+            terminal.err,
+            "  console:  http://{address}/  (people sign in as the users of `onething user list`)"
+        )?,
+        Err(error) => anyhow::bail!("making the first console user: {error}"),
+    }
     terminal.err.flush()?;
-    onething_server::serve(listener, state, &config, shutdown_signal()).await?;
+    let console = onething_web::Console::new(onething_web::SessionSettings {
+        idle_timeout: std::time::Duration::from_secs(config.console_idle_minutes.max(1) * 60),
+        max_failures: config.console_max_failed_sign_ins.max(1),
+        lockout: std::time::Duration::from_secs(config.console_lockout_seconds),
+    });
+    let (stop_watcher, watcher_stop) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(onething_web::live::watch_feed(
+        state.clone(),
+        console.clone(),
+        watcher_stop,
+    ));
+    let streams = console.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        streams.live.stop();
+    };
+    let served = onething_server::serve_beside(
+        listener,
+        state,
+        &config,
+        onething_web::router(console),
+        shutdown,
+    )
+    .await;
+    let _ = stop_watcher.send(true);
+    let _ = watcher.await;
+    served?;
     writeln!(terminal.err, "stopped")?;
     Ok(0)
 }

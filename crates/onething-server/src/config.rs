@@ -66,6 +66,15 @@ pub struct Config {
     /// Conflicting commands are retried; past that, 503 asks to come back after this.
     #[serde(default = "default_retry_after_seconds")]
     pub retry_after_seconds: u64,
+    /// A console session unused this long has ended (the person signs in again).
+    #[serde(default = "default_console_idle_minutes")]
+    pub console_idle_minutes: u64,
+    /// Failed console sign-ins, per login and per address, before sign-ins
+    /// are refused for `console_lockout_seconds`.
+    #[serde(default = "default_console_max_failed_sign_ins")]
+    pub console_max_failed_sign_ins: u32,
+    #[serde(default = "default_console_lockout_seconds")]
+    pub console_lockout_seconds: u64,
     #[serde(default, rename = "client")]
     pub clients: Vec<ClientConfig>,
     #[serde(default, rename = "subscription")]
@@ -97,6 +106,15 @@ pub struct SubscriptionConfig {
     pub start: Option<String>,
 }
 
+fn default_console_idle_minutes() -> u64 {
+    30
+}
+fn default_console_max_failed_sign_ins() -> u32 {
+    5
+}
+fn default_console_lockout_seconds() -> u64 {
+    300
+}
 fn default_bind() -> String {
     "127.0.0.1:8080".into()
 }

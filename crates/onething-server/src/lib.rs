@@ -83,8 +83,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 
 /// The whole API with the given limits.
 pub fn router_with(state: AppState, limits: &HttpLimits) -> Router {
+    router_beside(state, limits, Router::new())
+}
+
+/// The API and other routes served beside it (the web console), all within
+/// the same limits, request log and count.
+pub fn router_beside(state: AppState, limits: &HttpLimits, beside: Router<AppState>) -> Router {
     let (routes, _document) = api::routes().split_for_parts();
-    with_limits(routes, state, limits)
+    with_limits(routes.merge(beside), state, limits)
 }
 
 /// [`with_limits`] with the default request time-out.
@@ -222,9 +228,20 @@ pub async fn serve(
     config: &Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_beside(listener, state, config, Router::new(), shutdown).await
+}
+
+/// [`serve`], with other routes beside the API (the web console).
+pub async fn serve_beside(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: &Config,
+    beside: Router<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let jobs = Jobs::start(&state, config);
     let limits = config.http_limits();
-    let app = router_with(state, &limits);
+    let app = router_beside(state, &limits, beside);
     let result = connections::serve_connections(listener, app, &limits, shutdown).await;
     jobs.stop().await;
     result

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod calendars;
 pub mod case_cache;
 pub mod cases;
+pub mod console_users;
 pub mod database;
 pub mod error;
 pub mod export;

@@ -304,7 +304,38 @@ CREATE INDEX personal_data_reads_by_case ON personal_data_reads (case_id, read_a
 CREATE INDEX personal_data_reads_by_client ON personal_data_reads (client, read_at);
 ",
     },
+    Migration {
+        version: 9,
+        name: "console users and sessions",
+        // People who sign in to the web console, apart from the API's
+        // clients (configured by token). Passwords only as argon2 hashes,
+        // sessions only by the SHA-256 of their cookie.
+        sqlite: CONSOLE_USERS,
+        postgres: CONSOLE_USERS,
+    },
 ];
+
+const CONSOLE_USERS: &str = "
+CREATE TABLE console_users (
+  login         text PRIMARY KEY,
+  name          text NOT NULL,
+  agency        text NOT NULL,
+  role          text NOT NULL,
+  password_hash text NOT NULL,
+  language      text NOT NULL,
+  disabled      bigint NOT NULL DEFAULT 0,
+  created_at    text NOT NULL,
+  changed_at    text NOT NULL
+);
+CREATE TABLE console_sessions (
+  token_hash   text PRIMARY KEY,
+  login        text NOT NULL REFERENCES console_users (login),
+  csrf_token   text NOT NULL,
+  created_at   text NOT NULL,
+  last_seen_at text NOT NULL
+);
+CREATE INDEX console_sessions_by_login ON console_sessions (login);
+";
 
 const CREATE_LEDGER: &str = "
 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -617,3 +617,12 @@ pub async fn open_case_ids(database: &Database) -> Result<Vec<String>, StoreErro
         with_pool!(database, pool => sqlx::query_as(sql).fetch_all(pool).await?);
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
+
+/// How many cases each bundle has, the most used first (the window lists
+/// bundles in this order).
+pub async fn case_counts(database: &Database) -> Result<Vec<(String, i64)>, StoreError> {
+    let sql = "SELECT workflow, COUNT(*) AS n FROM case_summaries GROUP BY workflow ORDER BY n DESC, workflow";
+    Ok(with_pool!(database, pool => {
+        sqlx::query_as::<_, (String, i64)>(sql).fetch_all(pool).await?
+    }))
+}

@@ -5,7 +5,7 @@
 //! lacks. Request and response types live beside their handlers; the case
 //! itself is [`wire::CaseResource`], a typed copy of the core's view.
 
-mod access;
+pub mod access;
 mod audit;
 mod cases;
 mod commands;

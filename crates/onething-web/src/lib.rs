@@ -1,0 +1,79 @@
+//! The onething web console, served by `onething serve` at `/` beside the
+//! API at `/api/v1/`: the comprehensive window (综合窗口: a bundle's guide,
+//! the application form, the receipt), the agencies' desks (the inbox
+//! sorted by working time left, the task page with every action a step
+//! allows) and the case page (the step graph in SVG, the timeline, the
+//! verification badge), with the notices a window prints.
+//!
+//! Pages are HTML rendered on the server (maud); htmx and its SSE extension
+//! are embedded in the binary and make them live; every main action works
+//! without JavaScript. People sign in as console users (argon2 passwords,
+//! session cookies); what they may see and do is what the API's role of
+//! their work may ([`accounts::ConsoleRole::api_role`]), checked by the
+//! same rules. Every command they give is the store's command, attributed to
+//! their agency and their name.
+
+pub mod accounts;
+mod assets;
+mod graph;
+pub mod live;
+pub mod messages;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use onething_server::AppState;
+
+pub use accounts::ConsoleRole;
+pub use messages::Lang;
+pub use session::SessionSettings;
+
+/// What every page shares beyond the API's state.
+pub struct Console {
+    pub sessions: SessionSettings,
+    pub throttle: session::Throttle,
+    pub live: live::Changes,
+}
+
+impl Console {
+    pub fn new(sessions: SessionSettings) -> Arc<Console> {
+        Arc::new(Console {
+            sessions,
+            throttle: session::Throttle::default(),
+            live: live::Changes::default(),
+        })
+    }
+}
+
+/// The console's routes, to be served with the API's (`onething serve`
+/// mounts both; tests call it with `oneshot`).
+pub fn router(console: Arc<Console>) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/language", post(pages::login::language))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/live", get(live::stream))
+        .route("/window", get(pages::window::bundles))
+        .route("/window/{workflow}/guide", get(pages::window::guide))
+        .route(
+            "/window/{workflow}/apply",
+            get(pages::window::form).post(pages::window::submit),
+        )
+        .route("/desk", get(pages::desk::inbox))
+        .route("/cases", get(pages::case_page::list))
+        .route("/cases/{case}", get(pages::case_page::show))
+        .route("/cases/{case}/steps/{step}", get(pages::task::show))
+        .route(
+            "/cases/{case}/steps/{step}/{action}",
+            post(pages::task::act),
+        )
+        .route("/cases/{case}/supplement", post(pages::task::supplement))
+        .route("/cases/{case}/payments", post(pages::task::pay))
+        .route("/cases/{case}/notices/{notice}", get(pages::notices::show))
+        .layer(Extension(console))
+}

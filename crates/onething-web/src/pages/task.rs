@@ -1,0 +1,441 @@
+//! The task page of an agency's step: what the step needs (the form, the
+//! materials it uses, the outputs of the steps before it), the outputs form
+//! typed from the definition, and every action the step allows and the
+//! person may take. And the window's records: a supplement, a payment.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use onething_core::case::{Action, StepState};
+use onething_server::auth::Permission;
+use onething_server::AppState;
+use onething_store::CommandError;
+use serde_json::{Map, Value};
+
+use super::case_page::{agency_name, due_words, provision_words, seen, step_title, Seen};
+use super::fields::{inputs, option_label, read};
+use super::{csrf_field, execute, local, no_store, page, refusal_problems, Fields, PageError};
+use crate::graph::shown_state;
+use crate::messages::Lang;
+use crate::session::Person;
+
+/// What this person may do on this step: own it, or decide its extension.
+struct Role {
+    owns: bool,
+    decides_extension: bool,
+}
+
+fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageError> {
+    let step = seen
+        .definition
+        .step(step_id)
+        .ok_or_else(|| PageError::NotFound(format!("no step `{step_id}`")))?;
+    let agency = person.agency().unwrap_or_default();
+    let owns = step.agency == agency;
+    let decides_extension = step
+        .extension
+        .as_ref()
+        .is_some_and(|e| e.approver(step) == agency);
+    if !owns && !decides_extension {
+        return Err(PageError::Forbidden(format!(
+            "step `{step_id}` belongs to {}; you act for {agency}",
+            step.agency
+        )));
+    }
+    Ok(Role {
+        owns,
+        decides_extension,
+    })
+}
+
+fn value_text(lang: Lang, value: &Value) -> String {
+    match value {
+        Value::String(text) => option_label(lang, text),
+        Value::Bool(true) => lang.t("value.yes").into(),
+        Value::Bool(false) => lang.t("value.no").into(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| value_text(lang, item))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+fn task_page(
+    person: &Person,
+    seen: &Seen,
+    step_id: &str,
+    role: &Role,
+    sent: &Fields,
+    problems: &[(String, String)],
+) -> Markup {
+    let lang = person.lang;
+    let d = &seen.definition;
+    let v = &seen.view;
+    let case_id = &v.id;
+    let step = d.step(step_id).expect("checked by role_on");
+    let view = v.steps.iter().find(|s| s.id == step_id);
+    let state = view.map_or(StepState::Waiting, |s| s.state);
+    let shown = view.map_or("waiting", shown_state);
+    let active = state == StepState::Active;
+    let action = |name: &str| format!("/cases/{case_id}/steps/{step_id}/{name}");
+    let command_id = || uuid::Uuid::new_v4().to_string();
+    let used: Vec<_> = v
+        .materials
+        .iter()
+        .filter(|m| step.uses.contains(&m.material))
+        .collect();
+    let earlier: Vec<_> = d
+        .ancestors(step_id)
+        .into_iter()
+        .filter_map(|id| v.steps.iter().find(|s| s.id == id))
+        .filter(|s| {
+            s.outputs
+                .as_ref()
+                .is_some_and(|o| o.as_object().is_some_and(|o| !o.is_empty()))
+        })
+        .collect();
+    html! {
+        h1 { (step_title(lang, d, step_id)) }
+        p class="meta" {
+            (lang.pick(&d.title)) " · " a href=(format!("/cases/{case_id}")) { code { (case_id) } }
+            " · " (agency_name(lang, d, &step.agency))
+            " · " span class=(format!("badge state-{shown}")) { (lang.t(&format!("state.{shown}"))) }
+            @if let Some(view) = view { @if view.due.is_some() { " · " (lang.t("case.due")) " " (due_words(lang, view, seen.offset_minutes)) } }
+        }
+        @if !problems.is_empty() {
+            div class="problems" role="alert" id="problems" tabindex="-1" {
+                h2 { (lang.f("form.problems", &[("count", &problems.len().to_string())])) }
+                ul { @for (field, message) in problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
+            }
+        }
+        section {
+            h2 { (lang.t("task.needs")) }
+            dl class="facts" {
+                @for field in &d.form {
+                    @if let Some(value) = v.form.get(&field.name) {
+                        dt { (lang.pick(&field.label)) } dd { (value_text(lang, value)) }
+                    }
+                }
+            }
+            @if !used.is_empty() {
+                h3 { (lang.t("task.materials_used")) }
+                ul { @for record in &used { li { (d.materials.iter().find(|m| m.id == record.material).map_or(record.material.clone(), |m| lang.pick(&m.name))) " — " (provision_words(lang, &record.provision, seen.offset_minutes)) } } }
+            }
+            @if !earlier.is_empty() {
+                h3 { (lang.t("task.shared_data")) }
+                dl class="facts" {
+                    @for before in &earlier {
+                        @if let Some(Value::Object(outputs)) = &before.outputs {
+                            @for (name, value) in outputs {
+                                @let label = d.step(&before.id).and_then(|s| s.outputs.iter().find(|o| &o.name == name)).map_or(name.clone(), |o| lang.pick(&o.label));
+                                dt { (label) " (" (step_title(lang, d, &before.id)) ")" } dd { (value_text(lang, value)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(view) = view { @if !view.requested_items.is_empty() {
+                h3 { (lang.t("task.asked_for")) }
+                ul { @for item in &view.requested_items { li { (item) } } }
+            } }
+        }
+        @if role.owns && active && step.kind != onething_core::workflow::StepKind::Payment {
+            section class="action" {
+                h2 { (lang.t("task.complete")) }
+                form method="post" action=(action("complete")) novalidate {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(sent.get("command_id").map_or_else(command_id, str::to_string));
+                    (inputs(lang, "outputs", &step.outputs, sent, &problems.iter().filter(|(f, _)| f.starts_with("outputs.")).cloned().collect::<Vec<_>>()))
+                    button type="submit" class="primary" { (lang.t("task.complete")) }
+                }
+            }
+        }
+        @if role.owns && active && step.kind == onething_core::workflow::StepKind::Payment {
+            p { a href=(format!("/cases/{case_id}#bills")) { (lang.t("task.see_bills")) } }
+        }
+        @if role.owns && active && step.supplements {
+            section class="action" {
+                h2 { (lang.t("task.request_supplement")) }
+                form method="post" action=(action("request-supplement")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="items" { (lang.t("task.items")) }
+                    textarea id="items" name="items" rows="3" required {}
+                    label for="supplement-reason" { (lang.t("task.reason")) }
+                    input id="supplement-reason" name="reason" required;
+                    button type="submit" { (lang.t("task.request_supplement")) }
+                }
+            }
+        }
+        @if role.owns && active && !step.returns_to.is_empty() {
+            section class="action" {
+                h2 { (lang.t("task.return")) }
+                form method="post" action=(action("return")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="return-to" { (lang.t("task.return_to")) }
+                    select id="return-to" name="to" { @for to in &step.returns_to { option value=(to) { (step_title(lang, d, to)) } } }
+                    label for="return-reason" { (lang.t("task.reason")) }
+                    input id="return-reason" name="reason" required;
+                    button type="submit" { (lang.t("task.return")) }
+                }
+            }
+        }
+        @if role.owns && active && step.extension.is_some() {
+            section class="action" {
+                h2 { (lang.t("task.extend")) }
+                form method="post" action=(action("extend")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="extend-length" { (lang.t("task.length")) }
+                    input id="extend-length" name="length" placeholder=(step.extension.as_ref().map(|e| e.limit.to_string()).unwrap_or_default());
+                    label for="extend-reason" { (lang.t("task.reason")) }
+                    input id="extend-reason" name="reason" required;
+                    button type="submit" { (lang.t("task.extend")) }
+                }
+            }
+        }
+        @if role.owns && step.special_procedures && (active || state == StepState::Suspended) {
+            section class="action" {
+                @if active {
+                    h2 { (lang.t("task.suspend")) }
+                    form method="post" action=(action("suspend")) {
+                        (csrf_field(person))
+                        input type="hidden" name="command_id" value=(command_id());
+                        label for="procedure" { (lang.t("task.procedure")) }
+                        input id="procedure" name="procedure" required;
+                        label for="suspend-reason" { (lang.t("task.reason")) }
+                        input id="suspend-reason" name="reason" required;
+                        button type="submit" { (lang.t("task.suspend")) }
+                    }
+                } @else {
+                    form method="post" action=(action("resume")) {
+                        (csrf_field(person))
+                        input type="hidden" name="command_id" value=(command_id());
+                        button type="submit" { (lang.t("task.resume")) }
+                    }
+                }
+            }
+        }
+        @if role.decides_extension && view.is_some_and(|s| s.extension.as_ref().is_some_and(|e| e.state == onething_core::case::ExtensionState::Requested)) {
+            section class="action" {
+                h2 { (lang.t("task.decide_extension")) }
+                @if let Some(extension) = view.and_then(|s| s.extension.as_ref()) { p { (extension.length.to_string()) } }
+                form method="post" action=(action("extension-decision")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="decision-reason" { (lang.t("task.reason")) }
+                    input id="decision-reason" name="reason" required;
+                    button type="submit" name="approve" value="true" { (lang.t("task.grant")) }
+                    " "
+                    button type="submit" name="approve" value="false" { (lang.t("task.deny")) }
+                }
+            }
+        }
+        @if role.owns && active {
+            section class="action danger" {
+                h2 { (lang.t("task.refuse")) }
+                form method="post" action=(action("refuse")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="refuse-reason" { (lang.t("task.refusal_reason")) }
+                    textarea id="refuse-reason" name="reason" rows="2" required {}
+                    button type="submit" { (lang.t("task.refuse")) }
+                }
+            }
+        }
+        p class="hint" { (lang.f("task.now", &[("time", &local(chrono::Utc::now(), seen.offset_minutes))])) }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    person: Person,
+    Path((case_id, step_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let seen = seen(&state, &person, &case_id, None, "task").await?;
+    let role = role_on(&person, &seen, &step_id)?;
+    let title = step_title(person.lang, &seen.definition, &step_id);
+    Ok(no_store(page(
+        &person,
+        &title,
+        task_page(&person, &seen, &step_id, &role, &Fields::default(), &[]),
+    )))
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    person: Person,
+    Path((case_id, step_id, action_name)): Path<(String, String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::ChangeCases)?;
+    let seen = seen(&state, &person, &case_id, None, "task").await?;
+    let role = role_on(&person, &seen, &step_id)?;
+    let step = seen
+        .definition
+        .step(&step_id)
+        .expect("checked by role_on")
+        .clone();
+    let reason = fields.text("reason").unwrap_or_default();
+    let step_name = step_id.clone();
+    let action = match action_name.as_str() {
+        "complete" => Action::Complete {
+            step: step_name,
+            outputs: read("outputs", &step.outputs, &fields),
+        },
+        "return" => Action::Return {
+            step: step_name,
+            to: fields.text("to").unwrap_or_default(),
+            reason,
+        },
+        "refuse" => Action::Refuse {
+            step: step_name,
+            reason,
+        },
+        "request-supplement" => Action::RequestSupplement {
+            step: step_name,
+            items: fields
+                .get("items")
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_string)
+                .collect(),
+            reason,
+        },
+        "extend" => Action::Extend {
+            step: step_name,
+            length: fields.text("length"),
+            reason,
+        },
+        "extension-decision" => Action::DecideExtension {
+            step: step_name,
+            approve: fields.get("approve") == Some("true"),
+            reason,
+        },
+        "suspend" => Action::Suspend {
+            step: step_name,
+            procedure: fields.text("procedure").unwrap_or_default(),
+            reason,
+        },
+        "resume" => Action::Resume { step: step_name },
+        other => return Err(PageError::NotFound(format!("no action `{other}`"))),
+    };
+    let command_id = fields
+        .text("command_id")
+        .filter(|id| id.len() <= 200)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let next = match action_name.as_str() {
+        "request-supplement" => format!("/cases/{case_id}/notices/supplement"),
+        "refuse" => format!("/cases/{case_id}/notices/refusal"),
+        _ => format!("/cases/{case_id}"),
+    };
+    let refused = |problems: Vec<(String, String)>| {
+        let title = step_title(person.lang, &seen.definition, &step_id);
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            no_store(page(
+                &person,
+                &title,
+                task_page(&person, &seen, &step_id, &role, &fields, &problems),
+            )),
+        )
+            .into_response()
+    };
+    match execute(&state, &person, &case_id, command_id, action).await {
+        Ok(_) => Ok(Redirect::to(&next).into_response()),
+        Err(CommandError::Refused(error)) => Ok(refused(refusal_problems(&error))),
+        Err(CommandError::Contended { .. }) => Ok(refused(vec![(
+            String::new(),
+            person.lang.t("error.contended").into(),
+        )])),
+        Err(CommandError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// What the applicant supplied, recorded at the window.
+pub async fn supplement(
+    State(state): State<AppState>,
+    person: Person,
+    Path(case_id): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::ChangeCases)?;
+    let _ = seen(&state, &person, &case_id, None, "case").await?;
+    let mut items = Map::new();
+    for (name, value) in fields.all("item").into_iter().zip(fields.all("item_value")) {
+        items.insert(name, Value::String(value.trim().to_string()));
+    }
+    let action = Action::Supplement {
+        items,
+        materials: fields.all("material"),
+    };
+    command_then_case(&state, &person, &case_id, &fields, action).await
+}
+
+/// A payer's payment, recorded by the window or the collecting agency.
+pub async fn pay(
+    State(state): State<AppState>,
+    person: Person,
+    Path(case_id): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::ChangeCases)?;
+    let _ = seen(&state, &person, &case_id, None, "case").await?;
+    let action = Action::Pay {
+        payer: fields.text("payer").unwrap_or_default(),
+        amount: fields
+            .text("amount")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(-1),
+        receipt: fields.text("receipt").unwrap_or_default(),
+    };
+    command_then_case(&state, &person, &case_id, &fields, action).await
+}
+
+/// Runs a case command and goes back to the case page; a refusal is shown
+/// there, above the case.
+async fn command_then_case(
+    state: &AppState,
+    person: &Person,
+    case_id: &str,
+    fields: &Fields,
+    action: Action,
+) -> Result<Response, PageError> {
+    let command_id = fields
+        .text("command_id")
+        .filter(|id| id.len() <= 200)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    match execute(state, person, case_id, command_id, action).await {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{case_id}")).into_response()),
+        Err(CommandError::Refused(error)) => {
+            let lang = person.lang;
+            let problems = refusal_problems(&error);
+            let body = html! {
+                div class="problems" role="alert" {
+                    h1 { (lang.f("form.problems", &[("count", &problems.len().to_string())])) }
+                    ul { @for (field, message) in &problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
+                }
+                p { a href=(format!("/cases/{case_id}")) { (lang.t("action.back_to_case")) } }
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                no_store(page(person, lang.t("form.refused"), body)),
+            )
+                .into_response())
+        }
+        Err(CommandError::Contended { .. }) => Err(PageError::Unavailable(
+            person.lang.t("error.contended").into(),
+        )),
+        Err(CommandError::Store(error)) => Err(error.into()),
+    }
+}

@@ -1,0 +1,166 @@
+"""The console as people use it, through the pages only, in headless Chromium."""
+
+import datetime
+import io
+import re
+import unicodedata
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import shot, sign_in
+
+MOTHER = "11010519491231002X"
+HEAD = "440304198503151231"
+
+
+def open_newborn(server, page, name="王小明"):
+    """The clerk takes a newborn application; returns the case number."""
+    page.goto(server.url + "/window")
+    page.click("a[href='/window/newborn/apply']")
+    birth = (datetime.date.today() - datetime.timedelta(days=2)).isoformat()
+    page.fill("[name='form.baby_name']", name)
+    page.select_option("[name='form.baby_sex']", "male")
+    page.fill("[name='form.birth_date']", birth)
+    page.select_option("[name='form.born_in_province']", "true")
+    page.fill("[name='form.mother_id']", MOTHER)
+    page.fill("[name='form.household_head_id']", HEAD)
+    page.fill("[name='form.address']", "某市某区幸福路1号")
+    page.fill("[name='form.phone']", "13800138000")
+    page.check("#material-marriage_certificate-commitment")
+    page.click("form.application button[type=submit]")
+    page.wait_for_url(re.compile(r"/cases/[^/]+/notices/receipt$"))
+    return page.url.split("/cases/")[1].split("/")[0]
+
+
+def pdf_text(page):
+    reader = PdfReader(io.BytesIO(page.pdf(format="A4")))
+    # NFKC: the PDF's CJK font maps some characters to their radical forms.
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    return len(reader.pages), unicodedata.normalize("NFKC", text)
+
+
+def complete(page, server, case, step, outputs):
+    page.goto(f"{server.url}/cases/{case}/steps/{step}")
+    for name, value in outputs.items():
+        page.fill(f"[name='outputs.{name}']", value)
+    page.click(f"form[action='/cases/{case}/steps/{step}/complete'] button[type=submit]")
+
+
+def test_a_newborn_case_from_the_window_through_three_agencies(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    assert clerk.url.endswith("/window")
+    shot(clerk, "window-bundles")
+    case = open_newborn(server, clerk)
+    assert "受理通知书" in clerk.inner_text("h1")
+    shot(clerk, "receipt")
+    pages, text = pdf_text(clerk)
+    assert pages <= 2
+    assert "受理通知书" in text and case in text
+    assert "承诺于" in text and "张窗口" in text
+
+    hospital = sign_in(browser, server, "li")
+    assert hospital.url.endswith("/desk")
+    row = hospital.locator(f"tr[data-case='{case}'][data-step='birth_certificate']")
+    assert row.count() == 1
+    shot(hospital, "desk")
+    complete(hospital, server, case, "birth_certificate", {"certificate_number": "Q440012345"})
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+
+    police = sign_in(browser, server, "wang")
+    police.goto(f"{server.url}/cases/{case}/steps/household_registration")
+    shot(police, "task")
+    police.fill("#items", "marriage_certificate")
+    police.fill("#supplement-reason", "婚姻登记信息不一致")
+    police.click(f"form[action='/cases/{case}/steps/household_registration/request-supplement'] button")
+    police.wait_for_url(f"{server.url}/cases/{case}/notices/supplement")
+    pages, text = pdf_text(police)
+    assert pages <= 2
+    assert "补正材料通知书" in text and "marriage_certificate" in text and "王警官" in text
+
+    clerk.goto(f"{server.url}/cases/{case}")
+    clerk.fill("#item-0", "结婚证已核验")
+    clerk.click(f"form[action='/cases/{case}/supplement'] button")
+    clerk.wait_for_url(f"{server.url}/cases/{case}")
+
+    # A wrong output: every problem shown at once, nothing stored.
+    police.goto(f"{server.url}/cases/{case}/steps/household_registration")
+    police.fill("[name='outputs.child_id']", "12345")
+    police.click(f"form[action='/cases/{case}/steps/household_registration/complete'] button")
+    assert police.locator("#problems li").count() >= 1
+    assert "outputs.child_id" in police.inner_text("#problems")
+    shot(police, "task-problems")
+    police.goto(f"{server.url}/cases/{case}")
+    assert police.locator("g[data-step='household_registration'].state-active").count() == 1
+
+    complete(police, server, case, "household_registration", {"child_id": "440304202611291230"})
+    police.wait_for_url(f"{server.url}/cases/{case}")
+    assert police.locator("g[data-step='household_registration'].state-completed").count() == 1
+    assert police.locator("g[data-step='birth_certificate'].state-completed").count() == 1
+    timeline = police.inner_text("#timeline")
+    assert "police/王警官" in timeline and "hospital/李医生" in timeline and "window/张窗口" in timeline
+    shot(police, "case")
+
+
+def test_another_agencys_task_is_refused_and_never_listed(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="李小红")
+    cdc = sign_in(browser, server, "chen")
+    response = cdc.goto(f"{server.url}/cases/{case}/steps/birth_certificate")
+    assert response.status == 403
+    cdc.goto(server.url + "/desk")
+    assert cdc.locator(f"tr[data-case='{case}'][data-step='birth_certificate']").count() == 0
+    assert cdc.locator(f"tr[data-case='{case}'][data-step='vaccination_card']").count() == 1
+
+
+def test_an_inbox_updates_live_when_another_agency_acts(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="赵小刚")
+    insurance = sign_in(browser, server, "zhao")
+    insurance.goto(server.url + "/desk")
+    task = insurance.locator(f"tr[data-case='{case}'][data-step='medical_insurance']")
+    assert task.count() == 0
+    hospital = sign_in(browser, server, "li")
+    complete(hospital, server, case, "birth_certificate", {"certificate_number": "Q440099999"})
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+    # No reload: the page's server-sent events bring the new task.
+    task.wait_for(timeout=5000)
+    assert task.count() == 1
+
+
+def test_a_wrong_application_shows_every_problem_and_opens_nothing(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    clerk.goto(server.url + "/window/newborn/apply")
+    clerk.fill("[name='form.mother_id']", "110105194912310021")
+    clerk.click("form.application button[type=submit]")
+    problems = clerk.inner_text("#problems")
+    for field in ["form.baby_name", "form.mother_id", "form.household_head_id", "form.phone"]:
+        assert field in problems
+    assert clerk.locator(".field.has-problem").count() >= 4
+    assert clerk.url.endswith("/window/newborn/apply")
+    shot(clerk, "application-problems")
+
+
+def test_a_failed_sign_in_is_throttled(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    for _ in range(3):
+        page.goto(server.url + "/login")
+        page.fill("#login", "sun")
+        page.fill("#password", "wrong-password")
+        page.click("form[action='/login'] button[type=submit]")
+    page.goto(server.url + "/login")
+    page.fill("#login", "sun")
+    page.fill("#password", "password-sun-2026")
+    page.click("form[action='/login'] button[type=submit]")
+    assert "登录失败次数过多" in page.inner_text("main")
+
+
+def test_the_newborn_flow_on_postgresql(browser, postgres_server):
+    clerk = sign_in(browser, postgres_server, "zhang")
+    case = open_newborn(postgres_server, clerk)
+    hospital = sign_in(browser, postgres_server, "li")
+    complete(hospital, postgres_server, case, "birth_certificate", {"certificate_number": "Q440054321"})
+    hospital.wait_for_url(f"{postgres_server.url}/cases/{case}")
+    assert hospital.locator("g[data-step='birth_certificate'].state-completed").count() == 1
+    assert "hospital/李医生" in hospital.inner_text("#timeline")
