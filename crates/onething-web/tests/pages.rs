@@ -1,0 +1,523 @@
+//! The console's pages and forms through the router (`oneshot`): signing
+//! in and its limits, CSRF, expired sessions, who may see what, and forms
+//! that tell every problem at once and store nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use onething_server::{AppState, Clients, HttpLimits};
+use onething_store::console_users;
+use onething_store::workflow_files::Catalog;
+use onething_web::accounts::{add_user, NewUser};
+use onething_web::{Console, SessionSettings};
+use tower::ServiceExt;
+
+fn workflows() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
+}
+
+const PEOPLE: &[(&str, &str, &str, Option<&str>)] = &[
+    ("zhang", "Zhang", "clerk", None),
+    ("wang", "Wang", "officer", Some("police")),
+    ("li", "Li", "officer", Some("hospital")),
+    ("chen", "Chen", "officer", Some("cdc")),
+    ("he", "He", "officer", Some("tobacco")),
+];
+
+fn password(login: &str) -> String {
+    format!("password-{login}-2026")
+}
+
+async fn app() -> (Router, AppState) {
+    let catalog = Catalog::load(&workflows()).unwrap();
+    let store = onething_store::open_case_store("sqlite::memory:", &catalog)
+        .await
+        .unwrap();
+    let state = AppState {
+        store: Arc::new(store),
+        clients: Clients::default(),
+        metrics: Arc::default(),
+        feed_signal: Arc::default(),
+        workflows_folder: workflows(),
+        node: "test".into(),
+        retry_after_seconds: 1,
+        trusted_checkpoint_key: None,
+        fixed_now: Some(
+            chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        ),
+    };
+    let agencies: Vec<String> = catalog.registry.agencies.keys().cloned().collect();
+    for (login, name, role, agency) in PEOPLE {
+        let user = NewUser {
+            login: login.to_string(),
+            name: name.to_string(),
+            agency: agency.map(str::to_string),
+            role: role.to_string(),
+            password: password(login),
+            language: "en".into(),
+        };
+        add_user(state.store.database(), user, &agencies, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+    let console = Console::new(SessionSettings {
+        idle_timeout: Duration::from_secs(30 * 60),
+        max_failures: 2,
+        lockout: Duration::from_secs(300),
+    });
+    let router = onething_server::router_beside(
+        state.clone(),
+        &HttpLimits::default(),
+        onething_web::router(console),
+    );
+    (router, state)
+}
+
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        location,
+        cookie,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(path);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Request<Body> {
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let mut request =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body.join("&"))).unwrap()
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Signs in; the session cookie and the page's CSRF token.
+async fn sign_in(app: &Router, login: &str) -> (String, String) {
+    let answer = send(
+        app,
+        post(
+            "/login",
+            None,
+            &[
+                ("login", login),
+                ("password", &password(login)),
+                ("next", "/"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let set = answer.cookie.expect("a session cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = send(app, get("/cases", Some(&cookie))).await;
+    (cookie, csrf_of(&page.body))
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+fn value_of(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+const NEWBORN: &[(&str, &str)] = &[
+    ("form.baby_name", "Wang Xiaoming"),
+    ("form.baby_sex", "male"),
+    ("form.birth_date", "2026-05-30"),
+    ("form.born_in_province", "true"),
+    ("form.mother_id", "11010519491231002X"),
+    ("form.household_head_id", "440304198503151231"),
+    ("form.address", "1 Xingfu Road"),
+    ("form.phone", "13800138000"),
+    ("material.parents_ids", "shared"),
+    ("material.household_booklet", "shared"),
+    ("material.marriage_certificate", "commitment"),
+];
+
+/// The clerk opens a newborn case; its id.
+async fn open_case(app: &Router, cookie: &str, csrf: &str, command_id: &str) -> Answer {
+    let mut form: Vec<(&str, &str)> = NEWBORN.to_vec();
+    form.push(("_csrf", csrf));
+    form.push(("command_id", command_id));
+    send(app, post("/window/newborn/apply", Some(cookie), &form)).await
+}
+
+fn case_of(answer: &Answer) -> String {
+    let location = answer
+        .location
+        .as_deref()
+        .expect("a redirect to the receipt");
+    location.split('/').nth(2).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_to_sign_in_and_back() {
+    let (app, _) = app().await;
+    let answer = send(&app, get("/desk?tab=overdue", None)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.location.as_deref(),
+        Some("/login?next=/desk%3Ftab%3Doverdue")
+    );
+    let login = send(&app, get("/login?next=/desk", None)).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("name=\"next\" value=\"/desk\""));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_repeated_failures_are_throttled() {
+    let (app, _) = app().await;
+    for _ in 0..2 {
+        let answer = send(
+            &app,
+            post(
+                "/login",
+                None,
+                &[("login", "wang"), ("password", "not-it-at-all")],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(answer.cookie.is_none());
+    }
+    let right = send(
+        &app,
+        post(
+            "/login",
+            None,
+            &[("login", "wang"), ("password", &password("wang"))],
+        ),
+    )
+    .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(right.cookie.is_none());
+    // Another login is not locked by wang's failures.
+    let other = send(
+        &app,
+        post(
+            "/login",
+            None,
+            &[("login", "li"), ("password", &password("li"))],
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn every_page_of_the_window_and_the_desk_answers() {
+    let (app, _) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    for path in [
+        "/window",
+        "/window?q=newborn",
+        "/window/newborn/guide",
+        "/window/newborn/apply",
+        "/window/home-transfer/apply",
+        "/cases",
+        "/desk",
+    ] {
+        let answer = send(&app, get(path, Some(&clerk))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+    }
+    let opened = open_case(&app, &clerk, &csrf, "open-1").await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let case = case_of(&opened);
+    for path in [
+        format!("/cases/{case}"),
+        format!("/cases/{case}?at=1"),
+        format!("/cases/{case}?page=1&order=oldest"),
+        format!("/cases/{case}/notices/receipt"),
+    ] {
+        let answer = send(&app, get(&path, Some(&clerk))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+    }
+    let (hospital, _) = sign_in(&app, "li").await;
+    let desk = send(&app, get("/desk", Some(&hospital))).await;
+    assert!(desk.body.contains(&format!(
+        "data-case=\"{case}\" data-step=\"birth_certificate\""
+    )));
+    let task = send(
+        &app,
+        get(
+            &format!("/cases/{case}/steps/birth_certificate"),
+            Some(&hospital),
+        ),
+    )
+    .await;
+    assert_eq!(task.status, StatusCode::OK);
+    assert!(task.body.contains("name=\"outputs.certificate_number\""));
+    for asset in [
+        "/assets/htmx.min.js",
+        "/assets/htmx-sse.js",
+        "/assets/console.css",
+    ] {
+        assert_eq!(
+            send(&app, get(asset, None)).await.status,
+            StatusCode::OK,
+            "{asset}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_is_refused_and_stores_nothing() {
+    let (app, state) = app().await;
+    let (clerk, _) = sign_in(&app, "zhang").await;
+    let answer = open_case(&app, &clerk, "forged", "open-forged").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let case = onething_core::case::case_id_for("open-forged");
+    assert!(state.store.events(&case).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_session_idle_past_the_limit_has_ended() {
+    let (app, state) = app().await;
+    let (clerk, _) = sign_in(&app, "zhang").await;
+    let token = clerk.split_once('=').unwrap().1;
+    let hash = onething_web::session::token_hash(token);
+    console_users::touch_session(
+        state.store.database(),
+        &hash,
+        chrono::Utc::now() - chrono::Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    let answer = send(&app, get("/window", Some(&clerk))).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.location.as_deref(),
+        Some("/login?next=/window&expired=1")
+    );
+    // And it stays ended.
+    let again = send(&app, get("/window", Some(&clerk))).await;
+    assert_eq!(
+        again.location.as_deref(),
+        Some("/login?next=/window&expired=1")
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_signed_out_at_once() {
+    let (app, state) = app().await;
+    let (clerk, _) = sign_in(&app, "zhang").await;
+    console_users::set_disabled(state.store.database(), "zhang", true, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        send(&app, get("/window", Some(&clerk))).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = send(
+        &app,
+        post(
+            "/login",
+            None,
+            &[("login", "zhang"), ("password", &password("zhang"))],
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_wrong_application_names_every_problem_and_opens_nothing() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("command_id", "open-wrong"),
+        ("form.mother_id", "110105194912310021"),
+        ("form.birth_date", "2026-13-01"),
+        ("material.marriage_certificate", "commitment"),
+    ];
+    let answer = send(&app, post("/window/newborn/apply", Some(&clerk), &form)).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in [
+        "form.baby_name",
+        "form.mother_id",
+        "form.birth_date",
+        "form.household_head_id",
+        "form.address",
+        "form.phone",
+    ] {
+        assert!(
+            answer.body.contains(&format!("<code>{field}</code>")),
+            "{field} not named:\n{}",
+            answer.body
+        );
+    }
+    // The same command id is kept, so the corrected form opens one case.
+    assert_eq!(value_of(&answer.body, "command_id"), "open-wrong");
+    let case = onething_core::case::case_id_for("open-wrong");
+    assert!(state.store.events(&case).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_application_sent_twice_opens_one_case() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let first = open_case(&app, &clerk, &csrf, "open-twice").await;
+    let second = open_case(&app, &clerk, &csrf, "open-twice").await;
+    assert_eq!(first.location, second.location);
+    let case = case_of(&first);
+    let opened = state.store.events(&case).await.unwrap();
+    assert_eq!(
+        opened
+            .iter()
+            .filter(|e| e.event.change.name() == "case_opened")
+            .count(),
+        1
+    );
+    assert_eq!(
+        onething_store::views::case_counts(state.store.database())
+            .await
+            .unwrap(),
+        vec![("newborn".to_string(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn an_officer_acts_only_on_their_agencys_steps_and_is_named_in_the_history() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-officers").await);
+    let (cdc, cdc_csrf) = sign_in(&app, "chen").await;
+    let task = send(
+        &app,
+        get(
+            &format!("/cases/{case}/steps/birth_certificate"),
+            Some(&cdc),
+        ),
+    )
+    .await;
+    assert_eq!(task.status, StatusCode::FORBIDDEN);
+    let act = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/birth_certificate/complete"),
+            Some(&cdc),
+            &[("_csrf", &cdc_csrf), ("outputs.certificate_number", "X")],
+        ),
+    )
+    .await;
+    assert_eq!(act.status, StatusCode::FORBIDDEN);
+    // An agency with no part in the bundle is told the case does not exist.
+    let (tobacco, _) = sign_in(&app, "he").await;
+    assert_eq!(
+        send(&app, get(&format!("/cases/{case}"), Some(&tobacco)))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let (hospital, hospital_csrf) = sign_in(&app, "li").await;
+    let wrong = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/birth_certificate/complete"),
+            Some(&hospital),
+            &[("_csrf", &hospital_csrf), ("command_id", "c-1")],
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong
+            .body
+            .contains("<code>outputs.certificate_number</code>"),
+        "{}",
+        wrong.body
+    );
+    let before = state.store.events(&case).await.unwrap().len();
+    let done = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/birth_certificate/complete"),
+            Some(&hospital),
+            &[
+                ("_csrf", &hospital_csrf),
+                ("command_id", "c-2"),
+                ("outputs.certificate_number", "Q440012345"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let events = state.store.events(&case).await.unwrap();
+    assert!(events.len() > before);
+    let completed = events
+        .iter()
+        .find(|e| e.event.change.name() == "step_completed")
+        .unwrap();
+    assert_eq!(completed.metadata.actor, "hospital/Li");
+    assert_eq!(completed.metadata.channel, "console");
+    let reads = onething_store::access_log::list(
+        state.store.database(),
+        &onething_store::access_log::AccessFilter {
+            case_id: Some(case.clone()),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(reads
+        .iter()
+        .any(|r| r.client == "console:li" && r.channel == "console"));
+}
