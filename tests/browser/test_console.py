@@ -164,3 +164,115 @@ def test_the_newborn_flow_on_postgresql(browser, postgres_server):
     hospital.wait_for_url(f"{postgres_server.url}/cases/{case}")
     assert hospital.locator("g[data-step='birth_certificate'].state-completed").count() == 1
     assert "hospital/李医生" in hospital.inner_text("#timeline")
+
+
+def test_a_home_transfer_through_the_joint_payment_per_payer_and_payee(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    clerk.goto(server.url + "/window/home-transfer/apply")
+    values = {
+        "seller_name": "李卖", "seller_id": "32010219620708461X", "seller_phone": "13900139000",
+        "buyer_name": "张买", "buyer_id": "510107199302113459", "buyer_phone": "13700137000",
+        "property_address": "某市某区和平路8号2单元301", "title_certificate_number": "某(2018)不动产权第0012345号",
+        "price": "3000000", "area": "90", "seller_years_held": "3",
+    }
+    for name, value in values.items():
+        clerk.fill(f"[name='form.{name}']", value)
+    clerk.select_option("[name='form.buyer_first_home']", "true")
+    clerk.select_option("[name='form.seller_only_home']", "false")
+    clerk.select_option("[name='form.location']", "city")
+    clerk.select_option("[name='form.delivery']", "self_print")
+    clerk.check("input[name='opted_in'][value='water_transfer']")
+    clerk.click("form.application button[type=submit]")
+    clerk.wait_for_url(re.compile(r"/notices/receipt$"))
+    case = clerk.url.split("/cases/")[1].split("/")[0]
+
+    housing = sign_in(browser, server, "zhou")
+    complete(housing, server, case, "online_contract", {"contract_number": "WQ-2026-000123"})
+    housing.wait_for_url(f"{server.url}/cases/{case}")
+    complete(housing, server, case, "transaction_check", {"check_number": "JY-2026-0456"})
+    housing.wait_for_url(f"{server.url}/cases/{case}")
+    registry = sign_in(browser, server, "wu")
+    complete(registry, server, case, "registry_review", {"application_number": "BDC-2026-0789"})
+    registry.wait_for_url(f"{server.url}/cases/{case}")
+    tax = sign_in(browser, server, "qian")
+    complete(tax, server, case, "tax_assessment", {"assessment_number": "HS-2026-1001", "assessed_price": "3000000"})
+    tax.wait_for_url(f"{server.url}/cases/{case}")
+
+    clerk.goto(f"{server.url}/cases/{case}")
+    bills = clerk.locator("section.bill")
+    assert bills.count() == 2
+    text = clerk.inner_text("main")
+    assert "缴费人：buyer" in text and "缴费人：seller" in text
+    assert "契税" in text
+    shot(clerk, "bills")
+    for payer in ["buyer", "seller"]:
+        clerk.fill(f"#receipt-{payer}", f"PJ-{payer}-0001")
+        clerk.click(f"section.bill:has(#receipt-{payer}) button[type=submit]")
+        clerk.wait_for_url(f"{server.url}/cases/{case}")
+    assert clerk.locator("section.bill h3:has-text('已缴清')").count() == 2
+    assert clerk.locator("g[data-step='joint_payment'].state-completed").count() == 1
+    assert clerk.locator("g[data-step='register_entry'].state-active").count() == 1
+
+
+PAGES = [
+    ("zhang", "/login"),
+    ("zhang", "/window"),
+    ("zhang", "/window/newborn/guide"),
+    ("zhang", "/window/newborn/apply"),
+    ("zhang", "/cases"),
+    ("zhang", "/desk"),
+]
+
+
+def serious(page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_no_page_has_a_serious_accessibility_violation(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="钱小芳")
+    found = {}
+    anonymous = browser.new_context(locale="zh-CN").new_page()
+    anonymous.goto(server.url + "/login")
+    found["/login"] = serious(anonymous)
+    for path in ["/window", "/window/newborn/guide", "/window/newborn/apply", "/cases", "/desk",
+                 f"/cases/{case}", f"/cases/{case}/notices/receipt"]:
+        clerk.goto(server.url + path)
+        found[path] = serious(clerk)
+    hospital = sign_in(browser, server, "li")
+    for path in ["/desk", f"/cases/{case}/steps/birth_certificate"]:
+        hospital.goto(server.url + path)
+        found["hospital " + path] = serious(hospital)
+    hospital.goto(f"{server.url}/cases/{case}/steps/birth_certificate")
+    hospital.click(f"form[action='/cases/{case}/steps/birth_certificate/complete'] button")
+    found["task with problems"] = serious(hospital)
+    bad = {path: problems for path, problems in found.items() if problems}
+    assert not bad, bad
+
+
+def test_the_main_actions_work_with_the_keyboard_alone(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.focus("#login")
+    page.keyboard.type("li")
+    page.keyboard.press("Tab")
+    page.keyboard.type("password-li-2026")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + "/desk")
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="孙小伟")
+    page.goto(f"{server.url}/cases/{case}/steps/birth_certificate")
+    page.focus("[name='outputs.certificate_number']")
+    page.keyboard.type("Q440077777")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/cases/{case}")
+    assert page.locator("g[data-step='birth_certificate'].state-completed").count() == 1
