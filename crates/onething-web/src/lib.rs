@@ -64,6 +64,10 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
             "/window/{workflow}/apply",
             get(pages::window::form).post(pages::window::submit),
         )
+        .route(
+            "/window/{workflow}/refusal-notice",
+            post(pages::window::refusal_notice),
+        )
         .route("/desk", get(pages::desk::inbox))
         .route("/cases", get(pages::case_page::list))
         .route("/cases/{case}", get(pages::case_page::show))

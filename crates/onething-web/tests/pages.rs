@@ -521,3 +521,37 @@ async fn an_officer_acts_only_on_their_agencys_steps_and_is_named_in_the_history
         .iter()
         .any(|r| r.client == "console:li" && r.channel == "console"));
 }
+
+#[tokio::test]
+async fn a_refused_application_prints_its_notice_with_every_reason_and_stores_nothing() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("command_id", "open-not-accepted"),
+        ("form.baby_name", "Wang Xiaoming"),
+        ("form.mother_id", "110105194912310021"),
+    ];
+    let answer = send(
+        &app,
+        post("/window/newborn/refusal-notice", Some(&clerk), &form),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("Notice of refusal to accept"));
+    for field in ["form.mother_id", "form.household_head_id", "form.phone"] {
+        assert!(
+            answer.body.contains(&format!("<code>{field}</code>")),
+            "{field}"
+        );
+    }
+    assert!(answer.body.contains("Wang Xiaoming"));
+    let case = onething_core::case::case_id_for("open-not-accepted");
+    assert!(state.store.events(&case).await.unwrap().is_empty());
+    let forged = send(
+        &app,
+        post("/window/newborn/refusal-notice", Some(&clerk), &form[1..]),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}

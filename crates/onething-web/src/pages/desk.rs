@@ -106,8 +106,13 @@ pub async fn inbox(
         )
     };
     let this_page = link(&tab, page_number);
+    let agency_name = library
+        .current_definitions()
+        .iter()
+        .find_map(|d| d.agency(&agency).map(|a| lang.pick(&a.name)))
+        .unwrap_or_else(|| agency.clone());
     let content = html! {
-        h1 { (lang.f("desk.title", &[("agency", &agency)])) }
+        h1 { (lang.f("desk.title", &[("agency", &agency_name)])) }
         form method="get" action="/desk" class="search" role="search" {
             input type="hidden" name="tab" value=(tab);
             label for="workflow" { (lang.t("guide.bundle")) }

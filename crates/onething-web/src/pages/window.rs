@@ -322,6 +322,10 @@ fn application_form(
                 }
             }
             button type="submit" class="primary" { (lang.t("form.submit")) }
+            @if !attempt.problems.is_empty() {
+                " "
+                button type="submit" formaction=(format!("/window/{}/refusal-notice", d.id)) formtarget="_blank" { (lang.t("form.print_not_accepted")) }
+            }
         }
     }
 }
@@ -355,16 +359,17 @@ fn end_of_day(date: &str, offset_minutes: i32) -> Option<chrono::DateTime<chrono
         .map(|time| time.with_timezone(&chrono::Utc))
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    person: Person,
-    Path(workflow): Path<String>,
-    fields: Fields,
-) -> Result<Response, PageError> {
-    person.check_csrf(fields.get("_csrf"))?;
-    person.client().require(Permission::OpenCases)?;
-    let d = definition(&state, &workflow)?;
-    let lang = person.lang;
+/// The application a submitted form makes: its command id, the case id,
+/// the open action, and the problems found before deciding (a promised
+/// material without its date).
+struct Application {
+    command_id: String,
+    case_id: String,
+    action: Action,
+    problems: Vec<(String, String)>,
+}
+
+fn application(state: &AppState, lang: Lang, d: &Definition, fields: &Fields) -> Application {
     let command_id = fields
         .text("command_id")
         .filter(|id| id.len() <= 200)
@@ -412,11 +417,105 @@ pub async fn submit(
     let action = Action::Open {
         case_id: case_id.clone(),
         workflow: d.id.clone(),
-        form: read("form", &d.form, &fields),
+        form: read("form", &d.form, fields),
         materials,
         opted_in: fields.all("opted_in"),
         channel,
     };
+    Application {
+        command_id,
+        case_id,
+        action,
+        problems,
+    }
+}
+
+/// Every problem of an application, decided as a dry run: nothing is stored.
+fn dry_run_problems(
+    state: &AppState,
+    person: &Person,
+    application: &Application,
+) -> Vec<(String, String)> {
+    let mut problems = application.problems.clone();
+    let dry_run = case::CaseCommand {
+        command_id: "dry-run".into(),
+        actor: person.actor(),
+        at: state.now(),
+        action: application.action.clone(),
+    };
+    if let Err(error) =
+        case::decide_with_library(&case::Case::default(), state.store.library(), &dry_run)
+    {
+        let fresh: Vec<(String, String)> = refusal_problems(&error)
+            .into_iter()
+            .filter(|(field, _)| !problems.iter().any(|(f, _)| f == field))
+            .collect();
+        problems.extend(fresh);
+    }
+    problems
+}
+
+/// The notice of refusal to accept (不予受理通知书): the application as
+/// submitted and every reason it cannot be accepted. Nothing is stored: no
+/// case was opened.
+pub async fn refusal_notice(
+    State(state): State<AppState>,
+    person: Person,
+    Path(workflow): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::OpenCases)?;
+    let d = definition(&state, &workflow)?;
+    let lang = person.lang;
+    let application = application(&state, lang, &d, &fields);
+    let problems = dry_run_problems(&state, &person, &application);
+    let offset = state
+        .store
+        .library()
+        .calendar(&d.calendar)
+        .map_or(480, |c| c.utc_offset_minutes);
+    let form = match &application.action {
+        Action::Open { form, .. } => form.clone(),
+        _ => serde_json::Value::Null,
+    };
+    let body = html! {
+        dl class="facts" {
+            @for field in d.form.iter().take(4) {
+                @if let Some(value) = form.get(&field.name) {
+                    dt { (lang.pick(&field.label)) } dd { (value.as_str().map(|t| super::fields::option_label(lang, t)).unwrap_or_else(|| value.to_string())) }
+                }
+            }
+        }
+        p { (lang.f("notice.not_accepted_text", &[("bundle", &lang.pick(&d.title)), ("date", &super::local(state.now(), offset))])) }
+        @if problems.is_empty() { p { (lang.t("notice.not_accepted_none")) } }
+        ol class="items" { @for (field, message) in &problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
+        p { (lang.t("notice.not_accepted_after")) }
+        p class="remedy" { (lang.t("notice.remedy")) }
+        p { (lang.f("notice.clerk", &[("clerk", &format!("window/{}", person.user.name))])) }
+    };
+    Ok(no_store(notice_page(
+        lang,
+        lang.t("notice.not_accepted"),
+        &lang.pick(&d.title),
+        lang.t("notice.window_seal"),
+        body,
+    )))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    person: Person,
+    Path(workflow): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::OpenCases)?;
+    let d = definition(&state, &workflow)?;
+    let lang = person.lang;
+    let application = application(&state, lang, &d, &fields);
+    let command_id = application.command_id.clone();
+    let case_id = application.case_id.clone();
     let refused = |problems: Vec<(String, String)>| {
         let attempt = Attempt {
             fields: fields.clone(),
@@ -433,28 +532,20 @@ pub async fn submit(
         )
             .into_response()
     };
-    if !problems.is_empty() {
+    if !application.problems.is_empty() {
         // Every problem at once: the rest of the application is decided as
         // a dry run (nothing stored) and its problems added.
-        let dry_run = case::CaseCommand {
-            command_id: "dry-run".into(),
-            actor: person.actor(),
-            at: state.now(),
-            action,
-        };
-        if let Err(error) =
-            case::decide_with_library(&case::Case::default(), state.store.library(), &dry_run)
-        {
-            let found = refusal_problems(&error);
-            let fresh: Vec<(String, String)> = found
-                .into_iter()
-                .filter(|(field, _)| !problems.iter().any(|(f, _)| f == field))
-                .collect();
-            problems.extend(fresh);
-        }
-        return Ok(refused(problems));
+        return Ok(refused(dry_run_problems(&state, &person, &application)));
     }
-    match execute(&state, &person, &case_id, command_id.clone(), action).await {
+    match execute(
+        &state,
+        &person,
+        &case_id,
+        command_id.clone(),
+        application.action,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to(&format!("/cases/{case_id}/notices/receipt")).into_response()),
         Err(CommandError::Refused(error)) => Ok(refused(refusal_problems(&error))),
         Err(CommandError::Contended { .. }) => Ok(refused(vec![(
