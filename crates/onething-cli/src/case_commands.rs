@@ -498,6 +498,7 @@ pub async fn run(
                 opened_to: None,
                 limit: None,
                 offset: 0,
+                ..CaseFilter::default()
             };
             let filter = if involved {
                 filter.involving(store.library())

@@ -206,6 +206,10 @@ pub enum Damage {
     RewrittenSinceCheckpoint,
     /// The checkpoint recorded this case; the store has no event of it.
     Deleted { checkpoint_head: u64 },
+    /// The event attaches a document the store does not hold.
+    DocumentMissing { sha256: String },
+    /// The stored document's content no longer has the SHA-256 the event recorded.
+    DocumentChanged { sha256: String },
 }
 
 impl Damage {
@@ -229,6 +233,14 @@ impl Damage {
             }
             Damage::Deleted { checkpoint_head } => {
                 format!("whole case deleted since the checkpoint (it had {checkpoint_head} events)")
+            }
+            Damage::DocumentMissing { sha256 } => {
+                format!("the attached document {sha256} is not stored")
+            }
+            Damage::DocumentChanged { sha256 } => {
+                format!(
+                    "the attached document {sha256} was changed (its content has another SHA-256)"
+                )
             }
         }
     }

@@ -89,6 +89,7 @@ impl ApiError {
         let (status, code) = match error {
             E::InvalidApplication { .. }
             | E::InvalidOutputs { .. }
+            | E::InvalidDocument { .. }
             | E::NotAReturnTarget { .. }
             | E::NoSupplementItems
             | E::MissingSupplementItems { .. }
@@ -134,6 +135,7 @@ impl ApiError {
         let reasons = match error {
             E::InvalidApplication { problems }
             | E::InvalidOutputs { problems, .. }
+            | E::InvalidDocument { problems }
             | E::InvalidSupplement { problems } => {
                 problems.iter().map(ToString::to_string).collect()
             }

@@ -86,6 +86,8 @@ struct ChainOutcome {
     hash_at_recorded: HashMap<String, String>,
     findings: Vec<Finding>,
     cases: u64,
+    /// Documents attached by the events read: case, sequence, SHA-256.
+    documents: Vec<(String, u64, String)>,
 }
 
 /// The raw rows of one case, in stored order.
@@ -154,6 +156,20 @@ pub async fn verify(
         while let Some(raw) = receiver.blocking_recv() {
             let rows: Vec<AuditRow> = raw.into_iter().map(RawRow::decode).collect();
             let case_id = rows[0].case_id.clone();
+            for row in rows
+                .iter()
+                .filter(|row| row.event_type == "document_attached")
+            {
+                let sha256 = row
+                    .payload
+                    .pointer("/change/document/sha256")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                outcome
+                    .documents
+                    .push((case_id.clone(), row.sequence, sha256));
+            }
             if let Some(wanted) = wanted_heads.get(&case_id) {
                 if let Some(row) = rows.iter().find(|row| row.sequence == *wanted) {
                     if let Some(hash) = row.metadata.get("hash").and_then(Value::as_str) {
@@ -211,12 +227,25 @@ pub async fn verify(
         hash_at_recorded,
         mut findings,
         cases,
+        documents,
     } = worker
         .await
         .map_err(|error| StoreError::EventStore(format!("verification worker failed: {error}")))?;
     read?;
     progress(events);
 
+    for (case_id, sequence, sha256) in documents {
+        if findings.iter().any(|finding| finding.case_id == case_id) {
+            continue;
+        }
+        if let Some(damage) = crate::documents::check(database, &sha256).await? {
+            findings.push(Finding {
+                case_id,
+                sequence,
+                damage,
+            });
+        }
+    }
     for (case_id, head) in &recorded {
         if findings.iter().any(|finding| finding.case_id == *case_id) {
             continue;

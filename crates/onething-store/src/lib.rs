@@ -10,6 +10,7 @@ pub mod case_cache;
 pub mod cases;
 pub mod console_users;
 pub mod database;
+pub mod documents;
 pub mod error;
 pub mod export;
 pub mod feed;

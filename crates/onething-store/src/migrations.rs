@@ -313,6 +313,30 @@ CREATE INDEX personal_data_reads_by_client ON personal_data_reads (client, read_
         sqlite: CONSOLE_USERS,
         postgres: CONSOLE_USERS,
     },
+    Migration {
+        version: 10,
+        name: "scanned documents by their SHA-256",
+        // Content-addressed: an event attaching a document records its hash,
+        // and verification recomputes the hash of what is stored.
+        sqlite: "
+CREATE TABLE documents (
+  sha256     text PRIMARY KEY,
+  media_type text NOT NULL,
+  size       bigint NOT NULL,
+  content    blob NOT NULL,
+  stored_at  text NOT NULL
+);
+",
+        postgres: "
+CREATE TABLE documents (
+  sha256     text PRIMARY KEY,
+  media_type text NOT NULL,
+  size       bigint NOT NULL,
+  content    bytea NOT NULL,
+  stored_at  text NOT NULL
+);
+",
+    },
 ];
 
 const CONSOLE_USERS: &str = "

@@ -498,6 +498,10 @@ pub struct CaseFilter {
     pub opened_to: Option<String>,
     pub limit: Option<i64>,
     pub offset: i64,
+    /// Only cases whose number starts with this.
+    pub number_prefix: Option<String>,
+    /// The newest first (by opening time) instead of the oldest.
+    pub newest_first: bool,
 }
 
 impl CaseFilter {
@@ -551,6 +555,16 @@ pub async fn list_cases(
     if filter.overdue_only {
         sql.push_str(" AND overdue = 1");
     }
+    if let Some(prefix) = &filter.number_prefix {
+        // Case numbers are letters and digits: no LIKE wildcard to escape
+        // once anything else is dropped.
+        let prefix: String = prefix.chars().filter(char::is_ascii_alphanumeric).collect();
+        next(
+            &mut sql,
+            " AND case_id LIKE {}",
+            &format!("{}%", prefix.to_ascii_uppercase()),
+        );
+    }
     // Times are stored as UTC RFC 3339 text, so text order is time order.
     if let Some(from) = &filter.opened_from {
         next(&mut sql, " AND opened_at >= {}", &normalise_time(from));
@@ -558,7 +572,11 @@ pub async fn list_cases(
     if let Some(to) = &filter.opened_to {
         next(&mut sql, " AND opened_at < {}", &normalise_time(to));
     }
-    sql.push_str(" ORDER BY opened_at, case_id");
+    sql.push_str(if filter.newest_first {
+        " ORDER BY opened_at DESC, case_id DESC"
+    } else {
+        " ORDER BY opened_at, case_id"
+    });
     if let Some(limit) = filter.limit {
         sql.push_str(&format!(
             " LIMIT {} OFFSET {}",

@@ -36,7 +36,13 @@ pub struct Console {
     pub sessions: SessionSettings,
     pub throttle: session::Throttle,
     pub live: live::Changes,
+    /// Cases per bundle, for the window's "most used first", counted at
+    /// most once a minute (a count over every case is not per page).
+    pub bundle_counts: std::sync::Mutex<Option<CountedAt>>,
 }
+
+/// Cases per bundle and when they were counted.
+pub type CountedAt = (std::time::Instant, Vec<(String, i64)>);
 
 impl Console {
     pub fn new(sessions: SessionSettings) -> Arc<Console> {
@@ -44,6 +50,7 @@ impl Console {
             sessions,
             throttle: session::Throttle::default(),
             live: live::Changes::default(),
+            bundle_counts: std::sync::Mutex::new(None),
         })
     }
 }
@@ -79,5 +86,15 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
         .route("/cases/{case}/supplement", post(pages::task::supplement))
         .route("/cases/{case}/payments", post(pages::task::pay))
         .route("/cases/{case}/notices/{notice}", get(pages::notices::show))
+        .route(
+            "/cases/{case}/documents",
+            post(pages::documents::upload).layer(axum::extract::DefaultBodyLimit::max(
+                onething_core::case::MAX_DOCUMENT_BYTES as usize + 64 * 1024,
+            )),
+        )
+        .route(
+            "/cases/{case}/documents/{sha256}",
+            get(pages::documents::download),
+        )
         .layer(Extension(console))
 }

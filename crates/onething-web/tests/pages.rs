@@ -555,3 +555,159 @@ async fn a_refused_application_prints_its_notice_with_every_reason_and_stores_no
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----onething-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    if let Some((file_name, content)) = file {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload(
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> Request<Body> {
+    let (content_type, body) = multipart(fields, file);
+    Request::post(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_scan_is_stored_by_its_hash_downloaded_like_the_case_and_checked_by_verification() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-scan").await);
+    let scan: &[u8] = b"%PDF-1.4\n% a scanned household booklet\n%%EOF\n";
+    let path = format!("/cases/{case}/documents");
+    let attached = send(
+        &app,
+        upload(
+            &path,
+            &clerk,
+            &[
+                ("_csrf", &csrf),
+                ("command_id", "d-1"),
+                ("material", "household_booklet"),
+            ],
+            Some(("booklet.pdf", scan)),
+        ),
+    )
+    .await;
+    assert_eq!(attached.status, StatusCode::SEE_OTHER, "{}", attached.body);
+    let sha256 = onething_core::audit::sha256_hex(scan);
+    let page = send(&app, get(&format!("/cases/{case}"), Some(&clerk))).await;
+    assert!(page
+        .body
+        .contains(&format!("/cases/{case}/documents/{sha256}")));
+    let download = app
+        .clone()
+        .oneshot(get(
+            &format!("/cases/{case}/documents/{sha256}"),
+            Some(&clerk),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()[header::CONTENT_TYPE], "application/pdf");
+    assert_eq!(
+        download
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .as_ref(),
+        scan
+    );
+    // Another agency of another bundle: as if the case did not exist.
+    let (tobacco, _) = sign_in(&app, "he").await;
+    assert_eq!(
+        send(
+            &app,
+            get(&format!("/cases/{case}/documents/{sha256}"), Some(&tobacco))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Not a PDF, JPEG or PNG: refused in the case's words, nothing attached.
+    let wrong = send(
+        &app,
+        upload(
+            &path,
+            &clerk,
+            &[("_csrf", &csrf), ("command_id", "d-2")],
+            Some(("notes.txt", b"just text")),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("document.media_type"), "{}", wrong.body);
+    // Without the CSRF token: refused.
+    let forged = send(
+        &app,
+        upload(
+            &path,
+            &clerk,
+            &[("command_id", "d-3")],
+            Some(("b.pdf", scan)),
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let attached_events = state
+        .store
+        .events(&case)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.change.name() == "document_attached")
+        .count();
+    assert_eq!(attached_events, 1);
+
+    let database = state.store.database();
+    let verify = |database| async move {
+        onething_store::audit::verify(database, None, None, &mut |_| {})
+            .await
+            .unwrap()
+    };
+    assert!(verify(database).await.intact());
+    let onething_store::Database::Sqlite(pool) = database else {
+        panic!("sqlite")
+    };
+    sqlx::query("UPDATE documents SET content = x'255044462d'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let report = verify(database).await;
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(
+        report.findings[0].damage,
+        onething_core::audit::Damage::DocumentChanged {
+            sha256: sha256.clone()
+        }
+    );
+    sqlx::query("DELETE FROM documents")
+        .execute(pool)
+        .await
+        .unwrap();
+    let report = verify(database).await;
+    assert_eq!(
+        report.findings[0].damage,
+        onething_core::audit::Damage::DocumentMissing { sha256 }
+    );
+}

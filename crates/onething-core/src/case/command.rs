@@ -191,6 +191,11 @@ pub enum Action {
         #[serde(default)]
         comment: Option<String>,
     },
+    /// Attaches a scanned document, already stored by its SHA-256 (the
+    /// window, or an agency with a step of the case under way).
+    AttachDocument {
+        document: super::event::DocumentRecord,
+    },
     CheckDeadlines,
     /// Counts every running step's deadline again on the current calendar
     /// (the scheduler, after a calendar changed): `reason` says what changed.
@@ -215,6 +220,7 @@ impl Action {
             Action::Pay { .. } => "pay",
             Action::Withdraw { .. } => "withdraw",
             Action::Rate { .. } => "rate",
+            Action::AttachDocument { .. } => "attach_document",
             Action::CheckDeadlines => "check_deadlines",
             Action::ReviseDeadlines { .. } => "revise_deadlines",
         }

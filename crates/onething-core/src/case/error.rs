@@ -108,6 +108,9 @@ pub enum CaseError {
     CaseNotEnded,
     #[error("the case was already rated")]
     AlreadyRated,
+    /// Everything wrong with a document to attach, at once.
+    #[error("the document has {} problem(s): {}", problems.len(), join(problems))]
+    InvalidDocument { problems: Vec<ValueProblem> },
     #[error("a rating is from 1 (very unsatisfied) to 5 (very satisfied), not {score}")]
     InvalidScore { score: u8 },
     #[error("{0}")]

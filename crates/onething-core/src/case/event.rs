@@ -27,6 +27,25 @@ pub struct StepSeed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// The material it is a scan of, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    /// The file's name as uploaded.
+    pub name: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`.
+    pub media_type: String,
+    /// The SHA-256 of the content, in lower-case hex.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The media types a scanned document may have.
+pub const DOCUMENT_MEDIA_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
+/// The largest document: 10 MiB.
+pub const MAX_DOCUMENT_BYTES: u64 = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaterialRecord {
     pub material: String,
     #[serde(flatten)]
@@ -252,6 +271,11 @@ pub enum Change {
         provisional_years: Vec<i32>,
         reason: String,
     },
+    /// A scanned document (PDF, JPEG, PNG) was attached to the case: its
+    /// content is stored apart, by this SHA-256, which the chain covers.
+    DocumentAttached {
+        document: DocumentRecord,
+    },
     FollowUpOpened {
         due: DateTime<Utc>,
         /// The provisional calendar years (no official holiday table yet)
@@ -298,6 +322,7 @@ impl Change {
             Change::RefundOwed { .. } => "refund_owed",
             Change::CaseEnded { .. } => "case_ended",
             Change::CaseRated { .. } => "case_rated",
+            Change::DocumentAttached { .. } => "document_attached",
             Change::FollowUpOpened { .. } => "follow_up_opened",
             Change::PromiseRevised { .. } => "promise_revised",
         }

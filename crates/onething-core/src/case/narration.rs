@@ -416,6 +416,39 @@ pub fn describe(
             };
             both(format!("办件结束：{zh}"), format!("Case ended: {en}"))
         }
+        Change::DocumentAttached { document } => {
+            let material = document.material.as_ref().map(|id| {
+                definition
+                    .and_then(|d| d.materials.iter().find(|m| &m.id == id))
+                    .map(|m| m.name.clone())
+                    .unwrap_or_else(|| Localized {
+                        zh: id.clone(),
+                        en: id.clone(),
+                    })
+            });
+            both(
+                format!(
+                    "附上材料扫描件：{}{}（{} 字节，SHA-256 {}…）",
+                    document.name,
+                    material
+                        .as_ref()
+                        .map(|m| format!("，{}", m.zh))
+                        .unwrap_or_default(),
+                    document.size,
+                    &document.sha256[..document.sha256.len().min(12)]
+                ),
+                format!(
+                    "Document attached: {}{} ({} bytes, SHA-256 {}…)",
+                    document.name,
+                    material
+                        .as_ref()
+                        .map(|m| format!(", {}", m.en))
+                        .unwrap_or_default(),
+                    document.size,
+                    &document.sha256[..document.sha256.len().min(12)]
+                ),
+            )
+        }
         Change::CaseRated { score, .. } => {
             both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
         }

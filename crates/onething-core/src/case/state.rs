@@ -266,6 +266,9 @@ pub struct CaseFile {
     pub promised_by: Option<DateTime<Utc>>,
     #[serde(default)]
     pub promise_provisional_years: Vec<i32>,
+    /// Scanned documents attached, in order.
+    #[serde(default)]
+    pub documents: Vec<super::event::DocumentRecord>,
 }
 
 impl CaseFile {
@@ -371,6 +374,7 @@ impl Case {
                 applied,
                 promised_by,
                 promise_provisional_years,
+                documents: Vec::new(),
             }));
             return;
         }
@@ -586,6 +590,7 @@ impl Case {
                 file.delivered = delivered;
                 file.not_delivered = not_delivered;
             }
+            Change::DocumentAttached { document } => file.documents.push(document),
             Change::CaseRated { score, comment } => {
                 file.rating = Some(Rating {
                     score,

@@ -86,6 +86,9 @@ pub struct CaseView {
     /// The provisional calendar years the promised date was counted on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub promise_provisional_years: Vec<i32>,
+    /// Scanned documents attached, by their SHA-256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<super::event::DocumentRecord>,
 }
 
 impl CaseView {
@@ -296,6 +299,7 @@ pub fn view_file(
         rating: file.rating.clone(),
         promised_by: file.promised_by,
         promise_provisional_years: file.promise_provisional_years.clone(),
+        documents: file.documents.clone(),
     }
 }
 

@@ -8,6 +8,7 @@ mod support;
 
 mod closing;
 mod deadlines;
+mod documents;
 mod extensions;
 mod flow;
 mod opening;

@@ -217,6 +217,13 @@ pub fn one_line(event: &CaseEvent) -> String {
             not_delivered.join(",")
         ),
         Change::CaseRated { score, .. } => format!("case_rated {score}"),
+        Change::DocumentAttached { document } => format!(
+            "document_attached {} {} {} {}",
+            document.material.as_deref().unwrap_or("-"),
+            document.media_type,
+            document.size,
+            &document.sha256[..8]
+        ),
         Change::FollowUpOpened { due, .. } => {
             format!("follow_up_opened due {}", due.to_rfc3339())
         }

@@ -146,6 +146,7 @@ pub async fn list_cases(
         opened_to: parameters.opened_to.clone(),
         limit: Some(limit),
         offset,
+        ..CaseFilter::default()
     };
     let filter = if parameters.involved.unwrap_or(false) {
         filter.involving(state.store.library())

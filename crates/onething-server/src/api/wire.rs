@@ -53,6 +53,20 @@ pub struct CaseResource {
     /// The provisional calendar years the promised date was counted on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub promise_provisional_years: Vec<i32>,
+    /// Scanned documents attached (their content is stored by SHA-256).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<Document>,
+}
+
+/// A scanned document attached to a case.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Document {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    pub name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
@@ -326,6 +340,17 @@ impl From<CaseView> for CaseResource {
             }),
             promised_by: view.promised_by,
             promise_provisional_years: view.promise_provisional_years,
+            documents: view
+                .documents
+                .into_iter()
+                .map(|d| Document {
+                    material: d.material,
+                    name: d.name,
+                    media_type: d.media_type,
+                    sha256: d.sha256,
+                    size: d.size,
+                })
+                .collect(),
         }
     }
 }

@@ -222,6 +222,7 @@ pub async fn show(
                 }
             }
             (materials_table(lang, d, v))
+            (documents(lang, &person, d, v, &case_id, query.at.is_none()))
             (bills(lang, &person, d, v, &case_id, query.at.is_none()))
             (window_supplement(lang, &person, d, v, &case_id, query.at.is_none()))
         }
@@ -246,6 +247,57 @@ async fn verify_badge(state: &AppState, case_id: &str) -> Result<Markup, PageErr
             ul { @for finding in &report.findings { li { (format!("{finding:?}")) } } }
         }
     })
+}
+
+/// The scanned documents attached, and for the window or an agency at work
+/// on the case the form to attach one.
+fn documents(
+    lang: Lang,
+    person: &Person,
+    d: &Definition,
+    v: &CaseView,
+    case_id: &str,
+    live: bool,
+) -> Markup {
+    let agency = person.agency().unwrap_or_default();
+    let may_attach = live
+        && v.status == "open"
+        && (person.role == ConsoleRole::Clerk || v.open_tasks().any(|step| step.agency == agency));
+    html! {
+        section id="documents" {
+            h2 { (lang.t("document.title")) }
+            @if v.documents.is_empty() { p { (lang.t("document.empty")) } }
+            @else {
+                table {
+                    thead { tr { th { (lang.t("document.name")) } th { (lang.t("guide.material")) } th { (lang.t("document.size")) } th { "SHA-256" } } }
+                    tbody {
+                        @for doc in &v.documents {
+                            tr {
+                                td { a href=(format!("/cases/{case_id}/documents/{}", doc.sha256)) { (doc.name) } }
+                                td { (doc.material.as_ref().and_then(|id| d.materials.iter().find(|m| &m.id == id)).map_or("—".to_string(), |m| lang.pick(&m.name))) }
+                                td { (doc.size) }
+                                td { code { (doc.sha256[..16.min(doc.sha256.len())]) "…" } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if may_attach {
+                form method="post" action=(format!("/cases/{case_id}/documents")) enctype="multipart/form-data" class="no-print" {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(uuid::Uuid::new_v4().to_string());
+                    label for="document-material" { (lang.t("guide.material")) }
+                    select id="document-material" name="material" {
+                        option value="" { "—" }
+                        @for m in &d.materials { option value=(m.id) { (lang.pick(&m.name)) } }
+                    }
+                    label for="document-file" { (lang.t("document.file")) }
+                    input id="document-file" type="file" name="file" accept="application/pdf,image/jpeg,image/png" required;
+                    button type="submit" { (lang.t("document.attach")) }
+                }
+            }
+        }
+    }
 }
 
 fn materials_table(lang: Lang, d: &Definition, v: &CaseView) -> Markup {
@@ -449,27 +501,24 @@ pub async fn list(
     let client = person.client();
     client.require(Permission::ListCases)?;
     let lang = person.lang;
+    let needle = query.q.clone().unwrap_or_default();
+    let page_number = query.page.unwrap_or(1).max(1);
     let mut filter = CaseFilter {
         status: query.status.clone().filter(|s| !s.is_empty()),
-        limit: Some(1_000),
+        number_prefix: Some(needle.trim().to_string()).filter(|n| !n.is_empty()),
+        newest_first: true,
+        // One more than a page: whether there is a next page.
+        limit: Some(26),
+        offset: (page_number - 1) * 25,
         ..CaseFilter::default()
     };
     if person.role.api_role() == onething_server::Role::Agency {
         filter.agency = person.agency();
         filter = filter.involving(state.store.library());
     }
-    let mut cases = views::list_cases(state.store.database(), &filter).await?;
-    cases.reverse();
-    let needle = query.q.clone().unwrap_or_default();
-    if !needle.trim().is_empty() {
-        cases.retain(|case| case.id.contains(needle.trim()));
-    }
-    let page_number = query.page.unwrap_or(1).max(1);
-    let shown: Vec<&CaseView> = cases
-        .iter()
-        .skip(((page_number - 1) * 25) as usize)
-        .take(25)
-        .collect();
+    let cases = views::list_cases(state.store.database(), &filter).await?;
+    let shown: Vec<&CaseView> = cases.iter().take(25).collect();
+    let more = cases.len() > 25;
     let content = html! {
         h1 { (lang.t("nav.cases")) }
         form method="get" action="/cases" class="search" role="search" {
@@ -499,7 +548,7 @@ pub async fn list(
         }
         nav class="pager" aria-label=(lang.t("nav.cases")) {
             @if page_number > 1 { a href=(format!("/cases?page={}&q={}", page_number - 1, super::url_encode(&needle))) { (lang.t("action.previous")) } " " }
-            @if (page_number * 25) < cases.len() as i64 { a href=(format!("/cases?page={}&q={}", page_number + 1, super::url_encode(&needle))) { (lang.t("action.next")) } }
+            @if more { a href=(format!("/cases?page={}&q={}", page_number + 1, super::url_encode(&needle))) { (lang.t("action.next")) } }
         }
     };
     Ok(no_store(page(&person, lang.t("nav.cases"), content)))

@@ -3,6 +3,7 @@
 
 pub mod case_page;
 pub mod desk;
+pub mod documents;
 pub mod fields;
 pub mod login;
 pub mod notices;
@@ -235,6 +236,40 @@ pub async fn execute(
         state.feed_signal.notify_waiters();
     }
     outcome
+}
+
+/// After a command on a whole case: to `next` when done; a refusal shown
+/// with every reason and a way back to the case.
+pub fn after_case_command(
+    person: &Person,
+    case_id: &str,
+    outcome: Result<onething_store::CommandOutcome, onething_store::CommandError>,
+    next: String,
+) -> Result<Response, PageError> {
+    use onething_store::CommandError;
+    let lang = person.lang;
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&next).into_response()),
+        Err(CommandError::Refused(error)) => {
+            let problems = refusal_problems(&error);
+            let body = html! {
+                div class="problems" role="alert" {
+                    h1 { (lang.f("form.problems", &[("count", &problems.len().to_string())])) }
+                    ul { @for (field, message) in &problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
+                }
+                p { a href=(format!("/cases/{case_id}")) { (lang.t("action.back_to_case")) } }
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                no_store(page(person, lang.t("form.refused"), body)),
+            )
+                .into_response())
+        }
+        Err(CommandError::Contended { .. }) => {
+            Err(PageError::Unavailable(lang.t("error.contended").into()))
+        }
+        Err(CommandError::Store(error)) => Err(error.into()),
+    }
 }
 
 /// A refusal in the person's words: the engine's reason, and for an

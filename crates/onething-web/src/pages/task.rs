@@ -15,7 +15,10 @@ use serde_json::{Map, Value};
 
 use super::case_page::{agency_name, due_words, provision_words, seen, step_title, Seen};
 use super::fields::{inputs, option_label, read};
-use super::{csrf_field, execute, local, no_store, page, refusal_problems, Fields, PageError};
+use super::{
+    after_case_command, csrf_field, execute, local, no_store, page, refusal_problems, Fields,
+    PageError,
+};
 use crate::graph::shown_state;
 use crate::messages::Lang;
 use crate::session::Person;
@@ -415,27 +418,6 @@ async fn command_then_case(
         .text("command_id")
         .filter(|id| id.len() <= 200)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    match execute(state, person, case_id, command_id, action).await {
-        Ok(_) => Ok(Redirect::to(&format!("/cases/{case_id}")).into_response()),
-        Err(CommandError::Refused(error)) => {
-            let lang = person.lang;
-            let problems = refusal_problems(&error);
-            let body = html! {
-                div class="problems" role="alert" {
-                    h1 { (lang.f("form.problems", &[("count", &problems.len().to_string())])) }
-                    ul { @for (field, message) in &problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
-                }
-                p { a href=(format!("/cases/{case_id}")) { (lang.t("action.back_to_case")) } }
-            };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                no_store(page(person, lang.t("form.refused"), body)),
-            )
-                .into_response())
-        }
-        Err(CommandError::Contended { .. }) => Err(PageError::Unavailable(
-            person.lang.t("error.contended").into(),
-        )),
-        Err(CommandError::Store(error)) => Err(error.into()),
-    }
+    let outcome = execute(state, person, case_id, command_id, action).await;
+    after_case_command(person, case_id, outcome, format!("/cases/{case_id}"))
 }

@@ -20,6 +20,9 @@ use super::notices::notice_page;
 use super::{csrf_field, execute, no_store, page, refusal_problems, Fields, PageError};
 use crate::messages::Lang;
 use crate::session::Person;
+use crate::Console;
+use axum::Extension;
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 pub struct Search {
@@ -37,12 +40,30 @@ fn definition(state: &AppState, workflow: &str) -> Result<std::sync::Arc<Definit
 /// The bundles, the most used first, searchable by name.
 pub async fn bundles(
     State(state): State<AppState>,
+    Extension(console): Extension<Arc<Console>>,
     person: Person,
     Query(search): Query<Search>,
 ) -> Result<Response, PageError> {
     person.client().require(Permission::OpenCases)?;
     let lang = person.lang;
-    let counts = onething_store::views::case_counts(state.store.database()).await?;
+    let cached = console
+        .bundle_counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(60));
+    let counts = match cached {
+        Some((_, counts)) => counts,
+        None => {
+            let counts = onething_store::views::case_counts(state.store.database()).await?;
+            *console
+                .bundle_counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) =
+                Some((std::time::Instant::now(), counts.clone()));
+            counts
+        }
+    };
     let library = state.store.library();
     let mut ids: Vec<String> = library
         .current_definitions()

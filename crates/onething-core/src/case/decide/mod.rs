@@ -8,6 +8,7 @@
 
 mod closing;
 mod deadlines;
+mod documents;
 mod extensions;
 mod flow;
 mod opening;
@@ -128,6 +129,7 @@ impl<'a> Decision<'a> {
             } => self.pay(payer, *amount, receipt),
             Action::Withdraw { reason } => self.withdraw(reason),
             Action::Rate { score, comment } => self.rate(*score, comment.as_deref()),
+            Action::AttachDocument { document } => self.attach_document(document),
             Action::CheckDeadlines => self.check_deadlines(),
             Action::ReviseDeadlines { reason } => self.revise_deadlines(reason),
         }
