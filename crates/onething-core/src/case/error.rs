@@ -1,6 +1,7 @@
 //! Why a case refuses a command. Every variant is the case saying no; none is
 //! an infrastructure failure (those live in the store's error type).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::CalendarError;
@@ -35,6 +36,17 @@ pub enum CaseError {
         actor: String,
         action: String,
         reason: String,
+    },
+    /// A command dated before the case's last event (or its opening): a
+    /// case's events are kept in the order of their times.
+    #[error(
+        "the command is dated {}, before the case's last event at {}: a case's events are kept in time order",
+        at.to_rfc3339(),
+        last_event_at.to_rfc3339()
+    )]
+    BeforeLastEvent {
+        at: DateTime<Utc>,
+        last_event_at: DateTime<Utc>,
     },
     #[error("unknown step `{step}`")]
     UnknownStep { step: String },

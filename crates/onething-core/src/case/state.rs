@@ -247,6 +247,10 @@ pub struct CaseFile {
     pub ended_at: Option<DateTime<Utc>>,
     /// The number of events applied; the sequence of the last one.
     pub sequence: u64,
+    /// The time of the last event applied: no later command may be dated
+    /// before it.
+    #[serde(default)]
+    pub last_event_at: DateTime<Utc>,
     pub form: Value,
     pub materials: Vec<MaterialRecord>,
     /// Promised materials supplied since opening.
@@ -337,6 +341,7 @@ impl Case {
                 status: CaseStatus::Open,
                 ended_at: None,
                 sequence: 1,
+                last_event_at: at,
                 form,
                 materials,
                 supplied_materials: Vec::new(),
@@ -380,6 +385,7 @@ impl Case {
             return;
         };
         file.sequence += 1;
+        file.last_event_at = at;
         let sequence = file.sequence;
         file.applied
             .entry(command_id)

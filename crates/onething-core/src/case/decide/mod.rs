@@ -34,11 +34,15 @@ pub fn decide(
     calendar: &Calendar,
     command: &CaseCommand,
 ) -> Result<Vec<CaseEvent>, CaseError> {
-    if let Some(file) = case.file() {
-        if file.applied.contains_key(&command.command_id) {
-            return Ok(Vec::new());
+    let in_time_order;
+    let command = match case.file() {
+        Some(file) if file.applied.contains_key(&command.command_id) => return Ok(Vec::new()),
+        Some(file) if command.at < file.last_event_at => {
+            in_time_order = in_time_order_of(command, file.last_event_at)?;
+            &in_time_order
         }
-    }
+        _ => command,
+    };
     let mut decision = Decision {
         case: case.clone(),
         events: Vec::new(),
@@ -48,6 +52,28 @@ pub fn decide(
     };
     decision.run()?;
     Ok(decision.events)
+}
+
+/// A command dated before the case's last event: refused, unless it is the
+/// scheduler's (a deadline check, a revision after a calendar changed),
+/// which is taken at the last event's time. The scheduler's clock may be
+/// behind a time given by hand (`--now`) or by another node; it asks what
+/// is due by now, and nothing can have become due before the last event
+/// that was not already due then.
+fn in_time_order_of(
+    command: &CaseCommand,
+    last_event_at: DateTime<Utc>,
+) -> Result<CaseCommand, CaseError> {
+    match command.action {
+        Action::CheckDeadlines | Action::ReviseDeadlines { .. } => Ok(CaseCommand {
+            at: last_event_at,
+            ..command.clone()
+        }),
+        _ => Err(CaseError::BeforeLastEvent {
+            at: command.at,
+            last_event_at,
+        }),
+    }
 }
 
 struct Decision<'a> {

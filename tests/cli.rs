@@ -1,0 +1,75 @@
+//! What the command line prints for a person: refusals in words.
+
+use std::path::Path;
+
+use onething_tests::{onething, shipped_workflows, test_data, TestDatabase};
+
+fn run_in(folder: &Path, database: &str, now: &str, args: &[&str]) -> onething_tests::Run {
+    let mut full = vec![
+        "--workflows",
+        folder.to_str().unwrap(),
+        "--database",
+        database,
+        "--now",
+        now,
+    ];
+    full.extend_from_slice(args);
+    onething(&full)
+}
+
+fn newborn_form() -> String {
+    test_data()
+        .join("forms")
+        .join("newborn.json")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Opens a newborn case at `now`; returns its id.
+fn open_newborn(database: &TestDatabase, now: &str) -> String {
+    let open = run_in(
+        &shipped_workflows(),
+        &database.url,
+        now,
+        &[
+            "case",
+            "open",
+            "newborn",
+            "--form",
+            &newborn_form(),
+            "--as",
+            "window",
+        ],
+    );
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    open.stdout.trim().to_string()
+}
+
+#[test]
+fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let back = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-02T10:00:00+08:00",
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "birth_certificate",
+            "--as",
+            "hospital",
+            "--data",
+            r#"{"certificate_number":"Q1"}"#,
+        ],
+    );
+    assert_eq!(back.code, 1, "{}", back.stderr);
+    assert!(
+        back.stderr.contains(
+            "refused: the command is dated 2025-06-02T02:00:00+00:00, before the case's last event at 2025-06-03T02:00:00+00:00"
+        ),
+        "{}",
+        back.stderr
+    );
+}
