@@ -73,3 +73,32 @@ fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times()
         back.stderr
     );
 }
+
+#[test]
+fn an_agency_the_workflow_does_not_name_is_told_so_with_the_agencies_it_names() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let unknown = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T11:00:00+08:00",
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "birth_certificate",
+            "--as",
+            "UNKNOWN",
+        ],
+    );
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("refused: no agency \"UNKNOWN\" in workflow `newborn` (its agencies: "),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("hospital"), "{}", unknown.stderr);
+    assert!(!unknown.stderr.contains("belongs to"), "{}", unknown.stderr);
+}

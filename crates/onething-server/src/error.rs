@@ -100,7 +100,7 @@ impl ApiError {
             | E::InvalidScore { .. }
             | E::InvalidExtensionLength { .. }
             | E::MissingProcedure => (StatusCode::BAD_REQUEST, "invalid_input"),
-            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }

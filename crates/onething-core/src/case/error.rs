@@ -37,6 +37,14 @@ pub enum CaseError {
         action: String,
         reason: String,
     },
+    /// An agency acting on a step of a bundle that does not name it (a typo,
+    /// or an agency of another bundle).
+    #[error("no agency \"{agency}\" in workflow `{workflow}` (its agencies: {})", known.join(", "))]
+    UnknownAgency {
+        agency: String,
+        workflow: String,
+        known: Vec<String>,
+    },
     /// A command dated before the case's last event (or its opening): a
     /// case's events are kept in the order of their times.
     #[error(

@@ -313,3 +313,22 @@ fn a_refusal_cancels_what_depends_on_it_and_the_case_ends_partially_completed() 
         },
     );
 }
+
+#[test]
+fn an_agency_the_bundle_does_not_name_is_told_so_with_the_agencies_it_names() {
+    then_refused(
+        &[open(1)],
+        complete(
+            "c",
+            "UNKNOWN",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+        CaseError::UnknownAgency {
+            agency: "UNKNOWN".into(),
+            workflow: "test".into(),
+            known: vec!["a".into(), "b".into(), "finance".into(), "tax".into()],
+        },
+    );
+}

@@ -17,7 +17,7 @@ mod supplements;
 
 use chrono::{DateTime, Utc};
 
-use super::command::{Action, Actor, CaseCommand};
+use super::command::{Action, Actor, CaseCommand, WINDOW_AGENCY};
 use super::error::CaseError;
 use super::event::{CaseEvent, Change};
 use super::state::{Case, CaseFile, CaseStatus, StepState};
@@ -214,6 +214,21 @@ impl<'a> Decision<'a> {
     /// The step, checked to belong to the acting agency.
     fn owned_step(&self, step: &str, action: &str) -> Result<&'a Step, CaseError> {
         let step_definition = self.step_definition(step)?;
+        if let Some(agency) = self.actor().agency() {
+            // The window takes part in every bundle, named in it or not.
+            if agency != WINDOW_AGENCY && self.definition.agency(agency).is_none() {
+                return Err(CaseError::UnknownAgency {
+                    agency: agency.to_string(),
+                    workflow: self.definition.id.clone(),
+                    known: self
+                        .definition
+                        .agencies
+                        .iter()
+                        .map(|known| known.id.clone())
+                        .collect(),
+                });
+            }
+        }
         if self.actor().agency() != Some(step_definition.agency.as_str()) {
             return Err(forbidden(
                 self.actor(),
