@@ -108,6 +108,7 @@ impl ApiError {
             | E::StepNotActive { .. }
             | E::PaymentStep { .. }
             | E::ReturnPastPayment { .. }
+            | E::ReturnToSkippedStep { .. }
             | E::BeforeLastEvent { .. }
             | E::SupplementNotAllowed { .. }
             | E::NothingToSupplement

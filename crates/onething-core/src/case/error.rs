@@ -73,6 +73,10 @@ pub enum CaseError {
         to: String,
         allowed: Vec<String>,
     },
+    /// The target was skipped in this case: nothing of it was done, so
+    /// nothing can be done again; only the returning step would start anew.
+    #[error("step `{step}` cannot return to `{to}`: it was skipped in this case, so there is nothing of it to do again")]
+    ReturnToSkippedStep { step: String, to: String },
     #[error("cannot return past step `{step}`: payments for it were already received")]
     ReturnPastPayment { step: String },
     #[error("step `{step}` may not ask for supplements")]
