@@ -1,4 +1,5 @@
-//! What the command line prints for a person: refusals in words.
+//! What the command line prints for a person: refusals in words, times in
+//! local time with their offset.
 
 use std::path::Path;
 
@@ -101,4 +102,51 @@ fn an_agency_the_workflow_does_not_name_is_told_so_with_the_agencies_it_names() 
     );
     assert!(unknown.stderr.contains("hospital"), "{}", unknown.stderr);
     assert!(!unknown.stderr.contains("belongs to"), "{}", unknown.stderr);
+}
+
+#[test]
+fn case_show_prints_due_times_in_local_time_with_the_offset_as_the_history_does() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let show = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "show", &case_id],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    // One working day from Tuesday 3 June: the end of Wednesday 4 June, local time.
+    let line = show
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("birth_certificate"))
+        .unwrap();
+    assert!(
+        line.contains(" active ") && line.ends_with("  2025-06-05 00:00 (UTC+08:00)"),
+        "{}",
+        show.stdout
+    );
+    assert!(!show.stdout.contains("+00:00"), "{}", show.stdout);
+    let history = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "history", &case_id],
+    );
+    assert!(
+        history.stdout.contains("2025-06-03 10:00 (UTC+08:00)"),
+        "{}",
+        history.stdout
+    );
+    let tasks = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "tasks", "hospital"],
+    );
+    assert!(
+        tasks.stdout.contains("\t2025-06-05 00:00 (UTC+08:00)"),
+        "{}",
+        tasks.stdout
+    );
 }

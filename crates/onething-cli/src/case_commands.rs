@@ -6,7 +6,8 @@ use std::io::Read;
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 use onething_core::case::{
-    case_id_for, view, Action, Actor, CaseCommand, Channel, Disclosure, MaterialDeclaration,
+    case_id_for, local_time, view, Action, Actor, CaseCommand, Channel, Disclosure,
+    MaterialDeclaration,
 };
 use onething_store::views::{self, CaseFilter};
 use onething_store::{CaseStore, CommandError, CommandOutcome};
@@ -396,7 +397,7 @@ pub async fn run(
                         terminal.out,
                         "#{:<3} {}  {:<22} {}\n      {}\n      {}",
                         stored.sequence,
-                        onething_core::case::local_time(
+                        local_time(
                             stored.event.at,
                             calendar.as_deref(),
                             "%Y-%m-%d %H:%M"
@@ -422,6 +423,11 @@ pub async fn run(
             let definition = loaded
                 .file()
                 .and_then(|file| store.library().by_hash(&file.hash));
+            let calendar = definition
+                .as_ref()
+                .and_then(|d| store.library().calendar(&d.calendar));
+            let local =
+                |time: DateTime<Utc>| local_time(time, calendar.as_deref(), "%Y-%m-%d %H:%M");
             let Some(shown) = view(&loaded, definition.as_deref(), Disclosure::Full) else {
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
@@ -441,14 +447,10 @@ pub async fn run(
                     } else {
                         provisional_flag(&shown.promise_provisional_years)
                     };
-                    writeln!(
-                        terminal.out,
-                        "  promised by {}{provisional}",
-                        by.to_rfc3339()
-                    )?;
+                    writeln!(terminal.out, "  promised by {}{provisional}", local(by))?;
                 }
                 for step in &shown.steps {
-                    let due = step.due.map(|due| due.to_rfc3339()).unwrap_or_default();
+                    let due = step.due.map(local).unwrap_or_default();
                     let mut flags = match (step.warned, step.overdue) {
                         (_, true) => " OVERDUE",
                         (true, false) => " warned",
@@ -614,6 +616,13 @@ pub async fn run(
         } => {
             let store = open_store(&options, terminal).await?;
             let tasks = views::agency_tasks(store.database(), &agency, limit, offset).await?;
+            let library = store.library();
+            let local = |workflow: &str, time: DateTime<Utc>| {
+                let calendar = library
+                    .current_at(workflow, at)
+                    .and_then(|definition| library.calendar(&definition.calendar));
+                local_time(time, calendar.as_deref(), "%Y-%m-%d %H:%M")
+            };
             if json {
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
             } else {
@@ -632,7 +641,7 @@ pub async fn run(
                         task.step,
                         task.state,
                         task.due
-                            .map_or_else(|| "-".to_string(), onething_store::time::stamp),
+                            .map_or_else(|| "-".to_string(), |due| local(&task.workflow, due)),
                         if task.overdue {
                             "overdue"
                         } else if task.warned {
