@@ -1,9 +1,9 @@
 //! What the command line prints for a person: refusals in words, times in
-//! local time with their offset.
+//! local time with their offset, and arguments read the way their help says.
 
 use std::path::Path;
 
-use onething_tests::{onething, shipped_workflows, test_data, TestDatabase};
+use onething_tests::{onething, shipped_workflows, test_data, TempFolder, TestDatabase};
 
 fn run_in(folder: &Path, database: &str, now: &str, args: &[&str]) -> onething_tests::Run {
     let mut full = vec![
@@ -149,4 +149,45 @@ fn case_show_prints_due_times_in_local_time_with_the_offset_as_the_history_does(
         "{}",
         tasks.stdout
     );
+}
+
+#[test]
+fn materials_are_read_inline_or_from_a_file_as_the_help_says() {
+    let help = onething(&["case", "open", "--help"]);
+    assert!(
+        help.stdout
+            .contains("inline (`[…]`), a file, or - for standard input"),
+        "{}",
+        help.stdout
+    );
+    let database = TestDatabase::sqlite();
+    let folder = TempFolder::new("materials");
+    let file = folder.path.join("materials.json");
+    let declared = r#"[{"material": "no_such_material", "status": "submitted"}]"#;
+    std::fs::write(&file, declared).unwrap();
+    for source in [declared, file.to_str().unwrap()] {
+        let open = run_in(
+            &shipped_workflows(),
+            &database.url,
+            "2025-06-03T10:00:00+08:00",
+            &[
+                "case",
+                "open",
+                "newborn",
+                "--form",
+                &newborn_form(),
+                "--materials",
+                source,
+                "--as",
+                "window",
+            ],
+        );
+        // Read and understood: the case refuses the material it does not know.
+        assert_eq!(open.code, 1, "{}", open.stderr);
+        assert!(
+            open.stderr.contains("materials.no_such_material"),
+            "{}",
+            open.stderr
+        );
+    }
 }

@@ -95,8 +95,8 @@ pub async fn run(
         } => {
             let form = read_json(&form, "the form")?;
             let materials: Vec<MaterialDeclaration> = match materials {
-                Some(path) => {
-                    let value = read_json(path.to_str().unwrap_or("-"), "the materials")?;
+                Some(source) => {
+                    let value = read_json(&source, "the materials")?;
                     serde_json::from_value(value).context("the materials must be a list of {\"material\": ID, \"status\": submitted|shared|promised|commitment|waived, \"deadline\": RFC3339 for promised}")?
                 }
                 None => Vec::new(),
