@@ -1,5 +1,6 @@
 //! What the command line prints for a person: refusals in words, times in
-//! local time with their offset, and arguments read the way their help says.
+//! local time with their offset, tables whose columns fit their content, and
+//! arguments read the way their help says.
 
 use std::path::Path;
 
@@ -190,4 +191,135 @@ fn materials_are_read_inline_or_from_a_file_as_the_help_says() {
             open.stderr
         );
     }
+}
+
+const LONG_AGENCIES: &str = r#"
+[[agency]]
+id = "window"
+name = { zh = "综合窗口", en = "Window" }
+kind = "window"
+
+[[agency]]
+id = "provincial_market_regulation_bureau"
+name = { zh = "省市场监督管理局", en = "Provincial market regulation bureau" }
+kind = "government"
+
+[[agency]]
+id = "fire"
+name = { zh = "消防", en = "Fire" }
+kind = "government"
+"#;
+
+const LONG_BUNDLE: &str = r#"
+id = "long-ids"
+version = 1
+title = { zh = "长标识", en = "Long ids" }
+calendar = "cn"
+effective_from = 2025-01-01
+effective_until = 2026-12-31
+
+[[field]]
+name = "applicant_id"
+label = { zh = "身份证号", en = "ID number" }
+type = "citizen_id"
+
+[[step]]
+id = "check_the_premises_and_the_fire_safety_plan"
+title = { zh = "核查", en = "Check" }
+agency = "fire"
+time_limit = "2 working days"
+
+[[step]]
+id = "licence"
+title = { zh = "许可", en = "Licence" }
+agency = "provincial_market_regulation_bureau"
+after = ["check_the_premises_and_the_fire_safety_plan"]
+"#;
+
+/// The offset in `line` where `text` starts.
+fn column(line: &str, text: &str) -> usize {
+    line.find(text)
+        .unwrap_or_else(|| panic!("{text} in {line:?}"))
+}
+
+#[test]
+fn tables_size_their_columns_to_ids_longer_than_sixteen_characters() {
+    let folder = TempFolder::new("long-ids");
+    std::fs::write(folder.path.join("agencies.toml"), LONG_AGENCIES).unwrap();
+    std::fs::create_dir_all(folder.path.join("calendars")).unwrap();
+    std::fs::copy(
+        shipped_workflows().join("calendars").join("cn.toml"),
+        folder.path.join("calendars").join("cn.toml"),
+    )
+    .unwrap();
+    std::fs::write(folder.path.join("long-ids.toml"), LONG_BUNDLE).unwrap();
+    let database = TestDatabase::sqlite();
+    let now = "2025-06-03T10:00:00+08:00";
+
+    let shown = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &["workflow", "show", "long-ids"],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let lines: Vec<&str> = shown.stdout.lines().skip(2).collect();
+    assert_eq!(lines.len(), 2, "{}", shown.stdout);
+    assert_eq!(
+        column(lines[0], " fire"),
+        column(lines[1], " provincial"),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        column(lines[0], "after:"),
+        column(lines[1], "after:"),
+        "{}",
+        shown.stdout
+    );
+
+    let open = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &[
+            "case",
+            "open",
+            "long-ids",
+            "--form",
+            r#"{"applicant_id": "11010519491231002X"}"#,
+            "--as",
+            "window",
+        ],
+    );
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let case_id = open.stdout.trim().to_string();
+    let shown = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &["case", "show", &case_id],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let lines: Vec<&str> = shown
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.starts_with("  promised"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", shown.stdout);
+    assert_eq!(
+        column(lines[0], " fire"),
+        column(lines[1], " provincial"),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        column(lines[0], "active"),
+        column(lines[1], "waiting"),
+        "{}",
+        shown.stdout
+    );
+    // Two spaces at least between columns, however long the ids.
+    assert!(lines[0].contains("plan  fire"), "{}", shown.stdout);
+    assert!(lines[1].contains("bureau  waiting"), "{}", shown.stdout);
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
 use crate::case_output::{print_refusal, provisional_flag, report};
 use crate::options::{open_store, record_cli_read, GlobalOptions};
+use crate::workflow_commands::column_width;
 use crate::Terminal;
 
 /// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
@@ -397,11 +398,7 @@ pub async fn run(
                         terminal.out,
                         "#{:<3} {}  {:<22} {}\n      {}\n      {}",
                         stored.sequence,
-                        local_time(
-                            stored.event.at,
-                            calendar.as_deref(),
-                            "%Y-%m-%d %H:%M"
-                        ),
+                        local_time(stored.event.at, calendar.as_deref(), "%Y-%m-%d %H:%M"),
                         metadata.actor,
                         words.zh,
                         words.en,
@@ -449,6 +446,9 @@ pub async fn run(
                     };
                     writeln!(terminal.out, "  promised by {}{provisional}", local(by))?;
                 }
+                let ids = column_width(shown.steps.iter().map(|step| step.id.as_str()));
+                let agencies = column_width(shown.steps.iter().map(|step| step.agency.as_str()));
+                let states = column_width(shown.steps.iter().map(|step| step.state.name()));
                 for step in &shown.steps {
                     let due = step.due.map(local).unwrap_or_default();
                     let mut flags = match (step.warned, step.overdue) {
@@ -460,13 +460,13 @@ pub async fn run(
                     if step.provisional {
                         flags.push_str(&provisional_flag(&step.provisional_years));
                     }
-                    writeln!(
-                        terminal.out,
-                        "  {:<28} {:<18} {:<10} {due}{flags}",
+                    let line = format!(
+                        "  {:<ids$}  {:<agencies$}  {:<states$}  {due}{flags}",
                         step.id,
                         step.agency,
                         step.state.name()
-                    )?;
+                    );
+                    writeln!(terminal.out, "{}", line.trim_end())?;
                 }
                 for payment in &shown.payments {
                     writeln!(
