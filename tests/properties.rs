@@ -3,9 +3,19 @@
 //! - no step starts or completes before the steps it waits on are settled;
 //! - sequences are gapless;
 //! - replaying the stored events reproduces the state;
-//! - a refused command stores nothing.
+//! - a refused command stores nothing;
+//! - no agency gives its own step more time by its own commands: a step's
+//!   due time moves later only by a granted extension (延期), the end of a
+//!   supplement pause (补正) or of a special procedure (特别程序), a calendar
+//!   revision, or a new pass after something else than its own agency's
+//!   work: a return by another agency's step that reset it, or another
+//!   agency's step it waits on done again. A new pass after a return by its
+//!   own agency, with only its own agency's steps done again (or a skipped
+//!   step "returned to"), goes on with the due time it had.
 //!
 //! The runs are seeded, so a failure names a seed that reproduces it.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use onething_core::case::{
@@ -13,7 +23,7 @@ use onething_core::case::{
     MaterialProvision, StepState,
 };
 use onething_core::value_type::{Field, ValueKind};
-use onething_core::workflow::{Definition, MaterialSource, StepKind};
+use onething_core::workflow::{Definition, MaterialSource, Step, StepKind};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError};
 use onething_tests::{runtime, shipped_workflows};
@@ -178,16 +188,74 @@ impl Run<'_> {
     }
 }
 
+/// The due time a step had when a return reset it while it ran, and whether
+/// something else than its own agency's work has since excused a later one.
+struct HeldDue {
+    due: DateTime<Utc>,
+    excused: bool,
+}
+
 /// Replays the stored events one by one, checking that each step starts and
-/// completes only when the steps it waits on are settled.
+/// completes only when the steps it waits on are settled, and that no agency
+/// gives its own step a later due time by its own commands.
 fn check_history(
     definition: &Definition,
     events: &[onething_store::StoredEvent],
     seed: u64,
 ) -> Case {
+    let agency_of = |step: &str| definition.step(step).unwrap().agency.clone();
+    let mut held: HashMap<String, HeldDue> = HashMap::new();
     let mut case = Case::default();
     for (index, stored) in events.iter().enumerate() {
         assert_eq!(stored.sequence, index as u64 + 1, "seed {seed}: gapless");
+        if let Some(file) = case.file() {
+            match &stored.event.change {
+                Change::StepReturned { step, reset, .. } => {
+                    let returning = agency_of(step);
+                    for id in reset {
+                        let other_agency = agency_of(id) != returning;
+                        let record = file.step(id).unwrap();
+                        match held.get_mut(id) {
+                            Some(hold) => hold.excused |= other_agency,
+                            None => {
+                                if let (true, Some(due)) = (record.state.is_started(), record.due) {
+                                    held.insert(
+                                        id.clone(),
+                                        HeldDue {
+                                            due,
+                                            excused: other_agency,
+                                        },
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                Change::StepCompleted { step: done, .. } => {
+                    for (id, hold) in held.iter_mut() {
+                        if agency_of(done) != agency_of(id)
+                            && definition.ancestors(id).contains(&done.as_str())
+                        {
+                            hold.excused = true;
+                        }
+                    }
+                }
+                Change::StepActivated { step, due, .. } => {
+                    if let Some(hold) = held.remove(step) {
+                        if let (false, Some(due)) = (hold.excused, due) {
+                            assert!(
+                                *due <= hold.due,
+                                "seed {seed}: {step} of {} was due {} and, after a return by its own agency, due {due} at event {}",
+                                agency_of(step),
+                                hold.due,
+                                stored.sequence
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         if let (
             Some(file),
             Change::StepActivated { step, .. } | Change::StepCompleted { step, .. },
@@ -215,9 +283,22 @@ fn check_history(
     case
 }
 
-async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> String {
+/// How a run picks its commands: evenly, or returning running steps far
+/// more often (and letting more time pass), to try every way a return could
+/// give a step more time.
+#[derive(Clone, Copy, PartialEq)]
+enum Mix {
+    Even,
+    Returns,
+}
+
+async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: Mix) -> String {
     let mut random = Random(seed);
-    let case_id = case_id_for(&format!("{}-{seed}-open", definition.id));
+    let open_id = match mix {
+        Mix::Even => format!("{}-{seed}-open", definition.id),
+        Mix::Returns => format!("{}-{seed}-returns-open", definition.id),
+    };
+    let case_id = case_id_for(&open_id);
     let mut run = Run {
         store,
         definition,
@@ -244,7 +325,7 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
         .collect();
     let opted_in: Vec<String> = optional.into_iter().filter(|_| random.chance(50)).collect();
     let open = CaseCommand {
-        command_id: format!("{}-{seed}-open", definition.id),
+        command_id: open_id.clone(),
         actor: agency("window"),
         at: run.now,
         action: Action::Open {
@@ -263,6 +344,9 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
 
     for _ in 0..45 {
         run.now += Duration::hours(random.below(20) as i64);
+        if mix == Mix::Returns {
+            run.now += Duration::hours(random.below(30) as i64);
+        }
         let case = run.state().await;
         let file = case.file().unwrap();
         let active: Vec<&str> = file
@@ -278,6 +362,11 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
             .map(|s| s.id.as_str())
             .collect();
         let roll = random.below(100);
+        let returning: Vec<&Step> = active
+            .iter()
+            .filter_map(|id| definition.step(id))
+            .filter(|step| !step.returns_to.is_empty())
+            .collect();
         let command = if file.status.name() != "open" {
             if file.rating.is_some() {
                 break;
@@ -287,6 +376,17 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
                 Action::Rate {
                     score: 1 + random.below(5) as u8,
                     comment: None,
+                },
+            )
+        } else if mix == Mix::Returns && !returning.is_empty() && random.chance(30) {
+            let step = *random.pick(&returning).unwrap();
+            let to = random.pick(&step.returns_to).unwrap().clone();
+            run.command(
+                agency(&step.agency),
+                Action::Return {
+                    step: step.id.clone(),
+                    to,
+                    reason: "redo".into(),
                 },
             )
         } else if roll < 50 && !active.is_empty() {
@@ -336,7 +436,11 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64) -> St
                 },
             )
         } else if roll < 70 {
-            let step = random.pick(&definition.steps).unwrap();
+            // Mostly a running step that may return, else any step.
+            let step = match random.pick(&returning) {
+                Some(step) if random.chance(70) => *step,
+                _ => random.pick(&definition.steps).unwrap(),
+            };
             let to = random
                 .pick(&step.returns_to)
                 .cloned()
@@ -489,7 +593,7 @@ fn random_commands_never_break_the_invariants_of_any_shipped_bundle() {
         for definition in &catalog.versions {
             let mut outcomes = Vec::new();
             for seed in 1..=16 {
-                outcomes.push(random_run(&store, definition, seed).await);
+                outcomes.push(random_run(&store, definition, seed, Mix::Even).await);
             }
             eprintln!("{}: {outcomes:?}", definition.id);
             assert!(
@@ -497,6 +601,22 @@ fn random_commands_never_break_the_invariants_of_any_shipped_bundle() {
                 "{}: some random runs end (outcomes: {outcomes:?})",
                 definition.id
             );
+        }
+    });
+}
+
+/// The same invariants, on runs that return running steps far more often:
+/// above all, that no agency gives its own step a later due time by
+/// returning the case (to its own steps, or to a step that was skipped).
+#[test]
+fn random_returns_never_give_a_step_more_time_by_its_own_agency_s_commands() {
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        for definition in &catalog.versions {
+            for seed in 1..=24 {
+                random_run(&store, definition, seed, Mix::Returns).await;
+            }
         }
     });
 }

@@ -144,7 +144,7 @@ fn a_newborn_case_opened_on_2026_12_29_shows_its_promise_in_2027_as_provisional(
     assert_eq!(shown["promised_by"], "2027-01-06T16:00:00Z", "{shown}");
     assert_eq!(shown["promise_provisional_years"], json!([2027]));
     assert!(
-        text.contains("promised by 2027-01-06T16:00:00+00:00 provisional (2027)"),
+        text.contains("promised by 2027-01-07 00:00 (UTC+08:00) provisional (2027)"),
         "{text}"
     );
     assert!(

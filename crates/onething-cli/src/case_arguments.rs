@@ -1,7 +1,5 @@
 //! The `onething case` subcommands and their arguments (clap).
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand, ValueEnum};
 
 #[derive(Debug, Args)]
@@ -30,9 +28,10 @@ pub enum CaseCommandLine {
         /// The application form as JSON: inline (`{…}`), a file, or - for standard input.
         #[arg(long)]
         form: String,
-        /// Materials as a JSON list of {"material", "status", ["deadline"]}.
+        /// The materials as a JSON list of {"material", "status", ["deadline"]}:
+        /// inline (`[…]`), a file, or - for standard input.
         #[arg(long)]
-        materials: Option<PathBuf>,
+        materials: Option<String>,
         /// Optional services the applicant opts into (comma-separated step ids).
         #[arg(long = "opt", value_delimiter = ',')]
         opted_in: Vec<String>,

@@ -6,7 +6,8 @@ use std::io::Read;
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 use onething_core::case::{
-    case_id_for, view, Action, Actor, CaseCommand, Channel, Disclosure, MaterialDeclaration,
+    case_id_for, local_time, view, Action, Actor, CaseCommand, Channel, Disclosure,
+    MaterialDeclaration,
 };
 use onething_store::views::{self, CaseFilter};
 use onething_store::{CaseStore, CommandError, CommandOutcome};
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
 use crate::case_output::{print_refusal, provisional_flag, report};
 use crate::options::{open_store, record_cli_read, GlobalOptions};
+use crate::workflow_commands::column_width;
 use crate::Terminal;
 
 /// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
@@ -94,8 +96,8 @@ pub async fn run(
         } => {
             let form = read_json(&form, "the form")?;
             let materials: Vec<MaterialDeclaration> = match materials {
-                Some(path) => {
-                    let value = read_json(path.to_str().unwrap_or("-"), "the materials")?;
+                Some(source) => {
+                    let value = read_json(&source, "the materials")?;
                     serde_json::from_value(value).context("the materials must be a list of {\"material\": ID, \"status\": submitted|shared|promised|commitment|waived, \"deadline\": RFC3339 for promised}")?
                 }
                 None => Vec::new(),
@@ -396,11 +398,7 @@ pub async fn run(
                         terminal.out,
                         "#{:<3} {}  {:<22} {}\n      {}\n      {}",
                         stored.sequence,
-                        onething_core::case::local_time(
-                            stored.event.at,
-                            calendar.as_deref(),
-                            "%Y-%m-%d %H:%M"
-                        ),
+                        local_time(stored.event.at, calendar.as_deref(), "%Y-%m-%d %H:%M"),
                         metadata.actor,
                         words.zh,
                         words.en,
@@ -422,6 +420,11 @@ pub async fn run(
             let definition = loaded
                 .file()
                 .and_then(|file| store.library().by_hash(&file.hash));
+            let calendar = definition
+                .as_ref()
+                .and_then(|d| store.library().calendar(&d.calendar));
+            let local =
+                |time: DateTime<Utc>| local_time(time, calendar.as_deref(), "%Y-%m-%d %H:%M");
             let Some(shown) = view(&loaded, definition.as_deref(), Disclosure::Full) else {
                 writeln!(terminal.err, "no case `{case}`")?;
                 return Ok(1);
@@ -441,14 +444,13 @@ pub async fn run(
                     } else {
                         provisional_flag(&shown.promise_provisional_years)
                     };
-                    writeln!(
-                        terminal.out,
-                        "  promised by {}{provisional}",
-                        by.to_rfc3339()
-                    )?;
+                    writeln!(terminal.out, "  promised by {}{provisional}", local(by))?;
                 }
+                let ids = column_width(shown.steps.iter().map(|step| step.id.as_str()));
+                let agencies = column_width(shown.steps.iter().map(|step| step.agency.as_str()));
+                let states = column_width(shown.steps.iter().map(|step| step.state.name()));
                 for step in &shown.steps {
-                    let due = step.due.map(|due| due.to_rfc3339()).unwrap_or_default();
+                    let due = step.due.map(local).unwrap_or_default();
                     let mut flags = match (step.warned, step.overdue) {
                         (_, true) => " OVERDUE",
                         (true, false) => " warned",
@@ -458,13 +460,13 @@ pub async fn run(
                     if step.provisional {
                         flags.push_str(&provisional_flag(&step.provisional_years));
                     }
-                    writeln!(
-                        terminal.out,
-                        "  {:<28} {:<18} {:<10} {due}{flags}",
+                    let line = format!(
+                        "  {:<ids$}  {:<agencies$}  {:<states$}  {due}{flags}",
                         step.id,
                         step.agency,
                         step.state.name()
-                    )?;
+                    );
+                    writeln!(terminal.out, "{}", line.trim_end())?;
                 }
                 for payment in &shown.payments {
                     writeln!(
@@ -615,6 +617,13 @@ pub async fn run(
         } => {
             let store = open_store(&options, terminal).await?;
             let tasks = views::agency_tasks(store.database(), &agency, limit, offset).await?;
+            let library = store.library();
+            let local = |workflow: &str, time: DateTime<Utc>| {
+                let calendar = library
+                    .current_at(workflow, at)
+                    .and_then(|definition| library.calendar(&definition.calendar));
+                local_time(time, calendar.as_deref(), "%Y-%m-%d %H:%M")
+            };
             if json {
                 writeln!(terminal.out, "{}", serde_json::to_string_pretty(&tasks)?)?;
             } else {
@@ -633,7 +642,7 @@ pub async fn run(
                         task.step,
                         task.state,
                         task.due
-                            .map_or_else(|| "-".to_string(), onething_store::time::stamp),
+                            .map_or_else(|| "-".to_string(), |due| local(&task.workflow, due)),
                         if task.overdue {
                             "overdue"
                         } else if task.warned {

@@ -221,6 +221,9 @@ pub fn run(
                     definition.id, definition.version, definition.title.zh, definition.title.en
                 )?;
                 writeln!(terminal.out, "hash: {}", definition.hash)?;
+                let ids = column_width(definition.steps.iter().map(|step| step.id.as_str()));
+                let agencies =
+                    column_width(definition.steps.iter().map(|step| step.agency.as_str()));
                 for step in &definition.steps {
                     let after = if step.after.is_empty() {
                         String::from("start")
@@ -229,7 +232,7 @@ pub fn run(
                     };
                     writeln!(
                         terminal.out,
-                        "  {:<28} {:<16} after: {after}",
+                        "  {:<ids$}  {:<agencies$}  after: {after}",
                         step.id, step.agency
                     )?;
                 }
@@ -252,4 +255,9 @@ pub fn run(
             Ok(0)
         }
     }
+}
+
+/// The width of a table column: its longest cell, in characters.
+pub(crate) fn column_width<'a>(cells: impl Iterator<Item = &'a str>) -> usize {
+    cells.map(|cell| cell.chars().count()).max().unwrap_or(0)
 }

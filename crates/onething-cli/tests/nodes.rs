@@ -75,7 +75,7 @@ fn two_servers_on_one_postgres_duplicate_no_deadline_event_and_no_delivery() {
         std::fs::create_dir_all(&folder).unwrap();
         let config = folder.join("onething.toml");
         let mut text = format!(
-            "database = \"{database}\"\ndeadline_check_seconds = 1\ncheckpoint_seconds = 1\nwebhook_poll_ms = 20\n\n\
+            "database = \"{database}\"\ndeadline_check_seconds = 4\ncheckpoint_seconds = 1\nwebhook_poll_ms = 20\n\n\
              [[client]]\nid = \"window\"\nrole = \"window\"\nagency = \"window\"\ntoken_sha256 = \"{}\"\n\n\
              [[client]]\nid = \"auditor\"\nrole = \"auditor\"\ntoken_sha256 = \"{}\"\n\n",
             sha256_hex("t-window"),
@@ -99,7 +99,10 @@ fn two_servers_on_one_postgres_duplicate_no_deadline_event_and_no_delivery() {
                 .arg("--workflows")
                 .arg(&workflows)
                 // Commands are given in June 2025, so every step is long overdue
-                // by the clock the deadline check uses.
+                // by the clock the deadline check uses. Once it has recorded
+                // its marks (now), a command dated June 2025 is before the
+                // case's last event and refused: the first check runs after
+                // 4 seconds, when every command below has been given.
                 .args(["--now", "2025-06-03T09:00:00+08:00", "serve", "--config"])
                 .arg(&config)
                 .args(["--bind", &format!("127.0.0.1:{port}")])
@@ -191,8 +194,9 @@ fn two_servers_on_one_postgres_duplicate_no_deadline_event_and_no_delivery() {
                 assert_eq!(states, ["completed", "completed"], "{case}: both nodes' updates kept");
             }
         }
-        // Several deadline checks and polls on both nodes.
-        tokio::time::sleep(Duration::from_millis(3500)).await;
+        // Deadline checks (the first 4 seconds after start) and polls on
+        // both nodes.
+        tokio::time::sleep(Duration::from_millis(9000)).await;
 
         let pool = sqlx::PgPool::connect(&database).await.unwrap();
         let marks: Vec<(String, String, i64)> = sqlx::query_as(

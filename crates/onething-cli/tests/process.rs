@@ -139,3 +139,46 @@ fn the_server_refuses_to_start_with_an_agency_client_acting_as_the_window() {
     );
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn materials_are_read_from_standard_input_given_as_dash() {
+    use std::io::Write;
+    let folder = std::env::temp_dir().join(format!("onething-stdin-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let database = format!("sqlite://{}", folder.join("cases.db").display());
+    let form =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/forms/newborn.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onething"))
+        .arg("--workflows")
+        .arg(workflows())
+        .arg("--database")
+        .arg(&database)
+        .args([
+            "--now",
+            "2025-06-03T10:00:00+08:00",
+            "case",
+            "open",
+            "newborn",
+        ])
+        .arg("--form")
+        .arg(&form)
+        .args(["--materials", "-", "--as", "window"])
+        .env_remove("ONETHING_NOW")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"[{"material": "no_such_material", "status": "submitted"}]"#)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Read and understood: the case refuses the material it does not know.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("materials.no_such_material"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&folder);
+}

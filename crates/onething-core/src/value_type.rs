@@ -196,6 +196,21 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
+/// Why a value is not the whole number wanted: a number is named as given
+/// (2.5 is a number, but not a whole one), anything else by its kind.
+fn not_whole(value: &Value, wanted: &str) -> Result<(), String> {
+    let Value::Number(number) = value else {
+        return Err(format!("must be {wanted}, found {}", describe(value)));
+    };
+    let why = match number.as_f64() {
+        Some(float) if float.fract() != 0.0 => "which is not a whole number",
+        Some(float) if float.abs() < i64::MAX as f64 => "write it without a decimal point",
+        _ => "which is beyond the whole numbers accepted (-9223372036854775808 to 9223372036854775807)",
+    };
+    let separator = if why.starts_with("which") { ", " } else { ": " };
+    Err(format!("must be {wanted}, found {number}{separator}{why}"))
+}
+
 fn check_scalar(
     kind: ValueKind,
     field: &Field,
@@ -212,7 +227,7 @@ fn check_scalar(
         },
         ValueKind::Integer => match value.as_i64() {
             Some(_) => check_bounds_of(kind, field.bounds(), value),
-            None => expected("a whole number"),
+            None => not_whole(value, "a whole number"),
         },
         ValueKind::Decimal => match value.as_f64() {
             Some(number) if number.is_finite() => check_bounds_of(kind, field.bounds(), value),
@@ -220,7 +235,7 @@ fn check_scalar(
         },
         ValueKind::Money => match value.as_i64() {
             Some(_) => check_bounds_of(kind, field.bounds(), value),
-            None => expected("a whole number of fen (1 yuan = 100 fen)"),
+            None => not_whole(value, "a whole number of fen (1 yuan = 100 fen)"),
         },
         ValueKind::Date => match value.as_str() {
             Some(text) if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() => Ok(()),

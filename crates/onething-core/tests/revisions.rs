@@ -141,6 +141,7 @@ fn a_step_counted_into_a_year_without_a_notice_is_marked_provisional() {
                 due,
                 warn_at,
                 provisional_years,
+                ..
             } if step == "intake" => Some((*due, *warn_at, provisional_years.clone())),
             _ => None,
         })

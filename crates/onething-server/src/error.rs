@@ -101,7 +101,7 @@ impl ApiError {
             | E::InvalidScore { .. }
             | E::InvalidExtensionLength { .. }
             | E::MissingProcedure => (StatusCode::BAD_REQUEST, "invalid_input"),
-            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
@@ -109,6 +109,8 @@ impl ApiError {
             | E::StepNotActive { .. }
             | E::PaymentStep { .. }
             | E::ReturnPastPayment { .. }
+            | E::ReturnToSkippedStep { .. }
+            | E::BeforeLastEvent { .. }
             | E::SupplementNotAllowed { .. }
             | E::NothingToSupplement
             | E::NoSuchBill { .. }

@@ -1,6 +1,7 @@
 //! Why a case refuses a command. Every variant is the case saying no; none is
 //! an infrastructure failure (those live in the store's error type).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::CalendarError;
@@ -36,6 +37,25 @@ pub enum CaseError {
         action: String,
         reason: String,
     },
+    /// An agency acting on a step of a bundle that does not name it (a typo,
+    /// or an agency of another bundle).
+    #[error("no agency \"{agency}\" in workflow `{workflow}` (its agencies: {})", known.join(", "))]
+    UnknownAgency {
+        agency: String,
+        workflow: String,
+        known: Vec<String>,
+    },
+    /// A command dated before the case's last event (or its opening): a
+    /// case's events are kept in the order of their times.
+    #[error(
+        "the command is dated {}, before the case's last event at {}: a case's events are kept in time order",
+        at.to_rfc3339(),
+        last_event_at.to_rfc3339()
+    )]
+    BeforeLastEvent {
+        at: DateTime<Utc>,
+        last_event_at: DateTime<Utc>,
+    },
     #[error("unknown step `{step}`")]
     UnknownStep { step: String },
     #[error("step `{step}` is {state}, not active")]
@@ -53,6 +73,10 @@ pub enum CaseError {
         to: String,
         allowed: Vec<String>,
     },
+    /// The target was skipped in this case: nothing of it was done, so
+    /// nothing can be done again; only the returning step would start anew.
+    #[error("step `{step}` cannot return to `{to}`: it was skipped in this case, so there is nothing of it to do again")]
+    ReturnToSkippedStep { step: String, to: String },
     #[error("cannot return past step `{step}`: payments for it were already received")]
     ReturnPastPayment { step: String },
     #[error("step `{step}` may not ask for supplements")]

@@ -129,6 +129,12 @@ pub enum Change {
         /// that the due time or warning point was counted on.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         provisional_years: Vec<i32>,
+        /// The step takes up the clock of the pass that a return by its own
+        /// agency interrupted (its start, stops, extension, warning and
+        /// overdue marks), instead of starting a new one: only its own
+        /// agency's steps were done again in between.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continued: bool,
     },
     StepSkipped {
         step: String,

@@ -142,9 +142,17 @@ pub fn describe(
             step,
             due,
             provisional_years,
+            continued,
             ..
         } => with_due(
-            ("开始办理", "Started"),
+            if *continued {
+                (
+                    "重新办理（时限接续计算）",
+                    "Taken up again, its clock going on",
+                )
+            } else {
+                ("开始办理", "Started")
+            },
             &title(step),
             *due,
             provisional_years,

@@ -82,6 +82,29 @@ pub struct StepRecord {
     /// The provisional calendar years the due time and warning depend on.
     #[serde(default)]
     pub provisional_years: Vec<i32>,
+    /// The clock of the pass a return by the step's own agency interrupted,
+    /// kept until the step starts again: if only its own agency's steps were
+    /// done again by then, it goes on with this clock (no agency gives its
+    /// own step more time by returning the case to itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_clock: Option<HeldClock>,
+}
+
+/// A running pass's clock, held over a return by the step's own agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldClock {
+    pub due: Option<DateTime<Utc>>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub extension: Option<ExtensionRecord>,
+    pub clock: Vec<ClockMove>,
+    pub provisional_years: Vec<i32>,
+    /// The steps the returns by its own agency sent back since: if one of
+    /// another agency among those the step waits on was completed again,
+    /// the step starts a new clock.
+    pub reset: Vec<String>,
 }
 
 /// Who stopped a step's clock: the law gives back every day of a supplement
@@ -131,6 +154,36 @@ impl StepRecord {
         // A warning point moved into the future warns again when reached.
         if warn_at.is_some_and(|warn_at| warn_at > at) {
             self.warned = false;
+        }
+    }
+
+    /// Keeps the running clock over a return by the step's own agency; a
+    /// return by another agency's step lets the step start anew.
+    fn hold_clock(&mut self, returning_agency: &str, reset: &[String]) {
+        if self.agency != returning_agency {
+            self.held_clock = None;
+            return;
+        }
+        if let Some(held) = &mut self.held_clock {
+            for id in reset {
+                if !held.reset.contains(id) {
+                    held.reset.push(id.clone());
+                }
+            }
+            return;
+        }
+        if self.state.is_started() && self.due.is_some() {
+            self.held_clock = Some(HeldClock {
+                due: self.due,
+                warn_at: self.warn_at,
+                warned: self.warned,
+                overdue: self.overdue,
+                activated_at: self.activated_at,
+                extension: self.extension.clone(),
+                clock: self.clock.clone(),
+                provisional_years: self.provisional_years.clone(),
+                reset: reset.to_vec(),
+            });
         }
     }
 
@@ -247,6 +300,10 @@ pub struct CaseFile {
     pub ended_at: Option<DateTime<Utc>>,
     /// The number of events applied; the sequence of the last one.
     pub sequence: u64,
+    /// The time of the last event applied: no later command may be dated
+    /// before it.
+    #[serde(default)]
+    pub last_event_at: DateTime<Utc>,
     pub form: Value,
     pub materials: Vec<MaterialRecord>,
     /// Promised materials supplied since opening.
@@ -340,6 +397,7 @@ impl Case {
                 status: CaseStatus::Open,
                 ended_at: None,
                 sequence: 1,
+                last_event_at: at,
                 form,
                 materials,
                 supplied_materials: Vec::new(),
@@ -362,6 +420,7 @@ impl Case {
                         extension: None,
                         clock: Vec::new(),
                         provisional_years: Vec::new(),
+                        held_clock: None,
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -384,6 +443,7 @@ impl Case {
             return;
         };
         file.sequence += 1;
+        file.last_event_at = at;
         let sequence = file.sequence;
         file.applied
             .entry(command_id)
@@ -399,18 +459,31 @@ impl Case {
                 due,
                 warn_at,
                 provisional_years,
+                continued,
             } => {
                 let record = file.step_mut(&step);
+                let held = record.held_clock.take();
                 record.state = StepState::Active;
                 record.due = due;
                 record.warn_at = warn_at;
-                record.clock.clear();
                 record.provisional_years = provisional_years;
-                record.warned = false;
-                record.overdue = false;
-                record.activated_at = Some(at);
                 record.passes += 1;
-                record.extension = None;
+                match held.filter(|_| continued) {
+                    Some(held) => {
+                        record.clock = held.clock;
+                        record.warned = held.warned;
+                        record.overdue = held.overdue;
+                        record.activated_at = held.activated_at;
+                        record.extension = held.extension;
+                    }
+                    None => {
+                        record.clock.clear();
+                        record.warned = false;
+                        record.overdue = false;
+                        record.activated_at = Some(at);
+                        record.extension = None;
+                    }
+                }
             }
             Change::StepSkipped { step, .. } => file.step_mut(&step).state = StepState::Skipped,
             Change::BillsIssued { step, bills } => {
@@ -446,8 +519,13 @@ impl Case {
                 record.outputs = Some(outputs);
                 record.lapse_waiting_extension();
             }
-            Change::StepReturned { reset, .. } => {
+            Change::StepReturned { step, reset, .. } => {
                 file.returns += 1;
+                let returning_agency = file.step_mut(&step).agency.clone();
+                for id in &reset {
+                    let record = file.step_mut(id);
+                    record.hold_clock(&returning_agency, &reset);
+                }
                 for id in reset {
                     let record = file.step_mut(&id);
                     record.state = StepState::Waiting;

@@ -16,4 +16,5 @@ mod payments;
 mod special_procedures;
 mod steps;
 mod supplements;
+mod time_order;
 mod values;

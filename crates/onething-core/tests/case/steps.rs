@@ -313,3 +313,135 @@ fn a_refusal_cancels_what_depends_on_it_and_the_case_ends_partially_completed() 
         },
     );
 }
+
+#[test]
+fn an_agency_the_bundle_does_not_name_is_told_so_with_the_agencies_it_names() {
+    then_refused(
+        &[open(1)],
+        complete(
+            "c",
+            "UNKNOWN",
+            "intake",
+            json!({ "number": "N1" }),
+            local(3, 10),
+        ),
+        CaseError::UnknownAgency {
+            agency: "UNKNOWN".into(),
+            workflow: "test".into(),
+            known: vec!["a".into(), "b".into(), "finance".into(), "tax".into()],
+        },
+    );
+}
+
+fn open_choice_return() -> CaseCommand {
+    command(
+        "open",
+        agency("window"),
+        local(3, 9),
+        Action::Open {
+            case_id: "C2".into(),
+            workflow: "choice-return".into(),
+            form: json!({ "applicant_id": APPLICANT_ID, "price": 1 }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Channel::Window,
+        },
+    )
+}
+
+fn return_close(id: &str, to: &str, at: chrono::DateTime<chrono::Utc>) -> CaseCommand {
+    command(
+        id,
+        agency("a"),
+        at,
+        Action::Return {
+            step: "close".into(),
+            to: to.into(),
+            reason: "redo".into(),
+        },
+    )
+}
+
+#[test]
+fn a_step_that_was_skipped_is_no_return_target() {
+    // `fast` ran, so `slow` was skipped: returning to it would only have run
+    // `fast` again and given `close` a new clock.
+    let given = [
+        open_choice_return(),
+        complete(
+            "c-start",
+            "a",
+            "start",
+            json!({ "route": "fast" }),
+            local(3, 10),
+        ),
+        complete("c-fast", "a", "fast", json!({}), local(3, 11)),
+    ];
+    then_refused(
+        &given,
+        return_close("r", "slow", local(3, 12)),
+        CaseError::ReturnToSkippedStep {
+            step: "close".into(),
+            to: "slow".into(),
+        },
+    );
+}
+
+#[test]
+fn an_agency_returning_to_its_own_step_keeps_the_clock_of_its_returning_step() {
+    // `close` (agency a, 2 working days from Tuesday 3 June 11:00: due at the
+    // end of Thursday 5 June) goes back to `start`, also a's.
+    let given = [
+        open_choice_return(),
+        complete(
+            "c-start",
+            "a",
+            "start",
+            json!({ "route": "fast" }),
+            local(3, 10),
+        ),
+        complete("c-fast", "a", "fast", json!({}), local(3, 11)),
+        return_close("r", "start", local(4, 9)),
+        complete(
+            "c-start-2",
+            "a",
+            "start",
+            json!({ "route": "fast" }),
+            local(4, 10),
+        ),
+    ];
+    // Agency a alone brought the case back to `close`: its clock goes on
+    // where it stood, it does not start again.
+    assert_eq!(
+        when(
+            &given,
+            complete("c-fast-2", "a", "fast", json!({}), local(4, 11))
+        )
+        .unwrap(),
+        [
+            "step_completed fast",
+            "step_activated close due 2025-06-05T16:00:00+00:00",
+        ]
+    );
+    // When another agency's step had to be done again (`slow`, agency b),
+    // `close` starts a new clock.
+    let mut other = given[..4].to_vec();
+    other.push(complete(
+        "c-start-2",
+        "a",
+        "start",
+        json!({ "route": "slow" }),
+        local(4, 10),
+    ));
+    assert_eq!(
+        when(
+            &other,
+            complete("c-slow", "b", "slow", json!({}), local(4, 11))
+        )
+        .unwrap(),
+        [
+            "step_completed slow",
+            "step_activated close due 2025-06-06T16:00:00+00:00",
+        ]
+    );
+}

@@ -225,6 +225,31 @@ fn numbers_keep_to_their_declared_or_default_bounds() {
 }
 
 #[test]
+fn a_number_with_a_fraction_where_a_whole_number_is_wanted_is_named() {
+    let refused = decide_bounds(&open_bounds(
+        json!({"count": 2.5, "price": 10.25, "area": 90.0, "copies": 3.0}),
+        vec![submitted("contract")],
+    ));
+    assert_eq!(
+        problems_of(refused),
+        [
+            (
+                "form.count".to_string(),
+                "must be a whole number, found 2.5, which is not a whole number".to_string()
+            ),
+            (
+                "form.price".to_string(),
+                "must be a whole number of fen (1 yuan = 100 fen), found 10.25, which is not a whole number".to_string()
+            ),
+            (
+                "form.copies".to_string(),
+                "must be a whole number, found 3.0: write it without a decimal point".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn a_form_no_bill_can_be_computed_for_is_refused_at_open_with_every_other_problem() {
     let refused = decide_bounds(&open_bounds(
         json!({"count": i64::MAX, "price": 100, "area": 90.0}),

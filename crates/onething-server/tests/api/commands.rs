@@ -130,3 +130,31 @@ async fn a_person_named_in_chinese_in_x_operator_is_recorded_as_the_actor() {
         .unwrap();
     assert_eq!(completed.metadata.actor, "hospital/王医生");
 }
+
+#[tokio::test]
+async fn a_command_dated_before_the_case_s_last_event_is_409_naming_both_times() {
+    let (app, state) = app().await;
+    let case = open(&app, "time-order-1").await;
+    // A node whose clock is a day behind the one that opened the case.
+    let mut behind = state.clone();
+    behind.fixed_now = Some(
+        chrono::DateTime::parse_from_rfc3339("2026-05-31T09:00:00+08:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let behind = onething_server::router(behind, crate::support::MAX_BODY);
+    let refused = step(&case, "birth_certificate", "complete")
+        .as_("hospital")
+        .json(json!({"outputs": {"certificate_number": "Q1"}}))
+        .send(&behind)
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(refused.json["code"], "conflict");
+    let message = refused.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("2026-05-31T01:00:00+00:00")
+            && message.contains("2026-06-01T01:00:00+00:00"),
+        "{message}"
+    );
+    assert_eq!(sequence(&state, &case).await, 3, "nothing was stored");
+}

@@ -5,7 +5,7 @@
 use super::Decision;
 use crate::case::error::CaseError;
 use crate::case::event::{CaseOutcome, Change, SkipReason};
-use crate::case::state::{CaseStatus, StepState};
+use crate::case::state::{CaseStatus, HeldClock, StepState};
 use crate::expression;
 use crate::workflow::{Step, StepKind};
 
@@ -150,15 +150,28 @@ impl Decision<'_> {
         Ok(())
     }
 
-    /// Starts the step's clock now; a payment step issues its bills at once.
+    /// Starts the step's clock now, or takes up the clock a return by its
+    /// own agency held; a payment step issues its bills at once.
     fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
-        let counted = self.step_deadline(step, self.now(), &[])?;
-        self.emit(Change::StepActivated {
-            step: step.id.clone(),
-            due: counted.due,
-            warn_at: counted.warn_at,
-            provisional_years: counted.provisional_years,
-        });
+        match self.held_clock_to_continue(step) {
+            Some(held) => self.emit(Change::StepActivated {
+                step: step.id.clone(),
+                due: held.due,
+                warn_at: held.warn_at,
+                provisional_years: held.provisional_years,
+                continued: true,
+            }),
+            None => {
+                let counted = self.step_deadline(step, self.now(), &[])?;
+                self.emit(Change::StepActivated {
+                    step: step.id.clone(),
+                    due: counted.due,
+                    warn_at: counted.warn_at,
+                    provisional_years: counted.provisional_years,
+                    continued: false,
+                });
+            }
+        }
         if step.kind == StepKind::Payment {
             let bills = self.compute_bills(step)?;
             self.emit(Change::BillsIssued {
@@ -168,5 +181,21 @@ impl Decision<'_> {
             self.complete_payment_if_paid(&step.id);
         }
         Ok(())
+    }
+
+    /// The clock a return by the step's own agency held, if nothing but that
+    /// agency's own work brought the case back to the step: a step of
+    /// another agency it waits on, sent back and completed again, gives it
+    /// a new clock.
+    fn held_clock_to_continue(&self, step: &Step) -> Option<HeldClock> {
+        let file = self.file();
+        let held = file.step(&step.id).expect("seeded").held_clock.clone()?;
+        let redone_by_another = self.definition.ancestors(&step.id).iter().any(|ancestor| {
+            let record = file.step(ancestor).expect("seeded");
+            held.reset.iter().any(|id| id == ancestor)
+                && record.agency != step.agency
+                && record.state == StepState::Completed
+        });
+        (!redone_by_another).then_some(held)
     }
 }

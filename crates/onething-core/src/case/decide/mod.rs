@@ -18,7 +18,7 @@ mod supplements;
 
 use chrono::{DateTime, Utc};
 
-use super::command::{Action, Actor, CaseCommand};
+use super::command::{Action, Actor, CaseCommand, WINDOW_AGENCY};
 use super::error::CaseError;
 use super::event::{CaseEvent, Change};
 use super::state::{Case, CaseFile, CaseStatus, StepState};
@@ -35,11 +35,15 @@ pub fn decide(
     calendar: &Calendar,
     command: &CaseCommand,
 ) -> Result<Vec<CaseEvent>, CaseError> {
-    if let Some(file) = case.file() {
-        if file.applied.contains_key(&command.command_id) {
-            return Ok(Vec::new());
+    let in_time_order;
+    let command = match case.file() {
+        Some(file) if file.applied.contains_key(&command.command_id) => return Ok(Vec::new()),
+        Some(file) if command.at < file.last_event_at => {
+            in_time_order = in_time_order_of(command, file.last_event_at)?;
+            &in_time_order
         }
-    }
+        _ => command,
+    };
     let mut decision = Decision {
         case: case.clone(),
         events: Vec::new(),
@@ -49,6 +53,28 @@ pub fn decide(
     };
     decision.run()?;
     Ok(decision.events)
+}
+
+/// A command dated before the case's last event: refused, unless it is the
+/// scheduler's (a deadline check, a revision after a calendar changed),
+/// which is taken at the last event's time. The scheduler's clock may be
+/// behind a time given by hand (`--now`) or by another node; it asks what
+/// is due by now, and nothing can have become due before the last event
+/// that was not already due then.
+fn in_time_order_of(
+    command: &CaseCommand,
+    last_event_at: DateTime<Utc>,
+) -> Result<CaseCommand, CaseError> {
+    match command.action {
+        Action::CheckDeadlines | Action::ReviseDeadlines { .. } => Ok(CaseCommand {
+            at: last_event_at,
+            ..command.clone()
+        }),
+        _ => Err(CaseError::BeforeLastEvent {
+            at: command.at,
+            last_event_at,
+        }),
+    }
 }
 
 struct Decision<'a> {
@@ -190,6 +216,21 @@ impl<'a> Decision<'a> {
     /// The step, checked to belong to the acting agency.
     fn owned_step(&self, step: &str, action: &str) -> Result<&'a Step, CaseError> {
         let step_definition = self.step_definition(step)?;
+        if let Some(agency) = self.actor().agency() {
+            // The window takes part in every bundle, named in it or not.
+            if agency != WINDOW_AGENCY && self.definition.agency(agency).is_none() {
+                return Err(CaseError::UnknownAgency {
+                    agency: agency.to_string(),
+                    workflow: self.definition.id.clone(),
+                    known: self
+                        .definition
+                        .agencies
+                        .iter()
+                        .map(|known| known.id.clone())
+                        .collect(),
+                });
+            }
+        }
         if self.actor().agency() != Some(step_definition.agency.as_str()) {
             return Err(forbidden(
                 self.actor(),

@@ -56,6 +56,14 @@ impl Decision<'_> {
             });
         }
         let file = self.file();
+        // A skipped step did nothing to do again: returning to it would only
+        // start the returning step anew, with a new clock.
+        if file.step(to).expect("seeded").state == StepState::Skipped {
+            return Err(CaseError::ReturnToSkippedStep {
+                step: step.to_string(),
+                to: to.to_string(),
+            });
+        }
         // Returning to a branch of a choice decides the choice again:
         // every branch goes back, not only the one named.
         let targets: Vec<&str> = match self.step_definition(to)?.choice.as_deref() {

@@ -1,0 +1,325 @@
+//! What the command line prints for a person: refusals in words, times in
+//! local time with their offset, tables whose columns fit their content, and
+//! arguments read the way their help says.
+
+use std::path::Path;
+
+use onething_tests::{onething, shipped_workflows, test_data, TempFolder, TestDatabase};
+
+fn run_in(folder: &Path, database: &str, now: &str, args: &[&str]) -> onething_tests::Run {
+    let mut full = vec![
+        "--workflows",
+        folder.to_str().unwrap(),
+        "--database",
+        database,
+        "--now",
+        now,
+    ];
+    full.extend_from_slice(args);
+    onething(&full)
+}
+
+fn newborn_form() -> String {
+    test_data()
+        .join("forms")
+        .join("newborn.json")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Opens a newborn case at `now`; returns its id.
+fn open_newborn(database: &TestDatabase, now: &str) -> String {
+    let open = run_in(
+        &shipped_workflows(),
+        &database.url,
+        now,
+        &[
+            "case",
+            "open",
+            "newborn",
+            "--form",
+            &newborn_form(),
+            "--as",
+            "window",
+        ],
+    );
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    open.stdout.trim().to_string()
+}
+
+#[test]
+fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let back = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-02T10:00:00+08:00",
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "birth_certificate",
+            "--as",
+            "hospital",
+            "--data",
+            r#"{"certificate_number":"Q1"}"#,
+        ],
+    );
+    assert_eq!(back.code, 1, "{}", back.stderr);
+    assert!(
+        back.stderr.contains(
+            "refused: the command is dated 2025-06-02T02:00:00+00:00, before the case's last event at 2025-06-03T02:00:00+00:00"
+        ),
+        "{}",
+        back.stderr
+    );
+}
+
+#[test]
+fn an_agency_the_workflow_does_not_name_is_told_so_with_the_agencies_it_names() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let unknown = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T11:00:00+08:00",
+        &[
+            "case",
+            "complete",
+            &case_id,
+            "birth_certificate",
+            "--as",
+            "UNKNOWN",
+        ],
+    );
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("refused: no agency \"UNKNOWN\" in workflow `newborn` (its agencies: "),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("hospital"), "{}", unknown.stderr);
+    assert!(!unknown.stderr.contains("belongs to"), "{}", unknown.stderr);
+}
+
+#[test]
+fn case_show_prints_due_times_in_local_time_with_the_offset_as_the_history_does() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let show = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "show", &case_id],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    // One working day from Tuesday 3 June: the end of Wednesday 4 June, local time.
+    let line = show
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("birth_certificate"))
+        .unwrap();
+    assert!(
+        line.contains(" active ") && line.ends_with("  2025-06-05 00:00 (UTC+08:00)"),
+        "{}",
+        show.stdout
+    );
+    assert!(!show.stdout.contains("+00:00"), "{}", show.stdout);
+    let history = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "history", &case_id],
+    );
+    assert!(
+        history.stdout.contains("2025-06-03 10:00 (UTC+08:00)"),
+        "{}",
+        history.stdout
+    );
+    let tasks = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T10:00:00+08:00",
+        &["case", "tasks", "hospital"],
+    );
+    assert!(
+        tasks.stdout.contains("\t2025-06-05 00:00 (UTC+08:00)"),
+        "{}",
+        tasks.stdout
+    );
+}
+
+#[test]
+fn materials_are_read_inline_or_from_a_file_as_the_help_says() {
+    let help = onething(&["case", "open", "--help"]);
+    assert!(
+        help.stdout
+            .contains("inline (`[…]`), a file, or - for standard input"),
+        "{}",
+        help.stdout
+    );
+    let database = TestDatabase::sqlite();
+    let folder = TempFolder::new("materials");
+    let file = folder.path.join("materials.json");
+    let declared = r#"[{"material": "no_such_material", "status": "submitted"}]"#;
+    std::fs::write(&file, declared).unwrap();
+    for source in [declared, file.to_str().unwrap()] {
+        let open = run_in(
+            &shipped_workflows(),
+            &database.url,
+            "2025-06-03T10:00:00+08:00",
+            &[
+                "case",
+                "open",
+                "newborn",
+                "--form",
+                &newborn_form(),
+                "--materials",
+                source,
+                "--as",
+                "window",
+            ],
+        );
+        // Read and understood: the case refuses the material it does not know.
+        assert_eq!(open.code, 1, "{}", open.stderr);
+        assert!(
+            open.stderr.contains("materials.no_such_material"),
+            "{}",
+            open.stderr
+        );
+    }
+}
+
+const LONG_AGENCIES: &str = r#"
+[[agency]]
+id = "window"
+name = { zh = "综合窗口", en = "Window" }
+kind = "window"
+
+[[agency]]
+id = "provincial_market_regulation_bureau"
+name = { zh = "省市场监督管理局", en = "Provincial market regulation bureau" }
+kind = "government"
+
+[[agency]]
+id = "fire"
+name = { zh = "消防", en = "Fire" }
+kind = "government"
+"#;
+
+const LONG_BUNDLE: &str = r#"
+id = "long-ids"
+version = 1
+title = { zh = "长标识", en = "Long ids" }
+calendar = "cn"
+effective_from = 2025-01-01
+effective_until = 2026-12-31
+
+[[field]]
+name = "applicant_id"
+label = { zh = "身份证号", en = "ID number" }
+type = "citizen_id"
+
+[[step]]
+id = "check_the_premises_and_the_fire_safety_plan"
+title = { zh = "核查", en = "Check" }
+agency = "fire"
+time_limit = "2 working days"
+
+[[step]]
+id = "licence"
+title = { zh = "许可", en = "Licence" }
+agency = "provincial_market_regulation_bureau"
+after = ["check_the_premises_and_the_fire_safety_plan"]
+"#;
+
+/// The offset in `line` where `text` starts.
+fn column(line: &str, text: &str) -> usize {
+    line.find(text)
+        .unwrap_or_else(|| panic!("{text} in {line:?}"))
+}
+
+#[test]
+fn tables_size_their_columns_to_ids_longer_than_sixteen_characters() {
+    let folder = TempFolder::new("long-ids");
+    std::fs::write(folder.path.join("agencies.toml"), LONG_AGENCIES).unwrap();
+    std::fs::create_dir_all(folder.path.join("calendars")).unwrap();
+    std::fs::copy(
+        shipped_workflows().join("calendars").join("cn.toml"),
+        folder.path.join("calendars").join("cn.toml"),
+    )
+    .unwrap();
+    std::fs::write(folder.path.join("long-ids.toml"), LONG_BUNDLE).unwrap();
+    let database = TestDatabase::sqlite();
+    let now = "2025-06-03T10:00:00+08:00";
+
+    let shown = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &["workflow", "show", "long-ids"],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let lines: Vec<&str> = shown.stdout.lines().skip(2).collect();
+    assert_eq!(lines.len(), 2, "{}", shown.stdout);
+    assert_eq!(
+        column(lines[0], " fire"),
+        column(lines[1], " provincial"),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        column(lines[0], "after:"),
+        column(lines[1], "after:"),
+        "{}",
+        shown.stdout
+    );
+
+    let open = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &[
+            "case",
+            "open",
+            "long-ids",
+            "--form",
+            r#"{"applicant_id": "11010519491231002X"}"#,
+            "--as",
+            "window",
+        ],
+    );
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let case_id = open.stdout.trim().to_string();
+    let shown = run_in(
+        &folder.path,
+        &database.url,
+        now,
+        &["case", "show", &case_id],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let lines: Vec<&str> = shown
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.starts_with("  promised"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", shown.stdout);
+    assert_eq!(
+        column(lines[0], " fire"),
+        column(lines[1], " provincial"),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        column(lines[0], "active"),
+        column(lines[1], "waiting"),
+        "{}",
+        shown.stdout
+    );
+    // Two spaces at least between columns, however long the ids.
+    assert!(lines[0].contains("plan  fire"), "{}", shown.stdout);
+    assert!(lines[1].contains("bureau  waiting"), "{}", shown.stdout);
+}
