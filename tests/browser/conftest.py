@@ -33,6 +33,7 @@ PEOPLE = [
     ("sun", "孙经办", "officer", "hrss"),
     ("zhou", "周房管", "officer", "housing"),
     ("wu", "吴登记", "officer", "real_estate"),
+    ("ma", "马科长", "approver", "market_regulation"),
 ]
 
 

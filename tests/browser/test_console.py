@@ -33,11 +33,21 @@ def open_newborn(server, page, name="王小明"):
     return page.url.split("/cases/")[1].split("/")[0]
 
 
+# The CJK font's glyphs for these characters are shared with radicals, and
+# the PDF's text maps them back to the radical: NFKC undoes the Kangxi
+# radicals, this the simplified ones of the supplement block.
+RADICALS = str.maketrans({
+    "\u2ec5": "见", "\u2ec9": "贝", "\u2ecb": "车", "\u2ed3": "长", "\u2ed4": "门",
+    "\u2eda": "页", "\u2edb": "风", "\u2edc": "飞", "\u2edd": "食", "\u2ee2": "马",
+    "\u2ee3": "骨", "\u2ee5": "鱼", "\u2ee6": "鸟", "\u2ee8": "麦", "\u2ee9": "黄",
+    "\u2eec": "齐", "\u2eee": "齿", "\u2ef0": "龙", "\u2ef3": "龟", "\u2ea0": "民",
+})
+
+
 def pdf_text(page):
     reader = PdfReader(io.BytesIO(page.pdf(format="A4")))
-    # NFKC: the PDF's CJK font maps some characters to their radical forms.
     text = "\n".join(p.extract_text() for p in reader.pages)
-    return len(reader.pages), unicodedata.normalize("NFKC", text)
+    return len(reader.pages), unicodedata.normalize("NFKC", text).translate(RADICALS)
 
 
 def complete(page, server, case, step, outputs):
@@ -276,3 +286,58 @@ def test_the_main_actions_work_with_the_keyboard_alone(browser, server):
     page.keyboard.press("Enter")
     page.wait_for_url(f"{server.url}/cases/{case}")
     assert page.locator("g[data-step='birth_certificate'].state-completed").count() == 1
+
+
+def test_a_restaurant_with_a_promised_material_an_extension_and_a_refusal_prints_each_notice(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    clerk.goto(server.url + "/window/restaurant/apply")
+    for name, value in {
+        "shop_name": "老街面馆", "operator_id": "440304198503151231", "phone": "13600136000",
+        "premises_address": "某市某区老街12号", "floor_area": "86.5",
+    }.items():
+        clerk.fill(f"[name='form.{name}']", value)
+    clerk.fill("[name='form.food_categories']", "hot_food\ncold_food")
+    for name, value in {"has_business_licence": "false", "entity_type": "sole_trader",
+                        "fire_commitment": "true", "wants_sign": "false", "kitchen_fumes": "true"}.items():
+        clerk.select_option(f"[name='form.{name}']", value)
+    clerk.check("#material-food_safety_rules-promised")
+    clerk.fill("#deadline-food_safety_rules", (datetime.date.today() + datetime.timedelta(days=3)).isoformat())
+    clerk.click("form.application button[type=submit]")
+    clerk.wait_for_url(re.compile(r"/notices/receipt$"))
+    case = clerk.url.split("/cases/")[1].split("/")[0]
+    pages, text = pdf_text(clerk)
+    assert pages <= 2 and "容缺受理" in text
+
+    market = sign_in(browser, server, "ma")
+    complete(market, server, case, "business_licence", {"credit_code": "91350100M000100Y43"})
+    market.wait_for_url(f"{server.url}/cases/{case}")
+    market.goto(f"{server.url}/cases/{case}/steps/food_licence")
+    market.fill("#extend-reason", "现场核查需要补充检测")
+    market.click(f"form[action='/cases/{case}/steps/food_licence/extend'] button")
+    market.wait_for_url(f"{server.url}/cases/{case}")
+    market.click(f"a[href='/cases/{case}/notices/extension']")
+    pages, text = pdf_text(market)
+    assert pages <= 2 and "延长期限告知书" in text and "5个工作日" in text and "马科长" in text
+
+    market.goto(f"{server.url}/cases/{case}/steps/food_licence")
+    market.fill("#refuse-reason", "经营场所与居民住宅共用通道，不符合《食品经营许可和备案管理办法》第十一条")
+    market.click(f"form[action='/cases/{case}/steps/food_licence/refuse'] button")
+    market.wait_for_url(f"{server.url}/cases/{case}/notices/refusal")
+    pages, text = pdf_text(market)
+    assert pages <= 2 and "不予许可决定书" in text and "行政复议" in text and "第十一条" in text
+    market.goto(f"{server.url}/cases/{case}")
+    assert market.locator("g[data-step='food_licence'].state-refused").count() == 1
+
+
+def test_a_refused_application_prints_the_notice_of_refusal_to_accept(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    clerk.goto(server.url + "/window/newborn/apply")
+    clerk.fill("[name='form.baby_name']", "周小安")
+    clerk.fill("[name='form.mother_id']", "110105194912310021")
+    clerk.click("form.application button[type=submit]")
+    with clerk.context.expect_page() as opened:
+        clerk.click("button[formaction='/window/newborn/refusal-notice']")
+    notice = opened.value
+    notice.wait_for_load_state()
+    pages, text = pdf_text(notice)
+    assert pages <= 2 and "不予受理通知书" in text and "周小安" in text and "form.mother_id" in text

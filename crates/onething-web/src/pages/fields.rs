@@ -65,6 +65,22 @@ pub fn inputs(
     }
 }
 
+/// A stored value in words: options and yes/no from the catalogue, lists joined.
+pub fn value_text(lang: Lang, value: &Value) -> String {
+    match value {
+        Value::String(text) => option_label(lang, text),
+        Value::Bool(true) => lang.t("value.yes").into(),
+        Value::Bool(false) => lang.t("value.no").into(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| value_text(lang, item))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Words for an option value: the catalogue's when it has them.
 pub fn option_label(lang: Lang, option: &str) -> String {
     let key = format!("option.{option}");

@@ -88,7 +88,7 @@ fn applicant_lines(lang: Lang, seen: &Seen) -> Markup {
             dt { (lang.t("case.number")) } dd { code { (v.id) } }
             @for field in seen.definition.form.iter().take(4) {
                 @if let Some(value) = v.form.get(&field.name) {
-                    dt { (lang.pick(&field.label)) } dd { (value.as_str().map(|text| super::fields::option_label(lang, text)).unwrap_or_else(|| value.to_string())) }
+                    dt { (lang.pick(&field.label)) } dd { (super::fields::value_text(lang, value)) }
                 }
             }
             @if let Some(applicant) = &v.applicant { dt { (lang.t("case.applicant")) } dd { (applicant) } }

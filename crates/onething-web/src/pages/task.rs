@@ -14,13 +14,12 @@ use onething_store::CommandError;
 use serde_json::{Map, Value};
 
 use super::case_page::{agency_name, due_words, provision_words, seen, step_title, Seen};
-use super::fields::{inputs, option_label, read};
+use super::fields::{inputs, read, value_text};
 use super::{
     after_case_command, csrf_field, execute, local, no_store, page, refusal_problems, Fields,
     PageError,
 };
 use crate::graph::shown_state;
-use crate::messages::Lang;
 use crate::session::Person;
 
 /// What this person may do on this step: own it, or decide its extension.
@@ -50,21 +49,6 @@ fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageErro
         owns,
         decides_extension,
     })
-}
-
-fn value_text(lang: Lang, value: &Value) -> String {
-    match value {
-        Value::String(text) => option_label(lang, text),
-        Value::Bool(true) => lang.t("value.yes").into(),
-        Value::Bool(false) => lang.t("value.no").into(),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| value_text(lang, item))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Null => "—".into(),
-        other => other.to_string(),
-    }
 }
 
 fn task_page(

@@ -504,7 +504,7 @@ pub async fn refusal_notice(
         dl class="facts" {
             @for field in d.form.iter().take(4) {
                 @if let Some(value) = form.get(&field.name) {
-                    dt { (lang.pick(&field.label)) } dd { (value.as_str().map(|t| super::fields::option_label(lang, t)).unwrap_or_else(|| value.to_string())) }
+                    dt { (lang.pick(&field.label)) } dd { (super::fields::value_text(lang, value)) }
                 }
             }
         }
