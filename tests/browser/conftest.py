@@ -34,6 +34,7 @@ PEOPLE = [
     ("zhou", "周房管", "officer", "housing"),
     ("wu", "吴登记", "officer", "real_estate"),
     ("ma", "马科长", "approver", "market_regulation"),
+    ("lin", "林班长", "approver", "hotline"),
 ]
 
 

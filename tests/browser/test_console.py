@@ -341,3 +341,47 @@ def test_a_refused_application_prints_the_notice_of_refusal_to_accept(browser, s
     notice.wait_for_load_state()
     pages, text = pdf_text(notice)
     assert pages <= 2 and "不予受理通知书" in text and "周小安" in text and "form.mother_id" in text
+
+
+def test_an_extension_asked_by_one_agency_is_decided_by_the_approving_one(browser, server):
+    hotline = sign_in(browser, server, "lin")
+    hotline.goto(server.url + "/window/hotline-12345/apply")
+    hotline.select_option("[name='form.channel']", "phone")
+    hotline.fill("[name='form.caller_phone']", "13300133000")
+    hotline.fill("[name='form.content']", "小区门口商铺油烟扰民")
+    hotline.fill("[name='form.location']", "某区花园路3号")
+    hotline.click("form.application button[type=submit]")
+    hotline.wait_for_url(re.compile(r"/notices/receipt$"))
+    case = hotline.url.split("/cases/")[1].split("/")[0]
+    hotline.goto(f"{server.url}/cases/{case}/steps/intake")
+    hotline.select_option("[name='outputs.kind']", "complaint")
+    hotline.select_option("[name='outputs.category']", "market")
+    hotline.select_option("[name='outputs.urgent']", "false")
+    hotline.select_option("[name='outputs.direct_answer']", "false")
+    hotline.click(f"form[action='/cases/{case}/steps/intake/complete'] button")
+    hotline.wait_for_url(f"{server.url}/cases/{case}")
+    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
+    hotline.select_option("[name='outputs.category']", "market")
+    hotline.click(f"form[action='/cases/{case}/steps/dispatch/complete'] button")
+    hotline.wait_for_url(f"{server.url}/cases/{case}")
+
+    market = sign_in(browser, server, "ma")
+    market.goto(f"{server.url}/cases/{case}/steps/sign_market_regulation")
+    market.click(f"form[action='/cases/{case}/steps/sign_market_regulation/complete'] button")
+    market.wait_for_url(f"{server.url}/cases/{case}")
+    market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    market.fill("#extend-length", "3 working days")
+    market.fill("#extend-reason", "需会同城管联合复查")
+    market.click(f"form[action='/cases/{case}/steps/handle_market_regulation/extend'] button")
+    market.wait_for_url(f"{server.url}/cases/{case}")
+
+    hotline.goto(server.url + "/desk?tab=extension_requested")
+    waiting = hotline.locator(f"tr[data-case='{case}'][data-step='handle_market_regulation']")
+    assert waiting.count() == 1
+    waiting.locator("a").click()
+    hotline.fill("#decision-reason", "同意延期3个工作日")
+    hotline.click("button[name='approve'][value='true']")
+    hotline.wait_for_url(f"{server.url}/cases/{case}")
+    hotline.click(f"a[href='/cases/{case}/notices/extension']")
+    pages, text = pdf_text(hotline)
+    assert "延长期限告知书" in text and "3个工作日" in text
