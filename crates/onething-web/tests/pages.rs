@@ -711,3 +711,40 @@ async fn a_scan_is_stored_by_its_hash_downloaded_like_the_case_and_checked_by_ve
         onething_core::audit::Damage::DocumentMissing { sha256 }
     );
 }
+
+#[tokio::test]
+async fn a_person_switches_the_language_and_keeps_it() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    assert!(send(&app, get("/window", Some(&clerk)))
+        .await
+        .body
+        .contains("The window: choose a bundle"));
+    let switched = send(
+        &app,
+        post(
+            "/language",
+            Some(&clerk),
+            &[("_csrf", &csrf), ("lang", "zh"), ("next", "/window")],
+        ),
+    )
+    .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    assert!(send(&app, get("/window", Some(&clerk)))
+        .await
+        .body
+        .contains("\u{7efc}\u{5408}\u{7a97}\u{53e3}"));
+    let user = console_users::find(state.store.database(), "zhang")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.language, "zh");
+    // Without the token nothing changes.
+    let forged = send(&app, post("/language", Some(&clerk), &[("lang", "en")])).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let user = console_users::find(state.store.database(), "zhang")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.language, "zh");
+}
