@@ -91,6 +91,9 @@ pub struct Step {
     pub kind: StepKind,
     /// Steps that must be done (or skipped) first: several make a join.
     pub after: Vec<String>,
+    /// What happens when every step it follows was skipped.
+    #[serde(default, skip_serializing_if = "Join::is_default")]
+    pub join: Join,
     /// A CEL condition; false means the step is skipped.
     pub when: Option<String>,
     /// The choice this step is a branch of.
@@ -120,6 +123,28 @@ pub struct Step {
     pub special_procedures: bool,
     pub rounding: Option<Rounding>,
     pub bills: Vec<Bill>,
+}
+
+/// How a step joins the steps it follows (`after`), when all of them were
+/// skipped: skipped with them (the rule when `join` is not written), or
+/// run once they are settled, whether they ran or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Join {
+    #[default]
+    SkipWithPredecessors,
+    Settled,
+}
+
+impl Join {
+    pub const ALL: [(&'static str, Join); 2] = [
+        ("skip_with_predecessors", Join::SkipWithPredecessors),
+        ("settled", Join::Settled),
+    ];
+
+    pub fn is_default(&self) -> bool {
+        *self == Join::SkipWithPredecessors
+    }
 }
 
 /// A time limit for the cases a condition picks out (urgent orders same day…).

@@ -94,3 +94,59 @@ fn exactly_one_branch_of_a_choice_runs() {
         ]
     );
 }
+
+fn open_join(price: i64) -> CaseCommand {
+    command(
+        "open",
+        agency("window"),
+        local(3, 9),
+        Action::Open {
+            case_id: "C1".into(),
+            workflow: "join".into(),
+            form: serde_json::json!({ "applicant_id": APPLICANT_ID, "price": price }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Channel::Window,
+        },
+    )
+}
+
+#[test]
+fn a_step_joining_when_settled_runs_after_a_skipped_step_and_the_default_is_skipped_with_it() {
+    let events = when(&[], open_join(500_00)).unwrap();
+    assert_eq!(
+        events,
+        [
+            "case_opened",
+            "step_skipped appraise ConditionFalse",
+            "step_activated register",
+            "step_skipped review_appraisal UpstreamSkipped",
+        ]
+    );
+}
+
+#[test]
+fn a_step_joining_when_settled_waits_for_a_step_that_runs() {
+    let events = when(&[], open_join(2_000_000_00)).unwrap();
+    assert_eq!(events, ["case_opened", "step_activated appraise"]);
+    let given = vec![open_join(2_000_000_00)];
+    let done = when(
+        &given,
+        complete(
+            "c-appraise",
+            "a",
+            "appraise",
+            serde_json::json!({}),
+            local(3, 10),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        done,
+        [
+            "step_completed appraise",
+            "step_activated register",
+            "step_activated review_appraisal",
+        ]
+    );
+}

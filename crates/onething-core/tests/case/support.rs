@@ -24,8 +24,10 @@ pub fn library() -> Arc<Library> {
     let choice = parse_workflow(include_str!("../data_choice_bundle.toml"), &registry).unwrap();
     let extension =
         parse_workflow(include_str!("../data_extension_bundle.toml"), &registry).unwrap();
+    let join = parse_workflow(include_str!("../data_join_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
+    library.set_current(join);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);

@@ -70,9 +70,12 @@ impl Decision<'_> {
                 .all(|after| !file.step(after).expect("seeded").state.is_live())
     }
 
+    /// Whether the step is skipped with the steps it follows: all of them
+    /// were skipped and it does not run once they are settled (`join`).
     fn upstream_all_skipped(&self, step: &Step) -> bool {
         let file = self.file();
-        !step.after.is_empty()
+        step.join == crate::workflow::Join::SkipWithPredecessors
+            && !step.after.is_empty()
             && step
                 .after
                 .iter()

@@ -5,7 +5,7 @@
 use super::{Parser, Spans};
 use crate::toml_reader::{Located, Table};
 use crate::value_type::Field;
-use crate::workflow::model::{Deliverable, Step, StepKind};
+use crate::workflow::model::{Deliverable, Join, Step, StepKind};
 
 impl Parser<'_> {
     pub(super) fn step(
@@ -20,6 +20,7 @@ impl Parser<'_> {
         let agency = table.required_string("agency", d);
         let kind = table.string("kind", d);
         let after = table.strings("after", d);
+        let join = table.string("join", d);
         let when = table.string("when", d);
         let opt_in = table.boolean("opt_in", d).unwrap_or(false);
         let uses = table.strings("uses", d);
@@ -68,6 +69,31 @@ impl Parser<'_> {
             },
         };
 
+        let join = match join {
+            None => Join::default(),
+            Some(written) => match Join::ALL.iter().find(|(name, _)| *name == written.value) {
+                Some((_, join)) if !after.is_empty() => *join,
+                Some(_) => {
+                    self.error(
+                        written.span,
+                        "`join` says what happens when the steps in `after` were all skipped; this step has no `after`".to_string(),
+                    );
+                    Join::default()
+                }
+                None => {
+                    self.error(
+                        written.span,
+                        format!(
+                            "unknown join `{}` (expected {})",
+                            written.value,
+                            Join::ALL.map(|(name, _)| name).join(" or ")
+                        ),
+                    );
+                    Join::default()
+                }
+            },
+        };
+
         let mut output_names = Vec::new();
         let outputs: Vec<Field> = output_tables
             .iter()
@@ -109,6 +135,7 @@ impl Parser<'_> {
             agency: agency?.value,
             kind: kind?,
             after: after.into_iter().map(|a| a.value).collect(),
+            join,
             when: when.map(|w| w.value),
             choice: None,
             opt_in,
