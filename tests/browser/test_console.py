@@ -385,3 +385,34 @@ def test_an_extension_asked_by_one_agency_is_decided_by_the_approving_one(browse
     hotline.click(f"a[href='/cases/{case}/notices/extension']")
     pages, text = pdf_text(hotline)
     assert "延长期限告知书" in text and "3个工作日" in text
+
+
+def test_a_case_page_follows_another_agency_live_and_the_ended_case_prints_its_completion_notice(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="吴小满")
+    clerk.goto(f"{server.url}/cases/{case}")
+    birth = clerk.locator("g[data-step='birth_certificate'].state-completed")
+    assert birth.count() == 0
+    hospital = sign_in(browser, server, "li")
+    complete(hospital, server, case, "birth_certificate", {"certificate_number": "Q440088888"})
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+    # The clerk's page was not reloaded: its server-sent events bring the change.
+    birth.wait_for(timeout=5000)
+
+    for login, step, outputs in [
+        ("chen", "vaccination_card", {"card_number": "V-2026-0001"}),
+        ("wang", "household_registration", {"child_id": "440304202611291230"}),
+        ("zhao", "medical_insurance", {"insurance_number": "YB-2026-0001"}),
+        ("sun", "social_security_card", {"card_number": "SB-2026-0001"}),
+    ]:
+        officer = sign_in(browser, server, login)
+        complete(officer, server, case, step, outputs)
+        officer.wait_for_url(f"{server.url}/cases/{case}")
+    clerk.goto(f"{server.url}/cases/{case}")
+    clerk.fill("#receipt-guardian", "PJ-2026-0001")
+    clerk.click("section.bill:has(#receipt-guardian) button[type=submit]")
+    clerk.wait_for_url(f"{server.url}/cases/{case}")
+    assert "已办结" in clerk.inner_text("dl.facts")
+    clerk.click(f"a[href='/cases/{case}/notices/completion']")
+    pages, text = pdf_text(clerk)
+    assert pages <= 2 and "办结通知书" in text and "出生医学证明" in text and "按时办结" in text
