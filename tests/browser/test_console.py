@@ -416,3 +416,13 @@ def test_a_case_page_follows_another_agency_live_and_the_ended_case_prints_its_c
     clerk.click(f"a[href='/cases/{case}/notices/completion']")
     pages, text = pdf_text(clerk)
     assert pages <= 2 and "办结通知书" in text and "出生医学证明" in text and "按时办结" in text
+
+
+def test_the_guide_prints_with_every_material_and_step(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    clerk.goto(server.url + "/window")
+    clerk.click("a[href='/window/newborn/guide']")
+    pages, text = pdf_text(clerk)
+    assert pages <= 2, pages
+    for words in ["一次性告知书", "出生医学证明", "结婚证", "公安局", "承诺时限", "5个工作日", "¥400.00"]:
+        assert words in text, words
