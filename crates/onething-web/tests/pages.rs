@@ -748,3 +748,23 @@ async fn a_person_switches_the_language_and_keeps_it() {
         .unwrap();
     assert_eq!(user.language, "zh");
 }
+
+#[tokio::test]
+async fn a_desk_finds_a_task_by_the_applicants_masked_id_number() {
+    let (app, _) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-search").await);
+    let (hospital, _) = sign_in(&app, "li").await;
+    let row = format!("data-case=\"{case}\" data-step=\"birth_certificate\"");
+    // The mother's number, 11010519491231002X, is shown masked: its first six and last digits.
+    for (query, found) in [
+        ("110105", true),
+        ("002x", false),
+        ("X", true),
+        ("440304", false),
+        (&case[..6], true),
+    ] {
+        let desk = send(&app, get(&format!("/desk?q={query}"), Some(&hospital))).await;
+        assert_eq!(desk.body.contains(&row), found, "q={query}");
+    }
+}

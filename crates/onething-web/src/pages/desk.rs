@@ -73,10 +73,20 @@ pub async fn inbox(
     let tab = query.tab.clone().unwrap_or_else(|| "all".into());
     let needle = query.q.clone().unwrap_or_default();
     let workflow = query.workflow.clone().filter(|w| !w.is_empty());
+    let by_applicant = if needle.trim().is_empty() {
+        Vec::new()
+    } else {
+        views::agency_cases_by_applicant(state.store.database(), &agency, needle.trim()).await?
+    };
+    let wanted = needle.trim().to_ascii_uppercase();
     let filtered: Vec<&AgencyTask> = tasks
         .iter()
         .filter(|task| workflow.as_ref().is_none_or(|w| &task.workflow == w))
-        .filter(|task| needle.trim().is_empty() || task.case_id.contains(needle.trim()))
+        .filter(|task| {
+            wanted.is_empty()
+                || task.case_id.contains(&wanted)
+                || by_applicant.contains(&task.case_id)
+        })
         .collect();
     let tabs = [
         "all",
@@ -124,7 +134,7 @@ pub async fn inbox(
                     }
                 }
             }
-            label for="q" { (lang.t("cases.search")) }
+            label for="q" { (lang.t("desk.search")) }
             input id="q" name="q" type="search" value=(needle);
             button type="submit" { (lang.t("action.search")) }
         }
