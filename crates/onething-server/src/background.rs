@@ -189,6 +189,8 @@ pub async fn check_deadlines(
             channel: "scheduler".into(),
             role: Some("system".into()),
             correlation_id: None,
+            // The core takes the scheduler's checks at the last event's time itself.
+            clock_time: false,
         };
         // One case that cannot be checked is logged and counted; the others go on.
         let checked = guarded(

@@ -120,6 +120,7 @@ pub async fn revise_deadlines(
         channel: "scheduler".into(),
         role: Some("system".into()),
         correlation_id: Some(correlation_id.clone()),
+        clock_time: false,
     };
     for case_id in views::open_case_ids(store.database()).await? {
         report.cases += 1;

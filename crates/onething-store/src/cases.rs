@@ -80,6 +80,10 @@ pub struct Attribution {
     pub role: Option<String>,
     /// Ties a chain of related commands together; the command id when unset.
     pub correlation_id: Option<String>,
+    /// The time is the server's clock: a command that meets a later event
+    /// committed meanwhile by a concurrent one is taken at that event's time,
+    /// not refused as back-dated (only a time given by hand is; docs/cases.md).
+    pub clock_time: bool,
 }
 
 impl Attribution {
@@ -337,7 +341,7 @@ impl CaseStore {
     pub async fn execute_with(
         &self,
         case_id: &str,
-        command: CaseCommand,
+        mut command: CaseCommand,
         attribution: &Attribution,
     ) -> Result<CommandOutcome, CommandError> {
         let mut conflicts = 0;
@@ -358,6 +362,9 @@ impl CaseStore {
                 Some(cached) => cached,
                 None => self.load_head(case_id).await?,
             };
+            if let Some(file) = before.file().filter(|_| attribution.clock_time) {
+                command.at = command.at.max(file.last_event_at);
+            }
             let events = match decide_with_library(&before, &self.library, &command) {
                 Ok(events) => events,
                 // The cached state may be behind the store: only the stored

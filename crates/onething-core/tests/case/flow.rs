@@ -113,7 +113,7 @@ fn open_join(price: i64) -> CaseCommand {
 
 #[test]
 fn a_step_joining_when_settled_runs_after_a_skipped_step_and_the_default_is_skipped_with_it() {
-    let events = when(&[], open_join(500_00)).unwrap();
+    let events = when(&[], open_join(50_000)).unwrap();
     assert_eq!(
         events,
         [
@@ -127,9 +127,9 @@ fn a_step_joining_when_settled_runs_after_a_skipped_step_and_the_default_is_skip
 
 #[test]
 fn a_step_joining_when_settled_waits_for_a_step_that_runs() {
-    let events = when(&[], open_join(2_000_000_00)).unwrap();
+    let events = when(&[], open_join(200_000_000)).unwrap();
     assert_eq!(events, ["case_opened", "step_activated appraise"]);
-    let given = vec![open_join(2_000_000_00)];
+    let given = vec![open_join(200_000_000)];
     let done = when(
         &given,
         complete(

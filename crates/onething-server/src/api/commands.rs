@@ -246,6 +246,7 @@ async fn run_command(
         channel: "api".into(),
         role: Some(client.role.name().into()),
         correlation_id: correlation(headers),
+        clock_time: state.fixed_now.is_none(),
     };
     let outcome = state
         .store

@@ -227,6 +227,7 @@ pub async fn execute(
         channel: "console".into(),
         role: Some(person.role.name().into()),
         correlation_id: None,
+        clock_time: state.fixed_now.is_none(),
     };
     let outcome = state
         .store
