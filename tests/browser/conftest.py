@@ -35,6 +35,8 @@ PEOPLE = [
     ("wu", "吴登记", "officer", "real_estate"),
     ("ma", "马科长", "approver", "market_regulation"),
     ("lin", "林班长", "approver", "hotline"),
+    # Locked out by the throttling test; no other test signs in as gao.
+    ("gao", "高出纳", "officer", "hrss"),
 ]
 
 

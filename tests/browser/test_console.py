@@ -156,12 +156,12 @@ def test_a_failed_sign_in_is_throttled(browser, server):
     page = context.new_page()
     for _ in range(3):
         page.goto(server.url + "/login")
-        page.fill("#login", "sun")
+        page.fill("#login", "gao")
         page.fill("#password", "wrong-password")
         page.click("form[action='/login'] button[type=submit]")
     page.goto(server.url + "/login")
-    page.fill("#login", "sun")
-    page.fill("#password", "password-sun-2026")
+    page.fill("#login", "gao")
+    page.fill("#password", "password-gao-2026")
     page.click("form[action='/login'] button[type=submit]")
     assert "登录失败次数过多" in page.inner_text("main")
 
