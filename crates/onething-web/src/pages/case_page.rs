@@ -130,6 +130,15 @@ pub fn agency_name(lang: Lang, definition: &Definition, agency: &str) -> String 
         .map_or(agency.to_string(), |a| lang.pick(&a.name))
 }
 
+/// A material's name in this language, or its id when the bundle has none.
+pub fn material_name(lang: Lang, definition: &Definition, material: &str) -> String {
+    definition
+        .materials
+        .iter()
+        .find(|m| m.id == material)
+        .map_or(material.to_string(), |m| lang.pick(&m.name))
+}
+
 pub fn step_title(lang: Lang, definition: &Definition, step: &str) -> String {
     definition
         .step(step)
@@ -309,7 +318,7 @@ fn materials_table(lang: Lang, d: &Definition, v: &CaseView) -> Markup {
             tbody {
                 @for record in &v.materials {
                     tr {
-                        td { (d.materials.iter().find(|m| m.id == record.material).map_or(record.material.clone(), |m| lang.pick(&m.name))) }
+                        td { (material_name(lang, d, &record.material)) }
                         td { (provision_words(lang, &record.provision, 480)) }
                     }
                 }
@@ -420,7 +429,7 @@ fn window_supplement(
                     @for record in &promised {
                         label class="choice" {
                             input type="checkbox" name="material" value=(record.material);
-                            " " (d.materials.iter().find(|m| m.id == record.material).map_or(record.material.clone(), |m| lang.pick(&m.name)))
+                            " " (material_name(lang, d, &record.material))
                         }
                     }
                     button type="submit" { (lang.t("case.record_supplement")) }

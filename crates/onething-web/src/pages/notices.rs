@@ -12,7 +12,7 @@ use onething_core::case::{Change, StepState};
 use onething_server::AppState;
 use onething_store::StoredEvent;
 
-use super::case_page::{agency_name, provision_words, seen, step_title, Seen};
+use super::case_page::{agency_name, material_name, provision_words, seen, step_title, Seen};
 use super::{local, no_store, PageError};
 use crate::messages::Lang;
 use crate::session::Person;
@@ -48,14 +48,23 @@ pub fn notice_page(lang: Lang, title: &str, subject: &str, issuer: &str, body: M
     }
 }
 
+/// The latest event `pick` recognises, or the page saying the case has no such notice.
 fn last<'a, T>(
+    lang: Lang,
     events: &'a [StoredEvent],
     pick: impl Fn(&'a Change) -> Option<T>,
-) -> Option<(T, &'a StoredEvent)> {
+) -> Result<(T, &'a StoredEvent), PageError> {
     events
         .iter()
         .rev()
         .find_map(|stored| pick(&stored.event.change).map(|found| (found, stored)))
+        .ok_or_else(|| PageError::NotFound(lang.t("notice.none").into()))
+}
+
+/// The name of the agency that owns a step, where its seal goes.
+fn issuer(lang: Lang, d: &onething_core::workflow::Definition, step: &str) -> String {
+    d.step(step)
+        .map_or(String::new(), |s| agency_name(lang, d, &s.agency))
 }
 
 fn operator(stored: &StoredEvent) -> String {
@@ -116,7 +125,7 @@ fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Markup {
             tbody {
                 @for record in &v.materials {
                     tr {
-                        td { (d.materials.iter().find(|m| m.id == record.material).map_or(record.material.clone(), |m| lang.pick(&m.name))) }
+                        td { (material_name(lang, d, &record.material)) }
                         td { (provision_words(lang, &record.provision, offset)) }
                     }
                 }
@@ -140,18 +149,15 @@ fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Markup {
 
 fn supplement(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup, PageError> {
     let d = &seen.definition;
-    let ((step, items, reason), stored) = last(events, |change| match change {
+    let ((step, items, reason), stored) = last(lang, events, |change| match change {
         Change::SupplementRequested {
             step,
             items,
             reason,
         } => Some((step.clone(), items.clone(), reason.clone())),
         _ => None,
-    })
-    .ok_or_else(|| PageError::NotFound(lang.t("notice.none").into()))?;
-    let agency = d
-        .step(&step)
-        .map_or(String::new(), |s| agency_name(lang, d, &s.agency));
+    })?;
+    let agency = issuer(lang, d, &step);
     let body = html! {
         (applicant_lines(lang, seen))
         p { (lang.f("notice.supplement_text", &[("step", &step_title(lang, d, &step)), ("date", &local(stored.event.at, seen.offset_minutes))])) }
@@ -171,14 +177,11 @@ fn supplement(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup,
 
 fn refusal(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup, PageError> {
     let d = &seen.definition;
-    let ((step, reason), stored) = last(events, |change| match change {
+    let ((step, reason), stored) = last(lang, events, |change| match change {
         Change::StepRefused { step, reason } => Some((step.clone(), reason.clone())),
         _ => None,
-    })
-    .ok_or_else(|| PageError::NotFound(lang.t("notice.none").into()))?;
-    let agency = d
-        .step(&step)
-        .map_or(String::new(), |s| agency_name(lang, d, &s.agency));
+    })?;
+    let agency = issuer(lang, d, &step);
     let body = html! {
         (applicant_lines(lang, seen))
         p { (lang.f("notice.refusal_text", &[("step", &step_title(lang, d, &step)), ("date", &local(stored.event.at, seen.offset_minutes))])) }
@@ -197,7 +200,7 @@ fn refusal(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup, Pa
 
 fn extension(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup, PageError> {
     let d = &seen.definition;
-    let ((step, length, reason, due), stored) = last(events, |change| match change {
+    let ((step, length, reason, due), stored) = last(lang, events, |change| match change {
         Change::StepExtended {
             step,
             length,
@@ -206,11 +209,8 @@ fn extension(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Result<Markup, 
             ..
         } => Some((step.clone(), *length, reason.clone(), *due)),
         _ => None,
-    })
-    .ok_or_else(|| PageError::NotFound(lang.t("notice.none").into()))?;
-    let agency = d
-        .step(&step)
-        .map_or(String::new(), |s| agency_name(lang, d, &s.agency));
+    })?;
+    let agency = issuer(lang, d, &step);
     let body = html! {
         (applicant_lines(lang, seen))
         p { (lang.f("notice.extension_text", &[

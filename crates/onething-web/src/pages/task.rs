@@ -13,7 +13,9 @@ use onething_server::AppState;
 use onething_store::CommandError;
 use serde_json::{Map, Value};
 
-use super::case_page::{agency_name, due_words, provision_words, seen, step_title, Seen};
+use super::case_page::{
+    agency_name, due_words, material_name, provision_words, seen, step_title, Seen,
+};
 use super::fields::{inputs, read, value_text};
 use super::{
     after_case_command, csrf_field, execute, local, no_store, page, refusal_problems, Fields,
@@ -110,7 +112,7 @@ fn task_page(
             }
             @if !used.is_empty() {
                 h3 { (lang.t("task.materials_used")) }
-                ul { @for record in &used { li { (d.materials.iter().find(|m| m.id == record.material).map_or(record.material.clone(), |m| lang.pick(&m.name))) " — " (provision_words(lang, &record.provision, seen.offset_minutes)) } } }
+                ul { @for record in &used { li { (material_name(lang, d, &record.material)) " — " (provision_words(lang, &record.provision, seen.offset_minutes)) } } }
             }
             @if !earlier.is_empty() {
                 h3 { (lang.t("task.shared_data")) }
