@@ -14,8 +14,10 @@ MOTHER = "11010519491231002X"
 HEAD = "440304198503151231"
 
 
-def open_newborn(server, page, name="王小明"):
-    """The clerk takes a newborn application; returns the case number."""
+def open_newborn(server, page, name="王小明", marriage_certificate="commitment"):
+    """The clerk takes a newborn application; returns the case number.
+    The marriage certificate is replaced by a commitment, or promised
+    (容缺受理) to follow in three days."""
     page.goto(server.url + "/window")
     page.click("a[href='/window/newborn/apply']")
     birth = (datetime.date.today() - datetime.timedelta(days=2)).isoformat()
@@ -27,7 +29,10 @@ def open_newborn(server, page, name="王小明"):
     page.fill("[name='form.household_head_id']", HEAD)
     page.fill("[name='form.address']", "某市某区幸福路1号")
     page.fill("[name='form.phone']", "13800138000")
-    page.check("#material-marriage_certificate-commitment")
+    page.check(f"#material-marriage_certificate-{marriage_certificate}")
+    if marriage_certificate == "promised":
+        page.fill("#deadline-marriage_certificate",
+                  (datetime.date.today() + datetime.timedelta(days=3)).isoformat())
     page.click("form.application button[type=submit]")
     page.wait_for_url(re.compile(r"/cases/[^/]+/notices/receipt$"))
     return page.url.split("/cases/")[1].split("/")[0]
@@ -61,13 +66,16 @@ def test_a_newborn_case_from_the_window_through_three_agencies(browser, server):
     clerk = sign_in(browser, server, "zhang")
     assert clerk.url.endswith("/window")
     shot(clerk, "window-bundles")
-    case = open_newborn(server, clerk)
+    case = open_newborn(server, clerk, marriage_certificate="promised")
     assert "受理通知书" in clerk.inner_text("h1")
     shot(clerk, "receipt")
+    code = clerk.inner_text(".query-code dd").strip()
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}", code), code
     pages, text = pdf_text(clerk)
     assert pages <= 2
     assert "受理通知书" in text and case in text
     assert "承诺于" in text and "张窗口" in text
+    assert "容缺受理" in text and "查询码" in text and code in text
 
     hospital = sign_in(browser, server, "li")
     assert hospital.url.endswith("/desk")
@@ -168,7 +176,8 @@ def test_a_failed_sign_in_is_throttled(browser, server):
 
 def test_the_newborn_flow_on_postgresql(browser, postgres_server):
     clerk = sign_in(browser, postgres_server, "zhang")
-    case = open_newborn(postgres_server, clerk)
+    case = open_newborn(postgres_server, clerk, marriage_certificate="promised")
+    assert clerk.locator(".query-code dd").count() == 1
     hospital = sign_in(browser, postgres_server, "li")
     complete(hospital, postgres_server, case, "birth_certificate", {"certificate_number": "Q440054321"})
     hospital.wait_for_url(f"{postgres_server.url}/cases/{case}")

@@ -18,6 +18,8 @@ pub mod leases;
 pub mod metadata;
 pub mod migrations;
 pub mod multi_host;
+pub mod query_codes;
+pub mod search;
 pub mod time;
 pub mod views;
 pub mod webhooks;

@@ -337,7 +337,24 @@ CREATE TABLE documents (
 );
 ",
     },
+    Migration {
+        version: 11,
+        name: "the applicants' query codes",
+        // The code printed on a receipt (查询码) with which the applicant
+        // follows the case without an account. A credential, not a fact of
+        // the case: kept beside the history, never in an event or an export.
+        sqlite: QUERY_CODES,
+        postgres: QUERY_CODES,
+    },
 ];
+
+const QUERY_CODES: &str = "
+CREATE TABLE query_codes (
+  case_id    text PRIMARY KEY,
+  code       text NOT NULL,
+  created_at text NOT NULL
+);
+";
 
 const CONSOLE_USERS: &str = "
 CREATE TABLE console_users (

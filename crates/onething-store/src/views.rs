@@ -644,30 +644,3 @@ pub async fn case_counts(database: &Database) -> Result<Vec<(String, i64)>, Stor
         sqlx::query_as::<_, (String, i64)>(sql).fetch_all(pool).await?
     }))
 }
-
-/// The cases with a task of this agency whose applicant, as the summaries
-/// keep it (ID numbers masked), contains `text`: the desk's search by the
-/// masked ID number a person reads on a page.
-pub async fn agency_cases_by_applicant(
-    database: &Database,
-    agency: &str,
-    text: &str,
-) -> Result<Vec<String>, StoreError> {
-    let text: String = text
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '*')
-        .collect();
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = database.sql(
-        "SELECT DISTINCT t.case_id FROM agency_tasks t JOIN case_summaries s ON s.case_id = t.case_id
-         WHERE t.agency = $1 AND s.applicant LIKE $2",
-    );
-    // `*` is the mask's own character, not a wildcard; `%` and `_` were dropped above.
-    let pattern = format!("%{}%", text.to_ascii_uppercase());
-    Ok(with_pool!(database, pool => {
-        sqlx::query_as::<_, (String,)>(&sql).bind(agency).bind(pattern).fetch_all(pool).await?
-            .into_iter().map(|(id,)| id).collect()
-    }))
-}

@@ -750,7 +750,7 @@ async fn a_person_switches_the_language_and_keeps_it() {
 }
 
 #[tokio::test]
-async fn a_desk_finds_a_task_by_the_applicants_masked_id_number() {
+async fn a_desk_finds_a_task_by_the_applicants_name_or_masked_id_number() {
     let (app, _) = app().await;
     let (clerk, csrf) = sign_in(&app, "zhang").await;
     let case = case_of(&open_case(&app, &clerk, &csrf, "open-search").await);
@@ -761,10 +761,43 @@ async fn a_desk_finds_a_task_by_the_applicants_masked_id_number() {
         ("110105", true),
         ("002x", false),
         ("X", true),
-        ("440304", false),
+        // The household head's number, masked the same way: any person the form names.
+        ("440304", true),
+        ("440305", false),
         (&case[..6], true),
+        ("wang%20xiao", true),
+        ("Xiaoming", true),
+        ("Xiaohong", false),
+        // In the summary's JSON, but not a form value.
+        ("birth_certificate", false),
+        ("100%25", false),
     ] {
         let desk = send(&app, get(&format!("/desk?q={query}"), Some(&hospital))).await;
         assert_eq!(desk.body.contains(&row), found, "q={query}");
     }
+}
+
+#[tokio::test]
+async fn the_receipt_prints_one_query_code_for_the_window_and_none_for_an_agency() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-code").await);
+    let path = format!("/cases/{case}/notices/receipt");
+    let code_in = |body: &str| {
+        let at = body.find("class=\"facts query-code\"")?;
+        let start = at + body[at..].find("<code>")? + "<code>".len();
+        let end = start + body[start..].find("</code>")?;
+        Some(body[start..end].to_string())
+    };
+    let first = send(&app, get(&path, Some(&clerk))).await;
+    let code = code_in(&first.body).expect("a query code on the window's receipt");
+    assert_eq!(code.len(), 14, "{code}");
+    let again = send(&app, get(&path, Some(&clerk))).await;
+    assert_eq!(code_in(&again.body).as_deref(), Some(code.as_str()), "printed again, the same code");
+    assert!(onething_store::query_codes::matches(state.store.database(), &case, &code).await.unwrap());
+    let (hospital, _) = sign_in(&app, "li").await;
+    let seen_by_agency = send(&app, get(&path, Some(&hospital))).await;
+    assert_eq!(seen_by_agency.status, StatusCode::OK);
+    assert_eq!(code_in(&seen_by_agency.body), None, "{}", seen_by_agency.body);
+    assert!(!seen_by_agency.body.contains(&code));
 }

@@ -9,6 +9,7 @@ use chrono::Datelike;
 use maud::html;
 use onething_server::auth::Permission;
 use onething_server::AppState;
+use onething_store::search;
 use onething_store::views::{self, AgencyTask};
 use serde::Deserialize;
 
@@ -76,7 +77,7 @@ pub async fn inbox(
     let by_applicant = if needle.trim().is_empty() {
         Vec::new()
     } else {
-        views::agency_cases_by_applicant(state.store.database(), &agency, needle.trim()).await?
+        search::agency_cases_by_applicant(state.store.database(), &agency, needle.trim()).await?
     };
     let wanted = needle.trim().to_ascii_uppercase();
     let filtered: Vec<&AgencyTask> = tasks

@@ -10,10 +10,11 @@ use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
 use onething_core::case::{Change, StepState};
 use onething_server::AppState;
-use onething_store::StoredEvent;
+use onething_store::{query_codes, StoredEvent};
 
 use super::case_page::{agency_name, material_name, provision_words, seen, step_title, Seen};
 use super::{local, no_store, PageError};
+use crate::accounts::ConsoleRole;
 use crate::messages::Lang;
 use crate::session::Person;
 
@@ -80,7 +81,16 @@ pub async fn show(
     let events = state.store.events(&case_id).await?;
     let lang = person.lang;
     let page = match notice.as_str() {
-        "receipt" => receipt(lang, &seen, &events),
+        "receipt" => {
+            // The applicant's credential: printed by the window that hands
+            // the receipt over, not shown to the agencies that read it.
+            let query_code = if person.role == ConsoleRole::Clerk {
+                Some(query_codes::code_for(state.store.database(), &case_id, chrono::Utc::now()).await?)
+            } else {
+                None
+            };
+            receipt(lang, &seen, &events, query_code.as_deref())
+        }
         "supplement" => supplement(lang, &seen, &events)?,
         "refusal" => refusal(lang, &seen, &events)?,
         "extension" => extension(lang, &seen, &events)?,
@@ -105,7 +115,7 @@ fn applicant_lines(lang: Lang, seen: &Seen) -> Markup {
     }
 }
 
-fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Markup {
+fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent], query_code: Option<&str>) -> Markup {
     let d = &seen.definition;
     let v = &seen.view;
     let offset = seen.offset_minutes;
@@ -136,7 +146,14 @@ fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent]) -> Markup {
             p class="promise" { strong { (lang.f("notice.promised_by", &[("date", &local(by, offset))])) } }
         }
         p { (lang.f("notice.clerk", &[("clerk", &clerk)])) }
-        p class="hint" { (lang.t("notice.keep_receipt")) }
+        @if let Some(code) = query_code {
+            dl class="facts query-code" {
+                dt { (lang.t("notice.query_code")) } dd { code { (code) } }
+            }
+            p class="hint" { (lang.t("notice.keep_receipt_with_code")) }
+        } @else {
+            p class="hint" { (lang.t("notice.keep_receipt")) }
+        }
     };
     notice_page(
         lang,
