@@ -435,3 +435,82 @@ def test_the_guide_prints_with_every_material_and_step(browser, server):
     assert pages <= 2, pages
     for words in ["一次性告知书", "出生医学证明", "结婚证", "公安局", "承诺时限", "5个工作日", "¥400.00"]:
         assert words in text, words
+
+
+def look_up(page, server, case, code):
+    page.goto(server.url + "/track")
+    page.fill("#case", case)
+    page.fill("#code", code)
+    page.click("form.track button[type=submit]")
+
+
+def test_an_applicant_follows_the_case_on_a_phone_without_javascript_supplies_and_rates_it(browser, server):
+    clerk = sign_in(browser, server, "zhang")
+    case = open_newborn(server, clerk, name="孙小雨")
+    code = clerk.inner_text(".query-code dd").strip()
+    phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844},
+                                java_script_enabled=False, is_mobile=True).new_page()
+    look_up(phone, server, case, code)
+    progress = phone.inner_text("ol.progress")
+    assert "正在办理" in progress and "出生医学证明签发" in progress
+    for secret in [MOTHER, HEAD, "张窗口", "李医生"]:
+        assert secret not in phone.content()
+    shot(phone, "applicant-progress")
+
+    # A wrong code tells nothing about the case.
+    look_up(phone, server, case, "AAAA-BBBB-CCCC")
+    assert "办件编号或查询码不正确" in phone.inner_text("main")
+    assert phone.locator("ol.progress").count() == 0
+
+    hospital = sign_in(browser, server, "li")
+    complete(hospital, server, case, "birth_certificate", {"certificate_number": "Q440077777"})
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+    police = sign_in(browser, server, "wang")
+    police.goto(f"{server.url}/cases/{case}/steps/household_registration")
+    police.fill("#items", "结婚证编号")
+    police.fill("#supplement-reason", "婚姻登记信息不一致")
+    police.click(f"form[action='/cases/{case}/steps/household_registration/request-supplement'] button")
+    police.wait_for_url(f"{server.url}/cases/{case}/notices/supplement")
+
+    look_up(phone, server, case, code)
+    assert "结婚证编号" in phone.inner_text("section.to-do")
+    shot(phone, "applicant-supplement")
+    phone.fill("#item-0", "J440304-2020-001")
+    phone.click("section.to-do button[type=submit]")
+    assert phone.locator("section.to-do").count() == 0
+    assert "公安局正在办理出生登记（户口登记）" in phone.inner_text("ol.progress")
+    police.goto(f"{server.url}/cases/{case}")
+    assert "applicant" in police.inner_text("#timeline")
+
+    for login, step, outputs in [
+        ("chen", "vaccination_card", {"card_number": "V-2026-0002"}),
+        ("wang", "household_registration", {"child_id": "440304202611291230"}),
+        ("zhao", "medical_insurance", {"insurance_number": "YB-2026-0002"}),
+        ("sun", "social_security_card", {"card_number": "SB-2026-0002"}),
+    ]:
+        officer = sign_in(browser, server, login)
+        complete(officer, server, case, step, outputs)
+        officer.wait_for_url(f"{server.url}/cases/{case}")
+    look_up(phone, server, case, code)
+    assert "缴纳费用" in phone.inner_text("main")
+    clerk.goto(f"{server.url}/cases/{case}")
+    clerk.fill("#receipt-guardian", "PJ-2026-0002")
+    clerk.click("section.bill:has(#receipt-guardian) button[type=submit]")
+    clerk.wait_for_url(f"{server.url}/cases/{case}")
+
+    look_up(phone, server, case, code)
+    assert "出生医学证明" in phone.inner_text("main")
+    phone.check("input[name='score'][value='1']")
+    phone.fill("#comment", "等待时间太长")
+    phone.click("form.rating button[type=submit]")
+    assert "您已评价：非常不满意" in phone.inner_text("main")
+    assert phone.locator("form.rating").count() == 0
+    shot(phone, "applicant-rated")
+
+    # The same pages with scripts, for axe and the phone's width.
+    scripted = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
+    scripted.goto(server.url + "/track")
+    assert serious(scripted) == []
+    look_up(scripted, server, case, code)
+    assert serious(scripted) == []
+    assert scripted.evaluate("document.documentElement.scrollWidth") <= 390

@@ -48,7 +48,11 @@ pub async fn matches(database: &Database, case_id: &str, given: &str) -> Result<
     Ok(stored.is_some_and(|(code,)| {
         let code = code.as_bytes();
         code.len() == given.len()
-            && code.iter().zip(given.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            && code
+                .iter()
+                .zip(given.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }))
 }
 
@@ -105,7 +109,11 @@ mod tests {
         assert_eq!(code_for(&database, "case-1", now).await.unwrap(), first);
         assert_ne!(code_for(&database, "case-2", now).await.unwrap(), first);
         assert!(matches(&database, "case-1", &first).await.unwrap());
-        assert!(matches(&database, "case-1", &first.replace('-', " ").to_lowercase()).await.unwrap());
+        assert!(
+            matches(&database, "case-1", &first.replace('-', " ").to_lowercase())
+                .await
+                .unwrap()
+        );
         assert!(!matches(&database, "case-2", &first).await.unwrap());
         assert!(!matches(&database, "case-3", &first).await.unwrap());
         assert!(!matches(&database, "case-1", "").await.unwrap());

@@ -47,30 +47,64 @@ async fn searches_and_codes(store: &CaseStore) {
     let xiaohong = open_newborn(store, "search-2", "Li Xiaohong").await;
     let database = store.database();
     let found = |text: &'static str| async move {
-        let mut ids = search::agency_cases_by_applicant(database, "hospital", text).await.unwrap();
+        let mut ids = search::agency_cases_by_applicant(database, "hospital", text)
+            .await
+            .unwrap();
         ids.sort();
         ids
     };
     let mut both = vec![xiaoming.clone(), xiaohong.clone()];
     both.sort();
     assert_eq!(found("小明").await, vec![xiaoming.clone()]);
-    assert_eq!(found("xiaohong").await, vec![xiaohong.clone()], "any letter case");
+    assert_eq!(
+        found("xiaohong").await,
+        vec![xiaohong.clone()],
+        "any letter case"
+    );
     assert_eq!(found("110105").await, both, "the masked ID number");
     assert_eq!(found("100%").await, both, "`%` as typed");
-    assert_eq!(found("1_0").await, Vec::<String>::new(), "`_` as typed, not any character");
-    assert_eq!(found("birth_certificate").await, Vec::<String>::new(), "not a form value");
+    assert_eq!(
+        found("1_0").await,
+        Vec::<String>::new(),
+        "`_` as typed, not any character"
+    );
+    assert_eq!(
+        found("birth_certificate").await,
+        Vec::<String>::new(),
+        "not a form value"
+    );
     assert_eq!(found("王小明").await.len(), 1);
-    assert!(search::agency_cases_by_applicant(database, "police", "小明").await.unwrap().is_empty(),
-        "an agency with no task on the case finds nothing");
-    let code = query_codes::code_for(database, &xiaoming, Utc::now()).await.unwrap();
-    assert_eq!(query_codes::code_for(database, &xiaoming, Utc::now()).await.unwrap(), code);
-    assert!(query_codes::matches(database, &xiaoming, &code.to_lowercase()).await.unwrap());
-    assert!(!query_codes::matches(database, &xiaohong, &code).await.unwrap());
+    assert!(
+        search::agency_cases_by_applicant(database, "police", "小明")
+            .await
+            .unwrap()
+            .is_empty(),
+        "an agency with no task on the case finds nothing"
+    );
+    let code = query_codes::code_for(database, &xiaoming, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        query_codes::code_for(database, &xiaoming, Utc::now())
+            .await
+            .unwrap(),
+        code
+    );
+    assert!(
+        query_codes::matches(database, &xiaoming, &code.to_lowercase())
+            .await
+            .unwrap()
+    );
+    assert!(!query_codes::matches(database, &xiaohong, &code)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
 async fn the_desk_search_and_the_query_code_on_sqlite() {
-    let store = open_case_store("sqlite::memory:", &catalog()).await.unwrap();
+    let store = open_case_store("sqlite::memory:", &catalog())
+        .await
+        .unwrap();
     searches_and_codes(&store).await;
 }
 

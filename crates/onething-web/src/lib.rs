@@ -75,6 +75,7 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
             "/window/{workflow}/refusal-notice",
             post(pages::window::refusal_notice),
         )
+        .route("/track", get(pages::track::form).post(pages::track::submit))
         .route("/desk", get(pages::desk::inbox))
         .route("/cases", get(pages::case_page::list))
         .route("/cases/{case}", get(pages::case_page::show))

@@ -154,6 +154,18 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The language of someone not signed in: their cookie, else their browser's.
+/// The browser's address, as the reverse proxy forwards it.
+pub fn forwarded_address(headers: &HeaderMap) -> Option<String> {
+    // Behind the reverse proxy the documentation asks for, the first
+    // forwarded address is the browser's.
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 pub fn visitor_lang(headers: &HeaderMap) -> Lang {
     cookie(headers, LANGUAGE_COOKIE)
         .and_then(Lang::parse)

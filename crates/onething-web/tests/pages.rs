@@ -777,27 +777,298 @@ async fn a_desk_finds_a_task_by_the_applicants_name_or_masked_id_number() {
     }
 }
 
+/// The query code on a receipt's page, if it shows one.
+fn code_in(body: &str) -> Option<String> {
+    let at = body.find("class=\"facts query-code\"")?;
+    let start = at + body[at..].find("<code>")? + "<code>".len();
+    let end = start + body[start..].find("</code>")?;
+    Some(body[start..end].to_string())
+}
+
 #[tokio::test]
 async fn the_receipt_prints_one_query_code_for_the_window_and_none_for_an_agency() {
     let (app, state) = app().await;
     let (clerk, csrf) = sign_in(&app, "zhang").await;
     let case = case_of(&open_case(&app, &clerk, &csrf, "open-code").await);
     let path = format!("/cases/{case}/notices/receipt");
-    let code_in = |body: &str| {
-        let at = body.find("class=\"facts query-code\"")?;
-        let start = at + body[at..].find("<code>")? + "<code>".len();
-        let end = start + body[start..].find("</code>")?;
-        Some(body[start..end].to_string())
-    };
     let first = send(&app, get(&path, Some(&clerk))).await;
     let code = code_in(&first.body).expect("a query code on the window's receipt");
     assert_eq!(code.len(), 14, "{code}");
     let again = send(&app, get(&path, Some(&clerk))).await;
-    assert_eq!(code_in(&again.body).as_deref(), Some(code.as_str()), "printed again, the same code");
-    assert!(onething_store::query_codes::matches(state.store.database(), &case, &code).await.unwrap());
+    assert_eq!(
+        code_in(&again.body).as_deref(),
+        Some(code.as_str()),
+        "printed again, the same code"
+    );
+    assert!(
+        onething_store::query_codes::matches(state.store.database(), &case, &code)
+            .await
+            .unwrap()
+    );
     let (hospital, _) = sign_in(&app, "li").await;
     let seen_by_agency = send(&app, get(&path, Some(&hospital))).await;
     assert_eq!(seen_by_agency.status, StatusCode::OK);
-    assert_eq!(code_in(&seen_by_agency.body), None, "{}", seen_by_agency.body);
+    assert_eq!(
+        code_in(&seen_by_agency.body),
+        None,
+        "{}",
+        seen_by_agency.body
+    );
     assert!(!seen_by_agency.body.contains(&code));
+}
+
+/// The clerk opens a newborn case and prints its receipt: the case and its code.
+async fn case_with_code(app: &Router, command_id: &str) -> (String, String) {
+    let (clerk, csrf) = sign_in(app, "zhang").await;
+    let case = case_of(&open_case(app, &clerk, &csrf, command_id).await);
+    let receipt = send(
+        app,
+        get(&format!("/cases/{case}/notices/receipt"), Some(&clerk)),
+    )
+    .await;
+    (case, code_in(&receipt.body).expect("a query code"))
+}
+
+fn track(form: &[(&str, &str)], address: &str) -> Request<Body> {
+    let mut request = post("/track", None, form);
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", address.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn the_applicant_follows_the_case_by_number_and_code_without_ids_or_officers() {
+    let (app, _) = app().await;
+    let (case, code) = case_with_code(&app, "track-1").await;
+    let form = send(&app, get("/track", None)).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("action=\"/track\""));
+    // As a person types it: lower case, without dashes.
+    let typed = code.replace('-', "").to_lowercase();
+    let lower_case_number = case.to_lowercase();
+    let page = send(
+        &app,
+        track(
+            &[("case", &lower_case_number), ("code", &typed)],
+            "10.0.0.1",
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&case));
+    assert!(
+        page.body.contains("class=\"state-active\""),
+        "{}",
+        page.body
+    );
+    for secret in [
+        "11010519491231002X",
+        "110105",
+        "440304",
+        "Zhang",
+        "zhang",
+        "window/",
+    ] {
+        assert!(
+            !page.body.contains(secret),
+            "the applicant's page shows `{secret}`"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_code_says_nothing_of_the_case_and_wrong_tries_are_throttled() {
+    let (app, _) = app().await;
+    let (case, code) = case_with_code(&app, "track-2").await;
+    let wrong = send(
+        &app,
+        track(&[("case", &case), ("code", "AAAA-BBBB-CCCC")], "10.0.0.2"),
+    )
+    .await;
+    let unknown_case = "C0000000000000000";
+    let unknown = send(
+        &app,
+        track(
+            &[("case", unknown_case), ("code", "AAAA-BBBB-CCCC")],
+            "10.0.0.3",
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(unknown.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        wrong.body.replace(&case, "NUMBER"),
+        unknown.body.replace(unknown_case, "NUMBER"),
+        "a wrong code on a case and any code on no case answer alike"
+    );
+    // The second wrong try locks the case number out (two in these tests),
+    // from any address, even with the right code …
+    let _ = send(
+        &app,
+        track(&[("case", &case), ("code", "AAAA-BBBB-CCCD")], "10.0.0.4"),
+    )
+    .await;
+    let locked = send(&app, track(&[("case", &case), ("code", &code)], "10.0.0.5")).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!locked.body.contains("state-active"));
+    // … and an address that guesses across case numbers is locked out too.
+    let (other_case, other_code) = case_with_code(&app, "track-3").await;
+    for guess in ["C1111111111111111", "C2222222222222222"] {
+        let _ = send(
+            &app,
+            track(&[("case", guess), ("code", "AAAA-BBBB-CCCC")], "10.0.0.6"),
+        )
+        .await;
+    }
+    let from_guesser = send(
+        &app,
+        track(&[("case", &other_case), ("code", &other_code)], "10.0.0.6"),
+    )
+    .await;
+    assert_eq!(from_guesser.status, StatusCode::TOO_MANY_REQUESTS);
+    let from_elsewhere = send(
+        &app,
+        track(&[("case", &other_case), ("code", &other_code)], "10.0.0.7"),
+    )
+    .await;
+    assert_eq!(from_elsewhere.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
+    let (app, state) = app().await;
+    let (case, code) = case_with_code(&app, "track-4").await;
+    let (hospital, hospital_csrf) = sign_in(&app, "li").await;
+    let done = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/birth_certificate/complete"),
+            Some(&hospital),
+            &[
+                ("_csrf", &hospital_csrf),
+                ("outputs.certificate_number", "Q440012345"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (police, police_csrf) = sign_in(&app, "wang").await;
+    let asked = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/household_registration/request-supplement"),
+            Some(&police),
+            &[
+                ("_csrf", &police_csrf),
+                ("items", "marriage_certificate_number"),
+                ("reason", "records differ"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    let page = send(&app, track(&[("case", &case), ("code", &code)], "10.0.1.1")).await;
+    assert!(
+        page.body.contains("marriage_certificate_number"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("class=\"state-paused\""));
+    let supplied = send(
+        &app,
+        track(
+            &[
+                ("case", &case),
+                ("code", &code),
+                ("action", "supplement"),
+                ("command_id", "applicant-1"),
+                ("item", "marriage_certificate_number"),
+                ("item_value", "J440304-2020-001"),
+            ],
+            "10.0.1.1",
+        ),
+    )
+    .await;
+    assert_eq!(supplied.status, StatusCode::OK, "{}", supplied.body);
+    assert!(
+        !supplied.body.contains("class=\"state-paused\""),
+        "{}",
+        supplied.body
+    );
+    let events = state.store.events(&case).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.metadata.actor, "applicant");
+    assert_eq!(last.metadata.channel, "online");
+
+    // Not ended: no rating form; then withdrawn, rated once.
+    assert!(!supplied.body.contains("name=\"score\""));
+    let withdraw = onething_core::case::CaseCommand {
+        command_id: "withdraw-1".into(),
+        actor: onething_core::case::Actor::Agency {
+            agency: "window".into(),
+            operator: None,
+        },
+        at: state.now(),
+        action: onething_core::case::Action::Withdraw {
+            reason: "the parents moved".into(),
+        },
+    };
+    state.store.execute(&case, withdraw).await.unwrap();
+    let ended = send(&app, track(&[("case", &case), ("code", &code)], "10.0.1.1")).await;
+    assert!(ended.body.contains("name=\"score\""), "{}", ended.body);
+    let no_level = send(
+        &app,
+        track(
+            &[("case", &case), ("code", &code), ("action", "rate")],
+            "10.0.1.1",
+        ),
+    )
+    .await;
+    assert_eq!(no_level.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let rated = send(
+        &app,
+        track(
+            &[
+                ("case", &case),
+                ("code", &code),
+                ("action", "rate"),
+                ("score", "1"),
+                ("comment", "too slow"),
+            ],
+            "10.0.1.1",
+        ),
+    )
+    .await;
+    assert_eq!(rated.status, StatusCode::OK, "{}", rated.body);
+    assert!(!rated.body.contains("name=\"score\""));
+    let again = send(
+        &app,
+        track(
+            &[
+                ("case", &case),
+                ("code", &code),
+                ("action", "rate"),
+                ("score", "5"),
+            ],
+            "10.0.1.1",
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "rated once");
+    let view = onething_core::case::view(
+        &state.store.load(&case).await.unwrap(),
+        None,
+        onething_core::case::Disclosure::Masked,
+    )
+    .unwrap();
+    let rating = view.rating.unwrap();
+    assert_eq!(
+        (rating.score, rating.comment.as_deref()),
+        (1, Some("too slow"))
+    );
+    assert!(
+        rating.follow_up_due.is_some(),
+        "a bad rating opens the follow-up"
+    );
 }

@@ -139,6 +139,16 @@ pub fn material_name(lang: Lang, definition: &Definition, material: &str) -> Str
         .map_or(material.to_string(), |m| lang.pick(&m.name))
 }
 
+/// A deliverable's name in this language, or its id when no step names it.
+pub fn deliverable_name(lang: Lang, definition: &Definition, deliverable: &str) -> String {
+    definition
+        .steps
+        .iter()
+        .flat_map(|s| s.deliverables.iter())
+        .find(|x| x.id == deliverable)
+        .map_or(deliverable.to_string(), |x| lang.pick(&x.name))
+}
+
 pub fn step_title(lang: Lang, definition: &Definition, step: &str) -> String {
     definition
         .step(step)

@@ -53,6 +53,7 @@ fn login_page(
                 input id="password" name="password" type="password" autocomplete="current-password" required;
                 button type="submit" { (lang.t("login.submit")) }
             }
+            p class="track-link" { a href="/track" { (lang.t("track.link")) } }
             form method="post" action="/language" class="language" {
                 input type="hidden" name="lang" value=(lang.other().code());
                 input type="hidden" name="next" value=(format!("/login?next={}", super::url_encode(next)));
@@ -75,17 +76,6 @@ pub async fn form(headers: HeaderMap, Query(query): Query<LoginQuery>) -> Respon
     login_page(lang, &next, "", notice, StatusCode::OK)
 }
 
-fn address(headers: &HeaderMap) -> Option<String> {
-    // Behind the reverse proxy the documentation asks for, the first
-    // forwarded address is the browser's.
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 pub async fn submit(
     State(state): State<AppState>,
     Extension(console): Extension<Arc<Console>>,
@@ -97,7 +87,7 @@ pub async fn submit(
     let login = fields.text("login").unwrap_or_default();
     let password = fields.get("password").unwrap_or_default().to_string();
     let mut keys = vec![format!("login:{login}")];
-    if let Some(address) = address(&headers) {
+    if let Some(address) = session::forwarded_address(&headers) {
         keys.push(format!("address:{address}"));
     }
     if console.throttle.locked(&keys) {

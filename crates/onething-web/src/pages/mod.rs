@@ -8,6 +8,7 @@ pub mod fields;
 pub mod login;
 pub mod notices;
 pub mod task;
+pub mod track;
 pub mod window;
 
 use axum::http::{header, HeaderMap, StatusCode};

@@ -12,7 +12,9 @@ use onething_core::case::{Change, StepState};
 use onething_server::AppState;
 use onething_store::{query_codes, StoredEvent};
 
-use super::case_page::{agency_name, material_name, provision_words, seen, step_title, Seen};
+use super::case_page::{
+    agency_name, deliverable_name, material_name, provision_words, seen, step_title, Seen,
+};
 use super::{local, no_store, PageError};
 use crate::accounts::ConsoleRole;
 use crate::messages::Lang;
@@ -85,7 +87,10 @@ pub async fn show(
             // The applicant's credential: printed by the window that hands
             // the receipt over, not shown to the agencies that read it.
             let query_code = if person.role == ConsoleRole::Clerk {
-                Some(query_codes::code_for(state.store.database(), &case_id, chrono::Utc::now()).await?)
+                Some(
+                    query_codes::code_for(state.store.database(), &case_id, chrono::Utc::now())
+                        .await?,
+                )
             } else {
                 None
             };
@@ -265,12 +270,12 @@ fn completion(lang: Lang, seen: &Seen) -> Result<Markup, PageError> {
         @if v.delivered.is_empty() { p { "—" } }
         ul {
             @for id in &v.delivered {
-                li { (d.steps.iter().flat_map(|s| s.deliverables.iter()).find(|x| &x.id == id).map_or(id.clone(), |x| lang.pick(&x.name))) }
+                li { (deliverable_name(lang, d, id)) }
             }
         }
         @if !v.not_delivered.is_empty() {
             h2 { (lang.t("notice.not_delivered")) }
-            ul { @for id in &v.not_delivered { li { (d.steps.iter().flat_map(|s| s.deliverables.iter()).find(|x| &x.id == id).map_or(id.clone(), |x| lang.pick(&x.name))) } } }
+            ul { @for id in &v.not_delivered { li { (deliverable_name(lang, d, id)) } } }
         }
     };
     Ok(notice_page(
