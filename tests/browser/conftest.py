@@ -5,6 +5,7 @@ line, and headless Chromium from Debian driven by Playwright.
 Run by scripts/browser-tests; screenshots go to target/browser-screenshots.
 """
 
+import datetime
 import os
 import pathlib
 import shutil
@@ -37,6 +38,7 @@ PEOPLE = [
     ("lin", "林班长", "approver", "hotline"),
     # Locked out by the throttling test; no other test signs in as gao.
     ("gao", "高出纳", "officer", "hrss"),
+    ("song", "宋监察", "supervisor", None),
 ]
 
 
@@ -51,7 +53,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, database, work):
+    def __init__(self, database, work, now=None):
         self.database = database
         self.work = work
         self.port = free_port()
@@ -71,8 +73,9 @@ class Server:
             )
         self.log = open(work / "server.log", "w")
         self.process = subprocess.Popen(
-            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", database,
-             "serve", "--config", str(config)],
+            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", database]
+            + (["--now", now] if now else [])
+            + ["serve", "--config", str(config)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         for _ in range(200):
@@ -110,6 +113,18 @@ def server(work):
     folder = work / "sqlite"
     folder.mkdir()
     running = Server(f"sqlite://{folder}/console.db", folder)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def late_server(work):
+    """A server whose commands are dated ten days ago (`--now`): the steps
+    of the cases it opens are overdue by the clock of the deadline check."""
+    folder = work / "late"
+    folder.mkdir()
+    ten_days_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=10))
+    running = Server(f"sqlite://{folder}/console.db", folder, now=ten_days_ago.isoformat(timespec="seconds"))
     yield running
     running.stop()
 

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import pathlib
 import re
 import unicodedata
 
@@ -14,13 +15,13 @@ MOTHER = "11010519491231002X"
 HEAD = "440304198503151231"
 
 
-def open_newborn(server, page, name="王小明", marriage_certificate="commitment"):
+def open_newborn(server, page, name="王小明", marriage_certificate="commitment", born_days_ago=2):
     """The clerk takes a newborn application; returns the case number.
     The marriage certificate is replaced by a commitment, or promised
     (容缺受理) to follow in three days."""
     page.goto(server.url + "/window")
     page.click("a[href='/window/newborn/apply']")
-    birth = (datetime.date.today() - datetime.timedelta(days=2)).isoformat()
+    birth = (datetime.date.today() - datetime.timedelta(days=born_days_ago)).isoformat()
     page.fill("[name='form.baby_name']", name)
     page.select_option("[name='form.baby_sex']", "male")
     page.fill("[name='form.birth_date']", birth)
@@ -514,3 +515,25 @@ def test_an_applicant_follows_the_case_on_a_phone_without_javascript_supplies_an
     look_up(scripted, server, case, code)
     assert serious(scripted) == []
     assert scripted.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_supervisor_sees_a_red_card_appear_live_and_exports_the_cards(browser, late_server):
+    supervisor = sign_in(browser, late_server, "song")
+    assert supervisor.url.endswith("/supervision")
+    clerk = sign_in(browser, late_server, "zhang")
+    case = open_newborn(late_server, clerk, name="郑小红", born_days_ago=12)
+    # Opened ten days ago by the server's --now: the next deadline check
+    # (every second) finds the hospital's step overdue, and the page, not
+    # reloaded, shows the card.
+    card = supervisor.locator(f"tr.mark-overdue[data-case='{case}'][data-step='birth_certificate']")
+    card.wait_for(timeout=20000)
+    assert "红牌" in card.inner_text() and "助产医疗机构" in card.inner_text()
+    assert supervisor.locator("tr[data-agency='hospital']").count() == 1
+    assert supervisor.locator("svg.chart").count() == 1
+    shot(supervisor, "supervision")
+    assert serious(supervisor) == []
+    with supervisor.expect_download() as download:
+        supervisor.click("a[href='/supervision.csv']")
+    rows = pathlib.Path(download.value.path()).read_text().splitlines()
+    assert rows[0] == "card,agency,case,workflow,step,due,state"
+    assert any(row.startswith(f"red,hospital,{case},newborn,birth_certificate,") for row in rows)

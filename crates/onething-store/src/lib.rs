@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod multi_host;
 pub mod query_codes;
 pub mod search;
+pub mod supervision;
 pub mod time;
 pub mod views;
 pub mod webhooks;

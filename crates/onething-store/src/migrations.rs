@@ -346,7 +346,21 @@ CREATE TABLE documents (
         sqlite: QUERY_CODES,
         postgres: QUERY_CODES,
     },
+    Migration {
+        version: 12,
+        name: "indexes for supervision and the newest cases",
+        // The supervision page lists the warned and overdue tasks of every
+        // agency (a few among all open ones); the console's case list shows
+        // the newest cases first, a page at a time.
+        sqlite: LATE_TASKS,
+        postgres: LATE_TASKS,
+    },
 ];
+
+const LATE_TASKS: &str = "
+CREATE INDEX agency_tasks_late ON agency_tasks (overdue, due) WHERE warned <> 0 OR overdue <> 0;
+CREATE INDEX case_summaries_by_opening ON case_summaries (opened_at, case_id);
+";
 
 const QUERY_CODES: &str = "
 CREATE TABLE query_codes (

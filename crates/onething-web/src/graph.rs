@@ -58,7 +58,7 @@ fn depths(definition: &Definition) -> BTreeMap<String, usize> {
     depth
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

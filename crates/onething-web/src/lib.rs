@@ -77,6 +77,8 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
         )
         .route("/track", get(pages::track::form).post(pages::track::submit))
         .route("/desk", get(pages::desk::inbox))
+        .route("/supervision", get(pages::supervision::show))
+        .route("/supervision.csv", get(pages::supervision::csv))
         .route("/cases", get(pages::case_page::list))
         .route("/cases/{case}", get(pages::case_page::show))
         .route("/cases/{case}/steps/{step}", get(pages::task::show))

@@ -27,6 +27,7 @@ const PEOPLE: &[(&str, &str, &str, Option<&str>)] = &[
     ("li", "Li", "officer", Some("hospital")),
     ("chen", "Chen", "officer", Some("cdc")),
     ("he", "He", "officer", Some("tobacco")),
+    ("song", "Song", "supervisor", None),
 ];
 
 fn password(login: &str) -> String {
@@ -1071,4 +1072,65 @@ async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
         rating.follow_up_due.is_some(),
         "a bad rating opens the follow-up"
     );
+}
+
+#[tokio::test]
+async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_may_not() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let late = case_of(&open_case(&app, &clerk, &csrf, "late-1").await);
+    let on_time = case_of(&open_case(&app, &clerk, &csrf, "late-2").await);
+    let (supervisor, _) = sign_in(&app, "song").await;
+    let before = send(&app, get("/supervision", Some(&supervisor))).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    assert!(!before.body.contains(&late));
+    // Ten days on, the deadline check finds the first case's steps overdue.
+    let check = onething_core::case::CaseCommand {
+        command_id: "check-late-1".into(),
+        actor: onething_core::case::Actor::System,
+        at: state.now() + chrono::Duration::days(10),
+        action: onething_core::case::Action::CheckDeadlines,
+    };
+    state.store.execute(&late, check).await.unwrap();
+    let after = send(&app, get("/supervision", Some(&supervisor))).await;
+    assert!(after.body.contains(&format!(
+        "<tr class=\"mark-overdue\" data-case=\"{late}\" data-step=\"birth_certificate\">"
+    )), "{}", after.body);
+    assert!(!after.body.contains(&format!("data-case=\"{on_time}\"")));
+    assert!(after.body.contains("data-agency=\"hospital\""));
+    assert!(after.body.contains("<svg class=\"chart\""));
+    // The other case: past the police step's warning point, not its limit —
+    // a yellow card for the police.
+    let (hospital, hospital_csrf) = sign_in(&app, "li").await;
+    let done = send(&app, post(
+        &format!("/cases/{on_time}/steps/birth_certificate/complete"),
+        Some(&hospital),
+        &[("_csrf", &hospital_csrf), ("outputs.certificate_number", "Q440012345")],
+    )).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let police_step = onething_core::case::view(
+        &state.store.load(&on_time).await.unwrap(), None, onething_core::case::Disclosure::Masked,
+    ).unwrap().steps.into_iter().find(|s| s.id == "household_registration").unwrap();
+    let warn_at = police_step.warn_at.expect("the police step has a warning point");
+    let check = onething_core::case::CaseCommand {
+        command_id: "check-late-2".into(),
+        actor: onething_core::case::Actor::System,
+        at: warn_at + chrono::Duration::minutes(1),
+        action: onething_core::case::Action::CheckDeadlines,
+    };
+    state.store.execute(&on_time, check).await.unwrap();
+    let yellow = send(&app, get("/supervision", Some(&supervisor))).await;
+    assert!(yellow.body.contains(&format!(
+        "<tr class=\"mark-warned\" data-case=\"{on_time}\" data-step=\"household_registration\">"
+    )), "{}", yellow.body);
+    let csv = send(&app, get("/supervision.csv", Some(&supervisor))).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with("card,agency,case,workflow,step,due,state\n"), "{}", csv.body);
+    assert!(csv.body.contains(&format!("red,hospital,{late},newborn,birth_certificate,")), "{}", csv.body);
+    assert!(csv.body.contains(&format!("yellow,police,{on_time},newborn,household_registration,")), "{}", csv.body);
+    for path in ["/supervision", "/supervision.csv"] {
+        for cookie in [&clerk, &hospital] {
+            assert_eq!(send(&app, get(path, Some(cookie))).await.status, StatusCode::FORBIDDEN, "{path}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod documents;
 pub mod fields;
 pub mod login;
 pub mod notices;
+pub mod supervision;
 pub mod task;
 pub mod track;
 pub mod window;
@@ -205,7 +206,8 @@ pub async fn home(person: Person) -> Redirect {
     Redirect::to(match person.role {
         ConsoleRole::Clerk => "/window",
         ConsoleRole::Officer | ConsoleRole::Approver => "/desk",
-        ConsoleRole::Supervisor | ConsoleRole::Admin => "/cases",
+        ConsoleRole::Supervisor => "/supervision",
+        ConsoleRole::Admin => "/cases",
     })
 }
 
@@ -314,7 +316,9 @@ pub fn page(person: &Person, title: &str, content: Markup) -> Markup {
         ConsoleRole::Officer | ConsoleRole::Approver => {
             &[("/desk", "nav.desk"), ("/cases", "nav.cases")]
         }
-        ConsoleRole::Supervisor | ConsoleRole::Admin => &[("/cases", "nav.cases")],
+        ConsoleRole::Supervisor | ConsoleRole::Admin => {
+            &[("/supervision", "nav.supervision"), ("/cases", "nav.cases")]
+        }
     };
     shell(
         lang,
