@@ -330,7 +330,7 @@ pub fn page(person: &Person, title: &str, content: Markup) -> Markup {
                     @for (href, key) in places { a href=(href) { (lang.t(key)) } }
                 }
                 div class="who" {
-                    span { (person.user.name) " · " (person.agency().unwrap_or_default()) " · " (lang.t(&format!("role.{}", person.role.name()))) }
+                    span { (person.user.name) @if let Some(agency) = person.agency() { " · " (agency) } " · " (lang.t(&format!("role.{}", person.role.name()))) }
                     form method="post" action="/language" {
                         (csrf_field(person))
                         input type="hidden" name="lang" value=(lang.other().code());
