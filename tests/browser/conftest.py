@@ -39,6 +39,7 @@ PEOPLE = [
     # Locked out by the throttling test; no other test signs in as gao.
     ("gao", "高出纳", "officer", "hrss"),
     ("song", "宋监察", "supervisor", None),
+    ("xu", "徐街道", "officer", "subdistrict"),
 ]
 
 

@@ -537,3 +537,93 @@ def test_a_supervisor_sees_a_red_card_appear_live_and_exports_the_cards(browser,
     rows = pathlib.Path(download.value.path()).read_text().splitlines()
     assert rows[0] == "card,agency,case,workflow,step,due,state"
     assert any(row.startswith(f"red,hospital,{case},newborn,birth_certificate,") for row in rows)
+
+
+def work_order_taken(hotline, server, content):
+    """The hotline takes a call about a market matter; returns the case."""
+    hotline.goto(server.url + "/window/hotline-12345/apply")
+    hotline.select_option("[name='form.channel']", "phone")
+    hotline.fill("[name='form.caller_phone']", "13300133001")
+    hotline.fill("[name='form.content']", content)
+    hotline.fill("[name='form.location']", "某区花园路5号")
+    hotline.click("form.application button[type=submit]")
+    hotline.wait_for_url(re.compile(r"/notices/receipt$"))
+    case = hotline.url.split("/cases/")[1].split("/")[0]
+    hotline.goto(f"{server.url}/cases/{case}/steps/intake")
+    hotline.select_option("[name='outputs.kind']", "complaint")
+    hotline.select_option("[name='outputs.category']", "market")
+    hotline.select_option("[name='outputs.urgent']", "false")
+    hotline.select_option("[name='outputs.direct_answer']", "false")
+    hotline.click(f"form[action='/cases/{case}/steps/intake/complete'] button")
+    hotline.wait_for_url(f"{server.url}/cases/{case}")
+    return case
+
+
+def act(page, server, case, step, action):
+    page.click(f"form[action='/cases/{case}/steps/{step}/{action}'] button")
+    page.wait_for_url(re.compile(rf"{re.escape(server.url)}/cases/{case}(/notices/\w+)?$"))
+
+
+def give_back(page, server, case, step, to, reason):
+    page.goto(f"{server.url}/cases/{case}/steps/{step}")
+    page.select_option("#return-to", to)
+    page.fill("#return-reason", reason)
+    act(page, server, case, step, "return")
+
+
+def test_a_12345_work_order_runs_its_closed_loop_through_the_pages(browser, server):
+    hotline = sign_in(browser, server, "lin")
+    case = work_order_taken(hotline, server, "商铺占道经营，多次反映未解决")
+    # Dispatched to the sub-district office, which rejects it: not its function.
+    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
+    hotline.select_option("[name='outputs.category']", "other")
+    act(hotline, server, case, "dispatch", "complete")
+    subdistrict = sign_in(browser, server, "xu")
+    assert subdistrict.locator(f"tr[data-case='{case}'][data-step='sign_subdistrict']").count() == 1
+    give_back(subdistrict, server, case, "sign_subdistrict", "dispatch", "占道经营属市场监管职责，非本单位职能")
+    # Re-dispatched to market regulation, which signs for it.
+    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
+    hotline.select_option("[name='outputs.category']", "market")
+    hotline.fill("[name='outputs.instructions']", "退单审核：同意，改派市场监管")
+    act(hotline, server, case, "dispatch", "complete")
+    market = sign_in(browser, server, "ma")
+    market.goto(f"{server.url}/cases/{case}/steps/sign_market_regulation")
+    act(market, server, case, "sign_market_regulation", "complete")
+    # Handling: an extension granted by the hotline, then the reply.
+    market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    market.fill("#extend-length", "3 working days")
+    market.fill("#extend-reason", "需现场核查")
+    act(market, server, case, "handle_market_regulation", "extend")
+    hotline.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    hotline.fill("#decision-reason", "同意延期")
+    hotline.click("button[name='approve'][value='true']")
+    hotline.wait_for_url(re.compile(rf"{re.escape(server.url)}/cases/{case}(/notices/\w+)?$"))
+
+    def reply(text, resolved):
+        market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+        market.fill("[name='outputs.reply']", text)
+        market.select_option("[name='outputs.resolved']", resolved)
+        act(market, server, case, "handle_market_regulation", "complete")
+        hotline.goto(f"{server.url}/cases/{case}/steps/review")
+        act(hotline, server, case, "review", "complete")
+
+    reply("已责令商户整改", "false")
+    # The call-back: the caller is not satisfied, the order goes back for redo.
+    give_back(hotline, server, case, "callback", "handle_market_regulation", "回访不满意：商铺仍占道")
+    reply("已立案查处，商铺已退回店内经营", "true")
+    hotline.goto(f"{server.url}/cases/{case}/steps/callback")
+    hotline.select_option("[name='outputs.satisfied']", "true")
+    act(hotline, server, case, "callback", "complete")
+    hotline.goto(f"{server.url}/cases/{case}/steps/archive")
+    act(hotline, server, case, "archive", "complete")
+    hotline.goto(f"{server.url}/cases/{case}")
+    assert "已办结" in hotline.inner_text("dl.facts")
+    timeline = ""
+    for number in range(1, 4):
+        hotline.goto(f"{server.url}/cases/{case}?page={number}&order=oldest")
+        timeline += hotline.inner_text("#timeline")
+    for who in ["subdistrict/徐街道", "market_regulation/马科长", "hotline/林班长"]:
+        assert who in timeline, who
+    assert "非本单位职能" in timeline and "回访不满意" in timeline
+    assert hotline.locator("g[data-step='sign_subdistrict']").count() == 1
+    shot(hotline, "hotline-closed")
