@@ -5,7 +5,6 @@ line, and headless Chromium from Debian driven by Playwright.
 Run by scripts/browser-tests; screenshots go to target/browser-screenshots.
 """
 
-import datetime
 import os
 import pathlib
 import shutil
@@ -54,7 +53,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, database, work, now=None):
+    def __init__(self, database, work):
         self.database = database
         self.work = work
         self.port = free_port()
@@ -74,9 +73,8 @@ class Server:
             )
         self.log = open(work / "server.log", "w")
         self.process = subprocess.Popen(
-            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", database]
-            + (["--now", now] if now else [])
-            + ["serve", "--config", str(config)],
+            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", database,
+             "serve", "--config", str(config)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         for _ in range(200):
@@ -114,18 +112,6 @@ def server(work):
     folder = work / "sqlite"
     folder.mkdir()
     running = Server(f"sqlite://{folder}/console.db", folder)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="session")
-def late_server(work):
-    """A server whose commands are dated ten days ago (`--now`): the steps
-    of the cases it opens are overdue by the clock of the deadline check."""
-    folder = work / "late"
-    folder.mkdir()
-    ten_days_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=10))
-    running = Server(f"sqlite://{folder}/console.db", folder, now=ten_days_ago.isoformat(timespec="seconds"))
     yield running
     running.stop()
 

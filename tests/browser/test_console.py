@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import json
 import pathlib
 import re
 import unicodedata
@@ -9,7 +10,7 @@ import unicodedata
 import pytest
 from pypdf import PdfReader
 
-from conftest import shot, sign_in
+from conftest import ROOT, shot, sign_in
 
 MOTHER = "11010519491231002X"
 HEAD = "440304198503151231"
@@ -517,14 +518,18 @@ def test_an_applicant_follows_the_case_on_a_phone_without_javascript_supplies_an
     assert scripted.evaluate("document.documentElement.scrollWidth") <= 390
 
 
-def test_a_supervisor_sees_a_red_card_appear_live_and_exports_the_cards(browser, late_server):
-    supervisor = sign_in(browser, late_server, "song")
+def test_a_supervisor_sees_a_red_card_appear_live_issues_a_notice_and_the_agency_answers(browser, server):
+    supervisor = sign_in(browser, server, "song")
     assert supervisor.url.endswith("/supervision")
-    clerk = sign_in(browser, late_server, "zhang")
-    case = open_newborn(late_server, clerk, name="郑小红", born_days_ago=12)
-    # Opened ten days ago by the server's --now: the next deadline check
-    # (every second) finds the hospital's step overdue, and the page, not
-    # reloaded, shows the card.
+    # A case taken ten days ago (the command line, dated by --now): the
+    # server's next deadline check (every second) finds the hospital's step
+    # overdue, and the page, not reloaded, shows the card.
+    ten_days_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=10)
+    form = json.loads((ROOT / "tests" / "data" / "forms" / "newborn.json").read_text())
+    form["baby_name"] = "郑小红"
+    form["birth_date"] = (ten_days_ago - datetime.timedelta(days=2)).date().isoformat()
+    case = server.cli(["--now", ten_days_ago.isoformat(timespec="seconds"), "case", "open", "newborn",
+                       "--form", json.dumps(form, ensure_ascii=False), "--as", "window/张窗口"]).strip().split()[-1]
     card = supervisor.locator(f"tr.mark-overdue[data-case='{case}'][data-step='birth_certificate']")
     card.wait_for(timeout=20000)
     assert "红牌" in card.inner_text() and "助产医疗机构" in card.inner_text()
@@ -538,6 +543,19 @@ def test_a_supervisor_sees_a_red_card_appear_live_and_exports_the_cards(browser,
     assert rows[0] == "card,agency,case,workflow,step,due,state"
     assert any(row.startswith(f"red,hospital,{case},newborn,birth_certificate,") for row in rows)
 
+    # 督办通知 on the card; the hospital answers it on its task page.
+    card.locator("input[name='notice']").fill("出生医学证明签发已超期，请立即办理并反馈原因")
+    card.locator("button[type=submit]").click()
+    supervisor.wait_for_url(f"{server.url}/cases/{case}")
+    hospital = sign_in(browser, server, "li")
+    hospital.goto(f"{server.url}/cases/{case}/steps/birth_certificate")
+    assert "请立即办理并反馈原因" in hospital.inner_text("section.supervision")
+    hospital.fill("#supervision-answer", "系统故障已修复，今日签发")
+    hospital.click(f"form[action='/cases/{case}/steps/birth_certificate/answer-supervision'] button")
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+    timeline = hospital.inner_text("#timeline")
+    assert "supervision/宋监察" in timeline and "督办通知" in timeline
+    assert "hospital/李医生" in timeline and "督办反馈" in timeline and "今日签发" in timeline
 
 def work_order_taken(hotline, server, content):
     """The hotline takes a call about a market matter; returns the case."""

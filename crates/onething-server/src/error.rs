@@ -122,7 +122,10 @@ impl ApiError {
             | E::ExtensionTooLate { .. }
             | E::NoExtensionRequested { .. }
             | E::SpecialProceduresNotAllowed { .. }
-            | E::NotSuspended { .. } => (StatusCode::CONFLICT, "conflict"),
+            | E::NotSuspended { .. }
+            | E::NotLate { .. }
+            | E::SupervisionPending { .. }
+            | E::NoSupervisionNotice { .. } => (StatusCode::CONFLICT, "conflict"),
             E::Calendar(_) | E::Expression { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }

@@ -46,6 +46,10 @@ pub async fn cards_by_agency(database: &Database) -> Result<Vec<AgencyCards>, St
     });
     Ok(rows
         .into_iter()
-        .map(|(agency, yellow, red)| AgencyCards { agency, yellow, red })
+        .map(|(agency, yellow, red)| AgencyCards {
+            agency,
+            yellow,
+            red,
+        })
         .collect())
 }

@@ -83,6 +83,10 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
         .route("/cases/{case}", get(pages::case_page::show))
         .route("/cases/{case}/steps/{step}", get(pages::task::show))
         .route(
+            "/cases/{case}/steps/{step}/supervise",
+            post(pages::supervision::issue),
+        )
+        .route(
             "/cases/{case}/steps/{step}/{action}",
             post(pages::task::act),
         )

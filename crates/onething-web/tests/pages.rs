@@ -35,6 +35,16 @@ fn password(login: &str) -> String {
 }
 
 async fn app() -> (Router, AppState) {
+    app_with(Some(
+        chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ))
+    .await
+}
+
+/// The console with commands at `fixed_now`, or on the clock when `None`.
+async fn app_with(fixed_now: Option<chrono::DateTime<chrono::Utc>>) -> (Router, AppState) {
     let catalog = Catalog::load(&workflows()).unwrap();
     let store = onething_store::open_case_store("sqlite::memory:", &catalog)
         .await
@@ -48,11 +58,7 @@ async fn app() -> (Router, AppState) {
         node: "test".into(),
         retry_after_seconds: 1,
         trusted_checkpoint_key: None,
-        fixed_now: Some(
-            chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+08:00")
-                .unwrap()
-                .with_timezone(&chrono::Utc),
-        ),
+        fixed_now,
     };
     let agencies: Vec<String> = catalog.registry.agencies.keys().cloned().collect();
     for (login, name, role, agency) in PEOPLE {
@@ -1076,11 +1082,13 @@ async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
 
 #[tokio::test]
 async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_may_not() {
-    let (app, state) = app().await;
+    // On the clock: the console's commands are taken after the deadline
+    // checks this test dates ahead.
+    let (app, state) = app_with(None).await;
     let (clerk, csrf) = sign_in(&app, "zhang").await;
     let late = case_of(&open_case(&app, &clerk, &csrf, "late-1").await);
     let on_time = case_of(&open_case(&app, &clerk, &csrf, "late-2").await);
-    let (supervisor, _) = sign_in(&app, "song").await;
+    let (supervisor, supervisor_csrf) = sign_in(&app, "song").await;
     let before = send(&app, get("/supervision", Some(&supervisor))).await;
     assert_eq!(before.status, StatusCode::OK, "{}", before.body);
     assert!(!before.body.contains(&late));
@@ -1093,25 +1101,45 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
     };
     state.store.execute(&late, check).await.unwrap();
     let after = send(&app, get("/supervision", Some(&supervisor))).await;
-    assert!(after.body.contains(&format!(
-        "<tr class=\"mark-overdue\" data-case=\"{late}\" data-step=\"birth_certificate\">"
-    )), "{}", after.body);
+    assert!(
+        after.body.contains(&format!(
+            "<tr class=\"mark-overdue\" data-case=\"{late}\" data-step=\"birth_certificate\">"
+        )),
+        "{}",
+        after.body
+    );
     assert!(!after.body.contains(&format!("data-case=\"{on_time}\"")));
     assert!(after.body.contains("data-agency=\"hospital\""));
     assert!(after.body.contains("<svg class=\"chart\""));
     // The other case: past the police step's warning point, not its limit —
     // a yellow card for the police.
     let (hospital, hospital_csrf) = sign_in(&app, "li").await;
-    let done = send(&app, post(
-        &format!("/cases/{on_time}/steps/birth_certificate/complete"),
-        Some(&hospital),
-        &[("_csrf", &hospital_csrf), ("outputs.certificate_number", "Q440012345")],
-    )).await;
+    let done = send(
+        &app,
+        post(
+            &format!("/cases/{on_time}/steps/birth_certificate/complete"),
+            Some(&hospital),
+            &[
+                ("_csrf", &hospital_csrf),
+                ("outputs.certificate_number", "Q440012345"),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let police_step = onething_core::case::view(
-        &state.store.load(&on_time).await.unwrap(), None, onething_core::case::Disclosure::Masked,
-    ).unwrap().steps.into_iter().find(|s| s.id == "household_registration").unwrap();
-    let warn_at = police_step.warn_at.expect("the police step has a warning point");
+        &state.store.load(&on_time).await.unwrap(),
+        None,
+        onething_core::case::Disclosure::Masked,
+    )
+    .unwrap()
+    .steps
+    .into_iter()
+    .find(|s| s.id == "household_registration")
+    .unwrap();
+    let warn_at = police_step
+        .warn_at
+        .expect("the police step has a warning point");
     let check = onething_core::case::CaseCommand {
         command_id: "check-late-2".into(),
         actor: onething_core::case::Actor::System,
@@ -1120,17 +1148,121 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
     };
     state.store.execute(&on_time, check).await.unwrap();
     let yellow = send(&app, get("/supervision", Some(&supervisor))).await;
-    assert!(yellow.body.contains(&format!(
+    assert!(
+        yellow.body.contains(&format!(
         "<tr class=\"mark-warned\" data-case=\"{on_time}\" data-step=\"household_registration\">"
-    )), "{}", yellow.body);
+    )),
+        "{}",
+        yellow.body
+    );
     let csv = send(&app, get("/supervision.csv", Some(&supervisor))).await;
     assert_eq!(csv.status, StatusCode::OK);
-    assert!(csv.body.starts_with("card,agency,case,workflow,step,due,state\n"), "{}", csv.body);
-    assert!(csv.body.contains(&format!("red,hospital,{late},newborn,birth_certificate,")), "{}", csv.body);
-    assert!(csv.body.contains(&format!("yellow,police,{on_time},newborn,household_registration,")), "{}", csv.body);
+    assert!(
+        csv.body
+            .starts_with("card,agency,case,workflow,step,due,state\n"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body
+            .contains(&format!("red,hospital,{late},newborn,birth_certificate,")),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.contains(&format!(
+            "yellow,police,{on_time},newborn,household_registration,"
+        )),
+        "{}",
+        csv.body
+    );
+    // A supervision notice on the red card; the hospital answers it.
+    let issued = send(
+        &app,
+        post(
+            &format!("/cases/{late}/steps/birth_certificate/supervise"),
+            Some(&supervisor),
+            &[
+                ("_csrf", &supervisor_csrf),
+                ("notice", "Act now and say why it is late"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.body);
+    let again = send(
+        &app,
+        post(
+            &format!("/cases/{late}/steps/birth_certificate/supervise"),
+            Some(&supervisor),
+            &[("_csrf", &supervisor_csrf), ("notice", "Again")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one notice waits at a time"
+    );
+    let forged = send(
+        &app,
+        post(
+            &format!("/cases/{late}/steps/birth_certificate/supervise"),
+            Some(&hospital),
+            &[("_csrf", &hospital_csrf), ("notice", "Self-supervision")],
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let task = send(
+        &app,
+        get(
+            &format!("/cases/{late}/steps/birth_certificate"),
+            Some(&hospital),
+        ),
+    )
+    .await;
+    assert!(
+        task.body.contains("Act now and say why it is late"),
+        "{}",
+        task.body
+    );
+    assert!(task
+        .body
+        .contains("/steps/birth_certificate/answer-supervision"));
+    let answered = send(
+        &app,
+        post(
+            &format!("/cases/{late}/steps/birth_certificate/answer-supervision"),
+            Some(&hospital),
+            &[
+                ("_csrf", &hospital_csrf),
+                ("answer", "Staff added; done today"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.body);
+    let events = state.store.events(&late).await.unwrap();
+    let actors: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.event.change.name(), e.metadata.actor.as_str()))
+        .filter(|(kind, _)| kind.starts_with("supervision"))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("supervision_notice_issued", "supervision/Song"),
+            ("supervision_answered", "hospital/Li")
+        ]
+    );
     for path in ["/supervision", "/supervision.csv"] {
         for cookie in [&clerk, &hospital] {
-            assert_eq!(send(&app, get(path, Some(cookie))).await.status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(
+                send(&app, get(path, Some(cookie))).await.status,
+                StatusCode::FORBIDDEN,
+                "{path}"
+            );
         }
     }
 }

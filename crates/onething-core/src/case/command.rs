@@ -8,6 +8,9 @@ use serde_json::Value;
 /// The registry id of the comprehensive window (综合窗口), which may open
 /// a case of any bundle and act for the applicant.
 pub const WINDOW_AGENCY: &str = "window";
+/// The electronic supervision office (电子监察): it reads every case and
+/// issues supervision notices (督办通知) on late steps, nothing else.
+pub const SUPERVISION_AGENCY: &str = "supervision";
 
 /// Who acts: an agency (optionally a named operator of it), the applicant,
 /// or the engine itself (deadline checks).
@@ -196,6 +199,17 @@ pub enum Action {
     AttachDocument {
         document: super::event::DocumentRecord,
     },
+    /// Electronic supervision tells the agency of a late step to act and to
+    /// answer (督办通知).
+    Supervise {
+        step: String,
+        notice: String,
+    },
+    /// The step's agency answers the supervision notice on it.
+    AnswerSupervision {
+        step: String,
+        answer: String,
+    },
     CheckDeadlines,
     /// Counts every running step's deadline again on the current calendar
     /// (the scheduler, after a calendar changed): `reason` says what changed.
@@ -208,6 +222,8 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Open { .. } => "open",
+            Action::Supervise { .. } => "supervise",
+            Action::AnswerSupervision { .. } => "answer_supervision",
             Action::Complete { .. } => "complete",
             Action::Return { .. } => "return",
             Action::Refuse { .. } => "refuse",

@@ -132,6 +132,12 @@ pub enum CaseError {
     CaseNotEnded,
     #[error("the case was already rated")]
     AlreadyRated,
+    #[error("step `{step}` is not late (neither warned nor overdue): supervision notices are for late steps")]
+    NotLate { step: String },
+    #[error("step `{step}` already has a supervision notice waiting for its answer")]
+    SupervisionPending { step: String },
+    #[error("step `{step}` has no supervision notice waiting for an answer")]
+    NoSupervisionNotice { step: String },
     /// Everything wrong with a document to attach, at once.
     #[error("the document has {} problem(s): {}", problems.len(), join(problems))]
     InvalidDocument { problems: Vec<ValueProblem> },

@@ -282,6 +282,19 @@ pub enum Change {
     DocumentAttached {
         document: DocumentRecord,
     },
+    /// A supervision notice (督办通知) on a late step: its agency must answer
+    /// by `answer_by`.
+    SupervisionNoticeIssued {
+        step: String,
+        notice: String,
+        answer_by: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
+    },
+    SupervisionAnswered {
+        step: String,
+        answer: String,
+    },
     FollowUpOpened {
         due: DateTime<Utc>,
         /// The provisional calendar years (no official holiday table yet)
@@ -330,6 +343,8 @@ impl Change {
             Change::CaseRated { .. } => "case_rated",
             Change::DocumentAttached { .. } => "document_attached",
             Change::FollowUpOpened { .. } => "follow_up_opened",
+            Change::SupervisionNoticeIssued { .. } => "supervision_notice_issued",
+            Change::SupervisionAnswered { .. } => "supervision_answered",
             Change::PromiseRevised { .. } => "promise_revised",
         }
     }

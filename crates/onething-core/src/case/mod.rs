@@ -8,8 +8,10 @@ mod error;
 mod event;
 mod library;
 mod narration;
+mod rating;
 mod state;
 mod statistics;
+mod supervision;
 mod view;
 
 pub use clock::{deadline, Deadline};
@@ -21,6 +23,7 @@ pub use library::{in_force_on, period, Library};
 pub use narration::{describe, local_time};
 pub use state::*;
 pub use statistics::{statistics, Statistics};
+pub use supervision::SupervisionRecord;
 pub use view::*;
 
 use std::sync::Arc;

@@ -488,6 +488,33 @@ pub fn describe(
                 ),
             )
         }
+        Change::SupervisionNoticeIssued {
+            step,
+            notice,
+            answer_by,
+            provisional_years,
+        } => {
+            let title = title(step);
+            let by = local_time(*answer_by, calendar, "%Y-%m-%d %H:%M");
+            let note = provisional_note(provisional_years);
+            both(
+                format!(
+                    "督办通知：{}——{notice}，限 {by}{} 前反馈",
+                    title.zh, note.zh
+                ),
+                format!(
+                    "Supervision notice on {}: {notice}; answer due {by}{}",
+                    title.en, note.en
+                ),
+            )
+        }
+        Change::SupervisionAnswered { step, answer } => {
+            let title = title(step);
+            both(
+                format!("督办反馈：{}——{answer}", title.zh),
+                format!("Answer to the supervision notice on {}: {answer}", title.en),
+            )
+        }
         Change::FollowUpOpened {
             due,
             provisional_years,

@@ -280,12 +280,7 @@ pub struct AppliedCommand {
     pub last_sequence: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rating {
-    pub score: u8,
-    pub comment: Option<String>,
-    pub follow_up_due: Option<DateTime<Utc>>,
-}
+pub use super::rating::Rating;
 
 /// An opened case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,6 +321,8 @@ pub struct CaseFile {
     /// Scanned documents attached, in order.
     #[serde(default)]
     pub documents: Vec<super::event::DocumentRecord>,
+    #[serde(default)]
+    pub supervision: Vec<super::supervision::SupervisionRecord>,
 }
 
 impl CaseFile {
@@ -434,6 +431,7 @@ impl Case {
                 promised_by,
                 promise_provisional_years,
                 documents: Vec::new(),
+                supervision: Vec::new(),
             }));
             return;
         }
@@ -688,6 +686,10 @@ impl Case {
                 if let Some(rating) = &mut file.rating {
                     rating.follow_up_due = Some(due);
                 }
+            }
+            supervision @ (Change::SupervisionNoticeIssued { .. }
+            | Change::SupervisionAnswered { .. }) => {
+                super::supervision::apply(&mut file.supervision, supervision, at)
             }
         }
     }

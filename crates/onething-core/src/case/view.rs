@@ -89,6 +89,9 @@ pub struct CaseView {
     /// Scanned documents attached, by their SHA-256.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<super::event::DocumentRecord>,
+    /// Supervision notices (督办通知) on late steps, and their answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supervision: Vec<super::supervision::SupervisionRecord>,
 }
 
 impl CaseView {
@@ -300,6 +303,7 @@ pub fn view_file(
         promised_by: file.promised_by,
         promise_provisional_years: file.promise_provisional_years.clone(),
         documents: file.documents.clone(),
+        supervision: file.supervision.clone(),
     }
 }
 

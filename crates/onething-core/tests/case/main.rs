@@ -15,6 +15,7 @@ mod opening;
 mod payments;
 mod special_procedures;
 mod steps;
+mod supervision;
 mod supplements;
 mod time_order;
 mod values;

@@ -229,6 +229,18 @@ pub fn one_line(event: &CaseEvent) -> String {
         Change::FollowUpOpened { due, .. } => {
             format!("follow_up_opened due {}", due.to_rfc3339())
         }
+        Change::SupervisionNoticeIssued {
+            step,
+            notice,
+            answer_by,
+            ..
+        } => format!(
+            "supervision_notice_issued {step} {notice:?} answer by {}",
+            answer_by.to_rfc3339()
+        ),
+        Change::SupervisionAnswered { step, answer } => {
+            format!("supervision_answered {step} {answer:?}")
+        }
         Change::PromiseRevised { promised_by, .. } => format!(
             "promise_revised {}",
             promised_by.map(|d| d.to_rfc3339()).unwrap_or_default()

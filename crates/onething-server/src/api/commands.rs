@@ -35,6 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decide_extension))
         .routes(routes!(suspend_step))
         .routes(routes!(resume_step))
+        .routes(routes!(answer_supervision))
         .routes(routes!(supplement))
         .routes(routes!(pay))
         .routes(routes!(withdraw))
@@ -102,6 +103,13 @@ pub struct ReturnRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub reason: String,
+}
+
+/// The agency's answer to a supervision notice: what it did, and when the step ends.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionAnswerRequest {
+    pub answer: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -600,6 +608,16 @@ step_command!(
     ResumeRequest,
     "The special procedure is over: the clock runs again and the due time moves on.",
     |step, _body| Action::Resume { step }
+);
+step_command!(
+    answer_supervision,
+    "/api/v1/cases/{case}/steps/{step}/supervision-answer",
+    SupervisionAnswerRequest,
+    "Answer the supervision notice (督办通知) on the step (only the owning agency).",
+    |step, body| Action::AnswerSupervision {
+        step,
+        answer: body.answer
+    }
 );
 case_command!(
     supplement,

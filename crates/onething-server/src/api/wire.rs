@@ -56,6 +56,21 @@ pub struct CaseResource {
     /// Scanned documents attached (their content is stored by SHA-256).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<Document>,
+    /// Supervision notices (督办通知) on late steps, and their answers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supervision: Vec<SupervisionNotice>,
+}
+
+/// A supervision notice (督办通知) on a late step, and the agency's answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SupervisionNotice {
+    pub step: String,
+    pub notice: String,
+    pub issued_at: DateTime<Utc>,
+    /// The agency answers by this time.
+    pub answer_by: DateTime<Utc>,
+    pub answer: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 /// A scanned document attached to a case.
@@ -349,6 +364,18 @@ impl From<CaseView> for CaseResource {
                     media_type: d.media_type,
                     sha256: d.sha256,
                     size: d.size,
+                })
+                .collect(),
+            supervision: view
+                .supervision
+                .into_iter()
+                .map(|n| SupervisionNotice {
+                    step: n.step,
+                    notice: n.notice,
+                    issued_at: n.issued_at,
+                    answer_by: n.answer_by,
+                    answer: n.answer,
+                    answered_at: n.answered_at,
                 })
                 .collect(),
         }

@@ -17,5 +17,6 @@ mod limits;
 mod openapi;
 mod operations;
 mod statistics;
+mod supervision;
 mod webhooks;
 mod workflows;

@@ -18,7 +18,7 @@ use onething_store::access_log::{self, PersonalDataRead};
 use onething_store::views::{self, CaseFilter};
 use serde::Deserialize;
 
-use super::{csrf_field, local, no_store, page, yuan, PageError};
+use super::{csrf_field, live_part, local, no_store, page, yuan, PageError};
 use crate::accounts::ConsoleRole;
 use crate::graph::{case_graph, shown_state};
 use crate::messages::Lang;
@@ -195,7 +195,8 @@ pub async fn show(
     let title = format!("{} · {}", lang.pick(&d.title), v.id);
     let content = html! {
         div hx-ext="sse" sse-connect="/live" {
-        section id="case" hx-get=(format!("/cases/{case_id}{}", query.at.map(|n| format!("?at={n}")).unwrap_or_default())) hx-trigger="sse:changed" hx-select="#case" hx-swap="outerHTML" {
+        (live_part(&format!("/cases/{case_id}{}", query.at.map(|n| format!("?at={n}")).unwrap_or_default()), "case"))
+        section id="case" {
             h1 { (lang.pick(&d.title)) }
             @if let Some(at) = query.at {
                 p class="notice" { (lang.f("case.as_at", &[("n", &at.to_string())])) " " a href=(format!("/cases/{case_id}")) { (lang.t("case.now")) } }

@@ -13,7 +13,7 @@ use onething_store::search;
 use onething_store::views::{self, AgencyTask};
 use serde::Deserialize;
 
-use super::{local, no_store, page, url_encode, PageError};
+use super::{live_part, local, no_store, page, url_encode, PageError};
 use crate::session::Person;
 
 #[derive(Debug, Deserialize, Default)]
@@ -140,7 +140,8 @@ pub async fn inbox(
             button type="submit" { (lang.t("action.search")) }
         }
         div hx-ext="sse" sse-connect="/live" {
-            section id="tasks" hx-get=(this_page) hx-trigger="sse:changed" hx-select="#tasks" hx-swap="outerHTML" aria-live="polite" {
+            (live_part(&this_page, "tasks"))
+            section id="tasks" aria-live="polite" {
                 nav class="tabs" aria-label=(lang.t("desk.tabs")) {
                     @for t in tabs {
                         a href=(link(t, 1)) aria-current=[(t == tab).then_some("page")] class=(format!("tab tab-{t}")) {

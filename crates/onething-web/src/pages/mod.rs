@@ -294,6 +294,18 @@ pub fn refusal_problems(error: &onething_core::case::CaseError) -> Vec<(String, 
     }
 }
 
+/// Reloads the part of a page with id `target` from `url` whenever the
+/// server-sent events say something changed. The listener is an element of
+/// its own, never swapped: a change that arrives while the part is being
+/// replaced is queued on it rather than lost with the old part (found by the
+/// browser tests, where a deadline check followed an opening by 30 ms).
+pub fn live_part(url: &str, target: &str) -> Markup {
+    html! {
+        div class="live" hidden hx-get=(url) hx-trigger="sse:changed" hx-target=(format!("#{target}"))
+            hx-select=(format!("#{target}")) hx-swap="outerHTML" {}
+    }
+}
+
 /// Whether the request came from htmx (a part of a page is asked for).
 pub fn from_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")

@@ -7,15 +7,16 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped};
+use onething_core::case::SUPERVISION_AGENCY;
 use onething_server::AppState;
 use onething_store::supervision::{self, AgencyCards};
 use onething_store::views::AgencyTask;
 
-use super::{local, no_store, page, PageError};
+use super::{after_case_command, csrf_field, live_part, local, no_store, page, Fields, PageError};
 use crate::accounts::ConsoleRole;
 use crate::messages::Lang;
 use crate::session::Person;
@@ -26,7 +27,9 @@ const MOST: i64 = 1_000;
 fn may_supervise(person: &Person) -> Result<(), PageError> {
     match person.role {
         ConsoleRole::Supervisor | ConsoleRole::Admin => Ok(()),
-        _ => Err(PageError::Forbidden(person.lang.t("supervision.forbidden").into())),
+        _ => Err(PageError::Forbidden(
+            person.lang.t("supervision.forbidden").into(),
+        )),
     }
 }
 
@@ -45,7 +48,10 @@ fn late_by(lang: Lang, task: &AgencyTask, now: chrono::DateTime<chrono::Utc>) ->
         Some(due) if task.overdue => {
             let hours = (now - due).num_hours().max(0);
             if hours >= 24 {
-                lang.f("supervision.late_days", &[("days", &(hours / 24).to_string())])
+                lang.f(
+                    "supervision.late_days",
+                    &[("days", &(hours / 24).to_string())],
+                )
             } else {
                 lang.f("supervision.late_hours", &[("hours", &hours.to_string())])
             }
@@ -58,7 +64,12 @@ fn late_by(lang: Lang, task: &AgencyTask, now: chrono::DateTime<chrono::Utc>) ->
 /// Bars per agency, yellow then red, drawn on the server; the table beside
 /// it says the same for screen readers and print.
 fn chart(lang: Lang, rows: &[(String, &AgencyCards)]) -> Markup {
-    let most = rows.iter().map(|(_, c)| c.yellow.max(c.red)).max().unwrap_or(0).max(1);
+    let most = rows
+        .iter()
+        .map(|(_, c)| c.yellow.max(c.red))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let row_height = 28;
     let label_width = 180;
     let bar_width = 360;
@@ -118,7 +129,8 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
     let content = html! {
         h1 { (lang.t("supervision.title")) }
         div hx-ext="sse" sse-connect="/live" {
-            section id="cards" hx-get="/supervision" hx-trigger="sse:changed" hx-select="#cards" hx-swap="outerHTML" aria-live="polite" {
+            (live_part("/supervision", "cards"))
+            section id="cards" aria-live="polite" {
                 p class="totals" {
                     span class="badge mark-warned" { (lang.f("supervision.yellow_count", &[("count", &yellow.to_string())])) }
                     " "
@@ -154,6 +166,7 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
                             th scope="col" { (lang.t("case.number")) }
                             th scope="col" { (lang.t("case.due")) }
                             th scope="col" { (lang.t("supervision.late")) }
+                            th scope="col" { (lang.t("supervision.notice")) }
                         } }
                         tbody {
                             @for task in &cards {
@@ -167,6 +180,16 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
                                     td { a href=(format!("/cases/{}", task.case_id)) { code { (task.case_id) } } }
                                     td { (task.due.map(|due| local(due, offset)).unwrap_or_else(|| "—".into())) }
                                     td { (late_by(lang, task, now)) }
+                                    td {
+                                        form method="post" action=(format!("/cases/{}/steps/{}/supervise", task.case_id, task.step)) class="inline" {
+                                            (csrf_field(&person))
+                                            input type="hidden" name="command_id" value=(uuid::Uuid::new_v4().to_string());
+                                            @let id = format!("notice-{}-{}", task.case_id, task.step);
+                                            label for=(id) class="visually-hidden" { (lang.t("supervision.notice_text")) }
+                                            input id=(id) name="notice" required value=(lang.t("supervision.default_notice"));
+                                            button type="submit" { (lang.t("supervision.issue")) }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -175,7 +198,11 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
             }
         }
     };
-    Ok(no_store(page(&person, lang.t("supervision.title"), content)))
+    Ok(no_store(page(
+        &person,
+        lang.t("supervision.title"),
+        content,
+    )))
 }
 
 /// The cards as CSV, for a spreadsheet: one row per late step.
@@ -200,9 +227,53 @@ pub async fn csv(State(state): State<AppState>, person: Person) -> Result<Respon
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"supervision-cards.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"supervision-cards.csv\"",
+            ),
         ],
         out,
     )
         .into_response())
+}
+
+/// A supervision notice (督办通知) on a late step, given as the supervision
+/// office and the person: `supervision/宋监察` in the history.
+pub async fn issue(
+    State(state): State<AppState>,
+    person: Person,
+    Path((case_id, step)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    may_supervise(&person)?;
+    person.check_csrf(fields.get("_csrf"))?;
+    let command = onething_core::case::CaseCommand {
+        command_id: fields
+            .text("command_id")
+            .filter(|id| id.len() <= 200)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        actor: onething_core::case::Actor::Agency {
+            agency: SUPERVISION_AGENCY.to_string(),
+            operator: Some(person.user.name.clone()),
+        },
+        at: state.now(),
+        action: onething_core::case::Action::Supervise {
+            step,
+            notice: fields.text("notice").unwrap_or_default(),
+        },
+    };
+    let attribution = onething_store::Attribution {
+        channel: "console".into(),
+        role: Some(person.role.name().into()),
+        correlation_id: None,
+        clock_time: state.fixed_now.is_none(),
+    };
+    let outcome = state
+        .store
+        .execute_with(&case_id, command, &attribution)
+        .await;
+    if outcome.as_ref().is_ok_and(|o| o.already_applied.is_none()) {
+        state.feed_signal.notify_waiters();
+    }
+    after_case_command(&person, &case_id, outcome, format!("/cases/{case_id}"))
 }

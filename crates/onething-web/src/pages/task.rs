@@ -132,6 +132,32 @@ fn task_page(
                 ul { @for item in &view.requested_items { li { (item) } } }
             } }
         }
+        @let notices: Vec<_> = v.supervision.iter().filter(|n| n.step == step_id).collect();
+        @if !notices.is_empty() {
+            section class="supervision" aria-labelledby="supervision-notices" {
+                h2 id="supervision-notices" { (lang.t("supervision.notices")) }
+                @for notice in &notices {
+                    div class="notice-box" {
+                        p { strong { (lang.t("supervision.notice")) } " " (local(notice.issued_at, seen.offset_minutes)) ": " (notice.notice) }
+                        @match &notice.answer {
+                            Some(answer) => p { strong { (lang.t("supervision.answer")) } " " (notice.answered_at.map(|t| local(t, seen.offset_minutes)).unwrap_or_default()) ": " (answer) },
+                            None => {
+                                p class="mark-overdue" { (lang.f("supervision.answer_by", &[("time", &local(notice.answer_by, seen.offset_minutes))])) }
+                                @if role.owns {
+                                    form method="post" action=(action("answer-supervision")) {
+                                        (csrf_field(person))
+                                        input type="hidden" name="command_id" value=(command_id());
+                                        label for="supervision-answer" { (lang.t("supervision.answer")) }
+                                        textarea id="supervision-answer" name="answer" rows="3" required {}
+                                        button type="submit" { (lang.t("supervision.send_answer")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if role.owns && active && step.kind != onething_core::workflow::StepKind::Payment {
             section class="action" {
                 h2 { (lang.t("task.complete")) }
@@ -315,6 +341,10 @@ pub async fn act(
             reason,
         },
         "resume" => Action::Resume { step: step_name },
+        "answer-supervision" => Action::AnswerSupervision {
+            step: step_name,
+            answer: fields.text("answer").unwrap_or_default(),
+        },
         other => return Err(PageError::NotFound(format!("no action `{other}`"))),
     };
     let command_id = fields

@@ -14,6 +14,7 @@ mod flow;
 mod opening;
 mod payments;
 mod steps;
+mod supervision;
 mod supplements;
 
 use chrono::{DateTime, Utc};
@@ -156,6 +157,8 @@ impl<'a> Decision<'a> {
             Action::Withdraw { reason } => self.withdraw(reason),
             Action::Rate { score, comment } => self.rate(*score, comment.as_deref()),
             Action::AttachDocument { document } => self.attach_document(document),
+            Action::Supervise { step, notice } => self.supervise(step, notice),
+            Action::AnswerSupervision { step, answer } => self.answer_supervision(step, answer),
             Action::CheckDeadlines => self.check_deadlines(),
             Action::ReviseDeadlines { reason } => self.revise_deadlines(reason),
         }
