@@ -10,6 +10,7 @@ mod library;
 mod narration;
 mod state;
 mod statistics;
+mod step_record;
 mod view;
 
 pub use clock::{deadline, Deadline};
