@@ -253,6 +253,8 @@ impl Case {
                         clock: Vec::new(),
                         provisional_years: Vec::new(),
                         held_clock: None,
+                        statutory: None,
+                        escalations: Vec::new(),
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -292,6 +294,7 @@ impl Case {
                 warn_at,
                 provisional_years,
                 continued,
+                statutory,
             } => {
                 let record = file.step_mut(&step);
                 let held = record.held_clock.take();
@@ -307,6 +310,8 @@ impl Case {
                         record.overdue = held.overdue;
                         record.activated_at = held.activated_at;
                         record.extension = held.extension;
+                        record.statutory = held.statutory;
+                        record.escalations = held.escalations;
                     }
                     None => {
                         record.clock.clear();
@@ -314,6 +319,8 @@ impl Case {
                         record.overdue = false;
                         record.activated_at = Some(at);
                         record.extension = None;
+                        record.statutory = StatutoryClock::started(statutory);
+                        record.escalations.clear();
                     }
                 }
             }
@@ -369,6 +376,8 @@ impl Case {
                     record.extension = None;
                     record.clock.clear();
                     record.provisional_years.clear();
+                    record.statutory = None;
+                    record.escalations.clear();
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -400,6 +409,7 @@ impl Case {
                         resumed.due,
                         resumed.warn_at,
                         resumed.provisional_years,
+                        resumed.statutory,
                     );
                 }
             }
@@ -415,9 +425,18 @@ impl Case {
                 due,
                 warn_at,
                 provisional_years,
+                statutory,
                 ..
             } => {
                 let record = file.step_mut(&step);
+                record.statutory =
+                    StatutoryClock::moved(record.statutory.as_ref(), statutory, at, false);
+                if let Some(clock) = &mut record.statutory {
+                    // Like the promise's: the new limit gets its own warning.
+                    if !clock.overdue {
+                        clock.warned = false;
+                    }
+                }
                 record.clock.push(ClockMove::Extended { length });
                 record.provisional_years = provisional_years;
                 record.extension = Some(ExtensionRecord {
@@ -447,6 +466,7 @@ impl Case {
                 due,
                 warn_at,
                 provisional_years,
+                statutory,
             } => {
                 file.step_mut(&step).restart_clock(
                     at,
@@ -454,6 +474,7 @@ impl Case {
                     due,
                     warn_at,
                     provisional_years,
+                    statutory,
                 );
             }
             Change::DeadlineRevised {
@@ -463,9 +484,29 @@ impl Case {
                 provisional_years,
                 overdue_cleared,
                 warning_cleared,
+                statutory,
+                statutory_overdue_cleared,
+                statutory_warning_cleared,
+                escalations_cleared,
                 ..
             } => {
                 let record = file.step_mut(&step);
+                record.statutory = statutory.map(|deadline| {
+                    let (warned, overdue) = record
+                        .statutory
+                        .as_ref()
+                        .map_or((false, false), |clock| (clock.warned, clock.overdue));
+                    StatutoryClock {
+                        due: deadline.due,
+                        warn_at: deadline.warn_at,
+                        provisional_years: deadline.provisional_years,
+                        warned: warned && !statutory_warning_cleared,
+                        overdue: overdue && !statutory_overdue_cleared,
+                    }
+                });
+                record
+                    .escalations
+                    .retain(|reached| !escalations_cleared.contains(&reached.id));
                 record.due = due;
                 record.warn_at = warn_at;
                 record.provisional_years = provisional_years;
@@ -478,6 +519,25 @@ impl Case {
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,
             Change::StepOverdue { step } => file.step_mut(&step).overdue = true,
+            Change::StepStatutoryWarned { step } => {
+                if let Some(clock) = &mut file.step_mut(&step).statutory {
+                    clock.warned = true;
+                }
+            }
+            Change::StepStatutoryOverdue { step } => {
+                if let Some(clock) = &mut file.step_mut(&step).statutory {
+                    clock.overdue = true;
+                }
+            }
+            Change::StepEscalated {
+                step,
+                escalation,
+                name,
+            } => file.step_mut(&step).escalations.push(EscalationRecord {
+                id: escalation,
+                name,
+                at,
+            }),
             Change::MaterialDeadlineMissed { .. } | Change::CaseWithdrawn { .. } => {}
             Change::RefundOwed {
                 step,

@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::event::StatutoryDeadline;
 use super::state::StepState;
 use crate::calendar::TimeSpan;
+use crate::localized::Localized;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub id: String,
@@ -40,6 +43,74 @@ pub struct StepRecord {
     /// own step more time by returning the case to itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_clock: Option<HeldClock>,
+    /// The clock of the step's statutory limit (法定时限), beside the
+    /// promised one above, when the step has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<StatutoryClock>,
+    /// The escalation points reached in this pass, in the order reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationRecord>,
+}
+
+/// A step's statutory deadline and whether it was warned of and passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatutoryClock {
+    pub due: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
+    pub warned: bool,
+    pub overdue: bool,
+}
+
+impl StatutoryClock {
+    /// A new clock: nothing warned, nothing overdue.
+    pub(super) fn started(deadline: Option<StatutoryDeadline>) -> Option<StatutoryClock> {
+        deadline.map(|deadline| StatutoryClock {
+            due: deadline.due,
+            warn_at: deadline.warn_at,
+            provisional_years: deadline.provisional_years,
+            warned: false,
+            overdue: false,
+        })
+    }
+
+    /// The same clock with its deadline moved at `at`: a warning point moved
+    /// into the future warns again when reached; an overdue mark stays (it
+    /// was late), unless `clear_overdue` (a revision moved the due time on).
+    pub(super) fn moved(
+        previous: Option<&StatutoryClock>,
+        deadline: Option<StatutoryDeadline>,
+        at: DateTime<Utc>,
+        clear_overdue: bool,
+    ) -> Option<StatutoryClock> {
+        let deadline = deadline?;
+        let (warned, overdue) = previous.map_or((false, false), |p| (p.warned, p.overdue));
+        Some(StatutoryClock {
+            warned: warned && !deadline.warn_at.is_some_and(|warn_at| warn_at > at),
+            overdue: overdue && !(clear_overdue && deadline.due > at),
+            due: deadline.due,
+            warn_at: deadline.warn_at,
+            provisional_years: deadline.provisional_years,
+        })
+    }
+
+    pub fn deadline(&self) -> StatutoryDeadline {
+        StatutoryDeadline {
+            due: self.due,
+            warn_at: self.warn_at,
+            provisional_years: self.provisional_years.clone(),
+        }
+    }
+}
+
+/// An escalation point the deadline check reached, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRecord {
+    pub id: String,
+    pub name: Localized,
+    pub at: DateTime<Utc>,
 }
 
 /// A running pass's clock, held over a return by the step's own agency.
@@ -53,6 +124,10 @@ pub struct HeldClock {
     pub extension: Option<ExtensionRecord>,
     pub clock: Vec<ClockMove>,
     pub provisional_years: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<StatutoryClock>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationRecord>,
     /// The steps the returns by its own agency sent back since: if one of
     /// another agency among those the step waits on was completed again,
     /// the step starts a new clock.
@@ -93,7 +168,9 @@ impl StepRecord {
         due: Option<DateTime<Utc>>,
         warn_at: Option<DateTime<Utc>>,
         provisional_years: Vec<i32>,
+        statutory: Option<StatutoryDeadline>,
     ) {
+        self.statutory = StatutoryClock::moved(self.statutory.as_ref(), statutory, at, false);
         if let Some(from) = self.paused_since {
             self.clock.push(ClockMove::Stopped { from, to: at, by });
         }
@@ -134,6 +211,8 @@ impl StepRecord {
                 extension: self.extension.clone(),
                 clock: self.clock.clone(),
                 provisional_years: self.provisional_years.clone(),
+                statutory: self.statutory.clone(),
+                escalations: self.escalations.clone(),
                 reset: reset.to_vec(),
             });
         }

@@ -199,6 +199,11 @@ pub fn one_line(event: &CaseEvent) -> String {
         ),
         Change::StepWarned { step } => format!("step_warned {step}"),
         Change::StepOverdue { step } => format!("step_overdue {step}"),
+        Change::StepStatutoryWarned { step } => format!("step_statutory_warned {step}"),
+        Change::StepStatutoryOverdue { step } => format!("step_statutory_overdue {step}"),
+        Change::StepEscalated {
+            step, escalation, ..
+        } => format!("step_escalated {step} {escalation}"),
         Change::MaterialDeadlineMissed { material } => {
             format!("material_deadline_missed {material}")
         }
