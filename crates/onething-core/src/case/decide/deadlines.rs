@@ -56,6 +56,15 @@ impl Decision<'_> {
     /// case already holds. A material promised and not supplied in time
     /// ends the case.
     pub(super) fn check_deadlines(&mut self) -> Result<(), CaseError> {
+        // Overdue marks and escalations (通报 is a sanction) are the
+        // scheduler's record, never an agency's or the applicant's.
+        if *self.actor() != Actor::System {
+            return Err(forbidden(
+                self.actor(),
+                "check_deadlines",
+                "deadlines are checked by the scheduler",
+            ));
+        }
         let file = self.opened()?;
         if file.status != CaseStatus::Open {
             return Ok(());
