@@ -88,7 +88,7 @@ impl StatutoryClock {
         let deadline = deadline?;
         let (warned, overdue) = previous.map_or((false, false), |p| (p.warned, p.overdue));
         Some(StatutoryClock {
-            warned: warned && !deadline.warn_at.is_some_and(|warn_at| warn_at > at),
+            warned: warned && deadline.warn_at.is_none_or(|warn_at| warn_at <= at),
             overdue: overdue && !(clear_overdue && deadline.due > at),
             due: deadline.due,
             warn_at: deadline.warn_at,
