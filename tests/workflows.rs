@@ -304,6 +304,9 @@ fn the_complete_examples_of_the_language_reference_validate() {
         checked.push(id.to_string());
     }
     for id in ["limits-example", "escalation-example"] {
-        assert!(checked.iter().any(|c| c == id), "{id} is checked: {checked:?}");
+        assert!(
+            checked.iter().any(|c| c == id),
+            "{id} is checked: {checked:?}"
+        );
     }
 }
