@@ -11,6 +11,27 @@ pub(crate) fn provisional_flag(years: &[i32]) -> String {
     format!(" provisional ({})", years.join(", "))
 }
 
+/// What `case show` writes after a step's due time beyond its warning and
+/// overdue flags: the law's due time and mark, and the escalation points
+/// reached (` by law 2025-06-11 00:00 (UTC+08:00) PAST THE LAW; reminder, criticism`).
+pub(crate) fn limit_flags(
+    step: &onething_core::case::StepView,
+    local: impl Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> String {
+    let mut flags = String::new();
+    if let Some(statutory) = &step.statutory {
+        flags.push_str(&format!(" by law {}", local(statutory.due)));
+        if statutory.overdue {
+            flags.push_str(" PAST THE LAW");
+        }
+    }
+    if !step.escalations.is_empty() {
+        let reached: Vec<&str> = step.escalations.iter().map(|r| r.id.as_str()).collect();
+        flags.push_str(&format!("; {}", reached.join(", ")));
+    }
+    flags
+}
+
 pub(crate) fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
     match error {
         CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {
