@@ -18,6 +18,7 @@ pub mod leases;
 pub mod metadata;
 pub mod migrations;
 pub mod multi_host;
+mod rebuild;
 pub mod time;
 pub mod views;
 pub mod webhooks;
