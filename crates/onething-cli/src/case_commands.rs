@@ -460,7 +460,7 @@ pub async fn run(
                     if step.provisional {
                         flags.push_str(&provisional_flag(&step.provisional_years));
                     }
-                    flags.push_str(&limit_flags(step, &local));
+                    flags.push_str(&limit_flags(step, local));
                     let line = format!(
                         "  {:<ids$}  {:<agencies$}  {:<states$}  {due}{flags}",
                         step.id,
