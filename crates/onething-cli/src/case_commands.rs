@@ -14,7 +14,7 @@ use onething_store::{CaseStore, CommandError, CommandOutcome};
 use serde_json::Value;
 
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
-use crate::case_output::{limit_flags, print_refusal, provisional_flag, report};
+use crate::case_output::{limit_flags, print_refusal, provisional_flag, report, task_limit_flags};
 use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::workflow_commands::column_width;
 use crate::Terminal;
@@ -650,9 +650,10 @@ pub async fn run(
                             task.provisional_years.iter().map(i32::to_string).collect();
                         format!("\tprovisional ({})", years.join(","))
                     };
+                    let limits = task_limit_flags(task);
                     writeln!(
                         terminal.out,
-                        "{}\t{}\t{}\t{}\t{}{provisional}",
+                        "{}\t{}\t{}\t{}\t{}{provisional}{limits}",
                         task.case_id,
                         task.step,
                         task.state,
