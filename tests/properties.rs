@@ -11,19 +11,27 @@
 //!   work: a return by another agency's step that reset it, or another
 //!   agency's step it waits on done again. A new pass after a return by its
 //!   own agency, with only its own agency's steps done again (or a skipped
-//!   step "returned to"), goes on with the due time it had.
+//!   step "returned to"), goes on with the due time it had; so does its
+//!   statutory due time;
+//! - each step's overdue marks (of the promise and of the law) and each of
+//!   its escalation points are recorded at most once per clock, an
+//!   escalation only after the overdue mark, and the law's due time is
+//!   never before the promise's. The shipped bundles are run a second time
+//!   given statutory limits and escalation points on every limited step.
 //!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use onething_core::calendar::TimeSpan;
 use onething_core::case::{
     case_id_for, Action, Actor, Case, CaseCommand, Change, ExtensionState, MaterialDeclaration,
     MaterialProvision, StepState,
 };
+use onething_core::localized::Localized;
 use onething_core::value_type::{Field, ValueKind};
-use onething_core::workflow::{Definition, MaterialSource, Step, StepKind};
+use onething_core::workflow::{Definition, Escalation, MaterialSource, Step, StepKind};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError};
 use onething_tests::{runtime, shipped_workflows};
@@ -192,6 +200,7 @@ impl Run<'_> {
 /// something else than its own agency's work has since excused a later one.
 struct HeldDue {
     due: DateTime<Utc>,
+    statutory_due: Option<DateTime<Utc>>,
     excused: bool,
 }
 
@@ -205,6 +214,7 @@ fn check_history(
 ) -> Case {
     let agency_of = |step: &str| definition.step(step).unwrap().agency.clone();
     let mut held: HashMap<String, HeldDue> = HashMap::new();
+    let mut marks: HashMap<String, Vec<String>> = HashMap::new();
     let mut case = Case::default();
     for (index, stored) in events.iter().enumerate() {
         assert_eq!(stored.sequence, index as u64 + 1, "seed {seed}: gapless");
@@ -223,6 +233,10 @@ fn check_history(
                                         id.clone(),
                                         HeldDue {
                                             due,
+                                            statutory_due: record
+                                                .statutory
+                                                .as_ref()
+                                                .map(|clock| clock.due),
                                             excused: other_agency,
                                         },
                                     );
@@ -240,7 +254,12 @@ fn check_history(
                         }
                     }
                 }
-                Change::StepActivated { step, due, .. } => {
+                Change::StepActivated {
+                    step,
+                    due,
+                    statutory,
+                    ..
+                } => {
                     if let Some(hold) = held.remove(step) {
                         if let (false, Some(due)) = (hold.excused, due) {
                             assert!(
@@ -248,6 +267,16 @@ fn check_history(
                                 "seed {seed}: {step} of {} was due {} and, after a return by its own agency, due {due} at event {}",
                                 agency_of(step),
                                 hold.due,
+                                stored.sequence
+                            );
+                        }
+                        if let (false, Some(held_due), Some(statutory)) =
+                            (hold.excused, hold.statutory_due, statutory)
+                        {
+                            assert!(
+                                statutory.due <= held_due,
+                                "seed {seed}: {step} was due by law {held_due} and, after a return by its own agency, {} at event {}",
+                                statutory.due,
                                 stored.sequence
                             );
                         }
@@ -278,9 +307,69 @@ fn check_history(
                 );
             }
         }
+        check_marks_once(definition, &mut marks, &stored.event.change, seed);
         case.apply_event(stored.event.clone());
+        for record in &case.file().unwrap().steps {
+            if let (Some(clock), Some(due)) = (&record.statutory, record.due) {
+                assert!(
+                    clock.due >= due,
+                    "seed {seed}: {} due by law {} before its promise {due} at event {}",
+                    record.id,
+                    clock.due,
+                    stored.sequence
+                );
+            }
+        }
     }
     case
+}
+
+/// Each overdue mark and escalation point at most once per clock of a step,
+/// an escalation only after the overdue mark, the law's mark only on a step
+/// with a statutory limit. `marks` holds what each step's clock recorded.
+fn check_marks_once(
+    definition: &Definition,
+    marks: &mut HashMap<String, Vec<String>>,
+    change: &Change,
+    seed: u64,
+) {
+    let (step, mark) = match change {
+        Change::StepActivated {
+            step,
+            continued: false,
+            ..
+        }
+        | Change::DeadlineRevised { step, .. } => {
+            marks.remove(step);
+            return;
+        }
+        Change::StepOverdue { step } => (step, "overdue".to_string()),
+        Change::StepStatutoryOverdue { step } => {
+            assert!(
+                definition.step(step).unwrap().statutory_limit.is_some(),
+                "seed {seed}: {step} has no statutory limit to be past"
+            );
+            (step, "statutory_overdue".to_string())
+        }
+        Change::StepEscalated {
+            step, escalation, ..
+        } => {
+            assert!(
+                marks
+                    .get(step)
+                    .is_some_and(|marks| marks.iter().any(|m| m == "overdue")),
+                "seed {seed}: {step} escalated ({escalation}) before it was overdue"
+            );
+            (step, format!("escalation {escalation}"))
+        }
+        _ => return,
+    };
+    let recorded = marks.entry(step.clone()).or_default();
+    assert!(
+        !recorded.contains(&mark),
+        "seed {seed}: {step}: {mark} recorded twice on one clock"
+    );
+    recorded.push(mark);
 }
 
 /// How a run picks its commands: evenly, or returning running steps far
@@ -292,12 +381,17 @@ enum Mix {
     Returns,
 }
 
-async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: Mix) -> String {
-    let mut random = Random(seed);
-    let open_id = match mix {
+/// The id of the open command of one run: its case's id derives from it.
+fn open_id(definition: &Definition, seed: u64, mix: Mix) -> String {
+    match mix {
         Mix::Even => format!("{}-{seed}-open", definition.id),
         Mix::Returns => format!("{}-{seed}-returns-open", definition.id),
-    };
+    }
+}
+
+async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: Mix) -> String {
+    let mut random = Random(seed);
+    let open_id = open_id(definition, seed, mix);
     let case_id = case_id_for(&open_id);
     let mut run = Run {
         store,
@@ -618,5 +712,88 @@ fn random_returns_never_give_a_step_more_time_by_its_own_agency_s_commands() {
                 random_run(&store, definition, seed, Mix::Returns).await;
             }
         }
+    });
+}
+
+/// A shipped bundle with a statutory limit twice each step's promise (warned
+/// of a promise's length before it) and two escalation points after the due
+/// time, in the promise's unit.
+fn with_limits_and_escalation(definition: &Definition) -> Definition {
+    let mut changed = definition.clone();
+    for step in &mut changed.steps {
+        let Some(limit) = step.time_limit else {
+            continue;
+        };
+        let span = |amount: u32| TimeSpan {
+            amount,
+            unit: limit.unit,
+        };
+        step.statutory_limit = Some(span(limit.amount * 2));
+        step.statutory_warn_before = Some(limit);
+        step.escalations = vec![
+            Escalation {
+                id: "reminder".into(),
+                name: Localized {
+                    zh: "催办".into(),
+                    en: "Reminder".into(),
+                },
+                after_due: span(1),
+            },
+            Escalation {
+                id: "criticism".into(),
+                name: Localized {
+                    zh: "通报".into(),
+                    en: "Notice of criticism".into(),
+                },
+                after_due: span(3),
+            },
+        ];
+    }
+    changed.hash = changed.content_hash();
+    changed
+}
+
+/// The same invariants on every shipped bundle given both limits and
+/// escalation points: each mark and point once per clock, in order.
+#[test]
+fn random_commands_record_each_limit_s_marks_and_each_escalation_once() {
+    let shipped = Catalog::load(&shipped_workflows()).unwrap();
+    let catalog = Catalog {
+        versions: shipped
+            .versions
+            .iter()
+            .map(with_limits_and_escalation)
+            .collect(),
+        ..shipped
+    };
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        let mut escalations = 0;
+        let mut statutory_overdue = 0;
+        for definition in &catalog.versions {
+            for seed in 1..=8 {
+                for mix in [Mix::Even, Mix::Returns] {
+                    random_run(&store, definition, seed, mix).await;
+                }
+            }
+        }
+        for definition in &catalog.versions {
+            for seed in 1..=8 {
+                for mix in [Mix::Even, Mix::Returns] {
+                    let case_id = case_id_for(&open_id(definition, seed, mix));
+                    for stored in store.events(&case_id).await.unwrap() {
+                        match stored.event.change {
+                            Change::StepEscalated { .. } => escalations += 1,
+                            Change::StepStatutoryOverdue { .. } => statutory_overdue += 1,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            escalations > 0 && statutory_overdue > 0,
+            "the runs reach escalation points ({escalations}) and statutory limits ({statutory_overdue})"
+        );
     });
 }

@@ -274,3 +274,39 @@ fn list_show_and_graph_work_on_every_shipped_bundle() {
     assert_eq!(missing.code, 1);
     assert!(missing.stderr.contains("no workflow `no-such-bundle`"));
 }
+
+/// The complete bundles that `docs/workflow-language.md` shows (a block that
+/// starts with its `id` and has steps) validate on the shipped registry, as
+/// a reader would copy them; the one showing mistakes is refused.
+#[test]
+fn the_complete_examples_of_the_language_reference_validate() {
+    let docs = shipped_workflows().join("../docs/workflow-language.md");
+    let text = std::fs::read_to_string(docs).unwrap();
+    let registry = registry();
+    let mut checked = Vec::new();
+    for block in text.split("```toml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let Some(id) = block
+            .strip_prefix("id = \"")
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        if !block.contains("[[step]]") {
+            continue;
+        }
+        let outcome = parse_workflow(block, &registry);
+        if id.ends_with("-mistakes") {
+            assert!(outcome.is_err(), "{id} shows mistakes and is refused");
+        } else if let Err(problems) = outcome {
+            panic!("{id}: {}", render(id, block, &problems));
+        }
+        checked.push(id.to_string());
+    }
+    for id in ["limits-example", "escalation-example"] {
+        assert!(
+            checked.iter().any(|c| c == id),
+            "{id} is checked: {checked:?}"
+        );
+    }
+}

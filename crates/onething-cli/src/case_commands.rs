@@ -14,7 +14,7 @@ use onething_store::{CaseStore, CommandError, CommandOutcome};
 use serde_json::Value;
 
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
-use crate::case_output::{print_refusal, provisional_flag, report};
+use crate::case_output::{limit_flags, print_refusal, provisional_flag, report, task_limit_flags};
 use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::workflow_commands::column_width;
 use crate::Terminal;
@@ -460,6 +460,7 @@ pub async fn run(
                     if step.provisional {
                         flags.push_str(&provisional_flag(&step.provisional_years));
                     }
+                    flags.push_str(&limit_flags(step, local));
                     let line = format!(
                         "  {:<ids$}  {:<agencies$}  {:<states$}  {due}{flags}",
                         step.id,
@@ -567,8 +568,22 @@ pub async fn run(
                 )?;
                 writeln!(
                     terminal.out,
-                    "  on time              {}",
-                    percent(figures.on_time_rate)
+                    "  on time              {} (against the law {}; past it now {}, ended past it {})",
+                    percent(figures.on_time_rate),
+                    percent(figures.statutory_on_time_rate),
+                    figures.statutory_overdue_now,
+                    figures.statutory_overdue_ended
+                )?;
+                let escalations: Vec<String> = figures
+                    .escalations
+                    .iter()
+                    .map(|(point, count)| format!("{point} {count}"))
+                    .collect();
+                writeln!(
+                    terminal.out,
+                    "  escalations          {} case(s) ({})",
+                    figures.escalated_cases,
+                    escalations.join(", ")
                 )?;
                 writeln!(
                     terminal.out,
@@ -635,9 +650,10 @@ pub async fn run(
                             task.provisional_years.iter().map(i32::to_string).collect();
                         format!("\tprovisional ({})", years.join(","))
                     };
+                    let limits = task_limit_flags(task);
                     writeln!(
                         terminal.out,
-                        "{}\t{}\t{}\t{}\t{}{provisional}",
+                        "{}\t{}\t{}\t{}\t{}{provisional}{limits}",
                         task.case_id,
                         task.step,
                         task.state,

@@ -11,6 +11,41 @@ pub(crate) fn provisional_flag(years: &[i32]) -> String {
     format!(" provisional ({})", years.join(", "))
 }
 
+/// What `case show` writes after a step's due time beyond its warning and
+/// overdue flags: the law's due time and mark, and the escalation points
+/// reached (` by law 2025-06-11 00:00 (UTC+08:00) PAST THE LAW; reminder, criticism`).
+pub(crate) fn limit_flags(
+    step: &onething_core::case::StepView,
+    local: impl Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> String {
+    let mut flags = String::new();
+    if let Some(statutory) = &step.statutory {
+        flags.push_str(&format!(" by law {}", local(statutory.due)));
+        if statutory.overdue {
+            flags.push_str(" PAST THE LAW");
+        }
+    }
+    if !step.escalations.is_empty() {
+        let reached: Vec<&str> = step.escalations.iter().map(|r| r.id.as_str()).collect();
+        flags.push_str(&format!("; {}", reached.join(", ")));
+    }
+    flags
+}
+
+/// What `case tasks` writes after a task's provisional years: `\tpast the law`
+/// and `\tescalated reminder,criticism`, each only when it applies, so that
+/// the lines of other tasks keep their columns.
+pub(crate) fn task_limit_flags(task: &onething_store::views::AgencyTask) -> String {
+    let mut flags = String::new();
+    if task.statutory_overdue {
+        flags.push_str("\tpast the law");
+    }
+    if !task.escalations.is_empty() {
+        flags.push_str(&format!("\tescalated {}", task.escalations.join(",")));
+    }
+    flags
+}
+
 pub(crate) fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
     match error {
         CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {
@@ -54,5 +89,60 @@ pub(crate) fn report(outcome: &CommandOutcome, terminal: &mut Terminal<'_>) -> s
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use onething_core::case::{EscalationRecord, StatutoryClock, StepState, StepView};
+    use onething_core::localized::Localized;
+
+    use super::limit_flags;
+
+    #[test]
+    fn a_step_shows_the_law_s_due_time_its_mark_and_the_escalations_reached() {
+        let at = chrono::DateTime::parse_from_rfc3339("2025-06-10T16:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut step = StepView {
+            id: "review".into(),
+            agency: "a".into(),
+            state: StepState::Active,
+            due: None,
+            warn_at: None,
+            warned: false,
+            overdue: true,
+            passes: 1,
+            outputs: None,
+            requested_items: vec![],
+            extension: None,
+            provisional: false,
+            provisional_years: vec![],
+            statutory: None,
+            escalations: vec![],
+        };
+        let local = |time: chrono::DateTime<chrono::Utc>| time.format("%m-%d %H:%M").to_string();
+        assert_eq!(limit_flags(&step, local), "");
+        step.statutory = Some(StatutoryClock {
+            due: at,
+            warn_at: None,
+            provisional_years: vec![],
+            warned: true,
+            overdue: true,
+        });
+        step.escalations = ["reminder", "criticism"]
+            .map(|id| EscalationRecord {
+                id: id.into(),
+                name: Localized {
+                    zh: String::new(),
+                    en: String::new(),
+                },
+                at,
+            })
+            .to_vec();
+        assert_eq!(
+            limit_flags(&step, local),
+            " by law 06-10 16:00 PAST THE LAW; reminder, criticism"
+        );
     }
 }

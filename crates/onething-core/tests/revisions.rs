@@ -36,8 +36,12 @@ fn library(official_2027: bool) -> Arc<Library> {
     registry.add_agencies(AGENCIES).unwrap();
     registry.add_calendar(&calendar).unwrap();
     let definition = parse_workflow(include_str!("data_test_bundle.toml"), &registry).unwrap();
+    let limits = parse_workflow(include_str!("data_limits_bundle.toml"), &registry).unwrap();
     let library = Library::new();
-    library.install(vec![definition], vec![registry.calendars["cn"].clone()]);
+    library.install(
+        vec![definition, limits],
+        vec![registry.calendars["cn"].clone()],
+    );
     Arc::new(library)
 }
 
@@ -477,4 +481,144 @@ fn a_case_opens_in_2027_and_in_2030_on_the_shipped_calendar() {
             "counted on a provisional year"
         );
     }
+}
+
+fn open_limits_at(at: DateTime<Utc>) -> CaseCommand {
+    command(
+        "open",
+        agency("window"),
+        at,
+        Action::Open {
+            case_id: "L1".into(),
+            workflow: "limits".into(),
+            form: json!({ "applicant_id": "11010519491231002X" }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Channel::Window,
+        },
+    )
+}
+
+/// Review, opened Monday 2026-12-28: promised in 2 working days (the end of
+/// Wed 30, before 2027), by law in 5 — on the provisional 2027 the end of
+/// Tue 01-05, on the official table (01-04 a day off) the end of Wed 01-06;
+/// its notice of criticism, 5 working days after the promise, at the end of
+/// Thu 01-07, officially of Fri 01-08. A revision moves the law's deadline
+/// alone, and clears the marks it puts ahead again.
+#[test]
+fn a_revision_moves_the_statutory_deadline_and_clears_the_marks_it_puts_ahead() {
+    let provisional = library(false);
+    let official = library(true);
+    let tick = |id: &str, at| command(id, Actor::System, at, Action::CheckDeadlines);
+    let review = |case: &Case| case.file().unwrap().step("review").unwrap().clone();
+    let reached = |case: &Case| -> Vec<String> {
+        review(case).escalations.into_iter().map(|r| r.id).collect()
+    };
+    let revision = |events: &[CaseEvent]| {
+        events
+            .iter()
+            .find_map(|event| match &event.change {
+                Change::DeadlineRevised {
+                    step,
+                    statutory,
+                    statutory_overdue_cleared,
+                    escalations_cleared,
+                    previous_due,
+                    due,
+                    ..
+                } if step == "review" => Some((
+                    statutory.as_ref().map(|s| s.due),
+                    *statutory_overdue_cleared,
+                    escalations_cleared.clone(),
+                    *previous_due == *due,
+                )),
+                _ => None,
+            })
+            .expect("the review's deadline is revised")
+    };
+
+    // Past the law by the provisional count only: the revision clears it.
+    let mut case = Case::default();
+    let checked = run(
+        &provisional,
+        &mut case,
+        &[
+            open_limits_at(local(2026, 12, 28, 10)),
+            tick("tick", local(2027, 1, 6, 8)),
+        ],
+    );
+    let clock = review(&case).statutory.unwrap();
+    assert_eq!(
+        (clock.due, clock.provisional_years, clock.overdue),
+        (local(2027, 1, 6, 0), vec![2027], true)
+    );
+    assert!(checked.iter().any(
+        |event| matches!(&event.change, Change::StepStatutoryOverdue { step } if step == "review")
+    ));
+    assert_eq!(reached(&case), ["reminder"]);
+    let revised = run(
+        &official,
+        &mut case,
+        &[revise("revise", local(2027, 1, 6, 9))],
+    );
+    assert_eq!(
+        revision(&revised),
+        (Some(local(2027, 1, 7, 0)), true, vec![], true),
+        "the law's deadline moves, the promise does not"
+    );
+    assert!(!review(&case).statutory.unwrap().overdue);
+    let again = run(
+        &official,
+        &mut case,
+        &[tick("tick-again", local(2027, 1, 7, 9))],
+    );
+    let names: Vec<&str> = again.iter().map(|event| event.change.name()).collect();
+    assert_eq!(names, ["step_statutory_overdue"]);
+
+    // A notice of criticism reached by the provisional count only: cleared,
+    // and reached again at its official time, once.
+    let mut case = Case::default();
+    run(
+        &provisional,
+        &mut case,
+        &[
+            open_limits_at(local(2026, 12, 28, 10)),
+            tick("tick", local(2027, 1, 8, 1)),
+        ],
+    );
+    assert_eq!(reached(&case), ["reminder", "criticism"]);
+    let revised = run(
+        &official,
+        &mut case,
+        &[revise("revise", local(2027, 1, 8, 2))],
+    );
+    assert_eq!(
+        revision(&revised),
+        (
+            Some(local(2027, 1, 7, 0)),
+            false,
+            vec!["criticism".to_string()],
+            true
+        )
+    );
+    assert_eq!(reached(&case), ["reminder"]);
+    assert!(run(
+        &official,
+        &mut case,
+        &[tick("tick-early", local(2027, 1, 8, 9))]
+    )
+    .is_empty());
+    let again = run(
+        &official,
+        &mut case,
+        &[tick("tick-again", local(2027, 1, 9, 9))],
+    );
+    let names: Vec<&str> = again.iter().map(|event| event.change.name()).collect();
+    assert_eq!(names, ["step_escalated"]);
+    assert!(run(
+        &official,
+        &mut case,
+        &[tick("tick-more", local(2027, 1, 9, 10))]
+    )
+    .is_empty());
 }

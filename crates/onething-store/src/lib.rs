@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod migrations;
 pub mod multi_host;
 pub mod query_codes;
+mod rebuild;
 pub mod search;
 pub mod supervision;
 pub mod time;

@@ -355,6 +355,23 @@ CREATE TABLE documents (
         sqlite: LATE_TASKS,
         postgres: LATE_TASKS,
     },
+    Migration {
+        version: 13,
+        name: "the law's due time and the escalations reached, in the task list",
+        // A step with a statutory limit (法定时限) is past the law apart from
+        // its promise; escalation points (催办, 通报) reached are listed by id.
+        // Rows of earlier cases have neither, as the defaults say.
+        sqlite: "
+ALTER TABLE agency_tasks ADD COLUMN statutory_due text;
+ALTER TABLE agency_tasks ADD COLUMN statutory_overdue integer NOT NULL DEFAULT 0;
+ALTER TABLE agency_tasks ADD COLUMN escalations text;
+",
+        postgres: "
+ALTER TABLE agency_tasks ADD COLUMN statutory_due text;
+ALTER TABLE agency_tasks ADD COLUMN statutory_overdue bigint NOT NULL DEFAULT 0;
+ALTER TABLE agency_tasks ADD COLUMN escalations text;
+",
+    },
 ];
 
 const LATE_TASKS: &str = "

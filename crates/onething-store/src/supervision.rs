@@ -20,7 +20,8 @@ pub struct AgencyCards {
 /// an approver's list is the same step as the owner's task: listed once.
 pub async fn late_tasks(database: &Database, limit: i64) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
-        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
+        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
+                statutory_due, statutory_overdue, escalations
          FROM agency_tasks
          WHERE (warned <> 0 OR overdue <> 0) AND state <> 'extension_requested'
          ORDER BY overdue DESC, due, case_id, step

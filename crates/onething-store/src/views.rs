@@ -13,6 +13,8 @@ use crate::with_pool;
 
 use crate::time::stamp as timestamp;
 
+pub use crate::rebuild::{rebuild, RebuildReport};
+
 /// One row of `case_summaries`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SummaryRow {
@@ -43,6 +45,12 @@ pub struct AgencyTask {
     pub activated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The provisional calendar years the due time depends on.
     pub provisional_years: Vec<i32>,
+    /// The due time of the step's statutory limit (法定时限), and whether it
+    /// is past, for a step that has one.
+    pub statutory_due: Option<chrono::DateTime<chrono::Utc>>,
+    pub statutory_overdue: bool,
+    /// The escalation points (催办, 通报 …) reached in this pass, by id.
+    pub escalations: Vec<String>,
 }
 
 impl From<TaskRow> for AgencyTask {
@@ -53,12 +61,12 @@ impl From<TaskRow> for AgencyTask {
             activated_at: time(row.activated_at),
             warned: row.warned != 0,
             overdue: row.overdue != 0,
-            provisional_years: row
-                .provisional_years
-                .iter()
-                .flat_map(|years| years.split(','))
-                .filter_map(|year| year.trim().parse().ok())
+            provisional_years: listed(&row.provisional_years)
+                .filter_map(|year| year.parse().ok())
                 .collect(),
+            statutory_due: time(row.statutory_due),
+            statutory_overdue: row.statutory_overdue != 0,
+            escalations: listed(&row.escalations).map(str::to_string).collect(),
             case_id: row.case_id,
             step: row.step,
             agency: row.agency,
@@ -66,6 +74,14 @@ impl From<TaskRow> for AgencyTask {
             state: row.state,
         }
     }
+}
+
+/// The items of a column stored as a comma-separated list.
+fn listed(column: &Option<String>) -> impl Iterator<Item = &str> {
+    column
+        .iter()
+        .flat_map(|items| items.split(','))
+        .map(str::trim)
 }
 
 /// One row of `agency_tasks` as stored (integers for flags, text for
@@ -84,6 +100,10 @@ pub struct TaskRow {
     /// The provisional calendar years the due time depends on, as `2027` or
     /// `2027,2028`; none when it depends on official tables only.
     pub provisional_years: Option<String>,
+    pub statutory_due: Option<String>,
+    pub statutory_overdue: i64,
+    /// The escalation points reached, as `reminder,criticism`; none before the first.
+    pub escalations: Option<String>,
 }
 
 /// The task rows of a case: each started step in its agency's list, and an
@@ -110,6 +130,12 @@ pub fn task_rows(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(",")
+            }),
+            statutory_due: step.statutory.as_ref().map(|clock| timestamp(clock.due)),
+            statutory_overdue: i64::from(step.statutory.as_ref().is_some_and(|c| c.overdue)),
+            escalations: (!step.escalations.is_empty()).then(|| {
+                let reached: Vec<&str> = step.escalations.iter().map(|r| r.id.as_str()).collect();
+                reached.join(",")
             }),
         };
         tasks.push(task(&step.agency, step.state.name()));
@@ -170,7 +196,7 @@ macro_rules! insert_tasks {
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ",
             $table,
-            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years) "
+            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations) "
         ));
         insert.push_values($tasks, |mut values, task| {
             values
@@ -183,7 +209,10 @@ macro_rules! insert_tasks {
                 .push_bind(task.warned)
                 .push_bind(task.overdue)
                 .push_bind(&task.activated_at)
-                .push_bind(&task.provisional_years);
+                .push_bind(&task.provisional_years)
+                .push_bind(&task.statutory_due)
+                .push_bind(task.statutory_overdue)
+                .push_bind(&task.escalations);
         });
         insert
     }};
@@ -239,7 +268,7 @@ macro_rules! write_rows {
 }
 pub(crate) use write_rows;
 
-async fn write(
+pub(crate) async fn write(
     database: &Database,
     summary: &SummaryRow,
     tasks: &[TaskRow],
@@ -250,236 +279,6 @@ async fn write(
         transaction.commit().await?;
         Ok(())
     })
-}
-
-/// What a rebuild did or, with `check`, found.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct RebuildReport {
-    pub cases: u64,
-    /// Each difference between the live read models and the events, in words.
-    pub differences: Vec<String>,
-}
-
-async fn live_summary(
-    database: &Database,
-    case_id: &str,
-) -> Result<Option<SummaryRow>, StoreError> {
-    let sql = database.sql(
-        "SELECT case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary
-         FROM case_summaries WHERE case_id = $1",
-    );
-    let row: Option<SummaryRow> = with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?);
-    Ok(row)
-}
-
-async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-    let sql = database.sql(
-        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
-         FROM agency_tasks WHERE case_id = $1 ORDER BY step, agency",
-    );
-    let mut rows: Vec<TaskRow> =
-        with_pool!(database, pool => sqlx::query_as(&sql).bind(case_id).fetch_all(pool).await?);
-    // Byte order, as the rebuilt rows are sorted: the database's collation
-    // may order text differently.
-    rows.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
-    Ok(rows)
-}
-
-fn compare_summary(expected: &SummaryRow, live: &SummaryRow) -> Vec<String> {
-    let mut differences = Vec::new();
-    let mut field = |name: &str, wanted: String, found: String| {
-        if wanted != found {
-            differences.push(format!(
-                "case {}: summary {name} is {found}, the events say {wanted}",
-                expected.case_id
-            ));
-        }
-    };
-    field("workflow", expected.workflow.clone(), live.workflow.clone());
-    field("status", expected.status.clone(), live.status.clone());
-    field(
-        "opened_at",
-        expected.opened_at.clone(),
-        live.opened_at.clone(),
-    );
-    field(
-        "ended_at",
-        format!("{:?}", expected.ended_at),
-        format!("{:?}", live.ended_at),
-    );
-    field(
-        "sequence",
-        expected.sequence.to_string(),
-        live.sequence.to_string(),
-    );
-    field(
-        "overdue",
-        expected.overdue.to_string(),
-        live.overdue.to_string(),
-    );
-    field(
-        "applicant",
-        format!("{:?}", expected.applicant),
-        format!("{:?}", live.applicant),
-    );
-    if expected.summary != live.summary {
-        differences.push(format!(
-            "case {}: the summary document differs from the events",
-            expected.case_id
-        ));
-    }
-    differences
-}
-
-/// Cases whose rebuilt rows go into the scratch tables at a time.
-const CHECK_BATCH: usize = 500;
-
-/// Writes the rebuilt rows of some cases into scratch tables, compares them
-/// with the live tables in the database, and describes each case that
-/// differs. The scratch tables live in a transaction that is rolled back.
-async fn check_batch(
-    database: &Database,
-    batch: &[(SummaryRow, Vec<TaskRow>)],
-) -> Result<Vec<String>, StoreError> {
-    let differing: std::collections::BTreeSet<String> = with_pool!(database, pool => {
-        let mut transaction = pool.begin().await?;
-        for statement in [
-            "CREATE TEMPORARY TABLE scratch_case_summaries AS SELECT * FROM case_summaries WHERE 1 = 0",
-            "CREATE TEMPORARY TABLE scratch_agency_tasks AS SELECT * FROM agency_tasks WHERE 1 = 0",
-        ] {
-            sqlx::query(statement).execute(&mut *transaction).await?;
-        }
-        let mut summaries = sqlx::QueryBuilder::new(
-            "INSERT INTO scratch_case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary) ",
-        );
-        summaries.push_values(batch, |mut values, (summary, _)| {
-            values
-                .push_bind(&summary.case_id)
-                .push_bind(&summary.workflow)
-                .push_bind(&summary.status)
-                .push_bind(&summary.opened_at)
-                .push_bind(&summary.ended_at)
-                .push_bind(summary.sequence)
-                .push_bind(summary.overdue)
-                .push_bind(&summary.applicant)
-                .push_bind(&summary.summary);
-        });
-        summaries.build().execute(&mut *transaction).await?;
-        // Bound variables per statement are limited (SQLite: 32 766).
-        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks).collect();
-        for chunk in tasks.chunks(1000) {
-            insert_tasks!("scratch_agency_tasks", chunk)
-                .build()
-                .execute(&mut *transaction)
-                .await?;
-        }
-        // Rows on one side and not on the other, in both directions, limited
-        // to the cases of this batch.
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT case_id FROM (SELECT * FROM scratch_case_summaries
-                 EXCEPT SELECT * FROM case_summaries WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_only
-             UNION SELECT case_id FROM (SELECT * FROM case_summaries WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
-                 EXCEPT SELECT * FROM scratch_case_summaries) AS live_only
-             UNION SELECT case_id FROM (SELECT * FROM scratch_agency_tasks
-                 EXCEPT SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_tasks_only
-             UNION SELECT case_id FROM (SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
-                 EXCEPT SELECT * FROM scratch_agency_tasks) AS live_tasks_only",
-        )
-        .fetch_all(&mut *transaction)
-        .await?;
-        transaction.rollback().await?;
-        rows.into_iter().map(|(case_id,)| case_id).collect()
-    });
-    let mut differences = Vec::new();
-    for (summary, tasks) in batch {
-        if !differing.contains(&summary.case_id) {
-            continue;
-        }
-        let case_id = &summary.case_id;
-        match live_summary(database, case_id).await? {
-            None => differences.push(format!("case {case_id}: no summary row")),
-            Some(live) => differences.extend(compare_summary(summary, &live)),
-        }
-        let mut tasks = tasks.clone();
-        tasks.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
-        let live = live_tasks(database, case_id).await?;
-        if live != tasks {
-            let names = |rows: &[TaskRow]| {
-                rows.iter()
-                    .map(|t| format!("{}@{}({})", t.step, t.agency, t.state))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            differences.push(format!(
-                "case {case_id}: tasks are [{}], the events say [{}]",
-                names(&live),
-                names(&tasks)
-            ));
-        }
-    }
-    Ok(differences)
-}
-
-/// Rebuilds every read model from the events; with `check`, changes nothing
-/// and reports every difference between the live rows and the rebuilt ones.
-pub async fn rebuild(
-    store: &crate::CaseStore,
-    check: bool,
-    progress: &mut (dyn FnMut(u64) + Send),
-) -> Result<RebuildReport, StoreError> {
-    let database = store.database();
-    let mut report = RebuildReport::default();
-    let mut case_ids = store.case_ids().await?;
-    case_ids.sort();
-    if !check {
-        with_pool!(database, pool => {
-            let mut transaction = pool.begin().await?;
-            sqlx::query("DELETE FROM agency_tasks").execute(&mut *transaction).await?;
-            sqlx::query("DELETE FROM case_summaries").execute(&mut *transaction).await?;
-            transaction.commit().await?;
-        });
-    }
-    let mut batch: Vec<(SummaryRow, Vec<TaskRow>)> = Vec::new();
-    for case_id in &case_ids {
-        let case = store.load(case_id).await?;
-        report.cases += 1;
-        if report.cases.is_multiple_of(1000) {
-            progress(report.cases);
-        }
-        let Some((summary, tasks)) = rows_for(&case, store.library())? else {
-            continue;
-        };
-        if !check {
-            write(database, &summary, &tasks).await?;
-            continue;
-        }
-        batch.push((summary, tasks));
-        if batch.len() == CHECK_BATCH {
-            report
-                .differences
-                .extend(check_batch(database, &batch).await?);
-            batch.clear();
-        }
-    }
-    if !batch.is_empty() {
-        report
-            .differences
-            .extend(check_batch(database, &batch).await?);
-    }
-    if check {
-        let sql = "SELECT case_id FROM case_summaries ORDER BY case_id";
-        let rows: Vec<(String,)> =
-            with_pool!(database, pool => sqlx::query_as(sql).fetch_all(pool).await?);
-        for (case_id,) in rows {
-            if case_ids.binary_search(&case_id).is_err() {
-                report
-                    .differences
-                    .push(format!("case {case_id}: a summary row with no events"));
-            }
-        }
-    }
-    progress(report.cases);
-    Ok(report)
 }
 
 /// A filter over the case summaries.
@@ -617,7 +416,8 @@ pub async fn agency_tasks(
     offset: i64,
 ) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
-        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years
+        "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
+                statutory_due, statutory_overdue, escalations
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",

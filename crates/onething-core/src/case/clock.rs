@@ -61,6 +61,16 @@ pub fn deadline(
     })
 }
 
+/// The time of an escalation point `after_due` past a step's due time,
+/// counted on from the due time as an extension is.
+pub fn escalation_time(
+    calendar: &Calendar,
+    due: DateTime<Utc>,
+    after_due: TimeSpan,
+) -> Result<DateTime<Utc>, CalendarError> {
+    extend(calendar, due, after_due)
+}
+
 /// Moves a due time `length` further on, counted from the old due time as a
 /// new limit is counted from its start.
 fn extend(

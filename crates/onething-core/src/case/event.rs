@@ -135,6 +135,10 @@ pub enum Change {
         /// agency's steps were done again in between.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         continued: bool,
+        /// The step's statutory deadline (法定时限), counted from the same
+        /// start and moves, when the step has a statutory limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statutory: Option<StatutoryDeadline>,
     },
     StepSkipped {
         step: String,
@@ -201,6 +205,10 @@ pub enum Change {
         /// that the due time or warning point was counted on.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         provisional_years: Vec<i32>,
+        /// The step's statutory deadline (法定时限), counted from the same
+        /// start and moves, when the step has a statutory limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statutory: Option<StatutoryDeadline>,
     },
     ExtensionDenied {
         step: String,
@@ -221,6 +229,10 @@ pub enum Change {
         /// that the due time or warning point was counted on.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         provisional_years: Vec<i32>,
+        /// The step's statutory deadline (法定时限), counted from the same
+        /// start and moves, when the step has a statutory limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statutory: Option<StatutoryDeadline>,
     },
     /// The calendar changed (e.g. the official holiday table replaced a
     /// provisional year): the step's due time and warning point, counted
@@ -241,12 +253,45 @@ pub enum Change {
         /// The step was warned and its revised warning point is still ahead.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         warning_cleared: bool,
+        /// The statutory deadline counted again, when the step has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statutory: Option<StatutoryDeadline>,
+        /// Like `overdue_cleared` and `warning_cleared`, for the statutory deadline.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        statutory_overdue_cleared: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        statutory_warning_cleared: bool,
+        /// The escalation points reached that, by the revised due time, are
+        /// still ahead: they are reached again when their time comes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        escalations_cleared: Vec<String>,
     },
+    /// The warning point of the promised limit (the step's `time_limit`).
     StepWarned {
         step: String,
     },
+    /// Past the due time of the promised limit (承诺时限).
     StepOverdue {
         step: String,
+    },
+    /// The warning point of the step's statutory limit.
+    StepStatutoryWarned {
+        step: String,
+    },
+    /// Past the due time of the step's statutory limit (法定时限): what the
+    /// supervision figures count as a breach of the law, apart from a
+    /// broken promise.
+    StepStatutoryOverdue {
+        step: String,
+    },
+    /// The deadline check reached one of the step's escalation points
+    /// (催办, 通报 …) after its due time.
+    StepEscalated {
+        step: String,
+        escalation: String,
+        /// The point's name as the bundle declared it, so the history reads
+        /// without the definition.
+        name: Localized,
     },
     MaterialDeadlineMissed {
         material: String,
@@ -311,6 +356,20 @@ pub struct ResumedStep {
     pub warn_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisional_years: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<StatutoryDeadline>,
+}
+
+/// When a step's statutory limit (法定时限) runs out and when it is warned
+/// of, as counted when its clock started or moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatutoryDeadline {
+    pub due: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<DateTime<Utc>>,
+    /// The provisional calendar years the count went through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
 }
 
 impl Change {
@@ -336,6 +395,9 @@ impl Change {
             Change::DeadlineRevised { .. } => "deadline_revised",
             Change::StepWarned { .. } => "step_warned",
             Change::StepOverdue { .. } => "step_overdue",
+            Change::StepStatutoryWarned { .. } => "step_statutory_warned",
+            Change::StepStatutoryOverdue { .. } => "step_statutory_overdue",
+            Change::StepEscalated { .. } => "step_escalated",
             Change::MaterialDeadlineMissed { .. } => "material_deadline_missed",
             Change::CaseWithdrawn { .. } => "case_withdrawn",
             Change::RefundOwed { .. } => "refund_owed",

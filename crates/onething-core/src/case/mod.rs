@@ -11,6 +11,7 @@ mod narration;
 mod rating;
 mod state;
 mod statistics;
+mod step_record;
 mod supervision;
 mod view;
 

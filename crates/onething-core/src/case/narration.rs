@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::event::{CancelReason, CaseOutcome, Change, SkipReason};
+use super::event::{CancelReason, CaseOutcome, Change, SkipReason, StatutoryDeadline};
 use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::localized::Localized;
 use crate::workflow::Definition;
@@ -97,6 +97,23 @@ fn with_due(
     }
 }
 
+/// The line with the step's statutory due time after it, when it has one.
+fn with_statutory(
+    line: Localized,
+    statutory: Option<&StatutoryDeadline>,
+    calendar: Option<&Calendar>,
+) -> Localized {
+    let Some(statutory) = statutory else {
+        return line;
+    };
+    let due = local_time(statutory.due, calendar, "%Y-%m-%d %H:%M");
+    let note = provisional_note(&statutory.provisional_years);
+    Localized {
+        zh: format!("{}，法定时限至 {due}{}", line.zh, note.zh),
+        en: format!("{}, statutory limit {due}{}", line.en, note.en),
+    }
+}
+
 /// One line saying what an event means; times in the calendar's local time.
 pub fn describe(
     change: &Change,
@@ -143,19 +160,24 @@ pub fn describe(
             due,
             provisional_years,
             continued,
+            statutory,
             ..
-        } => with_due(
-            if *continued {
-                (
-                    "重新办理（时限接续计算）",
-                    "Taken up again, its clock going on",
-                )
-            } else {
-                ("开始办理", "Started")
-            },
-            &title(step),
-            *due,
-            provisional_years,
+        } => with_statutory(
+            with_due(
+                if *continued {
+                    (
+                        "重新办理（时限接续计算）",
+                        "Taken up again, its clock going on",
+                    )
+                } else {
+                    ("开始办理", "Started")
+                },
+                &title(step),
+                *due,
+                provisional_years,
+                calendar,
+            ),
+            statutory.as_ref(),
             calendar,
         ),
         Change::StepSkipped { step, reason, .. } => {
@@ -396,6 +418,27 @@ pub fn describe(
             both(
                 format!("超期（红灯）：{}", t.zh),
                 format!("Overdue: {}", t.en),
+            )
+        }
+        Change::StepStatutoryWarned { step } => {
+            let t = title(step);
+            both(
+                format!("法定时限预警：{}", t.zh),
+                format!("Statutory limit warning: {}", t.en),
+            )
+        }
+        Change::StepStatutoryOverdue { step } => {
+            let t = title(step);
+            both(
+                format!("超过法定时限：{}", t.zh),
+                format!("Past the statutory limit: {}", t.en),
+            )
+        }
+        Change::StepEscalated { step, name, .. } => {
+            let t = title(step);
+            both(
+                format!("{}：{}（已超期）", name.zh, t.zh),
+                format!("{}: {} (overdue)", name.en, t.en),
             )
         }
         Change::MaterialDeadlineMissed { material } => both(

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::command::Channel;
 use super::event::{CaseEvent, CaseOutcome, Change, IssuedBill, MaterialRecord};
-use crate::calendar::TimeSpan;
+pub use super::step_record::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,174 +52,6 @@ impl StepState {
             StepState::Skipped => "skipped",
             StepState::Refused => "refused",
             StepState::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub id: String,
-    pub agency: String,
-    pub state: StepState,
-    pub due: Option<DateTime<Utc>>,
-    pub warn_at: Option<DateTime<Utc>>,
-    pub warned: bool,
-    pub overdue: bool,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub paused_since: Option<DateTime<Utc>>,
-    /// Items asked for while paused.
-    pub requested_items: Vec<String>,
-    pub outputs: Option<Value>,
-    /// How many times the step was activated (more than one after a return).
-    pub passes: u32,
-    /// The extension (延期) asked for in this pass, if any: one per pass.
-    #[serde(default)]
-    pub extension: Option<ExtensionRecord>,
-    /// What moved the clock since the step started in this pass: the due
-    /// time is counted again from these when the calendar changes.
-    #[serde(default)]
-    pub clock: Vec<ClockMove>,
-    /// The provisional calendar years the due time and warning depend on.
-    #[serde(default)]
-    pub provisional_years: Vec<i32>,
-    /// The clock of the pass a return by the step's own agency interrupted,
-    /// kept until the step starts again: if only its own agency's steps were
-    /// done again by then, it goes on with this clock (no agency gives its
-    /// own step more time by returning the case to itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held_clock: Option<HeldClock>,
-}
-
-/// A running pass's clock, held over a return by the step's own agency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeldClock {
-    pub due: Option<DateTime<Utc>>,
-    pub warn_at: Option<DateTime<Utc>>,
-    pub warned: bool,
-    pub overdue: bool,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub extension: Option<ExtensionRecord>,
-    pub clock: Vec<ClockMove>,
-    pub provisional_years: Vec<i32>,
-    /// The steps the returns by its own agency sent back since: if one of
-    /// another agency among those the step waits on was completed again,
-    /// the step starts a new clock.
-    pub reset: Vec<String>,
-}
-
-/// Who stopped a step's clock: the law gives back every day of a supplement
-/// (补正, the applicant's turn), but of a special procedure the agency
-/// decides on only the whole days after the day it stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClockStop {
-    Applicant,
-    Agency,
-}
-
-/// One thing that moved a running step's due time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ClockMove {
-    /// The clock stood still from `from` to `to`.
-    Stopped {
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        by: ClockStop,
-    },
-    /// An extension (延期) was granted.
-    Extended { length: TimeSpan },
-}
-
-impl StepRecord {
-    /// Active again after a supplement or a special procedure, with the due
-    /// time moved by the time the clock stood still.
-    fn restart_clock(
-        &mut self,
-        at: DateTime<Utc>,
-        by: ClockStop,
-        due: Option<DateTime<Utc>>,
-        warn_at: Option<DateTime<Utc>>,
-        provisional_years: Vec<i32>,
-    ) {
-        if let Some(from) = self.paused_since {
-            self.clock.push(ClockMove::Stopped { from, to: at, by });
-        }
-        self.provisional_years = provisional_years;
-        self.state = StepState::Active;
-        self.paused_since = None;
-        self.requested_items.clear();
-        self.due = due;
-        self.warn_at = warn_at;
-        // A warning point moved into the future warns again when reached.
-        if warn_at.is_some_and(|warn_at| warn_at > at) {
-            self.warned = false;
-        }
-    }
-
-    /// Keeps the running clock over a return by the step's own agency; a
-    /// return by another agency's step lets the step start anew.
-    fn hold_clock(&mut self, returning_agency: &str, reset: &[String]) {
-        if self.agency != returning_agency {
-            self.held_clock = None;
-            return;
-        }
-        if let Some(held) = &mut self.held_clock {
-            for id in reset {
-                if !held.reset.contains(id) {
-                    held.reset.push(id.clone());
-                }
-            }
-            return;
-        }
-        if self.state.is_started() && self.due.is_some() {
-            self.held_clock = Some(HeldClock {
-                due: self.due,
-                warn_at: self.warn_at,
-                warned: self.warned,
-                overdue: self.overdue,
-                activated_at: self.activated_at,
-                extension: self.extension.clone(),
-                clock: self.clock.clone(),
-                provisional_years: self.provisional_years.clone(),
-                reset: reset.to_vec(),
-            });
-        }
-    }
-
-    /// A request still waiting when the step ends is never decided.
-    fn lapse_waiting_extension(&mut self) {
-        if let Some(extension) = &mut self.extension {
-            if extension.state == ExtensionState::Requested {
-                extension.state = ExtensionState::Lapsed;
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExtensionRecord {
-    pub length: TimeSpan,
-    pub state: ExtensionState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExtensionState {
-    Requested,
-    Granted,
-    Denied,
-    /// The step ended before anyone decided.
-    Lapsed,
-}
-
-impl ExtensionState {
-    pub fn name(self) -> &'static str {
-        match self {
-            ExtensionState::Requested => "requested",
-            ExtensionState::Granted => "granted",
-            ExtensionState::Denied => "denied",
-            ExtensionState::Lapsed => "lapsed",
         }
     }
 }
@@ -418,6 +250,8 @@ impl Case {
                         clock: Vec::new(),
                         provisional_years: Vec::new(),
                         held_clock: None,
+                        statutory: None,
+                        escalations: Vec::new(),
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -458,6 +292,7 @@ impl Case {
                 warn_at,
                 provisional_years,
                 continued,
+                statutory,
             } => {
                 let record = file.step_mut(&step);
                 let held = record.held_clock.take();
@@ -473,6 +308,8 @@ impl Case {
                         record.overdue = held.overdue;
                         record.activated_at = held.activated_at;
                         record.extension = held.extension;
+                        record.statutory = held.statutory;
+                        record.escalations = held.escalations;
                     }
                     None => {
                         record.clock.clear();
@@ -480,6 +317,8 @@ impl Case {
                         record.overdue = false;
                         record.activated_at = Some(at);
                         record.extension = None;
+                        record.statutory = StatutoryClock::started(statutory);
+                        record.escalations.clear();
                     }
                 }
             }
@@ -535,6 +374,8 @@ impl Case {
                     record.extension = None;
                     record.clock.clear();
                     record.provisional_years.clear();
+                    record.statutory = None;
+                    record.escalations.clear();
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -566,6 +407,7 @@ impl Case {
                         resumed.due,
                         resumed.warn_at,
                         resumed.provisional_years,
+                        resumed.statutory,
                     );
                 }
             }
@@ -581,9 +423,18 @@ impl Case {
                 due,
                 warn_at,
                 provisional_years,
+                statutory,
                 ..
             } => {
                 let record = file.step_mut(&step);
+                record.statutory =
+                    StatutoryClock::moved(record.statutory.as_ref(), statutory, at, false);
+                if let Some(clock) = &mut record.statutory {
+                    // Like the promise's: the new limit gets its own warning.
+                    if !clock.overdue {
+                        clock.warned = false;
+                    }
+                }
                 record.clock.push(ClockMove::Extended { length });
                 record.provisional_years = provisional_years;
                 record.extension = Some(ExtensionRecord {
@@ -613,6 +464,7 @@ impl Case {
                 due,
                 warn_at,
                 provisional_years,
+                statutory,
             } => {
                 file.step_mut(&step).restart_clock(
                     at,
@@ -620,6 +472,7 @@ impl Case {
                     due,
                     warn_at,
                     provisional_years,
+                    statutory,
                 );
             }
             Change::DeadlineRevised {
@@ -629,9 +482,29 @@ impl Case {
                 provisional_years,
                 overdue_cleared,
                 warning_cleared,
+                statutory,
+                statutory_overdue_cleared,
+                statutory_warning_cleared,
+                escalations_cleared,
                 ..
             } => {
                 let record = file.step_mut(&step);
+                record.statutory = statutory.map(|deadline| {
+                    let (warned, overdue) = record
+                        .statutory
+                        .as_ref()
+                        .map_or((false, false), |clock| (clock.warned, clock.overdue));
+                    StatutoryClock {
+                        due: deadline.due,
+                        warn_at: deadline.warn_at,
+                        provisional_years: deadline.provisional_years,
+                        warned: warned && !statutory_warning_cleared,
+                        overdue: overdue && !statutory_overdue_cleared,
+                    }
+                });
+                record
+                    .escalations
+                    .retain(|reached| !escalations_cleared.contains(&reached.id));
                 record.due = due;
                 record.warn_at = warn_at;
                 record.provisional_years = provisional_years;
@@ -644,6 +517,25 @@ impl Case {
             }
             Change::StepWarned { step } => file.step_mut(&step).warned = true,
             Change::StepOverdue { step } => file.step_mut(&step).overdue = true,
+            Change::StepStatutoryWarned { step } => {
+                if let Some(clock) = &mut file.step_mut(&step).statutory {
+                    clock.warned = true;
+                }
+            }
+            Change::StepStatutoryOverdue { step } => {
+                if let Some(clock) = &mut file.step_mut(&step).statutory {
+                    clock.overdue = true;
+                }
+            }
+            Change::StepEscalated {
+                step,
+                escalation,
+                name,
+            } => file.step_mut(&step).escalations.push(EscalationRecord {
+                id: escalation,
+                name,
+                at,
+            }),
             Change::MaterialDeadlineMissed { .. } | Change::CaseWithdrawn { .. } => {}
             Change::RefundOwed {
                 step,

@@ -1,7 +1,8 @@
 //! The figures a service centre's dashboard shows for a bundle: volume by
-//! outcome and channel, on-time rate and time used against the promise,
-//! supplements and returns, materials the applicants did not have to bring,
-//! and satisfaction. A pure function of case views.
+//! outcome and channel, on-time rate and time used against the promise and
+//! against the law, escalations, supplements and returns, materials the
+//! applicants did not have to bring, and satisfaction. A pure function of
+//! case views.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +23,21 @@ pub struct Statistics {
     pub online_rate: Option<f64>,
     /// Open cases with a step past its due time now.
     pub overdue_now: u64,
-    /// Ended cases in which no step ever went past its due time, as a share of ended cases.
+    /// Ended cases in which no step ever went past its due time, as a share of
+    /// ended cases: on time against the promise (the steps' `time_limit`).
     pub on_time_rate: Option<f64>,
+    /// Open cases with a step past its statutory limit (法定时限) now.
+    pub statutory_overdue_now: u64,
+    /// On time against the law: of the ended cases with a step counted
+    /// against a statutory limit, the share in which no step went past it.
+    pub statutory_on_time_rate: Option<f64>,
+    /// Ended cases in which some step went past its statutory limit.
+    pub statutory_overdue_ended: u64,
+    /// Escalation points reached (催办, 通报 …), by escalation id: how many
+    /// steps of the cases reached each.
+    pub escalations: BTreeMap<String, u64>,
+    /// Cases with at least one escalation.
+    pub escalated_cases: u64,
     /// Average working days from opening to the end, over ended cases.
     pub average_working_days: Option<f64>,
     /// The bundle's promised and statutory limits and the compression 1 − promised ÷ statutory.
@@ -62,6 +76,7 @@ pub fn statistics(
     };
     let mut ended = 0u64;
     let mut ended_on_time = 0u64;
+    let mut ended_under_law = 0u64;
     let mut working_days = Vec::new();
     let mut supplemented = 0u64;
     let mut returned = 0u64;
@@ -76,10 +91,31 @@ pub fn statistics(
         if case.status == "open" && case.is_overdue() {
             figures.overdue_now += 1;
         }
+        if case.status == "open" && case.is_statutory_overdue() {
+            figures.statutory_overdue_now += 1;
+        }
+        let mut escalated = false;
+        for step in &case.steps {
+            for reached in &step.escalations {
+                *figures.escalations.entry(reached.id.clone()).or_default() += 1;
+                escalated = true;
+            }
+        }
+        figures.escalated_cases += u64::from(escalated);
         if let Some(ended_at) = case.ended_at {
             ended += 1;
             if !case.steps.iter().any(|step| step.overdue) {
                 ended_on_time += 1;
+            }
+            let statutory: Vec<_> = case
+                .steps
+                .iter()
+                .filter_map(|s| s.statutory.as_ref())
+                .collect();
+            if !statutory.is_empty() {
+                ended_under_law += 1;
+                figures.statutory_overdue_ended +=
+                    u64::from(statutory.iter().any(|clock| clock.overdue));
             }
             if let Some(calendar) = calendar {
                 if let Ok(days) = calendar.working_days_between(case.opened_at, ended_at) {
@@ -104,6 +140,10 @@ pub fn statistics(
         .sum();
     figures.online_rate = share(online, figures.cases);
     figures.on_time_rate = share(ended_on_time, ended);
+    figures.statutory_on_time_rate = share(
+        ended_under_law - figures.statutory_overdue_ended,
+        ended_under_law,
+    );
     figures.average_working_days = (!working_days.is_empty())
         .then(|| working_days.iter().sum::<f64>() / working_days.len() as f64);
     figures.supplement_rate = share(supplemented, figures.cases);

@@ -36,6 +36,13 @@ pub struct StepView {
     /// Which years were provisional.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisional_years: Vec<i32>,
+    /// The statutory limit (法定时限) of a step that has one, beside the
+    /// promised `due` above: its due time, warning point and marks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<super::state::StatutoryClock>,
+    /// The escalation points (催办, 通报 …) reached in this pass, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<super::state::EscalationRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +109,12 @@ impl CaseView {
 
     pub fn is_overdue(&self) -> bool {
         self.open_tasks().any(|step| step.overdue)
+    }
+
+    /// A step now waiting on an agency is past its statutory limit.
+    pub fn is_statutory_overdue(&self) -> bool {
+        self.open_tasks()
+            .any(|step| step.statutory.as_ref().is_some_and(|clock| clock.overdue))
     }
 }
 
@@ -269,6 +282,8 @@ pub fn view_file(
                 extension: step.extension.clone(),
                 provisional: !step.provisional_years.is_empty(),
                 provisional_years: step.provisional_years.clone(),
+                statutory: step.statutory.clone(),
+                escalations: step.escalations.clone(),
             })
             .collect(),
         payments: file

@@ -112,6 +112,20 @@ pub struct Step {
     /// How far the time limit may be extended (延期), and who approves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<Extension>,
+    /// The limit the law sets for this step (法定时限), beside the promised
+    /// `time_limit` (承诺时限) the agency is held to: overdue is recorded
+    /// against each. Counted from the same start and moved by the same
+    /// stops and extensions. Left out of the stored definition when absent,
+    /// so definitions written before it keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory_limit: Option<TimeSpan>,
+    /// When to warn that the statutory limit is running out, counted back from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statutory_warn_before: Option<TimeSpan>,
+    /// The escalation points after the due time (催办, 通报 …), in order:
+    /// the step's own, or the bundle's when the step declares none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<Escalation>,
     /// Earlier steps this step may send the case back to.
     pub returns_to: Vec<String>,
     /// Whether the step may ask the applicant for a supplement (补正).
@@ -173,6 +187,18 @@ impl Extension {
     pub fn approver<'a>(&'a self, step: &'a Step) -> &'a str {
         self.approved_by.as_deref().unwrap_or(&step.agency)
     }
+}
+
+/// A point after a step's due time at which the case is escalated (a
+/// reminder 催办 the day after, a notice of criticism 通报 a week later):
+/// recorded once per pass of the step when the deadline check reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub id: String,
+    pub name: Localized,
+    /// How long after the step's (promised) due time, counted on the
+    /// bundle's calendar as an extension is counted on from the due time.
+    pub after_due: TimeSpan,
 }
 
 /// A group of steps of which exactly one runs: the first whose `when` holds;

@@ -11,6 +11,7 @@ mod deadlines;
 mod documents;
 mod extensions;
 mod flow;
+mod limits;
 mod opening;
 mod payments;
 mod special_procedures;

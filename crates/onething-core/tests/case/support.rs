@@ -25,9 +25,11 @@ pub fn library() -> Arc<Library> {
     let extension =
         parse_workflow(include_str!("../data_extension_bundle.toml"), &registry).unwrap();
     let join = parse_workflow(include_str!("../data_join_bundle.toml"), &registry).unwrap();
+    let limits = parse_workflow(include_str!("../data_limits_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
+    library.set_current(limits);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);
@@ -199,6 +201,11 @@ pub fn one_line(event: &CaseEvent) -> String {
         ),
         Change::StepWarned { step } => format!("step_warned {step}"),
         Change::StepOverdue { step } => format!("step_overdue {step}"),
+        Change::StepStatutoryWarned { step } => format!("step_statutory_warned {step}"),
+        Change::StepStatutoryOverdue { step } => format!("step_statutory_overdue {step}"),
+        Change::StepEscalated {
+            step, escalation, ..
+        } => format!("step_escalated {step} {escalation}"),
         Change::MaterialDeadlineMissed { material } => {
             format!("material_deadline_missed {material}")
         }

@@ -41,6 +41,15 @@ pub struct Task {
     /// Which years were provisional.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub provisional_years: Vec<i32>,
+    /// The due time of the step's statutory limit (法定时限), for a step
+    /// that has one, and whether it is past.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statutory_due: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub statutory_overdue: bool,
+    /// The escalation points (催办, 通报 …) reached in this pass, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -101,6 +110,9 @@ pub async fn inbox(
                 activated_at: task.activated_at,
                 provisional: !task.provisional_years.is_empty(),
                 provisional_years: task.provisional_years,
+                statutory_due: task.statutory_due,
+                statutory_overdue: task.statutory_overdue,
+                escalations: task.escalations,
             })
             .collect(),
         limit,

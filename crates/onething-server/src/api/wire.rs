@@ -166,6 +166,32 @@ pub struct StepResource {
     pub provisional: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub provisional_years: Vec<i32>,
+    /// The statutory limit (法定时限) of a step that has one, beside the
+    /// promised `due`: overdue against the law is marked apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statutory: Option<StatutoryLimit>,
+    /// The escalation points (催办, 通报 …) reached in this pass, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationReached>,
+}
+
+/// A step's statutory deadline and its marks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatutoryLimit {
+    pub due: DateTime<Utc>,
+    pub warn_at: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub overdue: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
+}
+
+/// An escalation point the deadline check reached, and when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationReached {
+    pub id: String,
+    pub name: Text,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -406,6 +432,25 @@ impl From<StepView> for StepResource {
             }),
             provisional: step.provisional,
             provisional_years: step.provisional_years,
+            statutory: step.statutory.map(|clock| StatutoryLimit {
+                due: clock.due,
+                warn_at: clock.warn_at,
+                warned: clock.warned,
+                overdue: clock.overdue,
+                provisional_years: clock.provisional_years,
+            }),
+            escalations: step
+                .escalations
+                .into_iter()
+                .map(|reached| EscalationReached {
+                    id: reached.id,
+                    name: Text {
+                        zh: reached.name.zh,
+                        en: reached.name.en,
+                    },
+                    at: reached.at,
+                })
+                .collect(),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! A step's due time and warning point, and the commands about them: the
-//! scheduler's check for warnings, overdue steps and missed material
-//! promises, and the recount after a calendar changed.
+//! A step's due time and warning point (of the promise, and of the law when
+//! the step has a statutory limit), and the commands about them: the
+//! scheduler's check for warnings, overdue steps, escalation points and
+//! missed material promises, and the recount after a calendar changed.
 //!
 //! Every step deadline is counted by [`Decision::step_deadline`], which picks
 //! the limit that applies to the case and counts it with
@@ -11,11 +12,11 @@ use chrono::{DateTime, Utc};
 
 use super::{forbidden, Decision};
 use crate::calendar::TimeSpan;
-use crate::case::clock::{deadline, Deadline};
+use crate::case::clock::{deadline, escalation_time, Deadline};
 use crate::case::command::{Actor, MaterialProvision};
 use crate::case::error::CaseError;
-use crate::case::event::{CancelReason, CaseOutcome, Change};
-use crate::case::state::{CaseStatus, ClockMove, ClockStop, StepRecord, StepState};
+use crate::case::event::{CancelReason, CaseOutcome, Change, StatutoryDeadline};
+use crate::case::state::{CaseStatus, ClockMove, ClockStop, StatutoryClock, StepRecord, StepState};
 use crate::expression;
 use crate::workflow::Step;
 
@@ -25,6 +26,8 @@ pub(super) struct Counted {
     pub(super) due: Option<DateTime<Utc>>,
     pub(super) warn_at: Option<DateTime<Utc>>,
     pub(super) provisional_years: Vec<i32>,
+    /// The statutory deadline, for a step with a statutory limit.
+    pub(super) statutory: Option<StatutoryDeadline>,
 }
 
 impl From<Option<Deadline>> for Counted {
@@ -34,20 +37,34 @@ impl From<Option<Deadline>> for Counted {
                 due: Some(deadline.due),
                 warn_at: deadline.warn_at,
                 provisional_years: deadline.provisional_years,
+                statutory: None,
             },
             None => Counted {
                 due: None,
                 warn_at: None,
                 provisional_years: Vec::new(),
+                statutory: None,
             },
         }
     }
 }
 
 impl Decision<'_> {
-    /// Warns of and marks overdue the running steps whose time has come, once
-    /// each; a material promised and not supplied in time ends the case.
+    /// Warns of and marks overdue the running steps whose time has come,
+    /// against the promise and against the law, and records each escalation
+    /// point reached: once each, since each is decided from the marks the
+    /// case already holds. A material promised and not supplied in time
+    /// ends the case.
     pub(super) fn check_deadlines(&mut self) -> Result<(), CaseError> {
+        // Overdue marks and escalations (通报 is a sanction) are the
+        // scheduler's record, never an agency's or the applicant's.
+        if *self.actor() != Actor::System {
+            return Err(forbidden(
+                self.actor(),
+                "check_deadlines",
+                "deadlines are checked by the scheduler",
+            ));
+        }
         let file = self.opened()?;
         if file.status != CaseStatus::Open {
             return Ok(());
@@ -68,6 +85,19 @@ impl Decision<'_> {
                     step: step.id.clone(),
                 });
             }
+            if let Some(statutory) = &step.statutory {
+                if statutory.warn_at.is_some_and(|warn_at| warn_at <= now) && !statutory.warned {
+                    changes.push(Change::StepStatutoryWarned {
+                        step: step.id.clone(),
+                    });
+                }
+                if statutory.due <= now && !statutory.overdue {
+                    changes.push(Change::StepStatutoryOverdue {
+                        step: step.id.clone(),
+                    });
+                }
+            }
+            changes.extend(self.escalations_reached(step, now)?);
         }
         let missed: Vec<String> = file
             .materials
@@ -115,21 +145,44 @@ impl Decision<'_> {
             }
             let step = self.step_definition(&record.id)?;
             let counted = self.recounted_deadline(step, record, &record.clock)?;
-            if (counted.due, counted.warn_at, &counted.provisional_years)
-                == (record.due, record.warn_at, &record.provisional_years)
-            {
+            let recorded_statutory = record.statutory.as_ref().map(StatutoryClock::deadline);
+            if (
+                counted.due,
+                counted.warn_at,
+                &counted.provisional_years,
+                &counted.statutory,
+            ) == (
+                record.due,
+                record.warn_at,
+                &record.provisional_years,
+                &recorded_statutory,
+            ) {
                 continue;
             }
             // A server still holding an older calendar must not undo the
             // revision of one that has the official table: a deadline never
             // comes to depend on a provisional year it did not depend on.
-            if counted
-                .provisional_years
-                .iter()
-                .any(|year| !record.provisional_years.contains(year))
+            let newly_provisional = |counted: &[i32], recorded: &[i32]| {
+                counted.iter().any(|year| !recorded.contains(year))
+            };
+            if newly_provisional(&counted.provisional_years, &record.provisional_years)
+                || newly_provisional(
+                    counted
+                        .statutory
+                        .as_ref()
+                        .map_or(&[], |s| &s.provisional_years),
+                    recorded_statutory
+                        .as_ref()
+                        .map_or(&[], |s| &s.provisional_years),
+                )
             {
                 continue;
             }
+            let statutory_clock = record.statutory.as_ref();
+            let escalations_cleared = match counted.due {
+                Some(due) => self.escalations_ahead(step, record, due, now),
+                None => Vec::new(),
+            };
             revisions.push(Change::DeadlineRevised {
                 step: record.id.clone(),
                 previous_due: record.due,
@@ -141,6 +194,16 @@ impl Decision<'_> {
                 overdue_cleared: record.overdue && counted.due.is_some_and(|due| due > now),
                 warning_cleared: record.warned
                     && counted.warn_at.is_some_and(|warn_at| warn_at > now),
+                statutory_overdue_cleared: statutory_clock.is_some_and(|clock| clock.overdue)
+                    && counted.statutory.as_ref().is_some_and(|s| s.due > now),
+                statutory_warning_cleared: statutory_clock.is_some_and(|clock| clock.warned)
+                    && counted
+                        .statutory
+                        .as_ref()
+                        .and_then(|s| s.warn_at)
+                        .is_some_and(|warn_at| warn_at > now),
+                statutory: counted.statutory,
+                escalations_cleared,
             });
         }
         let file = self.file();
@@ -177,10 +240,84 @@ impl Decision<'_> {
         moves: &[ClockMove],
     ) -> Result<Counted, CaseError> {
         let (limit, warn_before) = self.limits_for(step);
-        Ok(Counted::from(match limit {
+        let mut counted = Counted::from(match limit {
             Some(limit) => Some(deadline(self.calendar, started, moves, limit, warn_before)?),
             None => None,
-        }))
+        });
+        // The law's limit runs from the same start and is moved by the same
+        // stops and extensions as the promise: only its length differs.
+        if let Some(limit) = step.statutory_limit {
+            let statutory = deadline(
+                self.calendar,
+                started,
+                moves,
+                limit,
+                step.statutory_warn_before,
+            )?;
+            counted.statutory = Some(StatutoryDeadline {
+                due: statutory.due,
+                warn_at: statutory.warn_at,
+                provisional_years: statutory.provisional_years,
+            });
+        }
+        Ok(counted)
+    }
+
+    /// The escalation points of a running step reached by `now` and not yet
+    /// recorded in this pass, in order.
+    fn escalations_reached(
+        &self,
+        record: &StepRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, CaseError> {
+        let Some(due) = record.due else {
+            return Ok(Vec::new());
+        };
+        let step = self.step_definition(&record.id)?;
+        let mut reached = Vec::new();
+        for escalation in &step.escalations {
+            if record.escalations.iter().any(|r| r.id == escalation.id) {
+                continue;
+            }
+            // A point past every holiday table (years ahead) cannot be
+            // counted yet, and so is not reached yet: the check goes on.
+            let Ok(point) = escalation_time(self.calendar, due, escalation.after_due) else {
+                continue;
+            };
+            if point <= now {
+                reached.push(Change::StepEscalated {
+                    step: record.id.clone(),
+                    escalation: escalation.id.clone(),
+                    name: escalation.name.clone(),
+                });
+            }
+        }
+        Ok(reached)
+    }
+
+    /// The escalation points a step reached that, with its due time moved to
+    /// `due`, lie ahead of `now` again.
+    fn escalations_ahead(
+        &self,
+        step: &Step,
+        record: &StepRecord,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        record
+            .escalations
+            .iter()
+            .filter(|reached| {
+                step.escalations
+                    .iter()
+                    .find(|escalation| escalation.id == reached.id)
+                    .and_then(|escalation| {
+                        escalation_time(self.calendar, due, escalation.after_due).ok()
+                    })
+                    .is_some_and(|point| point > now)
+            })
+            .map(|reached| reached.id.clone())
+            .collect()
     }
 
     /// The deadline of a started step, counted again from its start with

@@ -134,6 +134,7 @@ impl Decision<'_> {
             due: extended.due.expect("an extended step has a time limit"),
             warn_at: extended.warn_at,
             provisional_years: extended.provisional_years,
+            statutory: extended.statutory,
         });
         Ok(())
     }
@@ -181,6 +182,7 @@ impl Decision<'_> {
             due: counted.due,
             warn_at: counted.warn_at,
             provisional_years: counted.provisional_years,
+            statutory: counted.statutory,
         });
         Ok(())
     }

@@ -5,7 +5,7 @@
 use super::Decision;
 use crate::case::error::CaseError;
 use crate::case::event::{CaseOutcome, Change, SkipReason};
-use crate::case::state::{CaseStatus, HeldClock, StepState};
+use crate::case::state::{CaseStatus, HeldClock, StatutoryClock, StepState};
 use crate::expression;
 use crate::workflow::{Step, StepKind};
 
@@ -163,6 +163,7 @@ impl Decision<'_> {
                 warn_at: held.warn_at,
                 provisional_years: held.provisional_years,
                 continued: true,
+                statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
             }),
             None => {
                 let counted = self.step_deadline(step, self.now(), &[])?;
@@ -172,6 +173,7 @@ impl Decision<'_> {
                     warn_at: counted.warn_at,
                     provisional_years: counted.provisional_years,
                     continued: false,
+                    statutory: counted.statutory,
                 });
             }
         }

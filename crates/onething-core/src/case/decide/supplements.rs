@@ -113,6 +113,7 @@ impl Decision<'_> {
                 due: counted.due,
                 warn_at: counted.warn_at,
                 provisional_years: counted.provisional_years,
+                statutory: counted.statutory,
             });
         }
         self.emit(Change::SupplementProvided {

@@ -36,6 +36,7 @@ impl Parser<'_> {
         let material_tables = root.tables("material", d);
         let step_tables = root.tables("step", d);
         let choice_tables = root.tables("choice", d);
+        let escalation_tables = root.tables("escalation", d);
         self.diagnostics.append(d);
 
         let mut spans = Spans::default();
@@ -103,6 +104,7 @@ impl Parser<'_> {
             }
         }
         self.duplicates(&step_ids, "step");
+        self.default_escalations(&escalation_tables, &mut steps, &mut spans);
         if step_tables.is_empty() {
             self.error(root.span(), "a workflow needs at least one `[[step]]`");
         }

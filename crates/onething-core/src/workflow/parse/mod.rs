@@ -7,6 +7,7 @@
 //! need the whole definition (the step graph, materials, expressions).
 
 mod choices;
+mod escalations;
 mod expressions;
 mod fields;
 mod graph;
@@ -16,7 +17,7 @@ mod payments;
 mod steps;
 mod time_limits;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::calendar::{TimeSpan, TimeUnit};
@@ -59,6 +60,9 @@ struct Spans {
     choice_ids: HashMap<String, Range<usize>>,
     material_steps: HashMap<String, Range<usize>>,
     limit_conditions: HashMap<(String, usize), Located<String>>,
+    /// Steps that declare their own escalations (perhaps none, with
+    /// `escalation = []`) instead of taking the bundle's.
+    own_escalations: HashSet<String>,
 }
 
 struct Parser<'a> {
@@ -164,7 +168,8 @@ impl Parser<'_> {
     }
 }
 
-/// A rough length in hours, to compare a warning with its limit.
+/// A rough length in hours, to compare a warning with its limit (a day of
+/// either kind counts as 24 hours).
 fn limit_hours(span: TimeSpan) -> u64 {
     match span.unit {
         TimeUnit::Hours => u64::from(span.amount),

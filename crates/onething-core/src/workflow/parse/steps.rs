@@ -29,6 +29,9 @@ impl Parser<'_> {
         let time_limit = table.string("time_limit", d);
         let warn_before = table.string("warn_before", d);
         let rule_tables = table.tables("time_limits", d);
+        let statutory_limit = table.string("statutory_limit", d);
+        let statutory_warn_before = table.string("statutory_warn_before", d);
+        let escalation_tables = table.tables("escalation", d);
         let extension_table = table.table("extension", d);
         let returns_to = table.strings("returns_to", d);
         let supplements = table.boolean("supplements", d).unwrap_or(false);
@@ -122,7 +125,33 @@ impl Parser<'_> {
 
         let time_limit_written = time_limit.is_some();
         let (time_limit, warn_before) = self.limit_and_warning(time_limit, warn_before, spans);
-        let time_limits = self.time_limit_rules(&id, &rule_tables, time_limit_written, spans);
+        let (statutory_limit, statutory_warn_before) = self.statutory_limit_and_warning(
+            statutory_limit,
+            statutory_warn_before,
+            time_limit,
+            time_limit_written,
+            spans,
+        );
+        let time_limits = self.time_limit_rules(
+            &id,
+            &rule_tables,
+            time_limit_written,
+            statutory_limit,
+            spans,
+        );
+        let escalations = match table.key_span("escalation") {
+            Some(key) => {
+                spans.own_escalations.insert(id.value.clone());
+                if !time_limit_written {
+                    self.error(
+                        key,
+                        "an escalation counts from the step's due time, and this step has no `time_limit`",
+                    );
+                }
+                self.escalations(&escalation_tables, spans)
+            }
+            None => Vec::new(),
+        };
         self.check_special_procedures(table, special_procedures, time_limit_written);
         let extension = self.extension(extension_table, time_limit_written, spans);
 
@@ -146,6 +175,9 @@ impl Parser<'_> {
             warn_before,
             time_limits,
             extension,
+            statutory_limit,
+            statutory_warn_before,
+            escalations,
             returns_to: returns_to.into_iter().map(|r| r.value).collect(),
             supplements,
             special_procedures,
