@@ -54,3 +54,47 @@ pub async fn cards_by_agency(database: &Database) -> Result<Vec<AgencyCards>, St
         })
         .collect())
 }
+
+/// A supervision notice waiting for an agency's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotice {
+    pub case_id: String,
+    pub step: String,
+    pub answer_by: chrono::DateTime<chrono::Utc>,
+}
+
+/// The supervision notices waiting for this agency's answer, on the cases
+/// in its task list. Few cases carry a notice: the summaries that mention
+/// one are read, not every summary.
+pub async fn pending_notices(
+    database: &Database,
+    agency: &str,
+) -> Result<Vec<PendingNotice>, StoreError> {
+    let sql = database.sql(
+        "SELECT DISTINCT s.case_id, s.summary FROM case_summaries s
+         JOIN agency_tasks t ON t.case_id = s.case_id
+         WHERE t.agency = $1 AND s.summary LIKE '%\"supervision\":[%'",
+    );
+    let rows: Vec<(String, String)> = with_pool!(database, pool => {
+        sqlx::query_as(&sql).bind(agency).fetch_all(pool).await?
+    });
+    let mut pending = Vec::new();
+    for (case_id, summary) in rows {
+        let view: onething_core::case::CaseView =
+            serde_json::from_str(&summary).map_err(|e| StoreError::Decode(e.to_string()))?;
+        for notice in view.supervision.iter().filter(|n| n.answer.is_none()) {
+            let owned = view
+                .steps
+                .iter()
+                .any(|s| s.id == notice.step && s.agency == agency);
+            if owned {
+                pending.push(PendingNotice {
+                    case_id: case_id.clone(),
+                    step: notice.step.clone(),
+                    answer_by: notice.answer_by,
+                });
+            }
+        }
+    }
+    Ok(pending)
+}

@@ -1214,6 +1214,12 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
     )
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let supervised_row = format!("data-case=\"{late}\" data-step=\"birth_certificate\"");
+    let desk = send(&app, get("/desk?tab=supervised", Some(&hospital))).await;
+    assert!(desk.body.contains(&supervised_row), "{}", desk.body);
+    assert!(desk
+        .body
+        .contains("class=\"badge mark-overdue supervised\""));
     let task = send(
         &app,
         get(
@@ -1243,6 +1249,11 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
     )
     .await;
     assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.body);
+    let desk = send(&app, get("/desk?tab=supervised", Some(&hospital))).await;
+    assert!(
+        !desk.body.contains(&supervised_row),
+        "answered: no longer waiting"
+    );
     let events = state.store.events(&late).await.unwrap();
     let actors: Vec<(&str, &str)> = events
         .iter()

@@ -10,6 +10,7 @@ use maud::html;
 use onething_server::auth::Permission;
 use onething_server::AppState;
 use onething_store::search;
+use onething_store::supervision::{self, PendingNotice};
 use onething_store::views::{self, AgencyTask};
 use serde::Deserialize;
 
@@ -39,14 +40,40 @@ fn mark(task: &AgencyTask) -> &'static str {
     }
 }
 
-fn in_tab(task: &AgencyTask, tab: &str, week_end: chrono::DateTime<chrono::Utc>) -> bool {
+fn in_tab(
+    task: &AgencyTask,
+    tab: &str,
+    week_end: chrono::DateTime<chrono::Utc>,
+    supervised: &[PendingNotice],
+) -> bool {
     match tab {
         "all" => true,
+        "supervised" => notice_on(task, supervised).is_some(),
         "warned" => task.warned && !task.overdue,
         "overdue" => task.overdue,
         "week" => task.due.is_some_and(|due| due <= week_end),
         state => task.state == state,
     }
+}
+
+/// An escalation point's name (催办, 通报 …) as the step's bundle gives it.
+fn escalation_name(
+    lang: crate::messages::Lang,
+    definition: Option<&onething_core::workflow::Definition>,
+    step: &str,
+    point: &str,
+) -> String {
+    definition
+        .and_then(|d| d.step(step))
+        .and_then(|s| s.escalations.iter().find(|e| e.id == point))
+        .map_or(point.to_string(), |e| lang.pick(&e.name))
+}
+
+/// The supervision notice waiting for this task's answer, if any.
+fn notice_on<'a>(task: &AgencyTask, supervised: &'a [PendingNotice]) -> Option<&'a PendingNotice> {
+    supervised.iter().find(|n| {
+        n.case_id == task.case_id && n.step == task.step && task.state != "extension_requested"
+    })
 }
 
 pub async fn inbox(
@@ -79,6 +106,7 @@ pub async fn inbox(
     } else {
         search::agency_cases_by_applicant(state.store.database(), &agency, needle.trim()).await?
     };
+    let supervised = supervision::pending_notices(state.store.database(), &agency).await?;
     let wanted = needle.trim().to_ascii_uppercase();
     let filtered: Vec<&AgencyTask> = tasks
         .iter()
@@ -98,11 +126,17 @@ pub async fn inbox(
         "paused",
         "suspended",
         "extension_requested",
+        "supervised",
     ];
-    let count = |tab: &str| filtered.iter().filter(|t| in_tab(t, tab, week_end)).count();
+    let count = |tab: &str| {
+        filtered
+            .iter()
+            .filter(|t| in_tab(t, tab, week_end, &supervised))
+            .count()
+    };
     let shown: Vec<&&AgencyTask> = filtered
         .iter()
-        .filter(|t| in_tab(t, &tab, week_end))
+        .filter(|t| in_tab(t, &tab, week_end, &supervised))
         .collect();
     let pages = shown.len().div_ceil(PAGE).max(1);
     let page_number = query.page.unwrap_or(1).clamp(1, pages);
@@ -166,7 +200,14 @@ pub async fn inbox(
                                 @let definition = library.current_at(&task.workflow, now);
                                 @let title = definition.as_ref().and_then(|d| d.step(&task.step)).map_or(task.step.clone(), |s| lang.pick(&s.title));
                                 tr class=(format!("mark-{}", mark(task))) data-case=(task.case_id) data-step=(task.step) {
-                                    td { span class=(format!("badge mark-{}", mark(task))) { (lang.t(&format!("desk.mark.{}", mark(task)))) } }
+                                    td {
+                                        span class=(format!("badge mark-{}", mark(task))) { (lang.t(&format!("desk.mark.{}", mark(task)))) }
+                                        @if task.statutory_overdue { " " span class="badge mark-overdue" { (lang.t("desk.past_the_law")) } }
+                                        @for point in &task.escalations { " " span class="badge mark-overdue escalation" { (escalation_name(lang, definition.as_deref(), &task.step, point)) } }
+                                        @if let Some(notice) = notice_on(task, &supervised) {
+                                            " " span class="badge mark-overdue supervised" title=(lang.f("supervision.answer_by", &[("time", &local(notice.answer_by, offset))])) { (lang.t("desk.supervised")) }
+                                        }
+                                    }
                                     td {
                                         (task.due.map(|due| local(due, offset)).unwrap_or_else(|| "—".into()))
                                         @if !task.provisional_years.is_empty() { " " span class="badge provisional" title=(lang.t("case.provisional_note")) { (lang.t("case.provisional")) } }

@@ -94,6 +94,13 @@ fn task_page(
             " · " (agency_name(lang, d, &step.agency))
             " · " span class=(format!("badge state-{shown}")) { (lang.t(&format!("state.{shown}"))) }
             @if let Some(view) = view { @if view.due.is_some() { " · " (lang.t("case.due")) " " (due_words(lang, view, seen.offset_minutes)) } }
+            @if let Some(clock) = view.and_then(|v| v.statutory.as_ref()) {
+                " · " (lang.f("task.statutory_due", &[("time", &local(clock.due, seen.offset_minutes))]))
+                @if clock.overdue { " " span class="badge mark-overdue" { (lang.t("desk.past_the_law")) } }
+            }
+            @for point in view.map(|v| v.escalations.as_slice()).unwrap_or_default() {
+                " " span class="badge mark-overdue escalation" title=(local(point.at, seen.offset_minutes)) { (lang.pick(&point.name)) }
+            }
         }
         @if !problems.is_empty() {
             div class="problems" role="alert" id="problems" tabindex="-1" {
