@@ -509,6 +509,18 @@ def test_an_applicant_follows_the_case_on_a_phone_without_javascript_supplies_an
     assert phone.locator("form.rating").count() == 0
     shot(phone, "applicant-rated")
 
+    # The bad rating's follow-up waits in the window's desk with its due
+    # time; the clerk records it, and the case page says what was done.
+    clerk.goto(f"{server.url}/desk?tab=follow_up")
+    row = clerk.locator(f"tr[data-case='{case}'][data-step='follow_up']")
+    assert row.count() == 1 and "差评回访整改" in row.inner_text()
+    row.locator("a").click()
+    clerk.fill("#follow-up-result", "已电话回访，致歉并说明办理进度")
+    clerk.select_option("#follow-up-resolved", "true")
+    clerk.click(f"form[action='/cases/{case}/follow-up'] button")
+    clerk.wait_for_url(f"{server.url}/cases/{case}")
+    assert "已电话回访" in clerk.inner_text("#follow-up")
+
     # The same pages with scripts, for axe and the phone's width.
     scripted = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
     scripted.goto(server.url + "/track")

@@ -125,7 +125,8 @@ impl ApiError {
             | E::NotSuspended { .. }
             | E::NotLate { .. }
             | E::SupervisionPending { .. }
-            | E::NoSupervisionNotice { .. } => (StatusCode::CONFLICT, "conflict"),
+            | E::NoSupervisionNotice { .. }
+            | E::NoFollowUp => (StatusCode::CONFLICT, "conflict"),
             E::Calendar(_) | E::Expression { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }

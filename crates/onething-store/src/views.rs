@@ -152,8 +152,32 @@ pub fn task_rows(
             }
         }
     }
+    // The follow-up of a bad rating waits in the window's list: the window
+    // that took the application answers for it (谁受理谁回访).
+    if let Some(rating) = &file.rating {
+        if let (Some(due), None) = (rating.follow_up_due, &rating.follow_up) {
+            tasks.push(TaskRow {
+                case_id: file.id.clone(),
+                step: FOLLOW_UP_TASK.to_string(),
+                agency: onething_core::case::WINDOW_AGENCY.to_string(),
+                workflow: file.workflow.clone(),
+                state: FOLLOW_UP_TASK.to_string(),
+                due: Some(timestamp(due)),
+                warned: 0,
+                overdue: 0,
+                activated_at: None,
+                provisional_years: None,
+                statutory_due: None,
+                statutory_overdue: 0,
+                escalations: None,
+            });
+        }
+    }
     tasks
 }
+
+/// The step and state of the task that is a bad rating's follow-up.
+pub const FOLLOW_UP_TASK: &str = "follow_up";
 
 /// The read-model rows a case should have: a pure function of its state.
 pub fn rows_for(

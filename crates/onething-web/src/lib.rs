@@ -92,6 +92,7 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
         )
         .route("/cases/{case}/supplement", post(pages::task::supplement))
         .route("/cases/{case}/payments", post(pages::task::pay))
+        .route("/cases/{case}/follow-up", post(pages::task::follow_up))
         .route("/cases/{case}/notices/{notice}", get(pages::notices::show))
         .route(
             "/cases/{case}/documents",

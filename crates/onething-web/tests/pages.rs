@@ -1078,6 +1078,34 @@ async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
         rating.follow_up_due.is_some(),
         "a bad rating opens the follow-up"
     );
+    // It waits in the window's desk with its due time; the clerk records it.
+    let (clerk, clerk_csrf) = sign_in(&app, "zhang").await;
+    let row = format!("data-case=\"{case}\" data-step=\"follow_up\"");
+    let desk = send(&app, get("/desk?tab=follow_up", Some(&clerk))).await;
+    assert!(desk.body.contains(&row), "{}", desk.body);
+    assert!(desk.body.contains(&format!("/cases/{case}#follow-up")));
+    let recorded = send(
+        &app,
+        post(
+            &format!("/cases/{case}/follow-up"),
+            Some(&clerk),
+            &[
+                ("_csrf", &clerk_csrf),
+                ("result", "Called back; the card was sent"),
+                ("resolved", "true"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    let desk = send(&app, get("/desk?tab=follow_up", Some(&clerk))).await;
+    assert!(!desk.body.contains(&row), "recorded: off the desk");
+    let page = send(&app, get(&format!("/cases/{case}"), Some(&clerk))).await;
+    assert!(
+        page.body.contains("Called back; the card was sent"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]

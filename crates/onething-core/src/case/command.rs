@@ -199,6 +199,12 @@ pub enum Action {
     AttachDocument {
         document: super::event::DocumentRecord,
     },
+    /// The window records the follow-up of a bad rating (差评回访整改): what
+    /// was done, and whether the applicant's problem is solved.
+    RecordFollowUp {
+        result: String,
+        resolved: bool,
+    },
     /// Electronic supervision tells the agency of a late step to act and to
     /// answer (督办通知).
     Supervise {
@@ -223,6 +229,7 @@ impl Action {
         match self {
             Action::Open { .. } => "open",
             Action::Supervise { .. } => "supervise",
+            Action::RecordFollowUp { .. } => "record_follow_up",
             Action::AnswerSupervision { .. } => "answer_supervision",
             Action::Complete { .. } => "complete",
             Action::Return { .. } => "return",

@@ -132,6 +132,8 @@ pub enum CaseError {
     CaseNotEnded,
     #[error("the case was already rated")]
     AlreadyRated,
+    #[error("the case has no follow-up of a bad rating waiting to be recorded")]
+    NoFollowUp,
     #[error("step `{step}` is not late (neither warned nor overdue): supervision notices are for late steps")]
     NotLate { step: String },
     #[error("step `{step}` already has a supervision notice waiting for its answer")]

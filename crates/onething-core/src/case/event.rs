@@ -327,6 +327,11 @@ pub enum Change {
     DocumentAttached {
         document: DocumentRecord,
     },
+    /// The follow-up of a bad rating is done.
+    FollowUpRecorded {
+        result: String,
+        resolved: bool,
+    },
     /// A supervision notice (督办通知) on a late step: its agency must answer
     /// by `answer_by`.
     SupervisionNoticeIssued {
@@ -405,6 +410,7 @@ impl Change {
             Change::CaseRated { .. } => "case_rated",
             Change::DocumentAttached { .. } => "document_attached",
             Change::FollowUpOpened { .. } => "follow_up_opened",
+            Change::FollowUpRecorded { .. } => "follow_up_recorded",
             Change::SupervisionNoticeIssued { .. } => "supervision_notice_issued",
             Change::SupervisionAnswered { .. } => "supervision_answered",
             Change::PromiseRevised { .. } => "promise_revised",

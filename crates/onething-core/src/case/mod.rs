@@ -22,6 +22,7 @@ pub use error::CaseError;
 pub use event::*;
 pub use library::{in_force_on, period, Library};
 pub use narration::{describe, local_time};
+pub use rating::FollowUp;
 pub use state::*;
 pub use statistics::{statistics, Statistics};
 pub use supervision::SupervisionRecord;

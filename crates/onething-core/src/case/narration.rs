@@ -551,6 +551,20 @@ pub fn describe(
                 ),
             )
         }
+        Change::FollowUpRecorded { result, resolved } => both(
+            format!(
+                "差评回访整改完成：{result}（{}）",
+                if *resolved {
+                    "问题已解决"
+                } else {
+                    "问题未解决"
+                }
+            ),
+            format!(
+                "Follow-up of the bad rating done: {result} ({})",
+                if *resolved { "solved" } else { "not solved" }
+            ),
+        ),
         Change::SupervisionAnswered { step, answer } => {
             let title = title(step);
             both(

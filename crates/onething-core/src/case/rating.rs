@@ -9,4 +9,15 @@ pub struct Rating {
     pub score: u8,
     pub comment: Option<String>,
     pub follow_up_due: Option<DateTime<Utc>>,
+    /// The follow-up as recorded: what was done, whether it solved the
+    /// applicant's problem, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub result: String,
+    pub resolved: bool,
+    pub at: DateTime<Utc>,
 }

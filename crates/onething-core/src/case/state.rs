@@ -564,6 +564,7 @@ impl Case {
                     score,
                     comment,
                     follow_up_due: None,
+                    follow_up: None,
                 });
             }
             Change::PromiseRevised {
@@ -577,6 +578,15 @@ impl Case {
             Change::FollowUpOpened { due, .. } => {
                 if let Some(rating) = &mut file.rating {
                     rating.follow_up_due = Some(due);
+                }
+            }
+            Change::FollowUpRecorded { result, resolved } => {
+                if let Some(rating) = &mut file.rating {
+                    rating.follow_up = Some(super::rating::FollowUp {
+                        result,
+                        resolved,
+                        at,
+                    });
                 }
             }
             supervision @ (Change::SupervisionNoticeIssued { .. }

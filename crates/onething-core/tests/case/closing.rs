@@ -106,3 +106,81 @@ fn a_case_is_rated_once_after_it_ends_and_a_bad_rating_opens_a_follow_up() {
     rated.push(rate("r", 4));
     then_refused(&rated, rate("r2", 1), CaseError::AlreadyRated);
 }
+
+#[test]
+fn the_window_records_the_follow_up_of_a_bad_rating_once() {
+    let ended = vec![
+        open(1),
+        command(
+            "w",
+            applicant(),
+            local(3, 15),
+            Action::Withdraw {
+                reason: "moved".into(),
+            },
+        ),
+    ];
+    let rate = |score: u8| {
+        command(
+            "r",
+            applicant(),
+            local(4, 9),
+            Action::Rate {
+                score,
+                comment: Some("too slow".into()),
+            },
+        )
+    };
+    let record = |id: &str, by: Actor, result: &str| {
+        command(
+            id,
+            by,
+            local(5, 9),
+            Action::RecordFollowUp {
+                result: result.into(),
+                resolved: true,
+            },
+        )
+    };
+    let mut bad = ended.clone();
+    bad.push(rate(1));
+    assert_eq!(
+        when(&bad, record("f", agency("window"), "called back; fixed")).unwrap(),
+        ["follow_up_recorded true"]
+    );
+    then_refused(
+        &bad,
+        record("f", agency("a"), "fixed"),
+        CaseError::Forbidden {
+            actor: "a".into(),
+            action: "record_follow_up".into(),
+            reason: "the follow-up of a rating is recorded by the window".into(),
+        },
+    );
+    then_refused(
+        &bad,
+        record("f", agency("window"), " "),
+        CaseError::MissingReason,
+    );
+    let mut done = bad.clone();
+    done.push(record("f", agency("window"), "called back; fixed"));
+    let rating = state(&history(&done)).rating.unwrap();
+    let follow_up = rating.follow_up.unwrap();
+    assert_eq!(
+        (follow_up.result.as_str(), follow_up.resolved, follow_up.at),
+        ("called back; fixed", true, local(5, 9))
+    );
+    then_refused(
+        &done,
+        record("f2", agency("window"), "again"),
+        CaseError::NoFollowUp,
+    );
+    // A good rating opens no follow-up to record.
+    let mut good = ended.clone();
+    good.push(rate(5));
+    then_refused(
+        &good,
+        record("f", agency("window"), "none"),
+        CaseError::NoFollowUp,
+    );
+}

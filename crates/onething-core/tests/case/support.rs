@@ -245,6 +245,7 @@ pub fn one_line(event: &CaseEvent) -> String {
             "supervision_notice_issued {step} {notice:?} answer by {}",
             answer_by.to_rfc3339()
         ),
+        Change::FollowUpRecorded { resolved, .. } => format!("follow_up_recorded {resolved}"),
         Change::SupervisionAnswered { step, answer } => {
             format!("supervision_answered {step} {answer:?}")
         }

@@ -36,6 +36,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(suspend_step))
         .routes(routes!(resume_step))
         .routes(routes!(answer_supervision))
+        .routes(routes!(record_follow_up))
         .routes(routes!(supplement))
         .routes(routes!(pay))
         .routes(routes!(withdraw))
@@ -103,6 +104,14 @@ pub struct ReturnRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub reason: String,
+}
+
+/// The follow-up of a bad rating: what was done, and whether it solved the problem.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRequest {
+    pub result: String,
+    pub resolved: bool,
 }
 
 /// The agency's answer to a supervision notice: what it did, and when the step ends.
@@ -657,5 +666,15 @@ case_command!(
     |body| Action::Rate {
         score: body.score,
         comment: body.comment
+    }
+);
+case_command!(
+    record_follow_up,
+    "/api/v1/cases/{case}/follow-up",
+    FollowUpRequest,
+    "Record the follow-up of a bad rating (差评回访整改; the window).",
+    |body| Action::RecordFollowUp {
+        result: body.result,
+        resolved: body.resolved
     }
 );

@@ -340,6 +340,18 @@ pub struct Rating {
     pub comment: Option<String>,
     /// A bad rating is followed up (回访) by this time.
     pub follow_up_due: Option<DateTime<Utc>>,
+    /// The follow-up as the window recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// The follow-up of a bad rating (差评回访整改), as recorded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FollowUp {
+    pub result: String,
+    /// Whether the applicant's problem is solved.
+    pub resolved: bool,
+    pub at: DateTime<Utc>,
 }
 
 impl From<CaseView> for CaseResource {
@@ -378,6 +390,11 @@ impl From<CaseView> for CaseResource {
                 score: rating.score,
                 comment: rating.comment,
                 follow_up_due: rating.follow_up_due,
+                follow_up: rating.follow_up.map(|f| FollowUp {
+                    result: f.result,
+                    resolved: f.resolved,
+                    at: f.at,
+                }),
             }),
             promised_by: view.promised_by,
             promise_provisional_years: view.promise_provisional_years,

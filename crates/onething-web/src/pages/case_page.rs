@@ -245,6 +245,7 @@ pub async fn show(
             (documents(lang, &person, d, v, &case_id, query.at.is_none()))
             (bills(lang, &person, d, v, &case_id, query.at.is_none()))
             (window_supplement(lang, &person, d, v, &case_id, query.at.is_none()))
+            (rating_and_follow_up(lang, &person, v, &case_id, offset, query.at.is_none()))
         }
         }
         (timeline)
@@ -389,6 +390,54 @@ fn bills(
                             label for=(id) { (lang.t("case.receipt_number")) }
                             input id=(id) name="receipt" required;
                             button type="submit" { (lang.f("case.record_payment", &[("amount", &yuan(bill.total))])) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rating (好差评) and, for a bad one, its follow-up: the window records
+/// it here; everyone who reads the case sees what was done.
+fn rating_and_follow_up(
+    lang: Lang,
+    person: &Person,
+    v: &CaseView,
+    case_id: &str,
+    offset: i32,
+    live: bool,
+) -> Markup {
+    let Some(rating) = &v.rating else {
+        return html! {};
+    };
+    html! {
+        section class="rating" id="follow-up" {
+            h2 { (lang.f("case.rating", &[("level", lang.t(&format!("rating.level.{}", rating.score)))])) }
+            @if let Some(comment) = &rating.comment { p { "“" (comment) "”" } }
+            @if let Some(due) = rating.follow_up_due {
+                h3 { (lang.t("case.follow_up")) }
+                @match &rating.follow_up {
+                    Some(done) => p { (lang.f("case.follow_up_done", &[
+                        ("time", &local(done.at, offset)),
+                        ("result", &done.result),
+                        ("resolved", lang.t(if done.resolved { "case.solved" } else { "case.not_solved" })),
+                    ])) },
+                    None => {
+                        p class="mark-overdue" { (lang.f("case.follow_up_due", &[("time", &local(due, offset))])) }
+                        @if live && person.role == ConsoleRole::Clerk {
+                            form method="post" action=(format!("/cases/{case_id}/follow-up")) {
+                                (csrf_field(person))
+                                input type="hidden" name="command_id" value=(uuid::Uuid::new_v4().to_string());
+                                label for="follow-up-result" { (lang.t("case.follow_up_result")) }
+                                textarea id="follow-up-result" name="result" rows="3" required {}
+                                label for="follow-up-resolved" { (lang.t("case.follow_up_resolved")) }
+                                select id="follow-up-resolved" name="resolved" {
+                                    option value="true" { (lang.t("case.solved")) }
+                                    option value="false" { (lang.t("case.not_solved")) }
+                                }
+                                button type="submit" { (lang.t("case.follow_up_record")) }
+                            }
                         }
                     }
                 }

@@ -86,7 +86,12 @@ pub async fn inbox(
     let agency = person
         .agency()
         .ok_or_else(|| PageError::Forbidden(lang.t("desk.no_agency").into()))?;
-    let tasks = views::agency_tasks(state.store.database(), &agency, MOST, 0).await?;
+    let mut tasks = views::agency_tasks(state.store.database(), &agency, MOST, 0).await?;
+    // A follow-up's mark is its due time against now: the deadline check
+    // watches open cases' steps, and a follow-up belongs to an ended case.
+    for task in tasks.iter_mut().filter(|t| t.step == views::FOLLOW_UP_TASK) {
+        task.overdue = task.due.is_some_and(|due| due < state.now());
+    }
     let library = state.store.library();
     let now = state.now();
     let offset = 480;
@@ -127,6 +132,7 @@ pub async fn inbox(
         "suspended",
         "extension_requested",
         "supervised",
+        "follow_up",
     ];
     let count = |tab: &str| {
         filtered
@@ -198,7 +204,9 @@ pub async fn inbox(
                         tbody {
                             @for task in shown.iter().skip((page_number - 1) * PAGE).take(PAGE) {
                                 @let definition = library.current_at(&task.workflow, now);
-                                @let title = definition.as_ref().and_then(|d| d.step(&task.step)).map_or(task.step.clone(), |s| lang.pick(&s.title));
+                                @let follow_up = task.step == views::FOLLOW_UP_TASK;
+                                @let title = if follow_up { lang.t("desk.follow_up").to_string() } else { definition.as_ref().and_then(|d| d.step(&task.step)).map_or(task.step.clone(), |s| lang.pick(&s.title)) };
+                                @let href = if follow_up { format!("/cases/{}#follow-up", task.case_id) } else { format!("/cases/{}/steps/{}", task.case_id, task.step) };
                                 tr class=(format!("mark-{}", mark(task))) data-case=(task.case_id) data-step=(task.step) {
                                     td {
                                         span class=(format!("badge mark-{}", mark(task))) { (lang.t(&format!("desk.mark.{}", mark(task)))) }
@@ -212,7 +220,7 @@ pub async fn inbox(
                                         (task.due.map(|due| local(due, offset)).unwrap_or_else(|| "—".into()))
                                         @if !task.provisional_years.is_empty() { " " span class="badge provisional" title=(lang.t("case.provisional_note")) { (lang.t("case.provisional")) } }
                                     }
-                                    td { a href=(format!("/cases/{}/steps/{}", task.case_id, task.step)) { (title) } }
+                                    td { a href=(href) { (title) } }
                                     td { (definition.as_ref().map_or(task.workflow.clone(), |d| lang.pick(&d.title))) }
                                     td { code { (task.case_id) } }
                                     td { (lang.t(&format!("desk.state.{}", task.state))) }

@@ -407,6 +407,23 @@ pub async fn supplement(
     command_then_case(&state, &person, &case_id, &fields, action).await
 }
 
+/// The window records the follow-up of a bad rating.
+pub async fn follow_up(
+    State(state): State<AppState>,
+    person: Person,
+    Path(case_id): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::ChangeCases)?;
+    let _ = seen(&state, &person, &case_id, None, "case").await?;
+    let action = Action::RecordFollowUp {
+        result: fields.text("result").unwrap_or_default(),
+        resolved: fields.get("resolved") == Some("true"),
+    };
+    command_then_case(&state, &person, &case_id, &fields, action).await
+}
+
 /// A payer's payment, recorded by the window or the collecting agency.
 pub async fn pay(
     State(state): State<AppState>,

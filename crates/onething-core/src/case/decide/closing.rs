@@ -101,6 +101,36 @@ impl Decision<'_> {
         Ok(())
     }
 
+    /// The window that took the application answers for the follow-up of
+    /// its bad rating (谁受理谁回访).
+    pub(super) fn record_follow_up(
+        &mut self,
+        result: &str,
+        resolved: bool,
+    ) -> Result<(), CaseError> {
+        if !self.actor().is_window() {
+            return Err(forbidden(
+                self.actor(),
+                "record_follow_up",
+                "the follow-up of a rating is recorded by the window",
+            ));
+        }
+        let file = self.opened()?;
+        let waiting = file
+            .rating
+            .as_ref()
+            .is_some_and(|r| r.follow_up_due.is_some() && r.follow_up.is_none());
+        if !waiting {
+            return Err(CaseError::NoFollowUp);
+        }
+        require_reason(result)?;
+        self.emit(Change::FollowUpRecorded {
+            result: result.trim().to_string(),
+            resolved,
+        });
+        Ok(())
+    }
+
     pub(super) fn cancel_live_steps(&mut self, reason: CancelReason) {
         let live: Vec<String> = self
             .file()

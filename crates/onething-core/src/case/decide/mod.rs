@@ -157,6 +157,7 @@ impl<'a> Decision<'a> {
             Action::Withdraw { reason } => self.withdraw(reason),
             Action::Rate { score, comment } => self.rate(*score, comment.as_deref()),
             Action::AttachDocument { document } => self.attach_document(document),
+            Action::RecordFollowUp { result, resolved } => self.record_follow_up(result, *resolved),
             Action::Supervise { step, notice } => self.supervise(step, notice),
             Action::AnswerSupervision { step, answer } => self.answer_supervision(step, answer),
             Action::CheckDeadlines => self.check_deadlines(),
