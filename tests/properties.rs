@@ -470,6 +470,7 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
                 Action::Rate {
                     score: 1 + random.below(5) as u8,
                     comment: None,
+                    aspects: Default::default(),
                 },
             )
         } else if mix == Mix::Returns && !returning.is_empty() && random.chance(30) {
@@ -600,6 +601,7 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
                 Action::Rate {
                     score: 3,
                     comment: None,
+                    aspects: Default::default(),
                 },
             )
         } else if roll < 93 {

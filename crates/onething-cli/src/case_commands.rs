@@ -279,7 +279,17 @@ pub async fn run(
             score,
             comment,
             acting,
-        } => (case, simple(&acting, Action::Rate { score, comment })?),
+        } => (
+            case,
+            simple(
+                &acting,
+                Action::Rate {
+                    score,
+                    comment,
+                    aspects: Default::default(),
+                },
+            )?,
+        ),
         CaseCommandLine::ReviseDeadlines { json } => {
             let store = open_store(&options, terminal).await?;
             let calendars = store.library().calendars();

@@ -99,6 +99,7 @@ impl ApiError {
             | E::MissingReceipt
             | E::MissingReason
             | E::InvalidScore { .. }
+            | E::InvalidRating { .. }
             | E::InvalidExtensionLength { .. }
             | E::MissingProcedure => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
@@ -145,6 +146,7 @@ impl ApiError {
             | E::InvalidSupplement { problems } => {
                 problems.iter().map(ToString::to_string).collect()
             }
+            E::InvalidRating { problems } => problems.clone(),
             other => vec![other.to_string()],
         };
         ApiError::new(status, code, error.to_string()).with_reasons(reasons)

@@ -1041,6 +1041,8 @@ async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
                 ("code", &code),
                 ("action", "rate"),
                 ("score", "1"),
+                ("aspect.efficiency", "1"),
+                ("aspect.attitude", "4"),
                 ("comment", "too slow"),
             ],
             "10.0.1.1",
@@ -1074,6 +1076,9 @@ async fn the_applicant_supplies_what_was_asked_and_rates_the_ended_case_once() {
         (rating.score, rating.comment.as_deref()),
         (1, Some("too slow"))
     );
+    assert_eq!(rating.aspects.get("efficiency"), Some(&1));
+    assert_eq!(rating.aspects.get("attitude"), Some(&4));
+    assert_eq!(rating.aspects.get("convenience"), None, "left out");
     assert!(
         rating.follow_up_due.is_some(),
         "a bad rating opens the follow-up"

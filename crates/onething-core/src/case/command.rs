@@ -11,6 +11,9 @@ pub const WINDOW_AGENCY: &str = "window";
 /// The electronic supervision office (电子监察): it reads every case and
 /// issues supervision notices (督办通知) on late steps, nothing else.
 pub const SUPERVISION_AGENCY: &str = "supervision";
+/// The questions a rating (好差评) answers beside the overall level, as the
+/// national evaluation standard asks them: 办事效率, 服务态度, 办事便捷度.
+pub const RATING_ASPECTS: [&str; 3] = ["efficiency", "attitude", "convenience"];
 
 /// Who acts: an agency (optionally a named operator of it), the applicant,
 /// or the engine itself (deadline checks).
@@ -193,6 +196,11 @@ pub enum Action {
         score: u8,
         #[serde(default)]
         comment: Option<String>,
+        /// The questions of the national rules beside the overall score
+        /// ([`RATING_ASPECTS`]: efficiency, attitude, convenience), each 1–5;
+        /// any may be left out.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        aspects: std::collections::BTreeMap<String, u8>,
     },
     /// Attaches a scanned document, already stored by its SHA-256 (the
     /// window, or an agency with a step of the case under way).

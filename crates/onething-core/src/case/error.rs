@@ -145,6 +145,9 @@ pub enum CaseError {
     InvalidDocument { problems: Vec<ValueProblem> },
     #[error("a rating is from 1 (very unsatisfied) to 5 (very satisfied), not {score}")]
     InvalidScore { score: u8 },
+    /// Every wrong answer of a rating, at once.
+    #[error("the rating has {} problem(s): {}", problems.len(), problems.join("; "))]
+    InvalidRating { problems: Vec<String> },
     #[error("{0}")]
     Calendar(CalendarError),
     #[error("step `{step}`: {message}")]

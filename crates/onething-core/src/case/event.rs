@@ -313,6 +313,8 @@ pub enum Change {
     CaseRated {
         score: u8,
         comment: Option<String>,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        aspects: std::collections::BTreeMap<String, u8>,
     },
     /// The calendar changed: the promised date, counted again, is this.
     PromiseRevised {

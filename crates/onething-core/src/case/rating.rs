@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct Rating {
     pub score: u8,
     pub comment: Option<String>,
+    /// Efficiency, attitude, convenience: 1–5 each, as answered.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub aspects: std::collections::BTreeMap<String, u8>,
     pub follow_up_due: Option<DateTime<Utc>>,
     /// The follow-up as recorded: what was done, whether it solved the
     /// applicant's problem, and when.

@@ -559,10 +559,15 @@ impl Case {
                 file.not_delivered = not_delivered;
             }
             Change::DocumentAttached { document } => file.documents.push(document),
-            Change::CaseRated { score, comment } => {
+            Change::CaseRated {
+                score,
+                comment,
+                aspects,
+            } => {
                 file.rating = Some(Rating {
                     score,
                     comment,
+                    aspects,
                     follow_up_due: None,
                     follow_up: None,
                 });

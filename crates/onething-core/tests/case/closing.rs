@@ -76,6 +76,7 @@ fn a_case_is_rated_once_after_it_ends_and_a_bad_rating_opens_a_follow_up() {
             Action::Rate {
                 score,
                 comment: None,
+                aspects: Default::default(),
             },
         )
     };
@@ -128,6 +129,7 @@ fn the_window_records_the_follow_up_of_a_bad_rating_once() {
             Action::Rate {
                 score,
                 comment: Some("too slow".into()),
+                aspects: Default::default(),
             },
         )
     };
@@ -182,5 +184,50 @@ fn the_window_records_the_follow_up_of_a_bad_rating_once() {
         &good,
         record("f", agency("window"), "none"),
         CaseError::NoFollowUp,
+    );
+}
+
+#[test]
+fn a_rating_answers_the_national_questions_and_every_wrong_answer_is_told_at_once() {
+    let ended = [
+        open(1),
+        command(
+            "w",
+            applicant(),
+            local(3, 15),
+            Action::Withdraw {
+                reason: "moved".into(),
+            },
+        ),
+    ];
+    let rate = |aspects: &[(&str, u8)]| {
+        command(
+            "r",
+            applicant(),
+            local(4, 9),
+            Action::Rate {
+                score: 4,
+                comment: None,
+                aspects: aspects.iter().map(|(a, v)| (a.to_string(), *v)).collect(),
+            },
+        )
+    };
+    let answered = rate(&[("efficiency", 5), ("attitude", 3), ("convenience", 4)]);
+    assert_eq!(when(&ended, answered.clone()).unwrap(), ["case_rated 4"]);
+    let mut rated = ended.to_vec();
+    rated.push(answered);
+    let aspects = state(&history(&rated)).rating.unwrap().aspects;
+    assert_eq!(aspects.get("attitude"), Some(&3));
+    assert_eq!(aspects.len(), 3);
+    then_refused(
+        &ended,
+        rate(&[("efficiency", 6), ("speed", 5), ("attitude", 0)]),
+        CaseError::InvalidRating {
+            problems: vec![
+                "`attitude` is from 1 to 5, not 0".into(),
+                "`efficiency` is from 1 to 5, not 6".into(),
+                "`speed` is not a question of the rating (one of efficiency, attitude, convenience)".into(),
+            ],
+        },
     );
 }

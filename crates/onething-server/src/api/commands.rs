@@ -188,6 +188,10 @@ pub struct RatingRequest {
     /// 1 (very unsatisfied) to 5 (very satisfied).
     pub score: u8,
     pub comment: Option<String>,
+    /// The national questions beside the overall score, 1–5 each:
+    /// `efficiency` (办事效率), `attitude` (服务态度), `convenience` (办事便捷度).
+    #[serde(default)]
+    pub aspects: std::collections::BTreeMap<String, u8>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -665,7 +669,8 @@ case_command!(
     "Rate an ended case (好差评), once.",
     |body| Action::Rate {
         score: body.score,
-        comment: body.comment
+        comment: body.comment,
+        aspects: body.aspects
     }
 );
 case_command!(

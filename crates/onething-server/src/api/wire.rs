@@ -338,6 +338,9 @@ pub struct Rating {
     /// 1 (very unsatisfied) to 5 (very satisfied).
     pub score: u8,
     pub comment: Option<String>,
+    /// The national questions beside the overall score, 1–5 each.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub aspects: std::collections::BTreeMap<String, u8>,
     /// A bad rating is followed up (回访) by this time.
     pub follow_up_due: Option<DateTime<Utc>>,
     /// The follow-up as the window recorded it.
@@ -389,6 +392,7 @@ impl From<CaseView> for CaseResource {
             rating: view.rating.map(|rating| Rating {
                 score: rating.score,
                 comment: rating.comment,
+                aspects: rating.aspects,
                 follow_up_due: rating.follow_up_due,
                 follow_up: rating.follow_up.map(|f| FollowUp {
                     result: f.result,

@@ -19,7 +19,7 @@ use axum::Extension;
 use chrono::Utc;
 use maud::{html, Markup};
 use onething_core::case::{
-    self, view, Action, Actor, CaseCommand, CaseView, Disclosure, StepState,
+    self, view, Action, Actor, CaseCommand, CaseView, Disclosure, StepState, RATING_ASPECTS,
 };
 use onething_core::workflow::Definition;
 use onething_server::AppState;
@@ -220,6 +220,13 @@ fn applicant_action(fields: &Fields) -> Option<Action> {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
             comment: fields.text("comment"),
+            aspects: RATING_ASPECTS
+                .iter()
+                .filter_map(|aspect| {
+                    let level = fields.text(&format!("aspect.{aspect}"))?.parse().ok()?;
+                    Some((aspect.to_string(), level))
+                })
+                .collect(),
         }),
         _ => None,
     }
@@ -367,6 +374,17 @@ fn progress(
                                 label class="choice" {
                                     input type="radio" name="score" value=(level) required;
                                     " " (lang.t(&format!("rating.level.{level}")))
+                                }
+                            }
+                        }
+                        @for aspect in RATING_ASPECTS {
+                            fieldset class="aspect" {
+                                legend { (lang.t(&format!("rating.aspect.{aspect}"))) " (" (lang.t("guide.optional")) ")" }
+                                @for level in LEVELS {
+                                    label class="choice" {
+                                        input type="radio" name=(format!("aspect.{aspect}")) value=(level);
+                                        " " (lang.t(&format!("rating.level.{level}")))
+                                    }
                                 }
                             }
                         }

@@ -5,6 +5,7 @@
 use super::{forbidden, is_applicant_or_window, require_reason, Decision};
 use crate::calendar::{TimeSpan, TimeUnit};
 use crate::case::clock::deadline;
+use crate::case::command::RATING_ASPECTS;
 use crate::case::error::CaseError;
 use crate::case::event::{CancelReason, CaseOutcome, Change};
 use crate::case::state::{CaseStatus, StepState};
@@ -60,7 +61,12 @@ impl Decision<'_> {
         Ok(())
     }
 
-    pub(super) fn rate(&mut self, score: u8, comment: Option<&str>) -> Result<(), CaseError> {
+    pub(super) fn rate(
+        &mut self,
+        score: u8,
+        comment: Option<&str>,
+        aspects: &std::collections::BTreeMap<String, u8>,
+    ) -> Result<(), CaseError> {
         if !is_applicant_or_window(self.actor()) {
             return Err(forbidden(
                 self.actor(),
@@ -78,9 +84,28 @@ impl Decision<'_> {
         if !(1..=5).contains(&score) {
             return Err(CaseError::InvalidScore { score });
         }
+        let problems: Vec<String> = aspects
+            .iter()
+            .filter_map(|(aspect, value)| {
+                if !RATING_ASPECTS.contains(&aspect.as_str()) {
+                    Some(format!(
+                        "`{aspect}` is not a question of the rating (one of {})",
+                        RATING_ASPECTS.join(", ")
+                    ))
+                } else if !(1..=5).contains(value) {
+                    Some(format!("`{aspect}` is from 1 to 5, not {value}"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(CaseError::InvalidRating { problems });
+        }
         self.emit(Change::CaseRated {
             score,
             comment: comment.map(str::to_string),
+            aspects: aspects.clone(),
         });
         if score <= 2 {
             let follow_up = deadline(

@@ -155,7 +155,11 @@ impl<'a> Decision<'a> {
                 receipt,
             } => self.pay(payer, *amount, receipt),
             Action::Withdraw { reason } => self.withdraw(reason),
-            Action::Rate { score, comment } => self.rate(*score, comment.as_deref()),
+            Action::Rate {
+                score,
+                comment,
+                aspects,
+            } => self.rate(*score, comment.as_deref(), aspects),
             Action::AttachDocument { document } => self.attach_document(document),
             Action::RecordFollowUp { result, resolved } => self.record_follow_up(result, *resolved),
             Action::Supervise { step, notice } => self.supervise(step, notice),
