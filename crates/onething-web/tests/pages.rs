@@ -808,6 +808,25 @@ async fn the_receipt_prints_one_query_code_for_the_window_and_none_for_an_agency
         "printed again, the same code"
     );
     assert!(
+        first.body.contains("<figure class=\"qr\""),
+        "a QR code beside the code"
+    );
+    assert!(first.body.contains(&format!("/track?case={case}")));
+    assert!(
+        !first.body.contains(&format!("code={code}")),
+        "the code is never in the link"
+    );
+    let prefilled = send(
+        &app,
+        get(&format!("/track?case={}", case.to_lowercase()), None),
+    )
+    .await;
+    assert!(
+        prefilled.body.contains(&format!("value=\"{case}\"")),
+        "{}",
+        prefilled.body
+    );
+    assert!(
         onething_store::query_codes::matches(state.store.database(), &case, &code)
             .await
             .unwrap()

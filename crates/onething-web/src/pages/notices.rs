@@ -6,8 +6,9 @@
 //! case's state and audited history.
 
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use onething_core::case::{Change, StepState};
 use onething_server::AppState;
 use onething_store::{query_codes, StoredEvent};
@@ -64,6 +65,42 @@ fn last<'a, T>(
         .ok_or_else(|| PageError::NotFound(lang.t("notice.none").into()))
 }
 
+/// The applicant's progress page for this case, as the browser reached this
+/// server (behind the proxy, the host it forwards): the number is in the
+/// link, the code never is.
+fn track_link(headers: &HeaderMap, case_id: &str) -> String {
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if crate::session::over_tls(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}/track?case={case_id}")
+}
+
+/// A QR code of `link`, drawn on the server as SVG.
+fn qr_code(lang: Lang, link: &str) -> Markup {
+    match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(110, 110)
+                .build();
+            // The renderer's XML declaration has no place inside HTML.
+            let svg = svg
+                .find("<svg")
+                .map_or(svg.as_str(), |at| &svg[at..])
+                .to_string();
+            html! { figure class="qr" role="img" aria-label=(lang.t("notice.query_link")) { (PreEscaped(svg)) } }
+        }
+        Err(_) => html! {},
+    }
+}
+
 /// The name of the agency that owns a step, where its seal goes.
 fn issuer(lang: Lang, d: &onething_core::workflow::Definition, step: &str) -> String {
     d.step(step)
@@ -77,6 +114,7 @@ fn operator(stored: &StoredEvent) -> String {
 pub async fn show(
     State(state): State<AppState>,
     person: Person,
+    headers: HeaderMap,
     Path((case_id, notice)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let seen = seen(&state, &person, &case_id, None, "notice").await?;
@@ -87,14 +125,14 @@ pub async fn show(
             // The applicant's credential: printed by the window that hands
             // the receipt over, not shown to the agencies that read it.
             let query_code = if person.role == ConsoleRole::Clerk {
-                Some(
+                let code =
                     query_codes::code_for(state.store.database(), &case_id, chrono::Utc::now())
-                        .await?,
-                )
+                        .await?;
+                Some((code, track_link(&headers, &case_id)))
             } else {
                 None
             };
-            receipt(lang, &seen, &events, query_code.as_deref())
+            receipt(lang, &seen, &events, query_code.as_ref())
         }
         "supplement" => supplement(lang, &seen, &events)?,
         "refusal" => refusal(lang, &seen, &events)?,
@@ -120,7 +158,12 @@ fn applicant_lines(lang: Lang, seen: &Seen) -> Markup {
     }
 }
 
-fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent], query_code: Option<&str>) -> Markup {
+fn receipt(
+    lang: Lang,
+    seen: &Seen,
+    events: &[StoredEvent],
+    query_code: Option<&(String, String)>,
+) -> Markup {
     let d = &seen.definition;
     let v = &seen.view;
     let offset = seen.offset_minutes;
@@ -151,9 +194,13 @@ fn receipt(lang: Lang, seen: &Seen, events: &[StoredEvent], query_code: Option<&
             p class="promise" { strong { (lang.f("notice.promised_by", &[("date", &local(by, offset))])) } }
         }
         p { (lang.f("notice.clerk", &[("clerk", &clerk)])) }
-        @if let Some(code) = query_code {
-            dl class="facts query-code" {
-                dt { (lang.t("notice.query_code")) } dd { code { (code) } }
+        @if let Some((code, link)) = query_code {
+            div class="query" {
+                dl class="facts query-code" {
+                    dt { (lang.t("notice.query_code")) } dd { code { (code) } }
+                    dt { (lang.t("notice.query_link")) } dd { code { (link) } }
+                }
+                (qr_code(lang, link))
             }
             p class="hint" { (lang.t("notice.keep_receipt_with_code")) }
         } @else {

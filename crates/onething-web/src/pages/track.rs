@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -75,14 +75,28 @@ fn applicant_page(lang: Lang, title: &str, status: StatusCode, content: Markup) 
         .into_response()
 }
 
-pub async fn form(headers: HeaderMap) -> Response {
+/// The lookup; `?case=` (the link and QR code on the receipt) fills in the
+/// number, the applicant types the code.
+pub async fn form(headers: HeaderMap, Query(query): Query<TrackQuery>) -> Response {
     let lang = visitor_lang(&headers);
+    let number: String = query
+        .case
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect();
     applicant_page(
         lang,
         lang.t("track.title"),
         StatusCode::OK,
-        lookup_form(lang, "", None),
+        lookup_form(lang, &number.to_ascii_uppercase(), None),
     )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct TrackQuery {
+    case: Option<String>,
 }
 
 /// The case number as a person types it: any case, spaces dropped.
