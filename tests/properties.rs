@@ -103,7 +103,9 @@ fn valid_value(field: &Field, random: &mut Random) -> Value {
 fn valid_object(fields: &[Field], random: &mut Random) -> Value {
     let mut object = serde_json::Map::new();
     for field in fields {
-        if !field.required && random.chance(40) {
+        // A field required only on a condition is always given, so the
+        // object is valid whatever the condition says.
+        if field.required == onething_core::value_type::Requirement::NEVER && random.chance(40) {
             continue;
         }
         object.insert(field.name.clone(), valid_value(field, random));

@@ -400,7 +400,7 @@ mod tests {
         let price = Field {
             name: "price".into(),
             kind: ValueKind::Money,
-            required: true,
+            required: crate::value_type::Requirement::ALWAYS,
             label: Localized {
                 zh: "价格".into(),
                 en: "Price".into(),

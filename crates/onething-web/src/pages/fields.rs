@@ -27,7 +27,10 @@ pub fn inputs(
             div class={ "field" @if !mine.is_empty() { " has-problem" } } {
                 label for=(id) {
                     (lang.pick(&field.label))
-                    @if field.required { span class="required" aria-hidden="true" { " *" } }
+                    @if field.required.is_always() { span class="required" aria-hidden="true" { " *" } }
+                    @if let Some(condition) = field.required.condition() {
+                        span class="hint required-when" { " " (lang.f("form.required_when", &[("condition", condition)])) }
+                    }
                     span class="hint" { " " (lang.t(&format!("kind.{}", kind_name(field.kind)))) }
                 }
                 @match field.kind {
@@ -55,7 +58,7 @@ pub fn inputs(
                             type=(input_type(kind))
                             step=[step_of(kind)]
                             inputmode=[inputmode_of(kind)]
-                            required[field.required]
+                            required[field.required.is_always()]
                             aria-invalid=[(!mine.is_empty()).then_some("true")];
                     }
                 }
@@ -213,7 +216,7 @@ mod tests {
         let field = |name: &str, kind| Field {
             name: name.into(),
             kind,
-            required: true,
+            required: onething_core::value_type::Requirement::ALWAYS,
             label: onething_core::localized::Localized {
                 zh: name.into(),
                 en: name.into(),
