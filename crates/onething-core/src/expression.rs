@@ -529,6 +529,7 @@ impl Bindings {
         let names = HashMap::from([
             ("form".to_string(), CelValue::from(self.form.clone())),
             ("steps".to_string(), CelValue::from(self.steps.clone())),
+            (APPLICATION_DATE.to_string(), self.application_date.clone()),
         ]);
         crate::money::amount_in_fen(program.expression(), &names, rounding)
     }

@@ -207,7 +207,15 @@ fn a_step_whose_checks_hold_completes() {
         ),
     )
     .unwrap();
-    assert_eq!(events[0], "step_completed issue_permits");
+    assert_eq!(
+        events,
+        [
+            "step_completed issue_permits",
+            "step_activated fee",
+            // Applied on 3 June 2025: the fee in force from 1 June.
+            "bills_issued fee applicant=5000(finance:5000)",
+        ]
+    );
 }
 
 #[test]
