@@ -10,7 +10,7 @@ use super::{cel_type, Parser, Spans};
 use crate::expression::Scope;
 use crate::toml_reader::{Located, Table};
 use crate::value_type::Field;
-use crate::workflow::model::{Check, CheckStage, Definition};
+use crate::workflow::model::{Check, CheckStage, Definition, StepKind};
 
 impl Parser<'_> {
     pub(super) fn checks(&mut self, tables: &[Table<'_, '_>], spans: &mut Spans) -> Vec<Check> {
@@ -91,6 +91,18 @@ impl Parser<'_> {
                         );
                         continue;
                     };
+                    // A payment completes when its bills are paid, with no
+                    // command that a failing check could refuse.
+                    if completed.kind == StepKind::Payment {
+                        self.error(
+                            spans.check_after[&check.id].span.clone(),
+                            format!(
+                                "check `{}` is after payment step `{step}`, which completes when its bills are paid: check after a task step",
+                                check.id
+                            ),
+                        );
+                        continue;
+                    }
                     let mut earlier: BTreeMap<&str, &[Field]> = definition
                         .ancestors(step)
                         .into_iter()
