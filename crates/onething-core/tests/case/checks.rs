@@ -245,3 +245,24 @@ fn a_fixed_requirement_is_stored_as_the_boolean_it_always_was() {
         Requirement::ALWAYS
     );
 }
+
+#[test]
+fn years_between_counts_whole_years_as_an_age_is_counted() {
+    use onething_core::expression::{compiled, Bindings};
+    let years = |text: &str| {
+        let program = compiled(text).unwrap();
+        Bindings::new(&[], &json!({})).evaluate(&program)
+    };
+    let whole = |n: i64| Ok(cel::Value::Int(n));
+    assert_eq!(years("years_between('2024-06-04', '2025-06-03')"), whole(0));
+    assert_eq!(years("years_between('2024-06-03', '2025-06-03')"), whole(1));
+    // Born on 29 February: one year old on 1 March of the next year.
+    assert_eq!(years("years_between('2024-02-29', '2025-02-28')"), whole(0));
+    assert_eq!(years("years_between('2024-02-29', '2025-03-01')"), whole(1));
+    assert_eq!(years("years_between('2025-06-03', '2024-06-04')"), whole(0));
+    assert_eq!(
+        years("years_between('2025-06-03', '2023-06-03')"),
+        whole(-2)
+    );
+    assert!(years("years_between('June', '2025-06-03')").is_err());
+}
