@@ -19,6 +19,9 @@
 //!   never before the promise's. The shipped bundles are run a second time
 //!   given statutory limits and escalation points on every limited step.
 //!
+//! - a command refused by a check or a conditional requirement stores
+//!   nothing either: the shipped bundles are run a third time given both.
+//!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use std::collections::HashMap;
@@ -30,8 +33,10 @@ use onething_core::case::{
     MaterialProvision, StepState,
 };
 use onething_core::localized::Localized;
-use onething_core::value_type::{Field, ValueKind};
-use onething_core::workflow::{Definition, Escalation, MaterialSource, Step, StepKind};
+use onething_core::value_type::{Field, Requirement, ValueKind};
+use onething_core::workflow::{
+    Check, CheckStage, Definition, Escalation, MaterialSource, Step, StepKind,
+};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError};
 use onething_tests::{runtime, shipped_workflows};
@@ -103,7 +108,9 @@ fn valid_value(field: &Field, random: &mut Random) -> Value {
 fn valid_object(fields: &[Field], random: &mut Random) -> Value {
     let mut object = serde_json::Map::new();
     for field in fields {
-        if !field.required && random.chance(40) {
+        // A field required only on a condition is always given, so the
+        // object is valid whatever the condition says.
+        if field.required == Requirement::NEVER && random.chance(40) {
             continue;
         }
         object.insert(field.name.clone(), valid_value(field, random));
@@ -797,5 +804,103 @@ fn random_commands_record_each_limit_s_marks_and_each_escalation_once() {
             escalations > 0 && statutory_overdue > 0,
             "the runs reach escalation points ({escalations}) and statutory limits ({statutory_overdue})"
         );
+    });
+}
+
+/// A shipped bundle given conditional requirements and checks: every
+/// optional form field and material required when the first option of a
+/// `one_of` field is chosen (when the form has one); a check on opening
+/// that always holds, over the application date; and after each step with
+/// a boolean output, a check that refuses its completion when the output is
+/// false, so that random completions are refused by checks as often as not.
+fn with_requirements_and_checks(definition: &Definition) -> Definition {
+    let mut changed = definition.clone();
+    let condition = changed
+        .form
+        .iter()
+        .find(|field| field.kind == ValueKind::OneOf)
+        .map(|field| format!("form.{} == '{}'", field.name, field.options[0]));
+    if let Some(condition) = &condition {
+        for field in &mut changed.form {
+            if field.required == Requirement::NEVER {
+                field.required = Requirement::When(condition.clone());
+            }
+        }
+        for material in &mut changed.materials {
+            if material.required == Requirement::NEVER {
+                material.required = Requirement::When(condition.clone());
+            }
+        }
+    }
+    let message = |en: &str| Localized {
+        zh: "校验".into(),
+        en: en.into(),
+    };
+    changed.checks.push(Check {
+        id: "applied_in_time".into(),
+        stage: CheckStage::Opening,
+        when: None,
+        rule:
+            "application_date >= '2025-01-01' && years_between('2025-01-01', application_date) >= 0"
+                .into(),
+        message: message("applied in time"),
+    });
+    for step in &changed.steps {
+        if let Some(flag) = step
+            .outputs
+            .iter()
+            .find(|output| output.kind == ValueKind::Boolean)
+        {
+            changed.checks.push(Check {
+                id: format!("{}_{}", step.id, flag.name),
+                stage: CheckStage::AfterStep {
+                    step: step.id.clone(),
+                },
+                when: None,
+                rule: format!("steps.{}.{} != false", step.id, flag.name),
+                message: message("not false"),
+            });
+        }
+    }
+    changed.hash = changed.content_hash();
+    changed
+}
+
+/// The same invariants on every shipped bundle given conditional
+/// requirements and checks: above all, a completion or an opening refused by
+/// a check stores nothing; and the runs still end.
+#[test]
+fn random_commands_keep_the_invariants_of_bundles_with_conditional_requirements_and_checks() {
+    let shipped = Catalog::load(&shipped_workflows()).unwrap();
+    let catalog = Catalog {
+        versions: shipped
+            .versions
+            .iter()
+            .map(with_requirements_and_checks)
+            .collect(),
+        ..shipped
+    };
+    assert!(
+        catalog
+            .versions
+            .iter()
+            .filter(|d| d.checks.len() > 1)
+            .count()
+            > 0,
+        "some bundle has a check after a step"
+    );
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        for definition in &catalog.versions {
+            let mut outcomes = Vec::new();
+            for seed in 1..=8 {
+                outcomes.push(random_run(&store, definition, seed, Mix::Even).await);
+            }
+            assert!(
+                outcomes.iter().any(|status| status != "open"),
+                "{}: some random runs end (outcomes: {outcomes:?})",
+                definition.id
+            );
+        }
     });
 }

@@ -303,10 +303,57 @@ fn the_complete_examples_of_the_language_reference_validate() {
         }
         checked.push(id.to_string());
     }
-    for id in ["limits-example", "escalation-example"] {
+    for id in ["limits-example", "escalation-example", "checks-example"] {
         assert!(
             checked.iter().any(|c| c == id),
             "{id} is checked: {checked:?}"
         );
     }
+}
+
+/// `workflow show` lists a bundle's checks and when each is made; the
+/// bundle is the language reference's own example.
+#[test]
+fn workflow_show_lists_the_checks_of_a_bundle() {
+    let docs =
+        std::fs::read_to_string(shipped_workflows().join("../docs/workflow-language.md")).unwrap();
+    let example = docs
+        .split("```toml\n")
+        .find(|block| block.starts_with("id = \"checks-example\""))
+        .and_then(|block| block.split("```").next())
+        .unwrap();
+    let folder = onething_tests::TempFolder::new("checks");
+    std::fs::create_dir_all(folder.path.join("calendars")).unwrap();
+    let shipped = shipped_workflows();
+    std::fs::copy(
+        shipped.join("agencies.toml"),
+        folder.path.join("agencies.toml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            folder
+                .path
+                .join("calendars")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(folder.path.join("checks-example.toml"), example).unwrap();
+    let show = run_in(&folder.path, &["workflow", "show", "checks-example"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains(
+            "  check child_under_one  on opening: years_between(form.child_birth_date, application_date) < 1"
+        ),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout.contains("  check one_permit_per_vehicle  after vehicle_permits: size(steps.vehicle_permits.permit_numbers) == form.vehicle_count"),
+        "{}",
+        show.stdout
+    );
 }

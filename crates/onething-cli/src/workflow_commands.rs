@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::Terminal;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
-use onething_core::workflow::{render_graph, Definition, GraphFormat};
+use onething_core::workflow::{render_graph, CheckStage, Definition, GraphFormat};
 use onething_store::workflow_files::{
     bundle_files, load_bundles, load_registry, Catalog, FileProblem,
 };
@@ -234,6 +234,17 @@ pub fn run(
                         terminal.out,
                         "  {:<ids$}  {:<agencies$}  after: {after}",
                         step.id, step.agency
+                    )?;
+                }
+                for check in &definition.checks {
+                    let stage = match &check.stage {
+                        CheckStage::Opening => String::from("on opening"),
+                        CheckStage::AfterStep { step } => format!("after {step}"),
+                    };
+                    writeln!(
+                        terminal.out,
+                        "  check {}  {stage}: {}",
+                        check.id, check.rule
                     )?;
                 }
             }

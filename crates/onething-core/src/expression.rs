@@ -1,5 +1,5 @@
 //! Expressions in workflow files are CEL (the Common Expression Language):
-//! conditions (`when`) and bill amounts. This module checks that an expression
+//! conditions (`when`, conditional `required`, checks) and bill amounts. This module checks that an expression
 //! parses and names only what exists at its place in the workflow, and
 //! evaluates it over a case's data.
 
@@ -29,7 +29,41 @@ const FUNCTIONS: &[&str] = &[
     "contains",
     "startsWith",
     "endsWith",
+    "years_between",
 ];
+
+/// `years_between(from, to)`: the whole years from one date to another
+/// (`YYYY-MM-DD`), as an age is counted: a child born on 2025-03-01 is 0 on
+/// 2026-02-28 and 1 on 2026-03-01. Negative when `to` is before `from`.
+fn years_between(from: Arc<String>, to: Arc<String>) -> Result<i64, cel::ExecutionError> {
+    use chrono::Datelike;
+    let date = |text: &str| {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            cel::ExecutionError::function_error(
+                "years_between",
+                format!("`{text}` is not a date like 2025-01-31"),
+            )
+        })
+    };
+    let (from, to) = (date(&from)?, date(&to)?);
+    let whole = |earlier: chrono::NaiveDate, later: chrono::NaiveDate| {
+        let years = i64::from(later.year() - earlier.year());
+        if (later.month(), later.day()) < (earlier.month(), earlier.day()) {
+            years - 1
+        } else {
+            years
+        }
+    };
+    Ok(if to >= from {
+        whole(from, to)
+    } else {
+        -whole(to, from)
+    })
+}
+
+/// The name of the date a case was applied for on (its opening, in the
+/// calendar's local time), as `YYYY-MM-DD`.
+pub const APPLICATION_DATE: &str = "application_date";
 
 /// What an expression may refer to at its place in a workflow.
 pub struct Scope<'d> {
@@ -201,8 +235,9 @@ fn check_name(segments: &[String], scope: &Scope<'_>) -> Option<String> {
                 ))
             }
         }
+        Some(APPLICATION_DATE) if segments.len() == 1 => None,
         Some(other) => Some(format!(
-            "unknown name `{other}` (expressions can use form.<field> and steps.<step>.<output>)"
+            "unknown name `{other}` (expressions can use form.<field>, steps.<step>.<output> and application_date)"
         )),
         None => None,
     }
@@ -402,6 +437,8 @@ fn collect(expr: &IdedExpr, bound: &mut Vec<String>, references: &mut Vec<Refere
 pub struct Bindings {
     form: HashMap<String, CelValue>,
     steps: HashMap<String, CelValue>,
+    /// `null` until [`Bindings::on`] names it.
+    application_date: CelValue,
 }
 
 pub fn to_cel(value: &Value) -> CelValue {
@@ -447,7 +484,16 @@ impl Bindings {
         Bindings {
             form: object_of(form_fields, Some(form)),
             steps: HashMap::new(),
+            application_date: CelValue::Null,
         }
+    }
+
+    /// Names the case's application date (`application_date`).
+    pub fn on(mut self, application_date: Option<chrono::NaiveDate>) -> Bindings {
+        self.application_date = application_date.map_or(CelValue::Null, |date| {
+            CelValue::String(Arc::new(date.format("%Y-%m-%d").to_string()))
+        });
+        self
     }
 
     /// Adds a step's outputs; a step that did not run gives `null` for each.
@@ -466,7 +512,8 @@ impl Bindings {
                     .collect(),
             )
         };
-        let mut bindings = Bindings::new(form_fields, &sample_object(form_fields));
+        let mut bindings = Bindings::new(form_fields, &sample_object(form_fields))
+            .on(chrono::NaiveDate::from_ymd_opt(2025, 6, 30));
         for (step, outputs) in steps {
             bindings.add_step(step, outputs, Some(&sample_object(outputs)));
         }
@@ -482,6 +529,7 @@ impl Bindings {
         let names = HashMap::from([
             ("form".to_string(), CelValue::from(self.form.clone())),
             ("steps".to_string(), CelValue::from(self.steps.clone())),
+            (APPLICATION_DATE.to_string(), self.application_date.clone()),
         ]);
         crate::money::amount_in_fen(program.expression(), &names, rounding)
     }
@@ -490,6 +538,10 @@ impl Bindings {
         let mut context = Context::with_env(ENVIRONMENT.clone());
         context.add_variable_from_value("form", self.form.clone());
         context.add_variable_from_value("steps", self.steps.clone());
+        context.add_variable_from_value(APPLICATION_DATE, self.application_date.clone());
+        context
+            .add_function("years_between", years_between)
+            .expect("no standard function is called years_between");
         program.execute(&context)
     }
 }

@@ -163,6 +163,17 @@ fn arithmetic(operator: &str, left: Exact, right: Exact) -> Result<Exact, String
 }
 
 fn compare(operator: &str, left: &Exact, right: &Exact) -> Result<bool, String> {
+    // Text is ordered as CEL orders it, so that a date (`YYYY-MM-DD`, the
+    // application date) can pick the rate in force.
+    if let (Exact::Text(a), Exact::Text(b)) = (left, right) {
+        match operator {
+            "_<_" => return Ok(a < b),
+            "_<=_" => return Ok(a <= b),
+            "_>_" => return Ok(a > b),
+            "_>=_" => return Ok(a >= b),
+            _ => {}
+        }
+    }
     let equal_kinds = match (left, right) {
         (Exact::Text(a), Exact::Text(b)) => Some(a == b),
         (Exact::Bool(a), Exact::Bool(b)) => Some(a == b),
@@ -400,7 +411,7 @@ mod tests {
         let price = Field {
             name: "price".into(),
             kind: ValueKind::Money,
-            required: true,
+            required: crate::value_type::Requirement::ALWAYS,
             label: Localized {
                 zh: "价格".into(),
                 en: "Price".into(),

@@ -174,6 +174,24 @@ impl<'t, 'i> Table<'t, 'i> {
         }
     }
 
+    /// A key that is `true`, `false` or a string (a condition, for keys
+    /// such as `required`).
+    pub fn boolean_or_string(
+        &self,
+        key: &'static str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Result<bool, Located<String>>> {
+        let value = self.get(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(flag) => Some(Ok(*flag)),
+            DeValue::String(text) => Some(Err(Located::new(text.to_string(), value.span()))),
+            _ => {
+                Self::wrong_type(value, key, "true, false or a condition", diagnostics);
+                None
+            }
+        }
+    }
+
     pub fn integer(
         &self,
         key: &'static str,

@@ -68,7 +68,7 @@ pub struct Field {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: ValueKind,
-    pub required: bool,
+    pub required: Requirement,
     pub label: Localized,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
@@ -82,6 +82,67 @@ pub struct Field {
     /// The greatest value of a number; the kind's default when not declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<serde_json::Number>,
+}
+
+/// Whether a value must be given: always, never, or when a condition over
+/// the form holds (the safety rules only for dangerous goods).
+///
+/// Written as `true` and `false` exactly as the boolean it once was, so
+/// that every stored definition keeps its content hash; a condition is
+/// written as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Requirement {
+    Fixed(bool),
+    /// A CEL condition over the form (`form.scope == 'dangerous_goods'`).
+    When(String),
+}
+
+impl Requirement {
+    pub const ALWAYS: Requirement = Requirement::Fixed(true);
+    pub const NEVER: Requirement = Requirement::Fixed(false);
+
+    pub fn is_always(&self) -> bool {
+        *self == Requirement::ALWAYS
+    }
+
+    /// The condition, when the requirement depends on the form.
+    pub fn condition(&self) -> Option<&str> {
+        match self {
+            Requirement::When(condition) => Some(condition),
+            Requirement::Fixed(_) => None,
+        }
+    }
+
+    /// Whether a value is required for this form. A condition that cannot
+    /// be evaluated (the field it reads is itself wrong, and reported) does
+    /// not add a problem of its own.
+    pub fn holds_for(
+        &self,
+        form_fields: &[Field],
+        form: &Value,
+        application_date: Option<chrono::NaiveDate>,
+    ) -> bool {
+        match self {
+            Requirement::Fixed(required) => *required,
+            Requirement::When(condition) => crate::expression::compiled(condition)
+                .map(|program| {
+                    crate::expression::Bindings::new(form_fields, form)
+                        .on(application_date)
+                        .evaluate(&program)
+                        == Ok(cel::Value::Bool(true))
+                })
+                .unwrap_or(false),
+        }
+    }
+
+    /// The words after "is required" that say when: empty when always.
+    pub fn describe(&self) -> String {
+        match self.condition() {
+            Some(condition) => format!(" (when `{condition}`)"),
+            None => String::new(),
+        }
+    }
 }
 
 /// The bounds of an `integer` not declared otherwise: a count.
@@ -286,12 +347,24 @@ impl Field {
         problems: &mut Vec<ValueProblem>,
         today: Option<chrono::NaiveDate>,
     ) {
+        self.check_required_on(value, self.required.is_always(), problems, today)
+    }
+
+    /// As [`Field::check_on`], with the requirement already decided for the
+    /// data at hand (a conditional one is decided over the whole form).
+    pub fn check_required_on(
+        &self,
+        value: Option<&Value>,
+        required: bool,
+        problems: &mut Vec<ValueProblem>,
+        today: Option<chrono::NaiveDate>,
+    ) {
         let value = match value {
             None | Some(Value::Null) => {
-                if self.required {
+                if required {
                     problems.push(ValueProblem {
                         field: self.name.clone(),
-                        message: "is required".into(),
+                        message: format!("is required{}", self.required.describe()),
                     });
                 }
                 return;
@@ -314,10 +387,10 @@ impl Field {
             });
             return;
         };
-        if self.required && elements.is_empty() {
+        if required && elements.is_empty() {
             problems.push(ValueProblem {
                 field: self.name.clone(),
-                message: "must list at least one item".into(),
+                message: format!("must list at least one item{}", self.required.describe()),
             });
         }
         let item_kind = self.items.unwrap_or(ValueKind::Text);
@@ -428,7 +501,12 @@ pub fn check_object_on(
         let value = map.get(&field.name);
         match value.and_then(|value| check_bounds(&field.name, value)) {
             Some(problem) => problems.push(problem),
-            None => field.check_on(value, &mut problems, today),
+            None => {
+                // A condition reads the object it is part of as the form: the
+                // validator allows one only on the form's own fields.
+                let required = field.required.holds_for(fields, data, today);
+                field.check_required_on(value, required, &mut problems, today)
+            }
         }
     }
     for name in map.keys() {

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::calendar::TimeSpan;
 use crate::localized::Localized;
 use crate::registry::Agency;
-use crate::value_type::Field;
+use crate::value_type::{Field, Requirement};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
@@ -34,6 +34,39 @@ pub struct Definition {
     /// The agencies the bundle names, copied from the registry so that a stored
     /// definition stands on its own.
     pub agencies: Vec<Agency>,
+    /// Rules over the form and outputs that must hold, checked when the
+    /// case opens or when a named step completes. Left out of the stored
+    /// definition when there are none, so definitions written before them
+    /// keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+}
+
+/// A named rule over the form and outputs (`[[check]]`): the number of
+/// permit numbers equals the number of vehicles; the child is under one
+/// year old on the application date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub id: String,
+    /// When it is checked: on opening, or when a step completes.
+    pub stage: CheckStage,
+    /// A CEL condition saying where the check applies; always when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// A CEL condition that must hold.
+    pub rule: String,
+    /// What the applicant or the agency is told when the rule does not hold.
+    pub message: Localized,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum CheckStage {
+    /// Over the application form, before the case is opened.
+    Opening,
+    /// Over the form and the outputs of the step and those before it,
+    /// before the step's completion is accepted.
+    AfterStep { step: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,8 +75,9 @@ pub struct Material {
     pub name: Localized,
     #[serde(flatten)]
     pub source: MaterialSource,
-    /// Whether the case needs it at all; an optional material is used when given.
-    pub required: bool,
+    /// Whether the case needs it at all (always, or when a condition over
+    /// the form holds); an optional material is used when given.
+    pub required: Requirement,
     /// May be promised and supplied later (容缺受理).
     pub deficiency_allowed: bool,
     /// May be replaced by the applicant's signed commitment (告知承诺制).

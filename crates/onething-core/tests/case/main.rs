@@ -6,6 +6,7 @@
 mod common;
 mod support;
 
+mod checks;
 mod closing;
 mod deadlines;
 mod documents;

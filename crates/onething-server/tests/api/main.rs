@@ -8,6 +8,7 @@ mod access_log;
 mod audit;
 mod authorization;
 mod cases;
+mod checks;
 mod commands;
 mod errors;
 mod extensions;

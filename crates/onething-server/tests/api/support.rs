@@ -66,7 +66,12 @@ pub async fn app() -> (Router, AppState) {
 
 /// The router and its state with the clock fixed at `now` (RFC 3339).
 pub async fn app_at(now: &str) -> (Router, AppState) {
-    let catalog = Catalog::load(&workflows()).unwrap();
+    app_on(workflows(), now).await
+}
+
+/// The router and its state over another workflows folder.
+pub async fn app_on(folder: PathBuf, now: &str) -> (Router, AppState) {
+    let catalog = Catalog::load(&folder).unwrap();
     let store = onething_store::open_case_store("sqlite::memory:", &catalog)
         .await
         .unwrap();
@@ -75,7 +80,7 @@ pub async fn app_at(now: &str) -> (Router, AppState) {
         clients: clients(),
         metrics: Arc::default(),
         feed_signal: Arc::default(),
-        workflows_folder: workflows(),
+        workflows_folder: folder,
         node: "test".into(),
         retry_after_seconds: 2,
         trusted_checkpoint_key: None,

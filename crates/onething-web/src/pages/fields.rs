@@ -27,7 +27,10 @@ pub fn inputs(
             div class={ "field" @if !mine.is_empty() { " has-problem" } } {
                 label for=(id) {
                     (lang.pick(&field.label))
-                    @if field.required { span class="required" aria-hidden="true" { " *" } }
+                    @if field.required.is_always() { span class="required" aria-hidden="true" { " *" } }
+                    @if let Some(condition) = field.required.condition() {
+                        span class="hint required-when" { " " (lang.f("form.required_when", &[("condition", condition)])) }
+                    }
                     span class="hint" { " " (lang.t(&format!("kind.{}", kind_name(field.kind)))) }
                 }
                 @match field.kind {
@@ -55,7 +58,7 @@ pub fn inputs(
                             type=(input_type(kind))
                             step=[step_of(kind)]
                             inputmode=[inputmode_of(kind)]
-                            required[field.required]
+                            required[field.required.is_always()]
                             aria-invalid=[(!mine.is_empty()).then_some("true")];
                     }
                 }
@@ -209,11 +212,49 @@ mod tests {
     }
 
     #[test]
+    fn a_field_required_on_a_condition_is_not_required_in_html_and_says_when() {
+        let field = |name: &str, required| Field {
+            name: name.into(),
+            kind: ValueKind::Text,
+            required,
+            label: onething_core::localized::Localized {
+                zh: name.into(),
+                en: name.into(),
+            },
+            options: vec![],
+            items: None,
+            min: None,
+            max: None,
+        };
+        let condition = "form.scope == 'dangerous_goods'";
+        let fields = vec![
+            field("always", onething_core::value_type::Requirement::ALWAYS),
+            field(
+                "sometimes",
+                onething_core::value_type::Requirement::When(condition.into()),
+            ),
+        ];
+        let html = inputs(Lang::En, "form", &fields, &Fields::parse(""), &[]).into_string();
+        let input_of = |name: &str| {
+            let start = html
+                .find(&format!("<input id=\"field-form-{name}\""))
+                .unwrap();
+            html[start..start + html[start..].find('>').unwrap()].to_string()
+        };
+        assert!(input_of("always").contains("required"), "{html}");
+        assert!(!input_of("sometimes").contains("required"), "{html}");
+        assert!(
+            html.contains("required when form.scope == 'dangerous_goods'"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn submitted_text_is_typed_by_the_field_and_unreadable_text_is_kept() {
         let field = |name: &str, kind| Field {
             name: name.into(),
             kind,
-            required: true,
+            required: onething_core::value_type::Requirement::ALWAYS,
             label: onething_core::localized::Localized {
                 zh: name.into(),
                 en: name.into(),

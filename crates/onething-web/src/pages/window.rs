@@ -167,7 +167,11 @@ pub async fn guide(
                         td { (lang.pick(&m.name)) }
                         td { (source_words(lang, &d, &m.source)) }
                         td {
-                            (if m.required { lang.t("value.yes") } else { lang.t("value.no") })
+                            @if let Some(condition) = m.required.condition() {
+                                (lang.f("guide.required_when", &[("condition", condition)]))
+                            } @else {
+                                (if m.required.is_always() { lang.t("value.yes") } else { lang.t("value.no") })
+                            }
                             @if m.deficiency_allowed { " · " (lang.t("material.promised")) }
                             @if m.commitment_allowed { " · " (lang.t("material.commitment")) }
                         }
@@ -176,7 +180,7 @@ pub async fn guide(
             }
         }
         h2 { (lang.t("guide.form")) }
-        ul { @for field in &d.form { li { (lang.pick(&field.label)) @if !field.required { " (" (lang.t("guide.optional")) ")" } } } }
+        ul { @for field in &d.form { li { (lang.pick(&field.label)) @if let Some(condition) = field.required.condition() { " (" (lang.f("form.required_when", &[("condition", condition)])) ")" } @else if !field.required.is_always() { " (" (lang.t("guide.optional")) ")" } } } }
         h2 { (lang.t("guide.steps")) }
         table {
             thead { tr { th { (lang.t("guide.step")) } th { (lang.t("guide.agency")) } th { (lang.t("guide.time_limit")) } } }
@@ -243,10 +247,13 @@ fn material_options(m: &onething_core::workflow::Material) -> Vec<(&'static str,
     if m.commitment_allowed {
         options.push(("commitment", "material.commitment"));
     }
-    if !m.required && !m.source.is_shared() {
+    // A material required only when a condition holds offers every choice
+    // an optional one does: the engine refuses the application if the
+    // condition holds and the material is missing.
+    if !m.required.is_always() && !m.source.is_shared() {
         options.push(("none", "material.none"));
     }
-    if !m.required {
+    if !m.required.is_always() {
         options.push(("waived", "material.waived"));
     }
     options
@@ -264,7 +271,7 @@ fn material_choice(
             @for m in &d.materials {
                 @let name = format!("material.{}", m.id);
                 @let chosen = sent.get(&name).map(str::to_string).unwrap_or_else(|| {
-                    if m.source.is_shared() { "shared".into() } else if m.required { "submitted".into() } else { "none".into() }
+                    if m.source.is_shared() { "shared".into() } else if m.required.is_always() { "submitted".into() } else { "none".into() }
                 });
                 @let mine: Vec<&String> = problems.iter().filter(|(f, _)| *f == format!("materials.{}", m.id)).map(|(_, msg)| msg).collect();
                 div class={ "material" @if !mine.is_empty() { " has-problem" } } {

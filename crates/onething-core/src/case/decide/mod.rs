@@ -6,6 +6,7 @@
 //! shares and the dispatcher; each action is decided in the submodule of its
 //! concern.
 
+mod checks;
 mod closing;
 mod deadlines;
 mod documents;
@@ -179,9 +180,14 @@ impl<'a> Decision<'a> {
 
     /// The date of the command on the bundle's calendar (local time).
     fn today(&self) -> chrono::NaiveDate {
+        self.local_date(self.now())
+    }
+
+    /// The date of a time on the bundle's calendar (local time).
+    fn local_date(&self, at: DateTime<Utc>) -> chrono::NaiveDate {
         let offset = chrono::FixedOffset::east_opt(self.calendar.utc_offset_minutes * 60)
             .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
-        self.now().with_timezone(&offset).date_naive()
+        at.with_timezone(&offset).date_naive()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -276,7 +282,8 @@ impl<'a> Decision<'a> {
     /// expression on the step sees them.
     fn bindings(&self, step: &Step) -> Bindings {
         let file = self.file();
-        let mut bindings = Bindings::new(&self.definition.form, &file.form);
+        let mut bindings = Bindings::new(&self.definition.form, &file.form)
+            .on(Some(self.local_date(file.opened_at)));
         for ancestor in self.definition.ancestors(&step.id) {
             if let Some(ancestor_definition) = self.definition.step(ancestor) {
                 let record = file.step(ancestor).expect("seeded");

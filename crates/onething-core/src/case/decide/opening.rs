@@ -11,7 +11,9 @@ use super::{forbidden, Decision};
 use crate::case::command::{Actor, Channel, MaterialDeclaration, MaterialProvision};
 use crate::case::error::CaseError;
 use crate::case::event::{Change, MaterialRecord, StepSeed};
+use crate::expression::Bindings;
 use crate::value_type::{check_object_on, normalise_identities, ValueProblem};
+use crate::workflow::{CheckStage, Material};
 
 impl Decision<'_> {
     pub(super) fn open(
@@ -90,12 +92,17 @@ impl Decision<'_> {
                     message: problem.message,
                 })
                 .collect();
-        let records = self.check_materials(declarations, promised_by, &mut problems);
+        let form_is_sound = problems.is_empty();
+        let records = self.check_materials(form, declarations, promised_by, &mut problems);
         self.check_opted_in(opted_in, &mut problems);
-        if problems
-            .iter()
-            .all(|problem| !problem.field.starts_with("form."))
-        {
+        let bindings = Bindings::new(&self.definition.form, form).on(Some(self.today()));
+        self.check_rules(
+            &CheckStage::Opening,
+            &bindings,
+            form_is_sound,
+            &mut problems,
+        );
+        if form_is_sound {
             self.check_bills_computable(form, &mut problems);
         }
         if problems.is_empty() {
@@ -110,6 +117,7 @@ impl Decision<'_> {
     /// before `promised_by`, the case's own promised date.
     fn check_materials(
         &self,
+        form: &Value,
         declarations: &[MaterialDeclaration],
         promised_by: Option<DateTime<Utc>>,
         problems: &mut Vec<ValueProblem>,
@@ -119,6 +127,12 @@ impl Decision<'_> {
                 field: format!("materials.{material}"),
                 message,
             })
+        };
+        let today = self.today();
+        let required = |material: &Material| {
+            material
+                .required
+                .holds_for(&self.definition.form, form, Some(today))
         };
         let mut records = Vec::new();
         let mut seen = BTreeSet::new();
@@ -167,8 +181,14 @@ impl Decision<'_> {
                         "cannot be replaced by a commitment (告知承诺) for this bundle".into(),
                     );
                 }
-                MaterialProvision::Waived if material.required => {
-                    material_problem(&material.id, "is required and cannot be waived".into());
+                MaterialProvision::Waived if required(material) => {
+                    material_problem(
+                        &material.id,
+                        format!(
+                            "is required{} and cannot be waived",
+                            material.required.describe()
+                        ),
+                    );
                 }
                 MaterialProvision::Shared if !material.source.is_shared() => {
                     material_problem(
@@ -194,10 +214,15 @@ impl Decision<'_> {
                     provision: MaterialProvision::Shared,
                     from_applicant: false,
                 });
-            } else if material.required {
+            } else if required(material) {
                 material_problem(
                     &material.id,
-                    format!("{} ({}) is missing", material.name.zh, material.name.en),
+                    format!(
+                        "{} ({}) is missing{}",
+                        material.name.zh,
+                        material.name.en,
+                        material.required.describe()
+                    ),
                 );
             }
         }

@@ -71,7 +71,7 @@ impl Decision<'_> {
             if step.kind != StepKind::Payment {
                 continue;
             }
-            let mut bindings = Bindings::new(&self.definition.form, form);
+            let mut bindings = Bindings::new(&self.definition.form, form).on(Some(self.today()));
             for ancestor in self.definition.ancestors(&step.id) {
                 if let Some(ancestor_definition) = self.definition.step(ancestor) {
                     let outputs = expression::sample_object(&ancestor_definition.outputs);

@@ -8,7 +8,7 @@ use crate::case::error::CaseError;
 use crate::case::event::{CancelReason, Change};
 use crate::case::state::StepState;
 use crate::value_type::{check_object_on, normalise_identities};
-use crate::workflow::StepKind;
+use crate::workflow::{CheckStage, StepKind};
 
 impl Decision<'_> {
     pub(super) fn complete(&mut self, step: &str, outputs: &Value) -> Result<(), CaseError> {
@@ -24,7 +24,18 @@ impl Decision<'_> {
             outputs.clone()
         };
         normalise_identities(&step_definition.outputs, &mut outputs);
-        let problems = check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
+        let mut problems = check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
+        let outputs_are_sound = problems.is_empty();
+        let mut bindings = self.bindings(step_definition);
+        bindings.add_step(step, &step_definition.outputs, Some(&outputs));
+        self.check_rules(
+            &CheckStage::AfterStep {
+                step: step.to_string(),
+            },
+            &bindings,
+            outputs_are_sound,
+            &mut problems,
+        );
         if !problems.is_empty() {
             return Err(CaseError::InvalidOutputs {
                 step: step.to_string(),

@@ -136,7 +136,7 @@ impl Parser<'_> {
 
     /// Parses, resolves names and tries the expression on sample values;
     /// gives the sample result when the expression is sound.
-    fn check_expression(
+    pub(super) fn check_expression(
         &mut self,
         located: &Located<String>,
         scope: &Scope<'_>,
@@ -173,10 +173,12 @@ impl Parser<'_> {
 }
 
 fn expression_is_constant(text: &str) -> bool {
-    !text.contains("form.") && !text.contains("steps.")
+    !text.contains("form.")
+        && !text.contains("steps.")
+        && !text.contains(expression::APPLICATION_DATE)
 }
 
-fn cel_type(value: &CelValue) -> &'static str {
+pub(super) fn cel_type(value: &CelValue) -> &'static str {
     match value {
         CelValue::List(_) => "a list",
         CelValue::Map(_) => "a map",

@@ -11,12 +11,13 @@ impl Parser<'_> {
         table: &Table<'_, '_>,
         what: &str,
         names: &mut Vec<Located<String>>,
+        conditions: Option<&mut Vec<(String, Located<String>)>>,
     ) -> Option<Field> {
         let d = &mut Vec::new();
         let name = table.required_string("name", d);
         let label = table.localized("label", true, d);
         let kind = table.required_string("type", d);
-        let required = table.boolean("required", d).unwrap_or(true);
+        let required = table.boolean_or_string("required", d);
         let options = table.strings("options", d);
         let items = table.string("items", d);
         let min = table.number("min", d);
@@ -105,6 +106,11 @@ impl Parser<'_> {
                 }
             }
         }
+        let owner = format!(
+            "{what} `{}`",
+            name.as_ref().map_or("", |name| name.value.as_str())
+        );
+        let required = self.requirement(required, &owner, conditions);
         let name = name?;
         self.name(&name, what);
         names.push(name.clone());

@@ -37,6 +37,7 @@ impl Parser<'_> {
         let step_tables = root.tables("step", d);
         let choice_tables = root.tables("choice", d);
         let escalation_tables = root.tables("escalation", d);
+        let check_tables = root.tables("check", d);
         self.diagnostics.append(d);
 
         let mut spans = Spans::default();
@@ -83,7 +84,14 @@ impl Parser<'_> {
         let mut field_names = Vec::new();
         let form: Vec<Field> = field_tables
             .iter()
-            .filter_map(|table| self.field(table, "form field", &mut field_names))
+            .filter_map(|table| {
+                self.field(
+                    table,
+                    "form field",
+                    &mut field_names,
+                    Some(&mut spans.required_conditions),
+                )
+            })
             .collect();
         self.duplicates(&field_names, "form field");
 
@@ -110,6 +118,7 @@ impl Parser<'_> {
         }
 
         let choices = self.choices(&choice_tables, &mut spans);
+        let checks = self.checks(&check_tables, &mut spans);
 
         let mut definition = Definition {
             id: id.map(|id| id.value).unwrap_or_default(),
@@ -133,11 +142,13 @@ impl Parser<'_> {
             steps,
             choices,
             agencies: Vec::new(),
+            checks,
         };
 
         self.check_graph(&mut definition, &spans);
         self.check_materials(&definition, &spans);
         self.check_expressions(&definition, &spans);
+        self.check_requirements_and_checks(&definition, &spans);
         if let (Some(calendar), Some(from)) = (calendar_known, &effective_from) {
             if let Some(first_limit) = spans.working_day_limits.first() {
                 let first_year = chrono::Datelike::year(&from.value);

@@ -18,7 +18,7 @@ impl Parser<'_> {
         let name = table.localized("name", true, d);
         let source = table.required_string("source", d);
         let step = table.string("step", d);
-        let required = table.boolean("required", d).unwrap_or(true);
+        let required = table.boolean_or_string("required", d);
         let deficiency_allowed = table.boolean("deficiency_allowed", d).unwrap_or(false);
         let commitment_allowed = table.boolean("commitment_allowed", d).unwrap_or(false);
         table.finish(d);
@@ -69,6 +69,11 @@ impl Parser<'_> {
                 }
             }
         }
+        let owner = format!(
+            "material `{}`",
+            id.as_ref().map_or("", |id| id.value.as_str())
+        );
+        let required = self.requirement(required, &owner, Some(&mut spans.required_conditions));
         let id = id?;
         self.name(&id, "material id");
         ids.push(id.clone());

@@ -6,9 +6,11 @@
 //! with their time limits and bills, choices), followed by the checks that
 //! need the whole definition (the step graph, materials, expressions).
 
+mod checks;
 mod choices;
 mod escalations;
 mod expressions;
+use expressions::cel_type;
 mod fields;
 mod graph;
 mod header;
@@ -24,6 +26,7 @@ use crate::calendar::{TimeSpan, TimeUnit};
 use crate::diagnostic::{self, Diagnostic};
 use crate::registry::Registry;
 use crate::toml_reader::{parse_document, Located, Table};
+use crate::value_type::Requirement;
 use crate::workflow::model::Definition;
 
 /// Parses and validates one workflow file.
@@ -60,6 +63,13 @@ struct Spans {
     choice_ids: HashMap<String, Range<usize>>,
     material_steps: HashMap<String, Range<usize>>,
     limit_conditions: HashMap<(String, usize), Located<String>>,
+    /// The conditions of conditional `required` keys (form fields and
+    /// materials), with what they belong to, checked over the form.
+    required_conditions: Vec<(String, Located<String>)>,
+    /// Each check's `after`, `when` and `rule`, by check id.
+    check_after: HashMap<String, Located<String>>,
+    check_when: HashMap<String, Located<String>>,
+    check_rule: HashMap<String, Located<String>>,
     /// Steps that declare their own escalations (perhaps none, with
     /// `escalation = []`) instead of taking the bundle's.
     own_escalations: HashSet<String>,
@@ -97,6 +107,33 @@ impl Parser<'_> {
             ),
         );
         false
+    }
+
+    /// `required`: `true` (when not written), `false`, or a condition over
+    /// the form, which is kept in `conditions` to be checked with the other
+    /// expressions; `None` for `conditions` refuses a condition here.
+    pub(super) fn requirement(
+        &mut self,
+        written: Option<Result<bool, Located<String>>>,
+        owner: &str,
+        conditions: Option<&mut Vec<(String, Located<String>)>>,
+    ) -> Requirement {
+        match (written, conditions) {
+            (None, _) => Requirement::ALWAYS,
+            (Some(Ok(flag)), _) => Requirement::Fixed(flag),
+            (Some(Err(condition)), Some(conditions)) => {
+                let requirement = Requirement::When(condition.value.clone());
+                conditions.push((owner.to_string(), condition));
+                requirement
+            }
+            (Some(Err(condition)), None) => {
+                self.error(
+                    condition.span,
+                    "`required` of a step output is `true` or `false`; a condition goes with form fields and materials",
+                );
+                Requirement::ALWAYS
+            }
+        }
     }
 
     pub(super) fn duplicates<'n>(

@@ -100,7 +100,7 @@ impl Parser<'_> {
         let mut output_names = Vec::new();
         let outputs: Vec<Field> = output_tables
             .iter()
-            .filter_map(|table| self.field(table, "output", &mut output_names))
+            .filter_map(|table| self.field(table, "output", &mut output_names, None))
             .collect();
         self.duplicates(&output_names, "output");
 
