@@ -220,9 +220,22 @@ pub async fn execute(
     command_id: String,
     action: onething_core::case::Action,
 ) -> Result<onething_store::CommandOutcome, onething_store::CommandError> {
+    execute_as(state, person, person.actor(), case_id, command_id, action).await
+}
+
+/// [`execute`] for a person acting for an office other than their agency:
+/// a supervisor acts as electronic supervision (`supervision/宋监察`).
+pub async fn execute_as(
+    state: &onething_server::AppState,
+    person: &Person,
+    actor: onething_core::case::Actor,
+    case_id: &str,
+    command_id: String,
+    action: onething_core::case::Action,
+) -> Result<onething_store::CommandOutcome, onething_store::CommandError> {
     let command = onething_core::case::CaseCommand {
         command_id,
-        actor: person.actor(),
+        actor,
         at: state.now(),
         action,
     };
@@ -240,6 +253,14 @@ pub async fn execute(
         state.feed_signal.notify_waiters();
     }
     outcome
+}
+
+/// The command id a form carries (the same on a retry), or a new one.
+pub fn command_id_of(fields: &Fields) -> String {
+    fields
+        .text("command_id")
+        .filter(|id| id.len() <= 200)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// After a command on a whole case: to `next` when done; a refusal shown

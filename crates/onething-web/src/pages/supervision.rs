@@ -16,7 +16,10 @@ use onething_server::AppState;
 use onething_store::supervision::{self, AgencyCards};
 use onething_store::views::AgencyTask;
 
-use super::{after_case_command, csrf_field, live_part, local, no_store, page, Fields, PageError};
+use super::{
+    after_case_command, command_id_of, csrf_field, execute_as, live_part, local, no_store, page,
+    Fields, PageError,
+};
 use crate::accounts::ConsoleRole;
 use crate::messages::Lang;
 use crate::session::Person;
@@ -247,33 +250,22 @@ pub async fn issue(
 ) -> Result<Response, PageError> {
     may_supervise(&person)?;
     person.check_csrf(fields.get("_csrf"))?;
-    let command = onething_core::case::CaseCommand {
-        command_id: fields
-            .text("command_id")
-            .filter(|id| id.len() <= 200)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        actor: onething_core::case::Actor::Agency {
-            agency: SUPERVISION_AGENCY.to_string(),
-            operator: Some(person.user.name.clone()),
-        },
-        at: state.now(),
-        action: onething_core::case::Action::Supervise {
-            step,
-            notice: fields.text("notice").unwrap_or_default(),
-        },
+    let actor = onething_core::case::Actor::Agency {
+        agency: SUPERVISION_AGENCY.to_string(),
+        operator: Some(person.user.name.clone()),
     };
-    let attribution = onething_store::Attribution {
-        channel: "console".into(),
-        role: Some(person.role.name().into()),
-        correlation_id: None,
-        clock_time: state.fixed_now.is_none(),
+    let action = onething_core::case::Action::Supervise {
+        step,
+        notice: fields.text("notice").unwrap_or_default(),
     };
-    let outcome = state
-        .store
-        .execute_with(&case_id, command, &attribution)
-        .await;
-    if outcome.as_ref().is_ok_and(|o| o.already_applied.is_none()) {
-        state.feed_signal.notify_waiters();
-    }
+    let outcome = execute_as(
+        &state,
+        &person,
+        actor,
+        &case_id,
+        command_id_of(&fields),
+        action,
+    )
+    .await;
     after_case_command(&person, &case_id, outcome, format!("/cases/{case_id}"))
 }

@@ -18,8 +18,8 @@ use super::case_page::{
 };
 use super::fields::{inputs, read, value_text};
 use super::{
-    after_case_command, csrf_field, execute, local, no_store, page, refusal_problems, Fields,
-    PageError,
+    after_case_command, command_id_of, csrf_field, execute, local, no_store, page,
+    refusal_problems, Fields, PageError,
 };
 use crate::graph::shown_state;
 use crate::session::Person;
@@ -354,10 +354,7 @@ pub async fn act(
         },
         other => return Err(PageError::NotFound(format!("no action `{other}`"))),
     };
-    let command_id = fields
-        .text("command_id")
-        .filter(|id| id.len() <= 200)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let command_id = command_id_of(&fields);
     let next = match action_name.as_str() {
         "request-supplement" => format!("/cases/{case_id}/notices/supplement"),
         "refuse" => format!("/cases/{case_id}/notices/refusal"),
@@ -393,9 +390,6 @@ pub async fn supplement(
     Path(case_id): Path<String>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    person.check_csrf(fields.get("_csrf"))?;
-    person.client().require(Permission::ChangeCases)?;
-    let _ = seen(&state, &person, &case_id, None, "case").await?;
     let mut items = Map::new();
     for (name, value) in fields.all("item").into_iter().zip(fields.all("item_value")) {
         items.insert(name, Value::String(value.trim().to_string()));
@@ -414,9 +408,6 @@ pub async fn follow_up(
     Path(case_id): Path<String>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    person.check_csrf(fields.get("_csrf"))?;
-    person.client().require(Permission::ChangeCases)?;
-    let _ = seen(&state, &person, &case_id, None, "case").await?;
     let action = Action::RecordFollowUp {
         result: fields.text("result").unwrap_or_default(),
         resolved: fields.get("resolved") == Some("true"),
@@ -431,9 +422,6 @@ pub async fn pay(
     Path(case_id): Path<String>,
     fields: Fields,
 ) -> Result<Response, PageError> {
-    person.check_csrf(fields.get("_csrf"))?;
-    person.client().require(Permission::ChangeCases)?;
-    let _ = seen(&state, &person, &case_id, None, "case").await?;
     let action = Action::Pay {
         payer: fields.text("payer").unwrap_or_default(),
         amount: fields
@@ -445,8 +433,9 @@ pub async fn pay(
     command_then_case(&state, &person, &case_id, &fields, action).await
 }
 
-/// Runs a case command and goes back to the case page; a refusal is shown
-/// there, above the case.
+/// Runs a command on the whole case from a form of the case page (its CSRF
+/// token, the permission and the right to read the case checked first) and
+/// goes back to the case page; a refusal is shown there, above the case.
 async fn command_then_case(
     state: &AppState,
     person: &Person,
@@ -454,10 +443,10 @@ async fn command_then_case(
     fields: &Fields,
     action: Action,
 ) -> Result<Response, PageError> {
-    let command_id = fields
-        .text("command_id")
-        .filter(|id| id.len() <= 200)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    person.check_csrf(fields.get("_csrf"))?;
+    person.client().require(Permission::ChangeCases)?;
+    let _ = seen(state, person, case_id, None, "case").await?;
+    let command_id = command_id_of(fields);
     let outcome = execute(state, person, case_id, command_id, action).await;
     after_case_command(person, case_id, outcome, format!("/cases/{case_id}"))
 }

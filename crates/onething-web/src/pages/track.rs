@@ -27,7 +27,7 @@ use onething_store::{query_codes, Attribution, CommandError};
 use serde_json::{Map, Value};
 
 use super::case_page::{agency_name, deliverable_name, material_name, step_title};
-use super::{local, refusal_problems, shell, yuan, Fields, PageError};
+use super::{command_id_of, local, refusal_problems, shell, yuan, Fields, PageError};
 use crate::messages::Lang;
 use crate::session::{self, visitor_lang};
 use crate::Console;
@@ -154,10 +154,7 @@ pub async fn submit(
     let mut problems = Vec::new();
     if let Some(action) = applicant_action(&fields) {
         let command = CaseCommand {
-            command_id: fields
-                .text("command_id")
-                .filter(|id| id.len() <= 200)
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            command_id: command_id_of(&fields),
             actor: Actor::Applicant { id: None },
             at: state.now(),
             action,

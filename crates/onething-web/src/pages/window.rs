@@ -17,7 +17,9 @@ use serde::Deserialize;
 
 use super::fields::{inputs, read};
 use super::notices::notice_page;
-use super::{csrf_field, execute, no_store, page, refusal_problems, Fields, PageError};
+use super::{
+    command_id_of, csrf_field, execute, no_store, page, refusal_problems, Fields, PageError,
+};
 use crate::messages::Lang;
 use crate::session::Person;
 use crate::Console;
@@ -398,10 +400,7 @@ struct Application {
 }
 
 fn application(state: &AppState, lang: Lang, d: &Definition, fields: &Fields) -> Application {
-    let command_id = fields
-        .text("command_id")
-        .filter(|id| id.len() <= 200)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let command_id = command_id_of(fields);
     let offset = state
         .store
         .library()
