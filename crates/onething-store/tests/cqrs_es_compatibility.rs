@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+mod common;
+use common::ScratchPostgres;
+
 use chrono::Utc;
 use cqrs_es::persist::PersistedEventRepository;
 use onething_core::case::{case_id_for, Action, Actor, Case, CaseCommand};
@@ -97,26 +100,8 @@ async fn sqlite_es_reads_the_events_onething_appends() {
 
 #[tokio::test]
 async fn postgres_es_reads_the_events_onething_appends() {
-    // The test server of the suite (`scripts/test` starts it), a database
-    // of this test's own on it.
-    use sqlx::Connection;
-    let admin = std::env::var("ONETHING_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://onething:onething@127.0.0.1:5432/postgres".into());
-    let name = format!("onething_compat_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|error| {
-            panic!("cannot reach the test PostgreSQL at {admin}: {error} (scripts/start-postgres)")
-        });
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    let url = match admin.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("ONETHING_TEST_POSTGRES `{admin}` names no database"),
-    };
-    let store = open_case_store(&url, &catalog()).await.unwrap();
+    let scratch = ScratchPostgres::create("onething_compat").await;
+    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
     let case_id = a_case_with_events(&store, "compatibility-postgres").await;
     let Database::Postgres(pool) = store.database() else {
         panic!("a PostgreSQL store");
@@ -125,8 +110,5 @@ async fn postgres_es_reads_the_events_onething_appends() {
     let read = repository.get_events::<Case>(&case_id).await.unwrap();
     same_events(&store, &case_id, read).await;
     store.database().close().await;
-    sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    scratch.drop_database().await;
 }

@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+mod common;
+use common::ScratchPostgres;
+
 use chrono::{DateTime, Utc};
 use onething_core::case::{case_id_for, Action, Actor, CaseCommand};
 use onething_store::workflow_files::Catalog;
@@ -110,28 +113,9 @@ async fn the_desk_search_and_the_query_code_on_sqlite() {
 
 #[tokio::test]
 async fn the_desk_search_and_the_query_code_on_postgres() {
-    use sqlx::Connection;
-    let admin = std::env::var("ONETHING_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://onething:onething@127.0.0.1:5432/postgres".into());
-    let name = format!("onething_search_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|error| {
-            panic!("cannot reach the test PostgreSQL at {admin}: {error} (scripts/start-postgres)")
-        });
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    let url = match admin.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("ONETHING_TEST_POSTGRES `{admin}` names no database"),
-    };
-    let store = open_case_store(&url, &catalog()).await.unwrap();
+    let scratch = ScratchPostgres::create("onething_search").await;
+    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
     searches_and_codes(&store).await;
     store.database().close().await;
-    sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    scratch.drop_database().await;
 }

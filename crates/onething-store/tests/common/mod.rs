@@ -1,0 +1,40 @@
+//! A database of a test's own on the suite's PostgreSQL (`scripts/test`
+//! starts it; `ONETHING_TEST_POSTGRES` names another), dropped at the end.
+
+use sqlx::Connection;
+
+pub struct ScratchPostgres {
+    pub url: String,
+    name: String,
+    admin: sqlx::PgConnection,
+}
+
+impl ScratchPostgres {
+    pub async fn create(prefix: &str) -> ScratchPostgres {
+        let admin_url = std::env::var("ONETHING_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://onething:onething@127.0.0.1:5432/postgres".into());
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("cannot reach the test PostgreSQL at {admin_url}: {error} (scripts/start-postgres)")
+            });
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = match admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("ONETHING_TEST_POSTGRES `{admin_url}` names no database"),
+        };
+        ScratchPostgres { url, name, admin }
+    }
+
+    /// Drops the database, closing whatever still holds it.
+    pub async fn drop_database(mut self) {
+        sqlx::raw_sql(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+    }
+}
