@@ -71,7 +71,7 @@ def test_a_newborn_case_from_the_window_through_three_agencies(browser, server):
     case = open_newborn(server, clerk, marriage_certificate="promised")
     assert "受理通知书" in clerk.inner_text("h1")
     shot(clerk, "receipt")
-    code = clerk.inner_text(".query-code dd").strip()
+    code = clerk.locator(".query-code dd").first.inner_text().strip()
     assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}", code), code
     pages, text = pdf_text(clerk)
     assert pages <= 2
@@ -179,7 +179,9 @@ def test_a_failed_sign_in_is_throttled(browser, server):
 def test_the_newborn_flow_on_postgresql(browser, postgres_server):
     clerk = sign_in(browser, postgres_server, "zhang")
     case = open_newborn(postgres_server, clerk, marriage_certificate="promised")
-    assert clerk.locator(".query-code dd").count() == 1
+    # The code, then the link to the progress page.
+    assert clerk.locator(".query-code dd").count() == 2
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){2}", clerk.locator(".query-code dd").first.inner_text().strip())
     hospital = sign_in(browser, postgres_server, "li")
     complete(hospital, postgres_server, case, "birth_certificate", {"certificate_number": "Q440054321"})
     hospital.wait_for_url(f"{postgres_server.url}/cases/{case}")
@@ -449,7 +451,7 @@ def look_up(page, server, case, code):
 def test_an_applicant_follows_the_case_on_a_phone_without_javascript_supplies_and_rates_it(browser, server):
     clerk = sign_in(browser, server, "zhang")
     case = open_newborn(server, clerk, name="孙小雨")
-    code = clerk.inner_text(".query-code dd").strip()
+    code = clerk.locator(".query-code dd").first.inner_text().strip()
     phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844},
                                 java_script_enabled=False, is_mobile=True).new_page()
     look_up(phone, server, case, code)
