@@ -4,99 +4,13 @@
 //! `tests/data/scenarios/*.json`; the final state of each case is compared
 //! with `*.expected.json` beside it.
 
-use std::path::{Path, PathBuf};
-
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, StoredEvent};
 use onething_tests::{
-    check_expected, onething, runtime, shipped_workflows, test_data, TempFolder, TestDatabase,
+    check_expected, onething, play, runtime, scenarios, shipped_workflows, test_data, Scenario,
+    TempFolder, TestDatabase,
 };
 use serde_json::Value;
-
-struct Scenario {
-    name: String,
-    script: Value,
-}
-
-fn scenarios() -> Vec<Scenario> {
-    let folder = test_data().join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension().is_some_and(|ext| ext == "json")
-                && !path.to_string_lossy().ends_with(".expected.json")
-        })
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| Scenario {
-            name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-            script: serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display())),
-        })
-        .collect()
-}
-
-/// Runs a scenario against a database; returns the case id.
-fn play(scenario: &Scenario, database: &str, scratch: &Path) -> String {
-    let workflows = shipped_workflows();
-    let mut case_id = String::new();
-    for (index, step) in scenario.script["commands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let mut args: Vec<String> = vec![
-            "--workflows".into(),
-            workflows.to_string_lossy().into_owned(),
-            "--database".into(),
-            database.into(),
-            "--now".into(),
-            step["at"].as_str().unwrap().into(),
-        ];
-        let run: Vec<String> = step["run"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|arg| arg.as_str().unwrap().replace("$CASE", &case_id))
-            .collect();
-        let mutating = !matches!(run[1].as_str(), "show" | "list" | "tick" | "tasks");
-        args.extend(run.iter().cloned());
-        for (key, flag) in [
-            ("form", "--form"),
-            ("data", "--data"),
-            ("materials", "--materials"),
-        ] {
-            if let Some(value) = step.get(key) {
-                let path = scratch.join(format!("{}-{index}-{key}.json", scenario.name));
-                std::fs::write(&path, serde_json::to_string(value).unwrap()).unwrap();
-                args.push(flag.into());
-                args.push(path.to_string_lossy().into_owned());
-            }
-        }
-        if mutating && !run.iter().any(|arg| arg == "--command-id") {
-            args.push("--command-id".into());
-            args.push(format!("{}-{index}", scenario.name));
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let result = onething(&refs);
-        assert_eq!(
-            result.code,
-            0,
-            "{} command {index} ({}) failed:\n{}",
-            scenario.name,
-            run.join(" "),
-            result.stderr
-        );
-        if run[1] == "open" {
-            case_id = result.stdout.trim().to_string();
-        }
-    }
-    case_id
-}
 
 fn show(database: &str, case_id: &str) -> Value {
     let workflows = shipped_workflows();

@@ -213,3 +213,90 @@ pub fn open_newborn(
     };
     (case_id, command)
 }
+
+/// A scripted scenario of `tests/data/scenarios/`: commands with their times.
+pub struct Scenario {
+    pub name: String,
+    pub script: serde_json::Value,
+}
+
+/// Every scenario, by file name.
+pub fn scenarios() -> Vec<Scenario> {
+    let folder = test_data().join("scenarios");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "json")
+                && !path.to_string_lossy().ends_with(".expected.json")
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| Scenario {
+            name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+            script: serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display())),
+        })
+        .collect()
+}
+
+/// Runs a scenario against a database through the command line; returns the case id.
+pub fn play(scenario: &Scenario, database: &str, scratch: &std::path::Path) -> String {
+    let workflows = shipped_workflows();
+    let mut case_id = String::new();
+    for (index, step) in scenario.script["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let mut args: Vec<String> = vec![
+            "--workflows".into(),
+            workflows.to_string_lossy().into_owned(),
+            "--database".into(),
+            database.into(),
+            "--now".into(),
+            step["at"].as_str().unwrap().into(),
+        ];
+        let run: Vec<String> = step["run"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|arg| arg.as_str().unwrap().replace("$CASE", &case_id))
+            .collect();
+        let mutating = !matches!(run[1].as_str(), "show" | "list" | "tick" | "tasks");
+        args.extend(run.iter().cloned());
+        for (key, flag) in [
+            ("form", "--form"),
+            ("data", "--data"),
+            ("materials", "--materials"),
+        ] {
+            if let Some(value) = step.get(key) {
+                let path = scratch.join(format!("{}-{index}-{key}.json", scenario.name));
+                std::fs::write(&path, serde_json::to_string(value).unwrap()).unwrap();
+                args.push(flag.into());
+                args.push(path.to_string_lossy().into_owned());
+            }
+        }
+        if mutating && !run.iter().any(|arg| arg == "--command-id") {
+            args.push("--command-id".into());
+            args.push(format!("{}-{index}", scenario.name));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = onething(&refs);
+        assert_eq!(
+            result.code,
+            0,
+            "{} command {index} ({}) failed:\n{}",
+            scenario.name,
+            run.join(" "),
+            result.stderr
+        );
+        if run[1] == "open" {
+            case_id = result.stdout.trim().to_string();
+        }
+    }
+    case_id
+}

@@ -32,6 +32,14 @@ pub async fn open_store(
                 onething_store::database::redact(options.database)
             )
         })?;
+    // Cases stored before the dashboard's figures existed get them once.
+    let backfilled = onething_store::figures::backfill(&store).await?;
+    if backfilled > 0 {
+        writeln!(
+            terminal.err,
+            "note: the dashboard's figures were written for {backfilled} earlier cases"
+        )?;
+    }
     let calendars: Vec<_> = catalog.registry.calendars.values().collect();
     let pending = onething_store::calendars::pending_changes(store.database(), &calendars).await?;
     if !pending.is_empty() {

@@ -396,9 +396,7 @@ impl CaseStore {
             let recorded_at = crate::time::stamp(chrono::Utc::now());
             let participants = participants(&before, &self.library, &command);
             let first_sequence = before.file().map_or(0, |file| file.sequence) + 1;
-            let tasks_before = before
-                .file()
-                .map(|file| views::task_rows(file, self.library.by_hash(&file.hash).as_deref()));
+            let rows_before = views::RowsBefore::of(&before, &self.library);
             let mut case = before;
             let mut previous = previous_hash;
             let mut rows = Vec::with_capacity(events.len());
@@ -462,12 +460,9 @@ impl CaseStore {
                 });
             }
             let read_models = views::rows_for(&case, self.library.as_ref())?;
-            let tasks_changed = match (&tasks_before, &read_models) {
-                (Some(before), Some((_, after))) => before != after,
-                _ => true,
-            };
+            let (tasks_changed, figures_changed) = rows_before.changed(read_models.as_ref());
             match self
-                .append(&rows, read_models.as_ref(), tasks_changed)
+                .append(&rows, read_models.as_ref(), tasks_changed, figures_changed)
                 .await?
             {
                 Appended::Stored => {
@@ -514,8 +509,9 @@ impl CaseStore {
     async fn append(
         &self,
         rows: &[NewRow],
-        read_models: Option<&(views::SummaryRow, Vec<views::TaskRow>)>,
+        read_models: Option<&views::ReadModels>,
         tasks_changed: bool,
+        figures_changed: bool,
     ) -> Result<Appended, StoreError> {
         let database = &self.database;
         // PostgreSQL stores payload and metadata as json; SQLite as text.
@@ -551,8 +547,8 @@ impl CaseStore {
                     }
                     Err(error) => return Err(StoreError::from(error)),
                 }
-                if let Some((summary, tasks)) = read_models {
-                    views::write_rows!(transaction, database, summary, tasks, tasks_changed)?;
+                if let Some(rows) = read_models {
+                    views::write_rows!(transaction, database, rows, tasks_changed, figures_changed)?;
                 }
                 transaction.commit().await?;
                 Ok(Appended::Stored)

@@ -14,6 +14,7 @@ pub mod documents;
 pub mod error;
 pub mod export;
 pub mod feed;
+pub mod figures;
 pub mod leases;
 pub mod metadata;
 pub mod migrations;

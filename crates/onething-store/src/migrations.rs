@@ -372,7 +372,66 @@ ALTER TABLE agency_tasks ADD COLUMN statutory_overdue bigint NOT NULL DEFAULT 0;
 ALTER TABLE agency_tasks ADD COLUMN escalations text;
 ",
     },
+    Migration {
+        version: 14,
+        name: "the dashboard's figures per case and per step",
+        // Flat facts kept beside the summary in the same transaction, so the
+        // supervision dashboard over any number of cases is a few GROUP BYs.
+        // Cases stored before this migration get their rows from the
+        // figures backfill (`views rebuild`, or `serve` at start).
+        sqlite: FIGURES,
+        postgres: FIGURES,
+    },
 ];
+
+const FIGURES: &str = "
+CREATE TABLE case_figures (
+  case_id                 text PRIMARY KEY,
+  workflow                text NOT NULL,
+  opened_at               text NOT NULL,
+  opened_day              text NOT NULL,
+  ended_at                text,
+  status                  text NOT NULL,
+  channel                 text NOT NULL,
+  overdue_now             bigint NOT NULL,
+  statutory_overdue_now   bigint NOT NULL,
+  on_time                 bigint,
+  statutory_counted       bigint NOT NULL,
+  statutory_overdue       bigint NOT NULL,
+  escalations             bigint NOT NULL,
+  working_days            bigint,
+  supplemented            bigint NOT NULL,
+  returned                bigint NOT NULL,
+  one_go                  bigint NOT NULL,
+  materials_not_submitted bigint NOT NULL,
+  trips_made              bigint NOT NULL,
+  trips_saved             bigint NOT NULL,
+  rating                  bigint,
+  follow_up               text,
+  satisfied               bigint
+);
+CREATE INDEX case_figures_by_opening ON case_figures (workflow, opened_at);
+CREATE TABLE step_figures (
+  case_id           text NOT NULL,
+  step              text NOT NULL,
+  workflow          text NOT NULL,
+  agency            text NOT NULL,
+  opened_at         text NOT NULL,
+  state             text NOT NULL,
+  passes            bigint NOT NULL,
+  returns_made      bigint NOT NULL,
+  warned            bigint NOT NULL,
+  overdue           bigint NOT NULL,
+  statutory_overdue bigint NOT NULL,
+  is_open           bigint NOT NULL,
+  completed         bigint NOT NULL,
+  on_time           bigint,
+  working_days      bigint,
+  PRIMARY KEY (case_id, step)
+);
+CREATE INDEX step_figures_by_opening ON step_figures (workflow, opened_at);
+CREATE INDEX step_figures_by_agency ON step_figures (agency, opened_at);
+";
 
 const LATE_TASKS: &str = "
 CREATE INDEX agency_tasks_late ON agency_tasks (overdue, due) WHERE warned <> 0 OR overdue <> 0;

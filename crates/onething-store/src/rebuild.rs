@@ -5,7 +5,8 @@
 
 use crate::database::Database;
 use crate::error::StoreError;
-use crate::views::{insert_tasks, rows_for, write, SummaryRow, TaskRow};
+use crate::figures::insert_figures;
+use crate::views::{insert_tasks, rows_for, write, ReadModels, SummaryRow, TaskRow};
 use crate::with_pool;
 
 /// What a rebuild did or, with `check`, found.
@@ -40,6 +41,23 @@ async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, 
     // may order text differently.
     rows.sort_by(|a, b| (&a.step, &a.agency).cmp(&(&b.step, &b.agency)));
     Ok(rows)
+}
+
+async fn live_figures(
+    database: &Database,
+    case_id: &str,
+) -> Result<Option<crate::figures::FigureRows>, StoreError> {
+    let case_sql = database.sql("SELECT * FROM case_figures WHERE case_id = $1");
+    let steps_sql = database.sql("SELECT * FROM step_figures WHERE case_id = $1");
+    let (case, mut steps): (
+        Option<crate::figures::CaseFigureRow>,
+        Vec<crate::figures::StepFigureRow>,
+    ) = with_pool!(database, pool => (
+        sqlx::query_as(&case_sql).bind(case_id).fetch_optional(pool).await?,
+        sqlx::query_as(&steps_sql).bind(case_id).fetch_all(pool).await?,
+    ));
+    steps.sort_by(|a, b| a.step.cmp(&b.step));
+    Ok(case.map(|case| crate::figures::FigureRows { case, steps }))
 }
 
 fn compare_summary(expected: &SummaryRow, live: &SummaryRow) -> Vec<String> {
@@ -94,22 +112,22 @@ const CHECK_BATCH: usize = 500;
 /// Writes the rebuilt rows of some cases into scratch tables, compares them
 /// with the live tables in the database, and describes each case that
 /// differs. The scratch tables live in a transaction that is rolled back.
-async fn check_batch(
-    database: &Database,
-    batch: &[(SummaryRow, Vec<TaskRow>)],
-) -> Result<Vec<String>, StoreError> {
+async fn check_batch(database: &Database, batch: &[ReadModels]) -> Result<Vec<String>, StoreError> {
     let differing: std::collections::BTreeSet<String> = with_pool!(database, pool => {
         let mut transaction = pool.begin().await?;
         for statement in [
             "CREATE TEMPORARY TABLE scratch_case_summaries AS SELECT * FROM case_summaries WHERE 1 = 0",
             "CREATE TEMPORARY TABLE scratch_agency_tasks AS SELECT * FROM agency_tasks WHERE 1 = 0",
+            "CREATE TEMPORARY TABLE scratch_case_figures AS SELECT * FROM case_figures WHERE 1 = 0",
+            "CREATE TEMPORARY TABLE scratch_step_figures AS SELECT * FROM step_figures WHERE 1 = 0",
         ] {
             sqlx::query(statement).execute(&mut *transaction).await?;
         }
         let mut summaries = sqlx::QueryBuilder::new(
             "INSERT INTO scratch_case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary) ",
         );
-        summaries.push_values(batch, |mut values, (summary, _)| {
+        summaries.push_values(batch, |mut values, rows| {
+            let summary = &rows.summary;
             values
                 .push_bind(&summary.case_id)
                 .push_bind(&summary.workflow)
@@ -123,9 +141,23 @@ async fn check_batch(
         });
         summaries.build().execute(&mut *transaction).await?;
         // Bound variables per statement are limited (SQLite: 32 766).
-        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|(_, tasks)| tasks).collect();
+        let tasks: Vec<&TaskRow> = batch.iter().flat_map(|rows| &rows.tasks).collect();
         for chunk in tasks.chunks(1000) {
             insert_tasks!("scratch_agency_tasks", chunk)
+                .build()
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let cases: Vec<_> = batch.iter().map(|rows| &rows.figures.case).collect();
+        for chunk in cases.chunks(1000) {
+            insert_figures!(cases "scratch_case_figures", chunk.iter().copied())
+                .build()
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let steps: Vec<_> = batch.iter().flat_map(|rows| &rows.figures.steps).collect();
+        for chunk in steps.chunks(1000) {
+            insert_figures!(steps "scratch_step_figures", chunk.iter().copied())
                 .build()
                 .execute(&mut *transaction)
                 .await?;
@@ -140,7 +172,15 @@ async fn check_batch(
              UNION SELECT case_id FROM (SELECT * FROM scratch_agency_tasks
                  EXCEPT SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_tasks_only
              UNION SELECT case_id FROM (SELECT * FROM agency_tasks WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
-                 EXCEPT SELECT * FROM scratch_agency_tasks) AS live_tasks_only",
+                 EXCEPT SELECT * FROM scratch_agency_tasks) AS live_tasks_only
+             UNION SELECT case_id FROM (SELECT * FROM scratch_case_figures
+                 EXCEPT SELECT * FROM case_figures WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_figures_only
+             UNION SELECT case_id FROM (SELECT * FROM case_figures WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
+                 EXCEPT SELECT * FROM scratch_case_figures) AS live_figures_only
+             UNION SELECT case_id FROM (SELECT * FROM scratch_step_figures
+                 EXCEPT SELECT * FROM step_figures WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)) AS rebuilt_step_figures_only
+             UNION SELECT case_id FROM (SELECT * FROM step_figures WHERE case_id IN (SELECT case_id FROM scratch_case_summaries)
+                 EXCEPT SELECT * FROM scratch_step_figures) AS live_step_figures_only",
         )
         .fetch_all(&mut *transaction)
         .await?;
@@ -148,7 +188,12 @@ async fn check_batch(
         rows.into_iter().map(|(case_id,)| case_id).collect()
     });
     let mut differences = Vec::new();
-    for (summary, tasks) in batch {
+    for ReadModels {
+        summary,
+        tasks,
+        figures,
+    } in batch
+    {
         if !differing.contains(&summary.case_id) {
             continue;
         }
@@ -173,6 +218,12 @@ async fn check_batch(
                 names(&tasks)
             ));
         }
+        let live = live_figures(database, case_id).await?;
+        if live.as_ref() != Some(figures) {
+            differences.push(format!(
+                "case {case_id}: the dashboard's figures differ from the events"
+            ));
+        }
     }
     Ok(differences)
 }
@@ -192,25 +243,27 @@ pub async fn rebuild(
         with_pool!(database, pool => {
             let mut transaction = pool.begin().await?;
             sqlx::query("DELETE FROM agency_tasks").execute(&mut *transaction).await?;
+            sqlx::query("DELETE FROM case_figures").execute(&mut *transaction).await?;
+            sqlx::query("DELETE FROM step_figures").execute(&mut *transaction).await?;
             sqlx::query("DELETE FROM case_summaries").execute(&mut *transaction).await?;
             transaction.commit().await?;
         });
     }
-    let mut batch: Vec<(SummaryRow, Vec<TaskRow>)> = Vec::new();
+    let mut batch: Vec<ReadModels> = Vec::new();
     for case_id in &case_ids {
         let case = store.load(case_id).await?;
         report.cases += 1;
         if report.cases.is_multiple_of(1000) {
             progress(report.cases);
         }
-        let Some((summary, tasks)) = rows_for(&case, store.library())? else {
+        let Some(rows) = rows_for(&case, store.library())? else {
             continue;
         };
         if !check {
-            write(database, &summary, &tasks).await?;
+            write(database, &rows).await?;
             continue;
         }
-        batch.push((summary, tasks));
+        batch.push(rows);
         if batch.len() == CHECK_BATCH {
             report
                 .differences

@@ -179,11 +179,39 @@ pub fn task_rows(
 /// The step and state of the task that is a bad rating's follow-up.
 pub const FOLLOW_UP_TASK: &str = "follow_up";
 
+/// Every read-model row of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadModels {
+    pub summary: SummaryRow,
+    pub tasks: Vec<TaskRow>,
+    pub figures: crate::figures::FigureRows,
+}
+
+/// The rows of a case before a command, to tell which ones it changed
+/// (rows it did not change are not written again).
+pub struct RowsBefore(Option<(Vec<TaskRow>, crate::figures::FigureRows)>);
+
+impl RowsBefore {
+    pub fn of(case: &Case, library: &Library) -> RowsBefore {
+        RowsBefore(case.file().and_then(|file| {
+            let tasks = task_rows(file, library.by_hash(&file.hash).as_deref());
+            Some((tasks, crate::figures::figure_rows(case, library)?))
+        }))
+    }
+
+    /// Whether the tasks and the figures differ in `after`.
+    pub fn changed(&self, after: Option<&ReadModels>) -> (bool, bool) {
+        match (&self.0, after) {
+            (Some((tasks, figures)), Some(after)) => {
+                (*tasks != after.tasks, *figures != after.figures)
+            }
+            _ => (true, true),
+        }
+    }
+}
+
 /// The read-model rows a case should have: a pure function of its state.
-pub fn rows_for(
-    case: &Case,
-    library: &Library,
-) -> Result<Option<(SummaryRow, Vec<TaskRow>)>, StoreError> {
+pub fn rows_for(case: &Case, library: &Library) -> Result<Option<ReadModels>, StoreError> {
     let Some(file) = case.file() else {
         return Ok(None);
     };
@@ -202,13 +230,18 @@ pub fn rows_for(
         applicant: summary.applicant.clone(),
         summary: body,
     };
-    Ok(Some((row, tasks)))
+    let figures = crate::figures::figure_rows(case, library).expect("opened");
+    Ok(Some(ReadModels {
+        summary: row,
+        tasks,
+        figures,
+    }))
 }
 
 /// Writes the summary and tasks of one case, unless newer ones are stored.
 pub async fn update(database: &Database, case: &Case, library: &Library) -> Result<(), StoreError> {
     match rows_for(case, library)? {
-        Some((summary, tasks)) => write(database, &summary, &tasks).await,
+        Some(rows) => write(database, &rows).await,
         None => Ok(()),
     }
 }
@@ -244,15 +277,17 @@ macro_rules! insert_tasks {
 pub(crate) use insert_tasks;
 
 /// Writes one case's rows inside a transaction of either backend: the
-/// summary only if it is newer than the stored one, then its tasks.
+/// summary only if it is newer than the stored one, then its tasks and
+/// figures where the command changed them.
 macro_rules! write_rows {
-    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr) => {
-        $crate::views::write_rows!($transaction, $database, $summary, $tasks, true)
+    ($transaction:expr, $database:expr, $rows:expr) => {
+        $crate::views::write_rows!($transaction, $database, $rows, true, true)
     };
-    ($transaction:expr, $database:expr, $summary:expr, $tasks:expr, $tasks_changed:expr) => {{
+    ($transaction:expr, $database:expr, $rows:expr, $tasks_changed:expr, $figures_changed:expr) => {{
         let database: &$crate::database::Database = $database;
-        let summary: &$crate::views::SummaryRow = $summary;
-        let tasks: &[$crate::views::TaskRow] = $tasks;
+        let rows: &$crate::views::ReadModels = $rows;
+        let summary = &rows.summary;
+        let tasks: &[$crate::views::TaskRow] = &rows.tasks;
         let upsert = database.sql(
             "INSERT INTO case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -287,19 +322,18 @@ macro_rules! write_rows {
                     .await?;
             }
         }
+        if written > 0 && $figures_changed {
+            $crate::figures::write_figures!($transaction, database, &rows.figures)?;
+        }
         Ok::<(), $crate::error::StoreError>(())
     }};
 }
 pub(crate) use write_rows;
 
-pub(crate) async fn write(
-    database: &Database,
-    summary: &SummaryRow,
-    tasks: &[TaskRow],
-) -> Result<(), StoreError> {
+pub(crate) async fn write(database: &Database, rows: &ReadModels) -> Result<(), StoreError> {
     with_pool!(database, pool => {
         let mut transaction = pool.begin().await?;
-        write_rows!(transaction, database, summary, tasks)?;
+        write_rows!(transaction, database, rows)?;
         transaction.commit().await?;
         Ok(())
     })

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 mod assets;
+mod charts;
 mod graph;
 pub mod live;
 pub mod messages;
@@ -78,6 +79,8 @@ pub fn router(console: Arc<Console>) -> Router<AppState> {
         .route("/track", get(pages::track::form).post(pages::track::submit))
         .route("/desk", get(pages::desk::inbox))
         .route("/supervision", get(pages::supervision::show))
+        .route("/dashboard", get(pages::dashboard::show))
+        .route("/dashboard.csv", get(pages::dashboard::csv))
         .route("/supervision.csv", get(pages::supervision::csv))
         .route("/cases", get(pages::case_page::list))
         .route("/cases/{case}", get(pages::case_page::show))

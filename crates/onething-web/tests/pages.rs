@@ -1329,3 +1329,134 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
         }
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_every_figure_with_its_chart_table_and_csv_and_names_every_wrong_filter(
+) {
+    let (app, _state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    for id in ["dash-1", "dash-2", "dash-3"] {
+        open_case(&app, &clerk, &csrf, id).await;
+    }
+    let refused = send(&app, get("/dashboard", Some(&clerk))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "only supervisors");
+    let (supervisor, _) = sign_in(&app, "song").await;
+    let page = send(&app, get("/dashboard?workflow=newborn", Some(&supervisor))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for part in ["figures", "status", "channel", "days", "agencies"] {
+        assert!(
+            page.body.contains(&format!("id=\"{part}\"")),
+            "{part}: {}",
+            page.body
+        );
+        assert!(page
+            .body
+            .contains(&format!("/dashboard.csv?table={part}&amp;workflow=newborn")));
+    }
+    assert_eq!(page.body.matches("<svg class=\"chart\"").count(), 4);
+    assert!(page
+        .body
+        .contains("<tr data-key=\"open\"><td>open</td><td class=\"money\">3</td>"));
+    assert!(page.body.contains("<tr data-agency=\"hospital\">"));
+    // Each table as CSV, with the same filter.
+    let status = send(
+        &app,
+        get(
+            "/dashboard.csv?table=status&workflow=newborn",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_eq!(status.body, "status,count\nopen,3\n");
+    let figures = send(
+        &app,
+        get(
+            "/dashboard.csv?table=figures&workflow=newborn",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert!(
+        figures.body.starts_with("figure,value\nCases,3\nOpen,3\n"),
+        "{}",
+        figures.body
+    );
+    let agencies = send(
+        &app,
+        get("/dashboard.csv?table=agencies", Some(&supervisor)),
+    )
+    .await;
+    assert!(
+        agencies.body.contains("\nhospital,3,3,0,0,0,0,0,0,3,0\n"),
+        "{}",
+        agencies.body
+    );
+    // A period before the cases: none counted.
+    let none = send(
+        &app,
+        get(
+            "/dashboard.csv?table=status&to=2026-05-31",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert_eq!(none.body, "status,count\n");
+    let today = send(
+        &app,
+        get(
+            "/dashboard.csv?table=status&from=2026-06-01&to=2026-06-01",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert_eq!(today.body, "status,count\nopen,3\n");
+    // Every wrong filter at once, and no figures.
+    let wrong = send(
+        &app,
+        get(
+            "/dashboard?workflow=nothing&agency=nobody&from=2026-13-01&to=yesterday",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    for problem in ["nothing", "nobody", "2026-13-01", "yesterday"] {
+        assert!(wrong.body.contains(problem), "{problem}: {}", wrong.body);
+    }
+    assert!(!wrong.body.contains("id=\"figures\""));
+    let reversed = send(
+        &app,
+        get(
+            "/dashboard?from=2026-06-02&to=2026-06-01",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert!(reversed.body.contains("The period ends before it starts"));
+    let unknown = send(&app, get("/dashboard.csv?table=secrets", Some(&supervisor))).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    // The 12345 bundle adds the handling agencies' figures.
+    let hotline = send(
+        &app,
+        get("/dashboard?workflow=hotline-12345", Some(&supervisor)),
+    )
+    .await;
+    assert!(hotline.body.contains("id=\"hotline\""), "{}", hotline.body);
+    let rows = send(
+        &app,
+        get(
+            "/dashboard.csv?table=hotline&workflow=hotline-12345",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert!(rows
+        .body
+        .starts_with("agency,signed,signed_on_time,sign_passes,rejections,handled"));
+    assert!(
+        rows.body.contains("\nmarket_regulation,0,0,0,0,0,0,0,0\n"),
+        "{}",
+        rows.body
+    );
+}

@@ -252,6 +252,8 @@ impl Case {
                         held_clock: None,
                         statutory: None,
                         escalations: Vec::new(),
+                        completed_at: None,
+                        returns_made: 0,
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -354,11 +356,14 @@ impl Case {
                 let record = file.step_mut(&step);
                 record.state = StepState::Completed;
                 record.outputs = Some(outputs);
+                record.completed_at = Some(at);
                 record.lapse_waiting_extension();
             }
             Change::StepReturned { step, reset, .. } => {
                 file.returns += 1;
-                let returning_agency = file.step_mut(&step).agency.clone();
+                let returning = file.step_mut(&step);
+                returning.returns_made += 1;
+                let returning_agency = returning.agency.clone();
                 for id in &reset {
                     let record = file.step_mut(id);
                     record.hold_clock(&returning_agency, &reset);

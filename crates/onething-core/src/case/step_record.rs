@@ -50,6 +50,16 @@ pub struct StepRecord {
     /// The escalation points reached in this pass, in the order reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<EscalationRecord>,
+    /// When the step was last completed (the figures count its working days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// How many times this step sent the case back (退回, 退单).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub returns_made: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 /// A step's statutory deadline and whether it was warned of and passed.

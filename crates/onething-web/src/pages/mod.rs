@@ -2,6 +2,7 @@
 //! error page and the form reader.
 
 pub mod case_page;
+pub mod dashboard;
 pub mod desk;
 pub mod documents;
 pub mod fields;
@@ -349,9 +350,11 @@ pub fn page(person: &Person, title: &str, content: Markup) -> Markup {
         ConsoleRole::Officer | ConsoleRole::Approver => {
             &[("/desk", "nav.desk"), ("/cases", "nav.cases")]
         }
-        ConsoleRole::Supervisor | ConsoleRole::Admin => {
-            &[("/supervision", "nav.supervision"), ("/cases", "nav.cases")]
-        }
+        ConsoleRole::Supervisor | ConsoleRole::Admin => &[
+            ("/supervision", "nav.supervision"),
+            ("/dashboard", "nav.dashboard"),
+            ("/cases", "nav.cases"),
+        ],
     };
     shell(
         lang,

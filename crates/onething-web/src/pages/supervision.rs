@@ -36,7 +36,7 @@ fn may_supervise(person: &Person) -> Result<(), PageError> {
     }
 }
 
-fn agency_label(state: &AppState, lang: Lang, agency: &str) -> String {
+pub(super) fn agency_label(state: &AppState, lang: Lang, agency: &str) -> String {
     state
         .store
         .library()

@@ -1,0 +1,252 @@
+//! The supervision dashboard's figures, read from the figures read model,
+//! against the same figures counted here straight from the event history of
+//! every scenario (on SQLite and PostgreSQL): per bundle, per agency, and
+//! for a period that leaves some cases out. The counting below follows the
+//! events, not the read model's code, so a fault in either shows.
+
+use std::collections::BTreeMap;
+
+use onething_core::case::{CaseStatus, Change, Channel};
+use onething_store::figures::{self, DashboardFilter};
+use onething_store::open_case_store;
+use onething_store::workflow_files::Catalog;
+use onething_tests::{play, runtime, scenarios, shipped_workflows, TempFolder, TestDatabase};
+
+/// What the events of one case say.
+#[derive(Debug, Default)]
+struct Counted {
+    workflow: String,
+    opened_at: String,
+    status: String,
+    channel: String,
+    supplemented: bool,
+    returned: bool,
+    rating: Option<u8>,
+    escalations: i64,
+    on_time: Option<bool>,
+    /// Per agency: activations, returns sent, steps completed at the end, steps open at the end.
+    agencies: BTreeMap<String, [i64; 4]>,
+}
+
+fn channel_name(channel: Channel) -> String {
+    serde_json::to_value(channel)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn count(events: &[onething_store::StoredEvent]) -> Counted {
+    let mut counted = Counted {
+        status: "open".into(),
+        ..Counted::default()
+    };
+    let mut agency_of = BTreeMap::new();
+    let mut state: BTreeMap<String, &str> = BTreeMap::new();
+    let mut overdue: BTreeMap<String, bool> = BTreeMap::new();
+    let mut ended = false;
+    for stored in events {
+        match &stored.event.change {
+            Change::CaseOpened {
+                workflow,
+                channel,
+                steps,
+                ..
+            } => {
+                counted.workflow = workflow.clone();
+                counted.opened_at = stored.event.at.to_rfc3339();
+                counted.channel = channel_name(*channel);
+                for seed in steps {
+                    agency_of.insert(seed.id.clone(), seed.agency.clone());
+                }
+            }
+            Change::StepActivated {
+                step, continued, ..
+            } => {
+                counted.agencies.entry(agency_of[step].clone()).or_default()[0] += 1;
+                state.insert(step.clone(), "active");
+                if !continued {
+                    overdue.insert(step.clone(), false);
+                }
+            }
+            Change::StepCompleted { step, .. } => {
+                state.insert(step.clone(), "completed");
+            }
+            Change::StepSkipped { step, .. } => {
+                state.insert(step.clone(), "skipped");
+            }
+            Change::StepRefused { step, .. } => {
+                state.insert(step.clone(), "refused");
+            }
+            Change::StepCancelled { step, .. } => {
+                state.insert(step.clone(), "cancelled");
+            }
+            Change::StepReturned { step, reset, .. } => {
+                counted.returned = true;
+                counted.agencies.entry(agency_of[step].clone()).or_default()[1] += 1;
+                for id in reset {
+                    state.insert(id.clone(), "waiting");
+                }
+            }
+            Change::StepOverdue { step, .. } => {
+                overdue.insert(step.clone(), true);
+            }
+            Change::StepEscalated { .. } => counted.escalations += 1,
+            Change::SupplementRequested { .. } => counted.supplemented = true,
+            Change::CaseEnded { outcome, .. } => {
+                counted.status = CaseStatus::from(*outcome).name().to_string();
+                ended = true;
+            }
+            Change::CaseRated { score, .. } => counted.rating = Some(*score),
+            _ => {}
+        }
+    }
+    for (step, state) in &state {
+        // Only agencies with a step that ran have a row.
+        if let Some(row) = counted.agencies.get_mut(&agency_of[step]) {
+            row[2] += i64::from(*state == "completed");
+            row[3] += i64::from(*state == "active");
+        }
+    }
+    counted.on_time = ended.then(|| !overdue.values().any(|late| *late));
+    counted
+}
+
+fn dashboard_matches_the_events(database: &TestDatabase) {
+    let scratch = TempFolder::new("dashboard");
+    let mut case_ids = Vec::new();
+    for scenario in scenarios() {
+        case_ids.push(play(&scenario, &database.url, &scratch.path));
+    }
+    let catalog = Catalog::load(&shipped_workflows()).unwrap();
+    runtime().block_on(async {
+        let store = open_case_store(&database.url, &catalog).await.unwrap();
+        let mut counted = Vec::new();
+        for case_id in &case_ids {
+            counted.push(count(&store.events(case_id).await.unwrap()));
+        }
+        let mut workflows: Vec<Option<String>> =
+            counted.iter().map(|c| Some(c.workflow.clone())).collect();
+        workflows.sort();
+        workflows.dedup();
+        workflows.push(None);
+        for workflow in workflows {
+            let cases: Vec<&Counted> = counted
+                .iter()
+                .filter(|c| workflow.as_ref().is_none_or(|w| *w == c.workflow))
+                .collect();
+            let filter = DashboardFilter {
+                workflow: workflow.clone(),
+                ..DashboardFilter::default()
+            };
+            let shown = figures::dashboard(store.database(), &filter).await.unwrap();
+            let what = format!("{workflow:?}");
+            assert_eq!(shown.cases, cases.len() as i64, "{what}: cases");
+            let mut by_status = BTreeMap::new();
+            let mut by_channel = BTreeMap::new();
+            for case in &cases {
+                *by_status.entry(case.status.clone()).or_insert(0) += 1;
+                *by_channel.entry(case.channel.clone()).or_insert(0) += 1;
+            }
+            assert_eq!(shown.by_status, by_status, "{what}: by status");
+            assert_eq!(shown.by_channel, by_channel, "{what}: by channel");
+            let sum = |f: &dyn Fn(&Counted) -> bool| cases.iter().filter(|c| f(c)).count() as i64;
+            assert_eq!(shown.supplemented, sum(&|c| c.supplemented), "{what}");
+            assert_eq!(shown.returned, sum(&|c| c.returned), "{what}");
+            assert_eq!(
+                shown.one_go,
+                sum(&|c| c.status == "completed" && !c.supplemented && !c.returned),
+                "{what}: one go"
+            );
+            assert_eq!(shown.rated, sum(&|c| c.rating.is_some()), "{what}");
+            assert_eq!(
+                shown.bad_ratings,
+                sum(&|c| c.rating.is_some_and(|r| r <= 2)),
+                "{what}"
+            );
+            assert_eq!(
+                shown.ended_on_time,
+                sum(&|c| c.on_time == Some(true)),
+                "{what}: on time"
+            );
+            assert_eq!(
+                shown.escalations,
+                cases.iter().map(|c| c.escalations).sum::<i64>(),
+                "{what}"
+            );
+            let mut agencies: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+            for case in &cases {
+                for (agency, row) in &case.agencies {
+                    let total = agencies.entry(agency.clone()).or_default();
+                    for (sum, value) in total.iter_mut().zip(row) {
+                        *sum += value;
+                    }
+                }
+            }
+            let shown_agencies: BTreeMap<String, [i64; 4]> = shown
+                .agencies
+                .iter()
+                .map(|a| {
+                    (
+                        a.agency.clone(),
+                        [a.passes, a.returns_made, a.completed, a.open],
+                    )
+                })
+                .collect();
+            assert_eq!(shown_agencies, agencies, "{what}: per agency");
+        }
+        // A period: the cases opened from the latest opening day on.
+        let latest = counted.iter().map(|c| c.opened_at.clone()).max().unwrap();
+        let day = &latest[..10];
+        let filter = DashboardFilter {
+            opened_from: Some(day.to_string()),
+            ..DashboardFilter::default()
+        };
+        let shown = figures::dashboard(store.database(), &filter).await.unwrap();
+        let start = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        let expected = counted
+            .iter()
+            .filter(|c| {
+                let opened = chrono::DateTime::parse_from_rfc3339(&c.opened_at).unwrap();
+                // A day starts at midnight in China (UTC+8).
+                opened
+                    .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+                    .date_naive()
+                    >= start
+            })
+            .count() as i64;
+        assert!(
+            expected < counted.len() as i64,
+            "the period leaves cases out"
+        );
+        assert_eq!(shown.cases, expected, "from {day}");
+        // An agency: only the cases it took part in, and only its own row.
+        let filter = DashboardFilter {
+            agency: Some("police".into()),
+            ..DashboardFilter::default()
+        };
+        let shown = figures::dashboard(store.database(), &filter).await.unwrap();
+        let expected = counted
+            .iter()
+            .filter(|c| c.agencies.contains_key("police"))
+            .count() as i64;
+        assert_eq!(shown.cases, expected);
+        assert!(shown.agencies.iter().all(|a| a.agency == "police"));
+        // The rebuilt figures are the live ones.
+        let report = onething_store::views::rebuild(&store, true, &mut |_| {})
+            .await
+            .unwrap();
+        assert!(report.differences.is_empty(), "{:?}", report.differences);
+        store.database().close().await;
+    });
+}
+
+#[test]
+fn the_dashboard_counts_what_the_events_say_on_sqlite() {
+    dashboard_matches_the_events(&TestDatabase::sqlite());
+}
+
+#[test]
+fn the_dashboard_counts_what_the_events_say_on_postgres() {
+    dashboard_matches_the_events(&TestDatabase::postgres());
+}
