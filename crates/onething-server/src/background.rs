@@ -46,7 +46,19 @@ pub async fn guarded<T, E: std::fmt::Display>(
 }
 
 /// Checks the deadlines of every open case, once per interval across all nodes.
-pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+/// The rules' default rating: its score, recorded this many days after a case ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultRating {
+    pub after_days: u32,
+    pub score: u8,
+}
+
+pub async fn deadline_loop(
+    state: AppState,
+    interval: Duration,
+    default_rating: Option<DefaultRating>,
+    mut stop: watch::Receiver<bool>,
+) {
     let _running = state.metrics.job_running("deadline-check");
     loop {
         tokio::select! {
@@ -69,7 +81,59 @@ pub async fn deadline_loop(state: AppState, interval: Duration, mut stop: watch:
             check_deadlines(&state, interval),
         )
         .await;
+        if let Some(rule) = default_rating {
+            guarded(
+                &state,
+                "deadline-check",
+                "recording default ratings",
+                record_default_ratings(&state, rule, Utc::now()),
+            )
+            .await;
+        }
     }
+}
+
+/// Records the default rating of every ended case left unrated past the
+/// period (at most a thousand a round); returns how many. Each is a command
+/// with a fixed id, so two servers racing record it once.
+pub async fn record_default_ratings(
+    state: &AppState,
+    rule: DefaultRating,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize, onething_store::StoreError> {
+    let cutoff = now - chrono::Duration::days(i64::from(rule.after_days));
+    let due =
+        onething_store::figures::unrated_ended_before(state.store.database(), cutoff, 1000).await?;
+    let mut recorded = 0;
+    for case_id in due {
+        let command = CaseCommand {
+            command_id: format!("default-rating:{case_id}"),
+            actor: Actor::System,
+            at: now,
+            action: Action::RateByDefault {
+                score: rule.score,
+                after_days: rule.after_days,
+            },
+        };
+        let attribution = Attribution {
+            channel: "scheduler".into(),
+            role: Some("system".into()),
+            correlation_id: None,
+            clock_time: false,
+        };
+        let rated = guarded(
+            state,
+            "deadline-check",
+            &format!("default rating of case {case_id}"),
+            state.store.execute_with(&case_id, command, &attribution),
+        )
+        .await;
+        recorded += usize::from(rated.is_some());
+    }
+    if recorded > 0 {
+        state.feed_signal.notify_waiters();
+    }
+    Ok(recorded)
 }
 
 /// Revises running deadlines if the calendars differ from the ones they were

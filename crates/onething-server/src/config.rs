@@ -21,6 +21,14 @@ pub struct Config {
     /// How often the deadlines of open cases are checked; 0 turns it off.
     #[serde(default = "default_deadline_check_seconds")]
     pub deadline_check_seconds: u64,
+    /// The default rating (默认评价) of a case its applicant did not rate:
+    /// recorded by the scheduler this many natural days after the case
+    /// ended (0 turns it off), with this score (1–5). The defaults are
+    /// Guangdong's rules: 7 days, 3 = 基本满意.
+    #[serde(default = "default_rating_after_days")]
+    pub default_rating_after_days: u32,
+    #[serde(default = "default_rating_score")]
+    pub default_rating_score: u8,
     /// How often an audit checkpoint is taken; 0 turns it off.
     #[serde(default = "default_checkpoint_seconds")]
     pub checkpoint_seconds: u64,
@@ -124,6 +132,12 @@ fn default_max_body_bytes() -> usize {
 fn default_deadline_check_seconds() -> u64 {
     60
 }
+fn default_rating_after_days() -> u32 {
+    7
+}
+fn default_rating_score() -> u8 {
+    3
+}
 fn default_checkpoint_seconds() -> u64 {
     3600
 }
@@ -219,6 +233,12 @@ impl Config {
             problems.push(format!(
                 "request_timeout_seconds must be more than {} (the feed's longest wait)",
                 crate::api::MAX_WAIT_SECONDS
+            ));
+        }
+        if !(1..=5).contains(&config.default_rating_score) {
+            problems.push(format!(
+                "default_rating_score must be from 1 to 5, not {}",
+                config.default_rating_score
             ));
         }
         if config.max_connections == 0 {
@@ -347,5 +367,24 @@ mod tests {
             "[[client]]\nid = \"counter\"\nrole = \"window\"\nagency = \"window\"\ntoken_sha256 = \"{HASH}\"\n"
         );
         assert!(Config::parse("good.toml", &window).is_ok());
+    }
+
+    #[test]
+    fn the_default_rating_follows_guangdongs_rules_unless_set_and_a_wrong_score_is_named() {
+        let config = Config::parse("empty.toml", "").unwrap();
+        assert_eq!(
+            (
+                config.default_rating_after_days,
+                config.default_rating_score
+            ),
+            (7, 3)
+        );
+        let error = Config::parse("bad.toml", "default_rating_score = 9\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "bad.toml: default_rating_score must be from 1 to 5, not 9"
+        );
     }
 }

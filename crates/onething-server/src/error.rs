@@ -118,6 +118,7 @@ impl ApiError {
             | E::CaseEnded { .. }
             | E::CaseNotEnded
             | E::AlreadyRated
+            | E::RatingPeriodNotOver { .. }
             | E::ExtensionNotAllowed { .. }
             | E::ExtensionUsed { .. }
             | E::ExtensionTooLate { .. }

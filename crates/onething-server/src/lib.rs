@@ -146,9 +146,15 @@ impl Jobs {
             }
         }));
         if config.deadline_check_seconds > 0 {
+            let default_rating =
+                (config.default_rating_after_days > 0).then_some(background::DefaultRating {
+                    after_days: config.default_rating_after_days,
+                    score: config.default_rating_score,
+                });
             handles.push(tokio::spawn(background::deadline_loop(
                 state.clone(),
                 Duration::from_secs(config.deadline_check_seconds),
+                default_rating,
                 receiver.clone(),
             )));
         }

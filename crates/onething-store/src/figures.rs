@@ -243,6 +243,20 @@ pub async fn backfill(store: &crate::CaseStore) -> Result<u64, StoreError> {
     Ok(written)
 }
 
+/// Ended cases without a rating that ended before `cutoff`, the oldest first.
+pub async fn unrated_ended_before(
+    database: &Database,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let sql = database.sql(
+        "SELECT case_id FROM case_figures WHERE rating IS NULL AND ended_at IS NOT NULL AND ended_at <= $1
+         ORDER BY ended_at LIMIT $2",
+    );
+    let rows: Vec<(String,)> = with_pool!(database, pool => sqlx::query_as(&sql).bind(stamp(cutoff)).bind(limit).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// The cases a dashboard counts: a bundle or all, an agency taking part or
 /// any, opened in a period (dates or RFC 3339 times; `to` is exclusive).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -411,6 +411,7 @@ CREATE TABLE case_figures (
   satisfied               bigint
 );
 CREATE INDEX case_figures_by_opening ON case_figures (workflow, opened_at);
+CREATE INDEX case_figures_unrated ON case_figures (ended_at) WHERE rating IS NULL AND ended_at IS NOT NULL;
 CREATE TABLE step_figures (
   case_id           text NOT NULL,
   step              text NOT NULL,

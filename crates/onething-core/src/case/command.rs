@@ -202,6 +202,13 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         aspects: std::collections::BTreeMap<String, u8>,
     },
+    /// The rules' default rating (默认评价) of an ended case the applicant
+    /// did not rate within `after_days` natural days of its end; only the
+    /// scheduler records it (e.g. Guangdong: 7 days, 3 = 基本满意).
+    RateByDefault {
+        score: u8,
+        after_days: u32,
+    },
     /// Attaches a scanned document, already stored by its SHA-256 (the
     /// window, or an agency with a step of the case under way).
     AttachDocument {
@@ -251,6 +258,7 @@ impl Action {
             Action::Pay { .. } => "pay",
             Action::Withdraw { .. } => "withdraw",
             Action::Rate { .. } => "rate",
+            Action::RateByDefault { .. } => "rate_by_default",
             Action::AttachDocument { .. } => "attach_document",
             Action::CheckDeadlines => "check_deadlines",
             Action::ReviseDeadlines { .. } => "revise_deadlines",

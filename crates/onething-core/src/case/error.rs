@@ -132,6 +132,10 @@ pub enum CaseError {
     CaseNotEnded,
     #[error("the case was already rated")]
     AlreadyRated,
+    #[error("the applicant may still rate the case until {until}; no default rating before then")]
+    RatingPeriodNotOver {
+        until: chrono::DateTime<chrono::Utc>,
+    },
     #[error("the case has no follow-up of a bad rating waiting to be recorded")]
     NoFollowUp,
     #[error("step `{step}` is not late (neither warned nor overdue): supervision notices are for late steps")]

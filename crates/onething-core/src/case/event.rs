@@ -315,6 +315,10 @@ pub enum Change {
         comment: Option<String>,
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         aspects: std::collections::BTreeMap<String, u8>,
+        /// Recorded by the scheduler when the applicant gave none in the
+        /// period (默认评价); left out of the applicant's own ratings.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_default: bool,
     },
     /// The calendar changed: the promised date, counted again, is this.
     PromiseRevised {

@@ -500,6 +500,14 @@ pub fn describe(
                 ),
             )
         }
+        Change::CaseRated {
+            score,
+            by_default: true,
+            ..
+        } => both(
+            format!("默认评价：{score} 星（申请人未在评价期限内评价）"),
+            format!("Default rating {score} of 5 (the applicant gave none in the period)"),
+        ),
         Change::CaseRated { score, .. } => {
             both(format!("评价：{score} 星"), format!("Rated {score} of 5"))
         }

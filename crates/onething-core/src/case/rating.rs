@@ -11,6 +11,9 @@ pub struct Rating {
     /// Efficiency, attitude, convenience: 1–5 each, as answered.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub aspects: std::collections::BTreeMap<String, u8>,
+    /// The rules' default, recorded by the scheduler (默认评价).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_default: bool,
     pub follow_up_due: Option<DateTime<Utc>>,
     /// The follow-up as recorded: what was done, whether it solved the
     /// applicant's problem, and when.

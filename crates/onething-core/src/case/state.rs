@@ -568,11 +568,13 @@ impl Case {
                 score,
                 comment,
                 aspects,
+                by_default,
             } => {
                 file.rating = Some(Rating {
                     score,
                     comment,
                     aspects,
+                    by_default,
                     follow_up_due: None,
                     follow_up: None,
                 });

@@ -109,6 +109,104 @@ fn a_case_is_rated_once_after_it_ends_and_a_bad_rating_opens_a_follow_up() {
 }
 
 #[test]
+fn the_scheduler_records_the_default_rating_only_once_the_period_is_over() {
+    let by_default = |id: &str, actor: Actor, at, score: u8| {
+        command(
+            id,
+            actor,
+            at,
+            Action::RateByDefault {
+                score,
+                after_days: 7,
+            },
+        )
+    };
+    // Ended on 3 June 2025 at 15:00 (local): the period runs 7 natural days.
+    let ended = [
+        open(1),
+        command(
+            "w",
+            applicant(),
+            local(3, 15),
+            Action::Withdraw {
+                reason: "moved".into(),
+            },
+        ),
+    ];
+    then_refused(
+        &[open(1)],
+        by_default("d", Actor::System, local(20, 9), 3),
+        CaseError::CaseNotEnded,
+    );
+    then_refused(
+        &ended,
+        by_default("d", Actor::System, local(10, 14), 3),
+        CaseError::RatingPeriodNotOver {
+            until: local(10, 15),
+        },
+    );
+    then_refused(
+        &ended,
+        by_default("d", agency("a"), local(10, 15), 3),
+        CaseError::Forbidden {
+            actor: "a".into(),
+            action: "rate_by_default".into(),
+            reason: "only the scheduler records the default rating".into(),
+        },
+    );
+    then_refused(
+        &ended,
+        by_default("d", Actor::System, local(10, 15), 6),
+        CaseError::InvalidScore { score: 6 },
+    );
+    assert_eq!(
+        when(&ended, by_default("d", Actor::System, local(10, 15), 3)).unwrap(),
+        ["case_rated 3 by default"]
+    );
+    // A default as bad as 2 is followed up like the applicant's own.
+    assert_eq!(
+        when(&ended, by_default("d", Actor::System, local(11, 9), 2)).unwrap(),
+        [
+            "case_rated 2 by default",
+            "follow_up_opened due 2025-07-02T16:00:00+00:00"
+        ]
+    );
+    // The applicant rated in time: no default, and no second rating after it.
+    let mut rated = ended.to_vec();
+    rated.push(command(
+        "r",
+        applicant(),
+        local(4, 9),
+        Action::Rate {
+            score: 5,
+            comment: None,
+            aspects: Default::default(),
+        },
+    ));
+    then_refused(
+        &rated,
+        by_default("d", Actor::System, local(20, 9), 3),
+        CaseError::AlreadyRated,
+    );
+    let mut defaulted = ended.to_vec();
+    defaulted.push(by_default("d", Actor::System, local(10, 15), 3));
+    then_refused(
+        &defaulted,
+        command(
+            "r",
+            applicant(),
+            local(11, 9),
+            Action::Rate {
+                score: 1,
+                comment: None,
+                aspects: Default::default(),
+            },
+        ),
+        CaseError::AlreadyRated,
+    );
+}
+
+#[test]
 fn the_window_records_the_follow_up_of_a_bad_rating_once() {
     let ended = vec![
         open(1),

@@ -227,7 +227,15 @@ pub fn one_line(event: &CaseEvent) -> String {
             delivered.join(","),
             not_delivered.join(",")
         ),
-        Change::CaseRated { score, .. } => format!("case_rated {score}"),
+        Change::CaseRated {
+            score, by_default, ..
+        } => {
+            if *by_default {
+                format!("case_rated {score} by default")
+            } else {
+                format!("case_rated {score}")
+            }
+        }
         Change::DocumentAttached { document } => format!(
             "document_attached {} {} {} {}",
             document.material.as_deref().unwrap_or("-"),

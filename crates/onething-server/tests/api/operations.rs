@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use onething_server::AppState;
 use serde_json::json;
 
-use crate::support::{app, get, open, sequence};
+use crate::support::{app, get, open, post, sequence};
 
 #[tokio::test]
 async fn healthz_answers_ok_without_a_token() {
@@ -100,6 +100,81 @@ async fn the_deadline_check_goes_on_past_a_case_it_cannot_read_and_counts_the_fa
         metrics.contains("onething_job_failures_total{job=\"deadline-check\"} 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn the_scheduler_records_the_default_rating_of_a_case_left_unrated_once_the_period_is_over() {
+    let (app, state) = app().await;
+    let ended = open(&app, "rating-ended").await;
+    let open_case = open(&app, "rating-open").await;
+    post(format!("/api/v1/cases/{ended}/withdraw"))
+        .as_("window")
+        .json(json!({"reason": "moved"}))
+        .send(&app)
+        .await
+        .assert_success();
+    let ended_at = state
+        .store
+        .load(&ended)
+        .await
+        .unwrap()
+        .file()
+        .unwrap()
+        .ended_at
+        .unwrap();
+    let rule = onething_server::background::DefaultRating {
+        after_days: 7,
+        score: 3,
+    };
+    let record = |days: i64| {
+        onething_server::background::record_default_ratings(
+            &state,
+            rule,
+            ended_at + chrono::Duration::days(days),
+        )
+    };
+    assert_eq!(record(6).await.unwrap(), 0, "the applicant may still rate");
+    assert_eq!(record(8).await.unwrap(), 1);
+    let rating = state
+        .store
+        .load(&ended)
+        .await
+        .unwrap()
+        .file()
+        .unwrap()
+        .rating
+        .clone()
+        .unwrap();
+    assert_eq!((rating.score, rating.by_default), (3, true));
+    assert!(state
+        .store
+        .load(&open_case)
+        .await
+        .unwrap()
+        .file()
+        .unwrap()
+        .rating
+        .is_none());
+    let history = get(format!("/api/v1/cases/{ended}/history"))
+        .as_("window")
+        .send(&app)
+        .await;
+    let last = history.json.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], "system", "{last}");
+    assert_eq!(last["channel"], "scheduler");
+    assert_eq!(last["payload"]["change"]["by_default"], true, "{last}");
+    assert!(
+        last["words_zh"].as_str().unwrap().contains("默认"),
+        "{last}"
+    );
+    assert_eq!(record(9).await.unwrap(), 0, "once");
+    // The applicant's own rating is no longer taken.
+    let late = post(format!("/api/v1/cases/{ended}/rating"))
+        .as_("window")
+        .json(json!({"score": 5}))
+        .send(&app)
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
 }
 
 #[tokio::test]

@@ -106,7 +106,45 @@ impl Decision<'_> {
             score,
             comment: comment.map(str::to_string),
             aspects: aspects.clone(),
+            by_default: false,
         });
+        self.follow_up_if_bad(score)
+    }
+
+    /// The rules' default rating, once the period for the applicant's own is over.
+    pub(super) fn rate_by_default(&mut self, score: u8, after_days: u32) -> Result<(), CaseError> {
+        if *self.actor() != crate::case::Actor::System {
+            return Err(forbidden(
+                self.actor(),
+                "rate_by_default",
+                "only the scheduler records the default rating",
+            ));
+        }
+        let file = self.opened()?;
+        let Some(ended_at) = file.ended_at else {
+            return Err(CaseError::CaseNotEnded);
+        };
+        if file.rating.is_some() {
+            return Err(CaseError::AlreadyRated);
+        }
+        if !(1..=5).contains(&score) {
+            return Err(CaseError::InvalidScore { score });
+        }
+        let until = ended_at + chrono::Duration::days(i64::from(after_days));
+        if self.now() < until {
+            return Err(CaseError::RatingPeriodNotOver { until });
+        }
+        self.emit(Change::CaseRated {
+            score,
+            comment: None,
+            aspects: Default::default(),
+            by_default: true,
+        });
+        self.follow_up_if_bad(score)
+    }
+
+    /// A rating of 1 or 2 opens its follow-up (差评回访整改).
+    fn follow_up_if_bad(&mut self, score: u8) -> Result<(), CaseError> {
         if score <= 2 {
             let follow_up = deadline(
                 self.calendar,

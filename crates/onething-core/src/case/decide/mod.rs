@@ -161,6 +161,9 @@ impl<'a> Decision<'a> {
                 comment,
                 aspects,
             } => self.rate(*score, comment.as_deref(), aspects),
+            Action::RateByDefault { score, after_days } => {
+                self.rate_by_default(*score, *after_days)
+            }
             Action::AttachDocument { document } => self.attach_document(document),
             Action::RecordFollowUp { result, resolved } => self.record_follow_up(result, *resolved),
             Action::Supervise { step, notice } => self.supervise(step, notice),
