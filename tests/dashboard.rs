@@ -199,7 +199,7 @@ fn dashboard_matches_the_events(database: &TestDatabase) {
         let latest = counted.iter().map(|c| c.opened_at.clone()).max().unwrap();
         let day = &latest[..10];
         let filter = DashboardFilter {
-            opened_from: Some(day.to_string()),
+            first_day: Some(day.to_string()),
             ..DashboardFilter::default()
         };
         let shown = figures::dashboard(store.database(), &filter).await.unwrap();

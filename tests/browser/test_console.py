@@ -662,3 +662,79 @@ def test_a_12345_work_order_runs_its_closed_loop_through_the_pages(browser, serv
     assert "非本单位职能" in timeline and "回访不满意" in timeline
     assert hotline.locator("g[data-step='sign_subdistrict']").count() == 1
     shot(hotline, "hotline-closed")
+
+
+def counted_from_histories(server, bundle):
+    """A bundle's figures counted straight from each case's event history
+    (the command line's `case history`), not from any read model."""
+    from collections import Counter
+    status, channel = Counter(), Counter()
+    passes, returns_made = Counter(), Counter()
+    supplemented = returned = 0
+    ids = [case["id"] for case in json.loads(server.cli(["case", "list", "--bundle", bundle, "--json"]))]
+    for case in ids:
+        changes = [entry["payload"]["change"] for entry in json.loads(server.cli(["case", "history", case, "--json"]))]
+        agency_of = {seed["id"]: seed["agency"] for seed in changes[0]["steps"]}
+        channel[changes[0]["channel"]] += 1
+        ended = [change["outcome"] for change in changes if change["type"] == "case_ended"]
+        status[ended[-1] if ended else "open"] += 1
+        supplemented += any(change["type"] == "supplement_requested" for change in changes)
+        returned += any(change["type"] == "step_returned" for change in changes)
+        for change in changes:
+            if change["type"] == "step_activated":
+                passes[agency_of[change["step"]]] += 1
+            if change["type"] == "step_returned":
+                returns_made[(agency_of[change["step"]], change["step"])] += 1
+    return {"cases": len(ids), "status": status, "channel": channel, "supplemented": supplemented,
+            "returned": returned, "passes": passes, "returns_made": returns_made}
+
+
+def test_a_supervisor_reads_the_dashboard_and_its_figures_match_the_event_histories(browser, server):
+    # Two more newborn cases, one withdrawn, beside whatever earlier tests left.
+    form = json.loads((ROOT / "tests" / "data" / "forms" / "newborn.json").read_text())
+    opened = [server.cli(["case", "open", "newborn", "--form", json.dumps(form, ensure_ascii=False),
+                          "--as", "window/张窗口"]).strip().split()[-1] for _ in range(2)]
+    server.cli(["case", "withdraw", opened[0], "--reason", "搬离本市", "--as", "window/张窗口"])
+    supervisor = sign_in(browser, server, "song")
+    supervisor.click("nav a[href='/dashboard']")
+    supervisor.select_option("#workflow", "newborn")
+    supervisor.click("form.filters button[type=submit]")
+    supervisor.wait_for_url(re.compile(r"/dashboard\?workflow=newborn"))
+    expected = counted_from_histories(server, "newborn")
+    assert expected["cases"] > 0
+
+    def figure(label):
+        return supervisor.locator("table.figures tr", has=supervisor.locator(f"th:text-is('{label}')")).locator("td").inner_text()
+
+    def percent(part, whole):
+        return f"{part / whole * 100:.1f}%"
+
+    assert figure("办件总数") == str(expected["cases"])
+    assert figure("补正率") == percent(expected["supplemented"], expected["cases"])
+    assert figure("退回率") == percent(expected["returned"], expected["cases"])
+    for table in ("status", "channel"):
+        shown = {row.get_attribute("data-key"): int(row.locator("td").nth(1).inner_text())
+                 for row in supervisor.locator(f"table.{table} tbody tr").all()}
+        assert shown == dict(expected[table]), table
+    assert supervisor.locator("svg.chart").count() == 4
+    shot(supervisor, "dashboard")
+    assert serious(supervisor) == []
+    with supervisor.expect_download() as download:
+        supervisor.click("table.agencies caption a.csv")
+    rows = pathlib.Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("agency,steps,open,yellow,red,completed,completed_on_time")
+    shown_passes = {row.split(",")[0]: int(row.split(",")[9]) for row in rows[1:]}
+    assert shown_passes == dict(expected["passes"])
+
+    # The 12345 desk's figures: the rejections per handling agency, as the histories say.
+    supervisor.goto(server.url + "/dashboard?workflow=hotline-12345")
+    hotline = counted_from_histories(server, "hotline-12345")
+    for row in supervisor.locator("table.hotline tbody tr").all():
+        agency = row.get_attribute("data-agency")
+        sign_step = f"sign_{agency}"
+        rejections = sum(n for (a, step), n in hotline["returns_made"].items() if a == agency and step == sign_step)
+        cell = row.locator("td").nth(2).inner_text()
+        assert f"({rejections}/" in cell, (agency, cell)
+    assert supervisor.locator("table.hotline tr[data-agency='subdistrict']").count() == 1
+    shot(supervisor, "dashboard-12345")
+    assert serious(supervisor) == []

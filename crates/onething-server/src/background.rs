@@ -81,6 +81,14 @@ pub async fn deadline_loop(
             check_deadlines(&state, interval),
         )
         .await;
+        // The dashboard's day sums, so that a read finds few days to sum.
+        guarded(
+            &state,
+            "deadline-check",
+            "summing the dashboard's changed days",
+            onething_store::dashboard::refresh(state.store.database()),
+        )
+        .await;
         if let Some(rule) = default_rating {
             guarded(
                 &state,

@@ -3,10 +3,7 @@
 //! that appends the case's events, and the dashboard's figures read from
 //! them with a few `GROUP BY`s over any bundle, agency and period.
 
-use std::collections::BTreeMap;
-
 use onething_core::case::{figures, Case, CaseFigures, Library};
-use serde::Serialize;
 
 use crate::database::Database;
 use crate::error::StoreError;
@@ -55,6 +52,7 @@ pub struct StepFigureRow {
     pub workflow: String,
     pub agency: String,
     pub opened_at: String,
+    pub opened_day: String,
     pub state: String,
     pub passes: i64,
     pub returns_made: i64,
@@ -76,6 +74,9 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
     let CaseFigures { case: facts, steps } = figures(file, calendar.as_deref());
     let flag = i64::from;
     let opened_at = stamp(facts.opened_at);
+    let opened_day = (facts.opened_at + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string();
     Some(FigureRows {
         steps: steps
             .into_iter()
@@ -85,6 +86,7 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
                 workflow: file.workflow.clone(),
                 agency: step.agency,
                 opened_at: opened_at.clone(),
+                opened_day: opened_day.clone(),
                 state: step.state,
                 passes: i64::from(step.passes),
                 returns_made: i64::from(step.returns_made),
@@ -101,9 +103,7 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
             case_id: file.id.clone(),
             workflow: file.workflow.clone(),
             opened_at,
-            opened_day: (facts.opened_at + chrono::Duration::hours(8))
-                .date_naive()
-                .to_string(),
+            opened_day,
             ended_at: facts.ended_at.map(stamp),
             status: facts.status,
             channel: facts.channel,
@@ -166,7 +166,7 @@ macro_rules! insert_figures {
     (steps $table:literal, $rows:expr) => {{
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ", $table, " (",
-            "case_id, step, workflow, agency, opened_at, state, passes, returns_made, warned, overdue, statutory_overdue, is_open, completed, on_time, working_days",
+            "case_id, step, workflow, agency, opened_at, opened_day, state, passes, returns_made, warned, overdue, statutory_overdue, is_open, completed, on_time, working_days",
             ") "
         ));
         insert.push_values($rows, |mut values, row: &$crate::figures::StepFigureRow| {
@@ -176,6 +176,7 @@ macro_rules! insert_figures {
                 .push_bind(&row.workflow)
                 .push_bind(&row.agency)
                 .push_bind(&row.opened_at)
+                .push_bind(&row.opened_day)
                 .push_bind(&row.state)
                 .push_bind(row.passes)
                 .push_bind(row.returns_made)
@@ -215,6 +216,15 @@ macro_rules! write_figures {
                 .execute(&mut *$transaction)
                 .await?;
         }
+        // The day's sums are summed again by the next dashboard read.
+        let dirty = database.sql(
+            "INSERT INTO figure_days_dirty (workflow, opened_day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        );
+        sqlx::query(&dirty)
+            .bind(&rows.case.workflow)
+            .bind(&rows.case.opened_day)
+            .execute(&mut *$transaction)
+            .await?;
         Ok::<(), $crate::error::StoreError>(())
     }};
 }
@@ -257,269 +267,4 @@ pub async fn unrated_ended_before(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// The cases a dashboard counts: a bundle or all, an agency taking part or
-/// any, opened in a period (dates or RFC 3339 times; `to` is exclusive).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DashboardFilter {
-    pub workflow: Option<String>,
-    pub agency: Option<String>,
-    pub opened_from: Option<String>,
-    pub opened_to: Option<String>,
-}
-
-/// The dashboard's figures for one filter.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Dashboard {
-    pub cases: i64,
-    pub by_status: BTreeMap<String, i64>,
-    pub by_channel: BTreeMap<String, i64>,
-    pub open: i64,
-    pub ended: i64,
-    pub overdue_now: i64,
-    pub statutory_overdue_now: i64,
-    /// Ended cases with no step past its promised due time.
-    pub ended_on_time: i64,
-    /// Ended cases counted against a statutory limit, and those past it.
-    pub statutory_counted: i64,
-    pub statutory_overdue: i64,
-    pub escalations: i64,
-    /// Sum and count of working days over ended cases (the average is their quotient).
-    pub working_days_total: i64,
-    pub working_days_counted: i64,
-    pub supplemented: i64,
-    pub returned: i64,
-    pub one_go: i64,
-    pub materials_not_submitted: i64,
-    pub trips_saved: i64,
-    pub rated: i64,
-    pub good_ratings: i64,
-    pub bad_ratings: i64,
-    pub follow_ups_due: i64,
-    pub follow_ups_resolved: i64,
-    pub follow_ups_unresolved: i64,
-    /// Cases opened per day (`YYYY-MM-DD`).
-    pub opened_per_day: BTreeMap<String, i64>,
-    /// Per agency: its steps' figures.
-    pub agencies: Vec<AgencyFigures>,
-}
-
-/// One agency's (or one agency's step's) figures over the filtered cases.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow)]
-pub struct AgencyFigures {
-    pub agency: String,
-    /// Empty for an agency's total; a step's id in the per-step figures.
-    pub step: String,
-    pub steps: i64,
-    pub open: i64,
-    /// Open now and warned (yellow card) or past due (red card).
-    pub yellow: i64,
-    pub red: i64,
-    pub completed: i64,
-    pub completed_on_time: i64,
-    pub working_days_total: i64,
-    pub working_days_counted: i64,
-    pub passes: i64,
-    pub returns_made: i64,
-    /// Of the cases in which it completed a step: answered satisfied or not at the call-back.
-    pub satisfied: i64,
-    pub satisfaction_answers: i64,
-}
-
-impl Dashboard {
-    pub fn share(part: i64, whole: i64) -> Option<f64> {
-        (whole > 0).then(|| part as f64 / whole as f64)
-    }
-}
-
-/// `WHERE` clauses and their values for a filter over `table` (aliased `f`).
-fn conditions(filter: &DashboardFilter, numbered_from: usize) -> (String, Vec<String>) {
-    let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    let next = |clause: &str, value: &str, values: &mut Vec<String>| {
-        values.push(value.to_string());
-        clause.replace('#', &format!("${}", numbered_from + values.len() - 1))
-    };
-    if let Some(workflow) = &filter.workflow {
-        clauses.push(next("f.workflow = #", workflow, &mut values));
-    }
-    if let Some(from) = &filter.opened_from {
-        clauses.push(next("f.opened_at >= #", &normalise(from), &mut values));
-    }
-    if let Some(to) = &filter.opened_to {
-        clauses.push(next("f.opened_at < #", &normalise(to), &mut values));
-    }
-    if let Some(agency) = &filter.agency {
-        clauses.push(next(
-            "f.case_id IN (SELECT case_id FROM step_figures WHERE agency = #)",
-            agency,
-            &mut values,
-        ));
-    }
-    let text = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    (text, values)
-}
-
-/// A date is the start of its day in UTC+8, as stored times compare.
-fn normalise(text: &str) -> String {
-    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => {
-            let start = date.and_hms_opt(0, 0, 0).expect("midnight") - chrono::Duration::hours(8);
-            stamp(start.and_utc())
-        }
-        Err(_) => crate::time::read_stamp(text).map_or_else(|| text.to_string(), stamp),
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct Totals {
-    cases: i64,
-    open: i64,
-    ended: i64,
-    overdue_now: i64,
-    statutory_overdue_now: i64,
-    ended_on_time: i64,
-    statutory_counted: i64,
-    statutory_overdue: i64,
-    escalations: i64,
-    working_days_total: i64,
-    working_days_counted: i64,
-    supplemented: i64,
-    returned: i64,
-    one_go: i64,
-    materials_not_submitted: i64,
-    trips_saved: i64,
-    rated: i64,
-    good_ratings: i64,
-    bad_ratings: i64,
-    follow_ups_due: i64,
-    follow_ups_resolved: i64,
-    follow_ups_unresolved: i64,
-}
-
-/// The dashboard for `filter`: four aggregate queries over the figure rows.
-pub async fn dashboard(
-    database: &Database,
-    filter: &DashboardFilter,
-) -> Result<Dashboard, StoreError> {
-    let (clause, values) = conditions(filter, 1);
-    let totals_sql = database.sql(&format!(
-        "SELECT COUNT(*) AS cases,
-           CAST(COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) AS bigint) AS open,
-           CAST(COALESCE(SUM(CASE WHEN ended_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS bigint) AS ended,
-           CAST(COALESCE(SUM(overdue_now), 0) AS bigint) AS overdue_now,
-           CAST(COALESCE(SUM(statutory_overdue_now), 0) AS bigint) AS statutory_overdue_now,
-           CAST(COALESCE(SUM(CASE WHEN on_time = 1 THEN 1 ELSE 0 END), 0) AS bigint) AS ended_on_time,
-           CAST(COALESCE(SUM(CASE WHEN ended_at IS NOT NULL THEN statutory_counted ELSE 0 END), 0) AS bigint) AS statutory_counted,
-           CAST(COALESCE(SUM(CASE WHEN ended_at IS NOT NULL THEN statutory_overdue ELSE 0 END), 0) AS bigint) AS statutory_overdue,
-           CAST(COALESCE(SUM(escalations), 0) AS bigint) AS escalations,
-           CAST(COALESCE(SUM(working_days), 0) AS bigint) AS working_days_total,
-           COUNT(working_days) AS working_days_counted,
-           CAST(COALESCE(SUM(supplemented), 0) AS bigint) AS supplemented,
-           CAST(COALESCE(SUM(returned), 0) AS bigint) AS returned,
-           CAST(COALESCE(SUM(one_go), 0) AS bigint) AS one_go,
-           CAST(COALESCE(SUM(materials_not_submitted), 0) AS bigint) AS materials_not_submitted,
-           CAST(COALESCE(SUM(trips_saved), 0) AS bigint) AS trips_saved,
-           COUNT(rating) AS rated,
-           CAST(COALESCE(SUM(CASE WHEN rating >= 4 THEN 1 ELSE 0 END), 0) AS bigint) AS good_ratings,
-           CAST(COALESCE(SUM(CASE WHEN rating <= 2 THEN 1 ELSE 0 END), 0) AS bigint) AS bad_ratings,
-           CAST(COALESCE(SUM(CASE WHEN follow_up = 'due' THEN 1 ELSE 0 END), 0) AS bigint) AS follow_ups_due,
-           CAST(COALESCE(SUM(CASE WHEN follow_up = 'resolved' THEN 1 ELSE 0 END), 0) AS bigint) AS follow_ups_resolved,
-           CAST(COALESCE(SUM(CASE WHEN follow_up = 'unresolved' THEN 1 ELSE 0 END), 0) AS bigint) AS follow_ups_unresolved
-         FROM case_figures f{clause}"
-    ));
-    let groups_sql = database.sql(&format!(
-        "SELECT status, channel, COUNT(*) FROM case_figures f{clause} GROUP BY status, channel"
-    ));
-    let days_sql = database.sql(&format!(
-        "SELECT opened_day, COUNT(*) FROM case_figures f{clause} GROUP BY opened_day"
-    ));
-    let mut figures = with_pool!(database, pool => {
-        let mut totals = sqlx::query_as::<_, Totals>(&totals_sql);
-        let mut groups = sqlx::query_as::<_, (String, String, i64)>(&groups_sql);
-        let mut days = sqlx::query_as::<_, (String, i64)>(&days_sql);
-        for value in &values {
-            totals = totals.bind(value);
-            groups = groups.bind(value);
-            days = days.bind(value);
-        }
-        let t = totals.fetch_one(pool).await?;
-        let mut figures = Dashboard {
-            cases: t.cases, open: t.open, ended: t.ended, overdue_now: t.overdue_now,
-            statutory_overdue_now: t.statutory_overdue_now, ended_on_time: t.ended_on_time,
-            statutory_counted: t.statutory_counted, statutory_overdue: t.statutory_overdue,
-            escalations: t.escalations, working_days_total: t.working_days_total,
-            working_days_counted: t.working_days_counted, supplemented: t.supplemented,
-            returned: t.returned, one_go: t.one_go,
-            materials_not_submitted: t.materials_not_submitted, trips_saved: t.trips_saved,
-            rated: t.rated, good_ratings: t.good_ratings, bad_ratings: t.bad_ratings,
-            follow_ups_due: t.follow_ups_due, follow_ups_resolved: t.follow_ups_resolved,
-            follow_ups_unresolved: t.follow_ups_unresolved,
-            ..Dashboard::default()
-        };
-        for (status, channel, count) in groups.fetch_all(pool).await? {
-            *figures.by_status.entry(status).or_default() += count;
-            *figures.by_channel.entry(channel).or_default() += count;
-        }
-        figures.opened_per_day = days.fetch_all(pool).await?.into_iter().collect();
-        figures
-    });
-    figures.agencies = agency_figures(database, filter, false).await?;
-    Ok(figures)
-}
-
-/// Figures per agency over the filtered cases, or per agency and step.
-pub async fn agency_figures(
-    database: &Database,
-    filter: &DashboardFilter,
-    per_step: bool,
-) -> Result<Vec<AgencyFigures>, StoreError> {
-    // The agency filter picks the cases; the rows here are that agency's.
-    let (clause, values) = conditions(filter, 1);
-    let step = if per_step { "s.step" } else { "''" };
-    let agency_only = match &filter.agency {
-        Some(_) => format!(" AND s.agency = ${}", values.len() + 1),
-        None => String::new(),
-    };
-    let restriction = match (clause.is_empty(), agency_only.is_empty()) {
-        (true, true) => String::new(),
-        (true, false) => format!("WHERE {}", &agency_only[5..]),
-        (false, _) => format!(
-            "WHERE s.case_id IN (SELECT f.case_id FROM case_figures f{clause}){agency_only}"
-        ),
-    };
-    let sql = database.sql(&format!(
-        "SELECT s.agency AS agency, {step} AS step, COUNT(*) AS steps,
-           CAST(COALESCE(SUM(s.is_open), 0) AS bigint) AS open,
-           CAST(COALESCE(SUM(CASE WHEN s.is_open = 1 AND s.warned = 1 AND s.overdue = 0 THEN 1 ELSE 0 END), 0) AS bigint) AS yellow,
-           CAST(COALESCE(SUM(CASE WHEN s.is_open = 1 AND s.overdue = 1 THEN 1 ELSE 0 END), 0) AS bigint) AS red,
-           CAST(COALESCE(SUM(s.completed), 0) AS bigint) AS completed,
-           CAST(COALESCE(SUM(CASE WHEN s.on_time = 1 THEN 1 ELSE 0 END), 0) AS bigint) AS completed_on_time,
-           CAST(COALESCE(SUM(s.working_days), 0) AS bigint) AS working_days_total,
-           COUNT(s.working_days) AS working_days_counted,
-           CAST(COALESCE(SUM(s.passes), 0) AS bigint) AS passes,
-           CAST(COALESCE(SUM(s.returns_made), 0) AS bigint) AS returns_made,
-           CAST(COALESCE(SUM(CASE WHEN s.completed = 1 AND c.satisfied = 1 THEN 1 ELSE 0 END), 0) AS bigint) AS satisfied,
-           CAST(COALESCE(SUM(CASE WHEN s.completed = 1 AND c.satisfied IS NOT NULL THEN 1 ELSE 0 END), 0) AS bigint) AS satisfaction_answers
-         FROM step_figures s JOIN case_figures c ON c.case_id = s.case_id
-         {restriction}
-         GROUP BY s.agency{}
-         ORDER BY s.agency{}",
-        if per_step { ", s.step" } else { "" },
-        if per_step { ", s.step" } else { "" },
-    ));
-    let rows = with_pool!(database, pool => {
-        let mut query = sqlx::query_as::<_, AgencyFigures>(&sql);
-        for value in &values {
-            query = query.bind(value);
-        }
-        if let Some(agency) = &filter.agency {
-            query = query.bind(agency);
-        }
-        query.fetch_all(pool).await?
-    });
-    Ok(rows)
-}
+pub use crate::dashboard::{agency_figures, dashboard, AgencyFigures, Dashboard, DashboardFilter};

@@ -9,6 +9,7 @@ pub mod calendars;
 pub mod case_cache;
 pub mod cases;
 pub mod console_users;
+pub mod dashboard;
 pub mod database;
 pub mod documents;
 pub mod error;

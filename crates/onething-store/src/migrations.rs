@@ -375,8 +375,9 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
     Migration {
         version: 14,
         name: "the dashboard's figures per case and per step",
-        // Flat facts kept beside the summary in the same transaction, so the
-        // supervision dashboard over any number of cases is a few GROUP BYs.
+        // Flat facts kept beside the summary in the same transaction, and
+        // their sums per bundle, opening day and agency, summed again for
+        // the days a command marked dirty (see `dashboard.rs`).
         // Cases stored before this migration get their rows from the
         // figures backfill (`views rebuild`, or `serve` at start).
         sqlite: FIGURES,
@@ -410,7 +411,7 @@ CREATE TABLE case_figures (
   follow_up               text,
   satisfied               bigint
 );
-CREATE INDEX case_figures_by_opening ON case_figures (workflow, opened_at);
+CREATE INDEX case_figures_by_day ON case_figures (workflow, opened_day);
 CREATE INDEX case_figures_unrated ON case_figures (ended_at) WHERE rating IS NULL AND ended_at IS NOT NULL;
 CREATE TABLE step_figures (
   case_id           text NOT NULL,
@@ -418,6 +419,7 @@ CREATE TABLE step_figures (
   workflow          text NOT NULL,
   agency            text NOT NULL,
   opened_at         text NOT NULL,
+  opened_day        text NOT NULL,
   state             text NOT NULL,
   passes            bigint NOT NULL,
   returns_made      bigint NOT NULL,
@@ -430,8 +432,61 @@ CREATE TABLE step_figures (
   working_days      bigint,
   PRIMARY KEY (case_id, step)
 );
-CREATE INDEX step_figures_by_opening ON step_figures (workflow, opened_at);
-CREATE INDEX step_figures_by_agency ON step_figures (agency, opened_at);
+CREATE INDEX step_figures_by_day ON step_figures (workflow, opened_day);
+CREATE TABLE figure_rollup_cases (
+  workflow   text NOT NULL,
+  opened_day text NOT NULL,
+  agency     text NOT NULL,
+  status     text NOT NULL,
+  channel    text NOT NULL,
+  cases bigint NOT NULL,
+  open bigint NOT NULL,
+  ended bigint NOT NULL,
+  overdue_now bigint NOT NULL,
+  statutory_overdue_now bigint NOT NULL,
+  ended_on_time bigint NOT NULL,
+  statutory_counted bigint NOT NULL,
+  statutory_overdue bigint NOT NULL,
+  escalations bigint NOT NULL,
+  working_days_total bigint NOT NULL,
+  working_days_counted bigint NOT NULL,
+  supplemented bigint NOT NULL,
+  returned bigint NOT NULL,
+  one_go bigint NOT NULL,
+  materials_not_submitted bigint NOT NULL,
+  trips_saved bigint NOT NULL,
+  rated bigint NOT NULL,
+  good_ratings bigint NOT NULL,
+  bad_ratings bigint NOT NULL,
+  follow_ups_due bigint NOT NULL,
+  follow_ups_resolved bigint NOT NULL,
+  follow_ups_unresolved bigint NOT NULL,
+  PRIMARY KEY (workflow, opened_day, agency, status, channel)
+);
+CREATE TABLE figure_rollup_steps (
+  workflow   text NOT NULL,
+  opened_day text NOT NULL,
+  agency     text NOT NULL,
+  step       text NOT NULL,
+  steps bigint NOT NULL,
+  open bigint NOT NULL,
+  yellow bigint NOT NULL,
+  red bigint NOT NULL,
+  completed bigint NOT NULL,
+  completed_on_time bigint NOT NULL,
+  working_days_total bigint NOT NULL,
+  working_days_counted bigint NOT NULL,
+  passes bigint NOT NULL,
+  returns_made bigint NOT NULL,
+  satisfied bigint NOT NULL,
+  satisfaction_answers bigint NOT NULL,
+  PRIMARY KEY (workflow, opened_day, agency, step)
+);
+CREATE TABLE figure_days_dirty (
+  workflow   text NOT NULL,
+  opened_day text NOT NULL,
+  PRIMARY KEY (workflow, opened_day)
+);
 ";
 
 const LATE_TASKS: &str = "

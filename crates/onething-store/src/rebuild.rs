@@ -245,6 +245,9 @@ pub async fn rebuild(
             sqlx::query("DELETE FROM agency_tasks").execute(&mut *transaction).await?;
             sqlx::query("DELETE FROM case_figures").execute(&mut *transaction).await?;
             sqlx::query("DELETE FROM step_figures").execute(&mut *transaction).await?;
+            for table in ["figure_rollup_cases", "figure_rollup_steps", "figure_days_dirty"] {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *transaction).await?;
+            }
             sqlx::query("DELETE FROM case_summaries").execute(&mut *transaction).await?;
             transaction.commit().await?;
         });

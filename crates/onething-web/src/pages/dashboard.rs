@@ -105,9 +105,8 @@ fn filter_of(
     Ok(DashboardFilter {
         workflow,
         agency,
-        opened_from: from.map(|d| d.to_string()),
-        // The last day is included: the store's end is exclusive.
-        opened_to: to.and_then(|d| d.succ_opt()).map(|d| d.to_string()),
+        first_day: from.map(|d| d.to_string()),
+        last_day: to.map(|d| d.to_string()),
     })
 }
 
@@ -151,7 +150,7 @@ fn key_figures(
     ];
     if let Some(definition) = definition {
         let limit = |limit: Option<onething_core::calendar::TimeSpan>| {
-            limit.map_or_else(|| "—".to_string(), |l| l.to_string())
+            limit.map_or_else(|| "—".to_string(), |l| super::window::span(lang, &l))
         };
         rows.push(("dashboard.promised_limit", limit(definition.promised_limit)));
         rows.push((
@@ -189,7 +188,6 @@ fn key_figures(
             f.follow_ups_unresolved.to_string(),
         ),
     ]);
-    let _ = lang;
     rows
 }
 
