@@ -221,37 +221,40 @@ pub async fn refresh(database: &Database) -> Result<usize, StoreError> {
         "INSERT INTO figure_rollup_steps (workflow, opened_day, agency, step, {})
          SELECT s.workflow, s.opened_day, s.agency, s.step, {}
          FROM step_figures s JOIN case_figures f ON f.case_id = s.case_id
-         WHERE s.workflow = $1 AND s.opened_day = $2
+         WHERE s.workflow = $1 AND s.opened_day = $2 AND f.workflow = $1 AND f.opened_day = $2
          GROUP BY s.workflow, s.opened_day, s.agency, s.step",
         names(STEP_SUMS),
         sums(STEP_SUMS)
     ));
+    if dirty.is_empty() {
+        return Ok(0);
+    }
+    // One transaction for every dirty day: one commit, however many days.
     let mut refreshed = 0;
-    for (workflow, day) in dirty {
-        with_pool!(database, pool => {
-            let mut transaction = pool.begin().await?;
+    with_pool!(database, pool => {
+        let mut transaction = pool.begin().await?;
+        for (workflow, day) in &dirty {
             let taken = sqlx::query(&delete_dirty)
-                .bind(&workflow)
-                .bind(&day)
+                .bind(workflow)
+                .bind(day)
                 .execute(&mut *transaction)
                 .await?
                 .rows_affected();
-            // Another reader took this day: its sums will be there when it commits.
+            // Another reader took this day: its sums are there once it commits.
             if taken == 0 {
-                transaction.rollback().await?;
                 continue;
             }
             for statement in [&delete_cases, &delete_steps, &insert_cases, &insert_steps] {
                 sqlx::query(statement)
-                    .bind(&workflow)
-                    .bind(&day)
+                    .bind(workflow)
+                    .bind(day)
                     .execute(&mut *transaction)
                     .await?;
             }
-            transaction.commit().await?;
-        });
-        refreshed += 1;
-    }
+            refreshed += 1;
+        }
+        transaction.commit().await?;
+    });
     Ok(refreshed)
 }
 
