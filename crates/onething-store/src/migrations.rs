@@ -372,7 +372,23 @@ ALTER TABLE agency_tasks ADD COLUMN statutory_overdue bigint NOT NULL DEFAULT 0;
 ALTER TABLE agency_tasks ADD COLUMN escalations text;
 ",
     },
+    // 14 is taken by the dashboard's figures (another branch); versions are
+    // applied each by its own number, so either may land first.
+    Migration {
+        version: 15,
+        name: "who claimed each task",
+        // The person of the agency who took the step on (认领) in this pass.
+        // Rows written before this migration have none until the case's next
+        // event or a `views rebuild`; a claim is always a new event, so a
+        // row of a claimed step is rewritten with its claimant.
+        sqlite: CLAIMED_BY,
+        postgres: CLAIMED_BY,
+    },
 ];
+
+const CLAIMED_BY: &str = "
+ALTER TABLE agency_tasks ADD COLUMN claimed_by text;
+";
 
 const LATE_TASKS: &str = "
 CREATE INDEX agency_tasks_late ON agency_tasks (overdue, due) WHERE warned <> 0 OR overdue <> 0;

@@ -252,6 +252,7 @@ impl Case {
                         held_clock: None,
                         statutory: None,
                         escalations: Vec::new(),
+                        claimed_by: None,
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -301,6 +302,7 @@ impl Case {
                 record.warn_at = warn_at;
                 record.provisional_years = provisional_years;
                 record.passes += 1;
+                record.claimed_by = None;
                 match held.filter(|_| continued) {
                     Some(held) => {
                         record.clock = held.clock;
@@ -376,6 +378,7 @@ impl Case {
                     record.provisional_years.clear();
                     record.statutory = None;
                     record.escalations.clear();
+                    record.claimed_by = None;
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -594,6 +597,7 @@ impl Case {
                     });
                 }
             }
+            Change::TaskClaimed { step, by } => file.step_mut(&step).claimed_by = Some(by),
             supervision @ (Change::SupervisionNoticeIssued { .. }
             | Change::SupervisionAnswered { .. }) => {
                 super::supervision::apply(&mut file.supervision, supervision, at)

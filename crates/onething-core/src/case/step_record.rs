@@ -50,6 +50,10 @@ pub struct StepRecord {
     /// The escalation points reached in this pass, in the order reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<EscalationRecord>,
+    /// The person of the agency who claimed the task (认领) in this pass:
+    /// a new pass (a return, a restart) starts unclaimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 /// A step's statutory deadline and whether it was warned of and passed.
