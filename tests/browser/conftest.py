@@ -53,9 +53,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, database, work):
+    def __init__(self, database, work, workflows=ROOT / "workflows"):
         self.database = database
         self.work = work
+        self.workflows = workflows
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = work / "onething.toml"
@@ -73,7 +74,7 @@ class Server:
             )
         self.log = open(work / "server.log", "w")
         self.process = subprocess.Popen(
-            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", database,
+            [BINARY, "--workflows", str(self.workflows), "--database", database,
              "serve", "--config", str(config)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
         )
@@ -87,7 +88,7 @@ class Server:
 
     def cli(self, arguments, stdin=None):
         done = subprocess.run(
-            [BINARY, "--workflows", str(ROOT / "workflows"), "--database", self.database] + arguments,
+            [BINARY, "--workflows", str(self.workflows), "--database", self.database] + arguments,
             input=stdin, capture_output=True, text=True, cwd=ROOT,
         )
         if done.returncode != 0:
@@ -112,6 +113,21 @@ def server(work):
     folder = work / "sqlite"
     folder.mkdir()
     running = Server(f"sqlite://{folder}/console.db", folder)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def hours_server(work):
+    """A server of its own whose workflows are the shipped ones and the
+    test-only `hours-check` bundle (tests/data/browser): a step limited in
+    hours, so that a warning can be timed on any day."""
+    workflows = work / "hours-workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    shutil.copy(ROOT / "tests" / "data" / "browser" / "hours-check.toml", workflows)
+    folder = work / "hours"
+    folder.mkdir()
+    running = Server(f"sqlite://{folder}/console.db", folder, workflows=workflows)
     yield running
     running.stop()
 

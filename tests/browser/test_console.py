@@ -554,7 +554,7 @@ def test_a_supervisor_sees_a_red_card_appear_live_issues_a_notice_and_the_agency
     with supervisor.expect_download() as download:
         supervisor.click("a[href='/supervision.csv']")
     rows = pathlib.Path(download.value.path()).read_text().splitlines()
-    assert rows[0] == "card,agency,case,workflow,step,due,state"
+    assert rows[0] == "card,agency,case,workflow,step,due,state,person"
     assert any(row.startswith(f"red,hospital,{case},newborn,birth_certificate,") for row in rows)
 
     # 督办通知 on the card; the hospital answers it on its task page.
@@ -573,6 +573,52 @@ def test_a_supervisor_sees_a_red_card_appear_live_issues_a_notice_and_the_agency
     timeline = hospital.inner_text("#timeline")
     assert "supervision/宋监察" in timeline and "督办通知" in timeline
     assert "hospital/李医生" in timeline and "督办反馈" in timeline and "今日签发" in timeline
+
+def test_a_supervisor_sees_a_yellow_card_appear_live_and_then_the_officer_who_claims_it(browser, hours_server):
+    server = hours_server
+    supervisor = sign_in(browser, server, "song")
+    assert supervisor.url.endswith("/supervision")
+    # A case of the test-only `hours-check` bundle taken two hours ago: its
+    # step is limited to 4 hours and warned 3 hours before, so an hour ago it
+    # passed its warning point and it is due in two hours, whatever the day.
+    # The server's next deadline check (every second) warns it, and the page,
+    # not reloaded, shows a yellow card.
+    two_hours_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+    case = server.cli(["--now", two_hours_ago.isoformat(timespec="seconds"), "case", "open", "hours-check",
+                       "--form", json.dumps({"patient": "孙小黄"}, ensure_ascii=False),
+                       "--as", "window/张窗口"]).strip().split()[-1]
+    card = supervisor.locator(f"tr.mark-warned[data-case='{case}'][data-step='review']")
+    card.wait_for(timeout=20000)
+    assert "黄牌" in card.inner_text() and "即将到期" in card.inner_text()
+    assert supervisor.locator(f"tr.mark-overdue[data-case='{case}']").count() == 0
+    assert card.locator("td.person").inner_text().strip() == ""
+
+    # The hospital's officer claims the task on the desk (认领).
+    hospital = sign_in(browser, server, "li")
+    hospital.goto(f"{server.url}/desk")
+    row = hospital.locator(f"tr[data-case='{case}'][data-step='review']")
+    assert "未认领" in row.inner_text()
+    row.locator(f"form[action='/cases/{case}/steps/review/claim'] button").click()
+    hospital.wait_for_url(f"{server.url}/desk")
+    row = hospital.locator(f"tr[data-case='{case}'][data-step='review']")
+    assert row.locator(".claimed-by").inner_text() == "李医生"
+    assert row.locator("form.claim").count() == 0
+    hospital.goto(f"{server.url}/cases/{case}/steps/review")
+    assert "承办人 李医生" in hospital.inner_text("p.meta")
+
+    # The supervisor's page follows the claim live: the card names the person.
+    supervisor.locator(f"tr.mark-warned[data-case='{case}'] td.person", has_text="李医生").wait_for(timeout=20000)
+    with supervisor.expect_download() as download:
+        supervisor.click("a[href='/supervision.csv']")
+    rows = pathlib.Path(download.value.path()).read_text().splitlines()
+    assert rows[0] == "card,agency,case,workflow,step,due,state,person"
+    assert any(row.startswith(f"yellow,hospital,{case},hours-check,review,") and row.endswith(",active,李医生")
+               for row in rows), rows
+    timeline_page = hospital.context.new_page()
+    timeline_page.goto(f"{server.url}/cases/{case}")
+    timeline = timeline_page.inner_text("#timeline")
+    assert "hospital/李医生" in timeline and "认领" in timeline
+
 
 def work_order_taken(hotline, server, content):
     """The hotline takes a call about a market matter; returns the case."""

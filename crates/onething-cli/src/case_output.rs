@@ -120,6 +120,7 @@ mod tests {
             provisional_years: vec![],
             statutory: None,
             escalations: vec![],
+            claimed_by: None,
         };
         let local = |time: chrono::DateTime<chrono::Utc>| time.format("%m-%d %H:%M").to_string();
         assert_eq!(limit_flags(&step, local), "");

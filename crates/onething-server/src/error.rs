@@ -101,7 +101,8 @@ impl ApiError {
             | E::InvalidScore { .. }
             | E::InvalidRating { .. }
             | E::InvalidExtensionLength { .. }
-            | E::MissingProcedure => (StatusCode::BAD_REQUEST, "invalid_input"),
+            | E::MissingProcedure
+            | E::ClaimWithoutOperator { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")

@@ -383,6 +383,16 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
         sqlite: FIGURES,
         postgres: FIGURES,
     },
+    Migration {
+        version: 15,
+        name: "who claimed each task",
+        // The person of the agency who took the step on (认领) in this pass.
+        // Rows written before this migration have none until the case's next
+        // event or a `views rebuild`; a claim is always a new event, so a
+        // row of a claimed step is rewritten with its claimant.
+        sqlite: CLAIMED_BY,
+        postgres: CLAIMED_BY,
+    },
 ];
 
 const FIGURES: &str = "
@@ -487,6 +497,10 @@ CREATE TABLE figure_days_dirty (
   opened_day text NOT NULL,
   PRIMARY KEY (workflow, opened_day)
 );
+";
+
+const CLAIMED_BY: &str = "
+ALTER TABLE agency_tasks ADD COLUMN claimed_by text;
 ";
 
 const LATE_TASKS: &str = "

@@ -51,6 +51,8 @@ pub struct AgencyTask {
     pub statutory_overdue: bool,
     /// The escalation points (催办, 通报 …) reached in this pass, by id.
     pub escalations: Vec<String>,
+    /// The person of the agency who claimed the task (认领), if anyone has.
+    pub claimed_by: Option<String>,
 }
 
 impl From<TaskRow> for AgencyTask {
@@ -67,6 +69,7 @@ impl From<TaskRow> for AgencyTask {
             statutory_due: time(row.statutory_due),
             statutory_overdue: row.statutory_overdue != 0,
             escalations: listed(&row.escalations).map(str::to_string).collect(),
+            claimed_by: row.claimed_by,
             case_id: row.case_id,
             step: row.step,
             agency: row.agency,
@@ -104,6 +107,9 @@ pub struct TaskRow {
     pub statutory_overdue: i64,
     /// The escalation points reached, as `reminder,criticism`; none before the first.
     pub escalations: Option<String>,
+    /// The operator who claimed the step in this pass (its own agency's
+    /// row only; none on an approver's row and before anyone claims).
+    pub claimed_by: Option<String>,
 }
 
 /// The task rows of a case: each started step in its agency's list, and an
@@ -137,8 +143,12 @@ pub fn task_rows(
                 let reached: Vec<&str> = step.escalations.iter().map(|r| r.id.as_str()).collect();
                 reached.join(",")
             }),
+            claimed_by: None,
         };
-        tasks.push(task(&step.agency, step.state.name()));
+        tasks.push(TaskRow {
+            claimed_by: step.claimed_by.clone(),
+            ..task(&step.agency, step.state.name())
+        });
         let waiting = step
             .extension
             .as_ref()
@@ -170,6 +180,7 @@ pub fn task_rows(
                 statutory_due: None,
                 statutory_overdue: 0,
                 escalations: None,
+                claimed_by: None,
             });
         }
     }
@@ -253,7 +264,7 @@ macro_rules! insert_tasks {
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ",
             $table,
-            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations) "
+            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by) "
         ));
         insert.push_values($tasks, |mut values, task| {
             values
@@ -269,7 +280,8 @@ macro_rules! insert_tasks {
                 .push_bind(&task.provisional_years)
                 .push_bind(&task.statutory_due)
                 .push_bind(task.statutory_overdue)
-                .push_bind(&task.escalations);
+                .push_bind(&task.escalations)
+                .push_bind(&task.claimed_by);
         });
         insert
     }};
@@ -475,7 +487,7 @@ pub async fn agency_tasks(
 ) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
-                statutory_due, statutory_overdue, escalations
+                statutory_due, statutory_overdue, escalations, claimed_by
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",

@@ -25,6 +25,7 @@ const PEOPLE: &[(&str, &str, &str, Option<&str>)] = &[
     ("zhang", "Zhang", "clerk", None),
     ("wang", "Wang", "officer", Some("police")),
     ("li", "Li", "officer", Some("hospital")),
+    ("zhao", "Zhao", "officer", Some("hospital")),
     ("chen", "Chen", "officer", Some("cdc")),
     ("he", "He", "officer", Some("tobacco")),
     ("song", "Song", "supervisor", None),
@@ -1211,7 +1212,7 @@ async fn a_supervisor_sees_every_late_step_as_a_yellow_or_red_card_and_others_ma
     assert_eq!(csv.status, StatusCode::OK);
     assert!(
         csv.body
-            .starts_with("card,agency,case,workflow,step,due,state\n"),
+            .starts_with("card,agency,case,workflow,step,due,state,person\n"),
         "{}",
         csv.body
     );
@@ -1459,4 +1460,122 @@ async fn the_dashboard_shows_every_figure_with_its_chart_table_and_csv_and_names
         "{}",
         rows.body
     );
+}
+
+#[tokio::test]
+async fn an_officer_claims_a_task_from_the_desk_another_takes_it_over_and_the_card_names_them() {
+    let (app, state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-claims").await);
+    let claim_path = format!("/cases/{case}/steps/birth_certificate/claim");
+    let (li, li_csrf) = sign_in(&app, "li").await;
+    let desk = send(&app, get("/desk", Some(&li))).await;
+    assert!(
+        desk.body
+            .contains("<span class=\"unclaimed\">Unclaimed</span>"),
+        "{}",
+        desk.body
+    );
+    assert!(desk.body.contains(&format!("action=\"{claim_path}\"")));
+    // Another agency may not claim the hospital's step; a step not started
+    // cannot be claimed.
+    let (cdc, cdc_csrf) = sign_in(&app, "chen").await;
+    let by_cdc = send(&app, post(&claim_path, Some(&cdc), &[("_csrf", &cdc_csrf)])).await;
+    assert_eq!(by_cdc.status, StatusCode::FORBIDDEN);
+    let (police, police_csrf) = sign_in(&app, "wang").await;
+    let waiting = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/household_registration/claim"),
+            Some(&police),
+            &[("_csrf", &police_csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(waiting.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let claimed = send(
+        &app,
+        post(
+            &claim_path,
+            Some(&li),
+            &[
+                ("_csrf", &li_csrf),
+                ("command_id", "claim-li"),
+                ("from", "desk"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(claimed.status, StatusCode::SEE_OTHER, "{}", claimed.body);
+    assert_eq!(claimed.location.as_deref(), Some("/desk"));
+    let desk = send(&app, get("/desk", Some(&li))).await;
+    assert!(desk.body.contains("<span class=\"claimed-by\">Li</span>"));
+    assert!(
+        !desk.body.contains(&format!("action=\"{claim_path}\"")),
+        "the holder has nothing to claim"
+    );
+
+    // A colleague sees who holds it, and takes it over from the task page.
+    let (zhao, zhao_csrf) = sign_in(&app, "zhao").await;
+    let desk = send(&app, get("/desk", Some(&zhao))).await;
+    assert!(desk.body.contains("<span class=\"claimed-by\">Li</span>"));
+    assert!(desk.body.contains(&format!("action=\"{claim_path}\"")));
+    let task = send(
+        &app,
+        get(
+            &format!("/cases/{case}/steps/birth_certificate"),
+            Some(&zhao),
+        ),
+    )
+    .await;
+    assert!(
+        task.body
+            .contains("Handled by <span class=\"claimed-by\">Li</span>"),
+        "{}",
+        task.body
+    );
+    assert!(task.body.contains(&format!("action=\"{claim_path}\"")));
+    let taken = send(
+        &app,
+        post(&claim_path, Some(&zhao), &[("_csrf", &zhao_csrf)]),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.body);
+    assert_eq!(
+        taken.location.as_deref(),
+        Some(format!("/cases/{case}/steps/birth_certificate").as_str())
+    );
+    let events = state.store.events(&case).await.unwrap();
+    let claims: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event.change.name() == "task_claimed")
+        .map(|e| e.metadata.actor.as_str())
+        .collect();
+    assert_eq!(claims, ["hospital/Li", "hospital/Zhao"]);
+
+    // Overdue ten days on: the red card names the person, on the page and
+    // in the CSV.
+    let check = onething_core::case::CaseCommand {
+        command_id: "check-claims".into(),
+        actor: onething_core::case::Actor::System,
+        at: state.now() + chrono::Duration::days(10),
+        action: onething_core::case::Action::CheckDeadlines,
+    };
+    state.store.execute(&case, check).await.unwrap();
+    let (supervisor, _) = sign_in(&app, "song").await;
+    let cards = send(&app, get("/supervision", Some(&supervisor))).await;
+    assert!(
+        cards.body.contains("<td class=\"person\">Zhao</td>"),
+        "{}",
+        cards.body
+    );
+    let csv = send(&app, get("/supervision.csv", Some(&supervisor))).await;
+    let row = csv
+        .body
+        .lines()
+        .find(|line| line.contains(&case))
+        .expect("the case's card");
+    assert!(row.starts_with("red,hospital,"), "{row}");
+    assert!(row.ends_with(",active,Zhao"), "{row}");
 }

@@ -231,6 +231,13 @@ pub enum Action {
         step: String,
         answer: String,
     },
+    /// A person of the step's agency takes its task on (认领/签收): the
+    /// actor's operator is recorded as the step's 承办人 for this pass.
+    /// Claiming a task another person of the agency holds re-assigns it;
+    /// claiming it again as its holder changes nothing (no event).
+    ClaimTask {
+        step: String,
+    },
     CheckDeadlines,
     /// Counts every running step's deadline again on the current calendar
     /// (the scheduler, after a calendar changed): `reason` says what changed.
@@ -246,6 +253,7 @@ impl Action {
             Action::Supervise { .. } => "supervise",
             Action::RecordFollowUp { .. } => "record_follow_up",
             Action::AnswerSupervision { .. } => "answer_supervision",
+            Action::ClaimTask { .. } => "claim_task",
             Action::Complete { .. } => "complete",
             Action::Return { .. } => "return",
             Action::Refuse { .. } => "refuse",

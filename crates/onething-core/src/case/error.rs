@@ -144,6 +144,10 @@ pub enum CaseError {
     SupervisionPending { step: String },
     #[error("step `{step}` has no supervision notice waiting for an answer")]
     NoSupervisionNotice { step: String },
+    /// A claim (认领) names the person who takes the task on: an agency
+    /// acting without a named operator cannot claim.
+    #[error("claiming step `{step}` needs the person who takes it on: act as a named operator of the agency (AGENCY/NAME, or the X-Operator header)")]
+    ClaimWithoutOperator { step: String },
     /// Everything wrong with a document to attach, at once.
     #[error("the document has {} problem(s): {}", problems.len(), join(problems))]
     InvalidDocument { problems: Vec<ValueProblem> },

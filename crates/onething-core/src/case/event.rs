@@ -351,6 +351,13 @@ pub enum Change {
         step: String,
         answer: String,
     },
+    /// A person of the step's agency took its task on (认领): `by` is the
+    /// operator's name, the step's 承办人 until another claims it or the
+    /// step starts a new pass.
+    TaskClaimed {
+        step: String,
+        by: String,
+    },
     FollowUpOpened {
         due: DateTime<Utc>,
         /// The provisional calendar years (no official holiday table yet)
@@ -419,6 +426,7 @@ impl Change {
             Change::FollowUpRecorded { .. } => "follow_up_recorded",
             Change::SupervisionNoticeIssued { .. } => "supervision_notice_issued",
             Change::SupervisionAnswered { .. } => "supervision_answered",
+            Change::TaskClaimed { .. } => "task_claimed",
             Change::PromiseRevised { .. } => "promise_revised",
         }
     }

@@ -580,6 +580,13 @@ pub fn describe(
                 format!("Answer to the supervision notice on {}: {answer}", title.en),
             )
         }
+        Change::TaskClaimed { step, by } => {
+            let title = title(step);
+            both(
+                format!("{}由 {by} 认领", title.zh),
+                format!("{} claimed by {by}", title.en),
+            )
+        }
         Change::FollowUpOpened {
             due,
             provisional_years,

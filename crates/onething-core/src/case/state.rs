@@ -254,6 +254,7 @@ impl Case {
                         escalations: Vec::new(),
                         completed_at: None,
                         returns_made: 0,
+                        claimed_by: None,
                     })
                     .collect(),
                 payments: Vec::new(),
@@ -303,6 +304,7 @@ impl Case {
                 record.warn_at = warn_at;
                 record.provisional_years = provisional_years;
                 record.passes += 1;
+                record.claimed_by = None;
                 match held.filter(|_| continued) {
                     Some(held) => {
                         record.clock = held.clock;
@@ -381,6 +383,7 @@ impl Case {
                     record.provisional_years.clear();
                     record.statutory = None;
                     record.escalations.clear();
+                    record.claimed_by = None;
                     file.payments.retain(|payment| payment.step != id);
                 }
             }
@@ -601,6 +604,7 @@ impl Case {
                     });
                 }
             }
+            Change::TaskClaimed { step, by } => file.step_mut(&step).claimed_by = Some(by),
             supervision @ (Change::SupervisionNoticeIssued { .. }
             | Change::SupervisionAnswered { .. }) => {
                 super::supervision::apply(&mut file.supervision, supervision, at)

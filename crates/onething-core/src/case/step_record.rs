@@ -56,6 +56,10 @@ pub struct StepRecord {
     /// How many times this step sent the case back (退回, 退单).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub returns_made: u32,
+    /// The person of the agency who claimed the task (认领) in this pass:
+    /// a new pass (a return, a restart) starts unclaimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 fn is_zero(count: &u32) -> bool {

@@ -43,6 +43,9 @@ pub struct StepView {
     /// The escalation points (催办, 通报 …) reached in this pass, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<super::state::EscalationRecord>,
+    /// The person of the agency who claimed the task (认领) in this pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,6 +287,7 @@ pub fn view_file(
                 provisional_years: step.provisional_years.clone(),
                 statutory: step.statutory.clone(),
                 escalations: step.escalations.clone(),
+                claimed_by: step.claimed_by.clone(),
             })
             .collect(),
         payments: file

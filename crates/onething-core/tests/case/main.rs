@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 mod checks;
+mod claims;
 mod closing;
 mod deadlines;
 mod documents;

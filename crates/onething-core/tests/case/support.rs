@@ -259,6 +259,7 @@ pub fn one_line(event: &CaseEvent) -> String {
         Change::SupervisionAnswered { step, answer } => {
             format!("supervision_answered {step} {answer:?}")
         }
+        Change::TaskClaimed { step, by } => format!("task_claimed {step} {by}"),
         Change::PromiseRevised { promised_by, .. } => format!(
             "promise_revised {}",
             promised_by.map(|d| d.to_rfc3339()).unwrap_or_default()

@@ -247,7 +247,7 @@ fn correlation(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Runs a command and shapes the response; a replay answers as the first time did.
-async fn run_command(
+pub(super) async fn run_command(
     state: &AppState,
     client: &Client,
     headers: &HeaderMap,
@@ -518,6 +518,9 @@ macro_rules! step_command {
         }
     };
 }
+
+/// A step command defined in a module of its own ([`super::claims`]).
+pub(super) use step_command;
 
 macro_rules! case_command {
     ($name:ident, $path:literal, $request:ty, $doc:literal, |$body:ident| $action:expr) => {

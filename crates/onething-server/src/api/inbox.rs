@@ -50,6 +50,10 @@ pub struct Task {
     /// The escalation points (催办, 通报 …) reached in this pass, by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<String>,
+    /// The person of the agency who claimed the task (认领); absent while
+    /// nobody has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,6 +117,7 @@ pub async fn inbox(
                 statutory_due: task.statutory_due,
                 statutory_overdue: task.statutory_overdue,
                 escalations: task.escalations,
+                claimed_by: task.claimed_by,
             })
             .collect(),
         limit,

@@ -8,6 +8,7 @@
 pub mod access;
 mod audit;
 mod cases;
+mod claims;
 mod commands;
 mod document;
 mod extract;
@@ -35,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(operations::routes())
         .merge(cases::routes())
         .merge(commands::routes())
+        .merge(claims::routes())
         .merge(inbox::routes())
         .merge(feed::routes())
         .merge(workflows::routes())

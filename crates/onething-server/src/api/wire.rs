@@ -173,6 +173,10 @@ pub struct StepResource {
     /// The escalation points (催办, 通报 …) reached in this pass, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<EscalationReached>,
+    /// The person of the agency who claimed the task (认领) in this pass;
+    /// absent while nobody has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 /// A step's statutory deadline and its marks.
@@ -472,6 +476,7 @@ impl From<StepView> for StepResource {
                     at: reached.at,
                 })
                 .collect(),
+            claimed_by: step.claimed_by,
         }
     }
 }

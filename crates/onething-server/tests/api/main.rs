@@ -9,6 +9,7 @@ mod audit;
 mod authorization;
 mod cases;
 mod checks;
+mod claims;
 mod commands;
 mod errors;
 mod extensions;

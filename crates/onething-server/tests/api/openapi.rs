@@ -35,6 +35,7 @@ async fn the_openapi_document_covers_every_route_with_its_errors_in_the_error_sh
         "/api/v1/cases/{case}/steps/{step}/extension-decision",
         "/api/v1/cases/{case}/steps/{step}/suspend",
         "/api/v1/cases/{case}/steps/{step}/resume",
+        "/api/v1/cases/{case}/steps/{step}/claim",
         "/api/v1/cases/{case}/supplement",
         "/api/v1/cases/{case}/payments",
         "/api/v1/cases/{case}/withdraw",

@@ -14,7 +14,7 @@ use onething_store::supervision::{self, PendingNotice};
 use onething_store::views::{self, AgencyTask};
 use serde::Deserialize;
 
-use super::{live_part, local, no_store, page, url_encode, PageError};
+use super::{csrf_field, live_part, local, no_store, page, url_encode, PageError};
 use crate::session::Person;
 
 #[derive(Debug, Deserialize, Default)]
@@ -67,6 +67,15 @@ fn escalation_name(
         .and_then(|d| d.step(step))
         .and_then(|s| s.escalations.iter().find(|e| e.id == point))
         .map_or(point.to_string(), |e| lang.pick(&e.name))
+}
+
+/// Whether this person may claim the task (认领): a started step of their
+/// agency that they do not hold already, and a role that gives commands.
+fn may_claim(person: &Person, task: &AgencyTask) -> bool {
+    matches!(task.state.as_str(), "active" | "paused" | "suspended")
+        && person.agency().as_deref() == Some(task.agency.as_str())
+        && person.client().require(Permission::ChangeCases).is_ok()
+        && task.claimed_by.as_deref() != Some(person.user.name.as_str())
 }
 
 /// The supervision notice waiting for this task's answer, if any.
@@ -200,6 +209,7 @@ pub async fn inbox(
                             th scope="col" { (lang.t("guide.bundle")) }
                             th scope="col" { (lang.t("case.number")) }
                             th scope="col" { (lang.t("case.state")) }
+                            th scope="col" { (lang.t("task.claimed_by")) }
                         } }
                         tbody {
                             @for task in shown.iter().skip((page_number - 1) * PAGE).take(PAGE) {
@@ -224,6 +234,21 @@ pub async fn inbox(
                                     td { (definition.as_ref().map_or(task.workflow.clone(), |d| lang.pick(&d.title))) }
                                     td { code { (task.case_id) } }
                                     td { (lang.t(&format!("desk.state.{}", task.state))) }
+                                    td class="claimant" {
+                                        @match &task.claimed_by {
+                                            Some(name) => span class="claimed-by" { (name) },
+                                            None => span class="unclaimed" { (lang.t("task.unclaimed")) },
+                                        }
+                                        @if may_claim(&person, task) {
+                                            " "
+                                            form method="post" action=(format!("/cases/{}/steps/{}/claim", task.case_id, task.step)) class="inline claim" {
+                                                (csrf_field(&person))
+                                                input type="hidden" name="command_id" value=(uuid::Uuid::new_v4().to_string());
+                                                input type="hidden" name="from" value="desk";
+                                                button type="submit" title=(lang.t("task.claim_hint")) { (lang.t("task.claim")) }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -169,6 +169,7 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
                             th scope="col" { (lang.t("case.number")) }
                             th scope="col" { (lang.t("case.due")) }
                             th scope="col" { (lang.t("supervision.late")) }
+                            th scope="col" { (lang.t("supervision.person")) }
                             th scope="col" { (lang.t("supervision.notice")) }
                         } }
                         tbody {
@@ -183,6 +184,7 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
                                     td { a href=(format!("/cases/{}", task.case_id)) { code { (task.case_id) } } }
                                     td { (task.due.map(|due| local(due, offset)).unwrap_or_else(|| "—".into())) }
                                     td { (late_by(lang, task, now)) }
+                                    td class="person" { (task.claimed_by.as_deref().unwrap_or_default()) }
                                     td {
                                         form method="post" action=(format!("/cases/{}/steps/{}/supervise", task.case_id, task.step)) class="inline" {
                                             (csrf_field(&person))
@@ -212,11 +214,11 @@ pub async fn show(State(state): State<AppState>, person: Person) -> Result<Respo
 pub async fn csv(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
     may_supervise(&person)?;
     let cards = supervision::late_tasks(state.store.database(), i64::MAX).await?;
-    let mut out = String::from("card,agency,case,workflow,step,due,state\n");
+    let mut out = String::from("card,agency,case,workflow,step,due,state,person\n");
     for task in &cards {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             if task.overdue { "red" } else { "yellow" },
             escape_csv(&task.agency),
             escape_csv(&task.case_id),
@@ -224,6 +226,7 @@ pub async fn csv(State(state): State<AppState>, person: Person) -> Result<Respon
             escape_csv(&task.step),
             task.due.map(|d| d.to_rfc3339()).unwrap_or_default(),
             escape_csv(&task.state),
+            escape_csv(task.claimed_by.as_deref().unwrap_or_default()),
         );
     }
     Ok((

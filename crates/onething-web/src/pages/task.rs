@@ -101,6 +101,20 @@ fn task_page(
             @for point in view.map(|v| v.escalations.as_slice()).unwrap_or_default() {
                 " " span class="badge mark-overdue escalation" title=(local(point.at, seen.offset_minutes)) { (lang.pick(&point.name)) }
             }
+            @if state.is_started() {
+                " · " (lang.t("task.claimed_by")) " "
+                @match view.and_then(|v| v.claimed_by.as_deref()) {
+                    Some(name) => span class="claimed-by" { (name) },
+                    None => span class="unclaimed" { (lang.t("task.unclaimed")) },
+                }
+            }
+        }
+        @if role.owns && state.is_started() && view.and_then(|v| v.claimed_by.as_deref()) != Some(person.user.name.as_str()) {
+            form method="post" action=(action("claim")) class="inline claim" {
+                (csrf_field(person))
+                input type="hidden" name="command_id" value=(command_id());
+                button type="submit" title=(lang.t("task.claim_hint")) { (lang.t("task.claim")) }
+            }
         }
         @if !problems.is_empty() {
             div class="problems" role="alert" id="problems" tabindex="-1" {
@@ -348,6 +362,7 @@ pub async fn act(
             reason,
         },
         "resume" => Action::Resume { step: step_name },
+        "claim" => Action::ClaimTask { step: step_name },
         "answer-supervision" => Action::AnswerSupervision {
             step: step_name,
             answer: fields.text("answer").unwrap_or_default(),
@@ -358,6 +373,9 @@ pub async fn act(
     let next = match action_name.as_str() {
         "request-supplement" => format!("/cases/{case_id}/notices/supplement"),
         "refuse" => format!("/cases/{case_id}/notices/refusal"),
+        // A claim from the desk goes back to the desk, else to the task.
+        "claim" if fields.get("from") == Some("desk") => "/desk".to_string(),
+        "claim" => format!("/cases/{case_id}/steps/{step_id}"),
         _ => format!("/cases/{case_id}"),
     };
     let refused = |problems: Vec<(String, String)>| {

@@ -7,6 +7,7 @@
 //! concern.
 
 mod checks;
+mod claims;
 mod closing;
 mod deadlines;
 mod documents;
@@ -168,6 +169,7 @@ impl<'a> Decision<'a> {
             Action::RecordFollowUp { result, resolved } => self.record_follow_up(result, *resolved),
             Action::Supervise { step, notice } => self.supervise(step, notice),
             Action::AnswerSupervision { step, answer } => self.answer_supervision(step, answer),
+            Action::ClaimTask { step } => self.claim_task(step),
             Action::CheckDeadlines => self.check_deadlines(),
             Action::ReviseDeadlines { reason } => self.revise_deadlines(reason),
         }
