@@ -206,7 +206,12 @@ struct HotlineRow {
 
 fn hotline_rows(definition: &Definition, per_step: &[AgencyFigures]) -> Vec<HotlineRow> {
     let mut rows = Vec::new();
+    // The hotline itself takes the call and closes it; it is not a handling agency.
+    let intake = definition.steps.first().map(|step| step.agency.as_str());
     for agency in &definition.agencies {
+        if Some(agency.id.as_str()) == intake {
+            continue;
+        }
         let steps: Vec<_> = definition
             .steps
             .iter()
