@@ -10,7 +10,6 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use maud::{html, Markup};
@@ -543,14 +542,6 @@ fn hotline_section(
     }
 }
 
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
 /// One table of the dashboard as CSV (`?table=figures|status|channel|days|agencies|hotline`).
 pub async fn csv(
     State(state): State<AppState>,
@@ -568,7 +559,7 @@ pub async fn csv(
         "figures" => {
             out.push_str("figure,value\n");
             for (label, value) in &t.figures {
-                let _ = writeln!(out, "{},{}", csv_cell(label), csv_cell(value));
+                let _ = writeln!(out, "{},{}", super::csv_cell(label), super::csv_cell(value));
             }
         }
         "status" | "channel" | "days" => {
@@ -579,7 +570,7 @@ pub async fn csv(
             };
             let _ = writeln!(out, "{table},count");
             for (key, count) in rows {
-                let _ = writeln!(out, "{},{count}", csv_cell(key));
+                let _ = writeln!(out, "{},{count}", super::csv_cell(key));
             }
         }
         "agencies" => {
@@ -588,7 +579,7 @@ pub async fn csv(
                 let _ = writeln!(
                     out,
                     "{},{},{},{},{},{},{},{},{},{},{}",
-                    csv_cell(&a.agency),
+                    super::csv_cell(&a.agency),
                     a.steps,
                     a.open,
                     a.yellow,
@@ -608,7 +599,7 @@ pub async fn csv(
                 let _ = writeln!(
                     out,
                     "{},{},{},{},{},{},{},{},{}",
-                    csv_cell(&r.agency),
+                    super::csv_cell(&r.agency),
                     r.signed,
                     r.signed_on_time,
                     r.sign_passes,
@@ -626,16 +617,5 @@ pub async fn csv(
             ))
         }
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_DISPOSITION,
-                &format!("attachment; filename=\"dashboard-{table}.csv\""),
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(super::csv_response(&format!("dashboard-{table}.csv"), out))
 }

@@ -8,8 +8,7 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use onething_core::case::SUPERVISION_AGENCY;
 use onething_server::AppState;
@@ -104,14 +103,6 @@ fn chart(lang: Lang, rows: &[(String, &AgencyCards)]) -> Markup {
     }
     svg.push_str("</svg>");
     html! { (PreEscaped(svg)) }
-}
-
-fn escape_csv(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 pub async fn show(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
@@ -220,27 +211,16 @@ pub async fn csv(State(state): State<AppState>, person: Person) -> Result<Respon
             out,
             "{},{},{},{},{},{},{},{}",
             if task.overdue { "red" } else { "yellow" },
-            escape_csv(&task.agency),
-            escape_csv(&task.case_id),
-            escape_csv(&task.workflow),
-            escape_csv(&task.step),
+            super::csv_cell(&task.agency),
+            super::csv_cell(&task.case_id),
+            super::csv_cell(&task.workflow),
+            super::csv_cell(&task.step),
             task.due.map(|d| d.to_rfc3339()).unwrap_or_default(),
-            escape_csv(&task.state),
-            escape_csv(task.claimed_by.as_deref().unwrap_or_default()),
+            super::csv_cell(&task.state),
+            super::csv_cell(task.claimed_by.as_deref().unwrap_or_default()),
         );
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"supervision-cards.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(super::csv_response("supervision-cards.csv", out))
 }
 
 /// A supervision notice (督办通知) on a late step, given as the supervision
