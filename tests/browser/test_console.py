@@ -614,10 +614,20 @@ def test_a_supervisor_sees_a_yellow_card_appear_live_and_then_the_officer_who_cl
     assert rows[0] == "card,agency,case,workflow,step,due,state,person"
     assert any(row.startswith(f"yellow,hospital,{case},hours-check,review,") and row.endswith(",active,李医生")
                for row in rows), rows
-    timeline_page = hospital.context.new_page()
-    timeline_page.goto(f"{server.url}/cases/{case}")
-    timeline = timeline_page.inner_text("#timeline")
+    # 督办通知 on the yellow card; the hospital answers on its task page.
+    card = supervisor.locator(f"tr.mark-warned[data-case='{case}'][data-step='review']")
+    card.locator("input[name='notice']").fill("复核即将到期，请按时办结")
+    card.locator("button[type=submit]").click()
+    supervisor.wait_for_url(f"{server.url}/cases/{case}")
+    hospital.goto(f"{server.url}/cases/{case}/steps/review")
+    assert "请按时办结" in hospital.inner_text("section.supervision")
+    hospital.fill("#supervision-answer", "已安排专人今日办结")
+    hospital.click(f"form[action='/cases/{case}/steps/review/answer-supervision'] button")
+    hospital.wait_for_url(f"{server.url}/cases/{case}")
+    timeline = hospital.inner_text("#timeline")
     assert "hospital/李医生" in timeline and "认领" in timeline
+    assert "supervision/宋监察" in timeline and "督办通知" in timeline
+    assert "督办反馈" in timeline and "今日办结" in timeline
 
 
 def work_order_taken(hotline, server, content):
