@@ -32,18 +32,7 @@ async fn a_case_with_events(store: &CaseStore, key: &str) -> String {
         command_id: key.into(),
         actor: agency("window"),
         at,
-        action: Action::Open {
-            case_id: case_id.clone(),
-            workflow: "newborn".into(),
-            form: json!({
-                "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
-                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-                "address": "某路1号", "phone": "13800138000"
-            }),
-            materials: vec![],
-            opted_in: vec![],
-            channel: Default::default(),
-        },
+        action: common::open_newborn(&case_id),
     };
     store.execute(&case_id, open).await.unwrap();
     let complete = CaseCommand {

@@ -1,6 +1,7 @@
 //! The task list shows a step's statutory limit (法定时限) and the escalation
 //! points it reached, written with the events and rebuilt from them alike.
 
+mod common;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,6 @@ use onething_core::localized::Localized;
 use onething_core::workflow::Escalation;
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, views};
-use serde_json::json;
 
 fn local(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -60,18 +60,7 @@ async fn the_task_list_shows_the_statutory_due_time_its_mark_and_the_escalations
         .await
         .unwrap();
     let case_id = case_id_for("limits-open");
-    let open = Action::Open {
-        case_id: case_id.clone(),
-        workflow: "newborn".into(),
-        form: json!({
-            "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
-            "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-            "address": "某路1号", "phone": "13800138000"
-        }),
-        materials: vec![],
-        opted_in: vec![],
-        channel: Default::default(),
-    };
+    let open = common::open_newborn(&case_id);
     let command = |id: &str, actor: Actor, at: &str, action: Action| CaseCommand {
         command_id: id.into(),
         actor,

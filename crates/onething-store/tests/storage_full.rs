@@ -13,6 +13,7 @@
 //! acknowledged commands whose "commit" was the release of a nested
 //! savepoint: lost when the connection closed.
 
+mod common;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -50,18 +51,7 @@ fn open(key: &str) -> (String, CaseCommand) {
         command_id: key.into(),
         actor: agency("window"),
         at: at(),
-        action: Action::Open {
-            case_id: case_id.clone(),
-            workflow: "newborn".into(),
-            form: json!({
-                "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
-                "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-                "address": "某路1号", "phone": "13800138000"
-            }),
-            materials: vec![],
-            opted_in: vec![],
-            channel: Default::default(),
-        },
+        action: common::open_newborn(&case_id),
     };
     (case_id, command)
 }

@@ -11,7 +11,6 @@ use common::ScratchPostgres;
 use onething_core::case::{case_id_for, Action, Actor, CaseCommand};
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, supervision, views, CaseStore};
-use serde_json::json;
 
 fn catalog() -> Catalog {
     Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
@@ -48,18 +47,7 @@ async fn claims_in_the_task_list(store: &CaseStore) {
         at: at(time),
         action,
     };
-    let open = Action::Open {
-        case_id: case_id.clone(),
-        workflow: "newborn".into(),
-        form: json!({
-            "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
-            "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-            "address": "某路1号", "phone": "13800138000"
-        }),
-        materials: vec![],
-        opted_in: vec![],
-        channel: Default::default(),
-    };
+    let open = common::open_newborn(&case_id);
     let window = Actor::Agency {
         agency: "window".into(),
         operator: None,

@@ -3,6 +3,7 @@
 //! later event's time, not refused as dated in the past (found by
 //! `scripts/torture` under load); a time given by hand still is refused.
 
+mod common;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
@@ -41,18 +42,7 @@ async fn a_clock_stamped_command_that_lost_a_race_is_taken_at_the_later_time_and
         Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap();
     let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
     let case_id = case_id_for("race-open");
-    let open = Action::Open {
-        case_id: case_id.clone(),
-        workflow: "newborn".into(),
-        form: json!({
-            "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
-            "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
-            "address": "某路1号", "phone": "13800138000"
-        }),
-        materials: vec![],
-        opted_in: vec![],
-        channel: Default::default(),
-    };
+    let open = common::open_newborn(&case_id);
     store
         .execute(&case_id, command("race-open", agency("window"), 0, open))
         .await

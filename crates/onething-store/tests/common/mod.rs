@@ -1,5 +1,9 @@
 //! A database of a test's own on the suite's PostgreSQL (`scripts/test`
-//! starts it; `ONETHING_TEST_POSTGRES` names another), dropped at the end.
+//! starts it; `ONETHING_TEST_POSTGRES` names another), dropped at the end,
+//! and the newborn application the store tests open.
+
+// Each test binary uses some of these.
+#![allow(dead_code)]
 
 use sqlx::Connection;
 
@@ -36,5 +40,21 @@ impl ScratchPostgres {
             .execute(&mut self.admin)
             .await
             .unwrap();
+    }
+}
+
+/// Opening a newborn case with a valid form and no materials declared.
+pub fn open_newborn(case_id: &str) -> onething_core::case::Action {
+    onething_core::case::Action::Open {
+        case_id: case_id.to_string(),
+        workflow: "newborn".into(),
+        form: serde_json::json!({
+            "baby_name": "王小明", "baby_sex": "male", "birth_date": "2026-05-30", "born_in_province": true,
+            "mother_id": "11010519491231002X", "household_head_id": "11010519491231002X",
+            "address": "某路1号", "phone": "13800138000"
+        }),
+        materials: vec![],
+        opted_in: vec![],
+        channel: Default::default(),
     }
 }
