@@ -3,12 +3,17 @@
 //! stored rows; `docs/audit.md` specifies every byte so that an auditor can
 //! check a store without this code.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod stored_text;
+
+pub use stored_text::{verify_chain_of_text, StoredRow};
 
 /// The `prev_hash` of a case's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -266,65 +271,101 @@ pub struct Head {
     pub hash: String,
 }
 
-/// Checks one case's rows, in the order of their stored sequence. Returns the
-/// head as stored and the first damage found, if any.
-pub fn verify_chain(case_id: &str, rows: &[AuditRow]) -> (Option<Head>, Option<Finding>) {
+/// What the chain check needs of one stored row, however it was read.
+pub(crate) struct RowFacts<'a> {
+    /// The row's own sequence column.
+    pub sequence: u64,
+    /// The case and sequence recorded in its metadata when it was written.
+    pub written_case: Cow<'a, str>,
+    pub written_sequence: Option<u64>,
+    pub stored_hash: Cow<'a, str>,
+    pub prev_hash: Option<Cow<'a, str>>,
+}
+
+/// Checks one case's rows, in the order of their stored sequence, by the
+/// rules of `docs/audit.md`, whatever the rows were read as: `facts` reads a
+/// row's columns and metadata, `hashes_to_stored` says whether it hashes to
+/// the hash it stores (asked only when the checks before it pass).
+pub(crate) fn check_chain<'r, R>(
+    case_id: &str,
+    rows: &'r [R],
+    facts: impl Fn(&'r R) -> RowFacts<'r>,
+    hashes_to_stored: impl Fn(&'r R, &RowFacts<'r>) -> bool,
+) -> (Option<Head>, Option<Finding>) {
     let mut expected_sequence = 1;
-    let mut previous = GENESIS.to_string();
+    let mut previous: Cow<'r, str> = Cow::Borrowed(GENESIS);
     let mut finding = None;
     for row in rows {
-        let found = |damage: Damage, sequence: u64| Finding {
-            case_id: case_id.to_string(),
-            sequence,
-            damage,
-        };
-        let written_case = text(&row.metadata, "case_id").unwrap_or_default();
-        let written_sequence = text(&row.metadata, "sequence").and_then(|s| s.parse::<u64>().ok());
-        let stored_hash = text(&row.metadata, "hash").unwrap_or_default();
-        let damage = if written_case != case_id {
+        let facts = facts(row);
+        let damage = if facts.written_case != case_id {
             Some((
                 Damage::MovedFrom {
-                    case_id: written_case.to_string(),
+                    case_id: facts.written_case.to_string(),
                 },
-                row.sequence,
+                facts.sequence,
             ))
-        } else if row.sequence > expected_sequence {
+        } else if facts.sequence > expected_sequence {
             Some((Damage::Missing, expected_sequence))
-        } else if written_sequence != Some(row.sequence) {
+        } else if facts.written_sequence != Some(facts.sequence) {
             Some((
                 Damage::Reordered {
-                    written_at: written_sequence.unwrap_or(0),
+                    written_at: facts.written_sequence.unwrap_or(0),
                 },
-                row.sequence,
+                facts.sequence,
             ))
-        } else if event_hash(
-            case_id,
-            row.sequence,
-            &row.event_type,
-            &row.event_version,
-            &row.payload,
-            &row.metadata,
-        ) != stored_hash
-        {
-            Some((Damage::Changed, row.sequence))
-        } else if text(&row.metadata, "prev_hash") != Some(previous.as_str()) {
-            Some((Damage::ChainBroken, row.sequence))
+        } else if !hashes_to_stored(row, &facts) {
+            Some((Damage::Changed, facts.sequence))
+        } else if facts.prev_hash.as_deref() != Some(previous.as_ref()) {
+            Some((Damage::ChainBroken, facts.sequence))
         } else {
             None
         };
         if let Some((damage, sequence)) = damage {
-            finding = Some(found(damage, sequence));
+            finding = Some(Finding {
+                case_id: case_id.to_string(),
+                sequence,
+                damage,
+            });
             break;
         }
-        previous = stored_hash.to_string();
-        expected_sequence = row.sequence + 1;
+        expected_sequence = facts.sequence + 1;
+        previous = facts.stored_hash;
     }
-    let head = rows.last().map(|row| Head {
-        case_id: case_id.to_string(),
-        sequence: row.sequence,
-        hash: text(&row.metadata, "hash").unwrap_or_default().to_string(),
+    let head = rows.last().map(|row| {
+        let facts = facts(row);
+        Head {
+            case_id: case_id.to_string(),
+            sequence: facts.sequence,
+            hash: facts.stored_hash.into_owned(),
+        }
     });
     (head, finding)
+}
+
+/// Checks one case's rows, in the order of their stored sequence. Returns the
+/// head as stored and the first damage found, if any.
+pub fn verify_chain(case_id: &str, rows: &[AuditRow]) -> (Option<Head>, Option<Finding>) {
+    check_chain(
+        case_id,
+        rows,
+        |row| RowFacts {
+            sequence: row.sequence,
+            written_case: Cow::Borrowed(text(&row.metadata, "case_id").unwrap_or_default()),
+            written_sequence: text(&row.metadata, "sequence").and_then(|s| s.parse().ok()),
+            stored_hash: Cow::Borrowed(text(&row.metadata, "hash").unwrap_or_default()),
+            prev_hash: text(&row.metadata, "prev_hash").map(Cow::Borrowed),
+        },
+        |row, facts| {
+            event_hash(
+                case_id,
+                row.sequence,
+                &row.event_type,
+                &row.event_version,
+                &row.payload,
+                &row.metadata,
+            ) == facts.stored_hash
+        },
+    )
 }
 
 /// Compares a case with what a checkpoint recorded of it. `hash_at` gives

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures_util::TryStreamExt;
 use onething_core::audit::{
-    check_against_checkpoint, verify_chain, AuditRow, Checkpoint, Finding, Head,
+    check_against_checkpoint, verify_chain_of_text, AuditRow, Checkpoint, Finding, Head, StoredRow,
 };
 use serde_json::Value;
 use sqlx::Row;
@@ -54,29 +54,6 @@ fn to_row(
         event_version,
         payload: parse_json(&payload, "payload"),
         metadata: parse_json(&metadata, "metadata"),
-    }
-}
-
-/// A row as read, decoded later on the verification worker.
-struct RawRow {
-    case_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
-}
-
-impl RawRow {
-    fn decode(self) -> AuditRow {
-        to_row(
-            self.case_id,
-            self.sequence,
-            self.event_type,
-            self.event_version,
-            self.payload,
-            self.metadata,
-        )
     }
 }
 
@@ -128,6 +105,50 @@ impl VerifyReport {
     }
 }
 
+/// One verification worker: checks every case it is sent.
+fn check_cases(
+    mut receiver: tokio::sync::mpsc::Receiver<Vec<StoredRow>>,
+    wanted_heads: &HashMap<String, u64>,
+) -> ChainOutcome {
+    let mut outcome = ChainOutcome::default();
+    while let Some(rows) = receiver.blocking_recv() {
+        let case_id = rows[0].case_id.clone();
+        for row in rows
+            .iter()
+            .filter(|row| row.event_type == "document_attached")
+        {
+            let sha256 = parse_json(&row.payload, "payload")
+                .pointer("/change/document/sha256")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            outcome
+                .documents
+                .push((case_id.clone(), row.sequence, sha256));
+        }
+        if let Some(wanted) = wanted_heads.get(&case_id) {
+            if let Some(row) = rows.iter().find(|row| row.sequence == *wanted) {
+                if let Some(hash) = parse_json(&row.metadata, "metadata")
+                    .get("hash")
+                    .and_then(Value::as_str)
+                {
+                    outcome
+                        .hash_at_recorded
+                        .insert(case_id.clone(), hash.to_string());
+                }
+            }
+        }
+        let (head, finding) =
+            verify_chain_of_text(&case_id, &rows, |text| parse_json(text, "stored JSON"));
+        if let Some(head) = head {
+            outcome.heads.insert(case_id, head);
+        }
+        outcome.findings.extend(finding);
+        outcome.cases += 1;
+    }
+    outcome
+}
+
 /// Streams every event (or one case's), checks each chain, then compares the
 /// heads with the checkpoint. `progress` is told the number of events read.
 pub async fn verify(
@@ -149,48 +170,23 @@ pub async fn verify(
         .collect();
 
     // Reading rows and checking chains overlap: this task streams each case's
-    // raw rows to a worker thread that decodes, hashes and checks them.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<RawRow>>(256);
-    let worker = tokio::task::spawn_blocking(move || {
-        let mut outcome = ChainOutcome::default();
-        while let Some(raw) = receiver.blocking_recv() {
-            let rows: Vec<AuditRow> = raw.into_iter().map(RawRow::decode).collect();
-            let case_id = rows[0].case_id.clone();
-            for row in rows
-                .iter()
-                .filter(|row| row.event_type == "document_attached")
-            {
-                let sha256 = row
-                    .payload
-                    .pointer("/change/document/sha256")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                outcome
-                    .documents
-                    .push((case_id.clone(), row.sequence, sha256));
-            }
-            if let Some(wanted) = wanted_heads.get(&case_id) {
-                if let Some(row) = rows.iter().find(|row| row.sequence == *wanted) {
-                    if let Some(hash) = row.metadata.get("hash").and_then(Value::as_str) {
-                        outcome
-                            .hash_at_recorded
-                            .insert(case_id.clone(), hash.to_string());
-                    }
-                }
-            }
-            let (head, finding) = verify_chain(&case_id, &rows);
-            if let Some(head) = head {
-                outcome.heads.insert(case_id, head);
-            }
-            outcome.findings.extend(finding);
-            outcome.cases += 1;
-        }
-        outcome
-    });
-
+    // rows, as stored text, to as many worker threads as there are cores,
+    // which hash and check them.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted_heads = std::sync::Arc::new(wanted_heads);
+    let mut senders = Vec::with_capacity(workers);
+    let mut checks = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<StoredRow>>(64);
+        let wanted_heads = wanted_heads.clone();
+        senders.push(sender);
+        checks.push(tokio::task::spawn_blocking(move || {
+            check_cases(receiver, &wanted_heads)
+        }));
+    }
     let mut events = 0u64;
-    let mut current: Vec<RawRow> = Vec::new();
+    let mut current: Vec<StoredRow> = Vec::new();
+    let mut next_worker = 0;
     let read: Result<(), StoreError> = with_pool!(database, pool => {
         let mut query = sqlx::query(&sql);
         if let Some(case) = case {
@@ -198,17 +194,18 @@ pub async fn verify(
         }
         let mut stream = query.fetch(pool);
         while let Some(row) = stream.try_next().await? {
-            let row = RawRow {
+            let row = StoredRow {
                 case_id: row.try_get("aggregate_id")?,
-                sequence: row.try_get("sequence")?,
+                sequence: row.try_get::<i64, _>("sequence")?.max(0) as u64,
                 event_type: row.try_get("event_type")?,
                 event_version: row.try_get("event_version")?,
                 payload: row.try_get("payload")?,
                 metadata: row.try_get("metadata")?,
             };
             if current.first().is_some_and(|first| first.case_id != row.case_id) {
-                // The worker ended only if it panicked; the join below reports that.
-                let _ = sender.send(std::mem::take(&mut current)).await;
+                // A worker ends only if it panicked; the join below reports that.
+                let _ = senders[next_worker].send(std::mem::take(&mut current)).await;
+                next_worker = (next_worker + 1) % workers;
             }
             current.push(row);
             events += 1;
@@ -219,18 +216,27 @@ pub async fn verify(
         Ok(())
     });
     if !current.is_empty() {
-        let _ = sender.send(current).await;
+        let _ = senders[next_worker].send(current).await;
     }
-    drop(sender);
+    drop(senders);
+    let mut outcome = ChainOutcome::default();
+    for check in checks {
+        let part = check.await.map_err(|error| {
+            StoreError::EventStore(format!("verification worker failed: {error}"))
+        })?;
+        outcome.heads.extend(part.heads);
+        outcome.hash_at_recorded.extend(part.hash_at_recorded);
+        outcome.findings.extend(part.findings);
+        outcome.cases += part.cases;
+        outcome.documents.extend(part.documents);
+    }
     let ChainOutcome {
         heads,
         hash_at_recorded,
         mut findings,
         cases,
         documents,
-    } = worker
-        .await
-        .map_err(|error| StoreError::EventStore(format!("verification worker failed: {error}")))?;
+    } = outcome;
     read?;
     progress(events);
 
