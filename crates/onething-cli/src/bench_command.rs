@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use crate::bench_machine::{own_cpu_seconds, peak_rss_kib, postgres_cpu_seconds};
 use crate::bench_peer::run_peer;
 use crate::bench_report::print_table;
+use crate::bench_seed::{seed, seeded_copies};
 use crate::options::{open_store, GlobalOptions};
 use crate::Terminal;
 
@@ -53,6 +54,13 @@ pub struct BenchArguments {
     /// Skip the audit verification figure (it reads the whole store).
     #[arg(long)]
     no_verify: bool,
+    /// Before measuring, fill the store up to this many cases, to see the
+    /// command path over a large store: a few cases are opened by commands,
+    /// the rest are copies of their rows under new numbers (see
+    /// `docs/performance.md`); verification is then skipped, since every copy
+    /// still names its template.
+    #[arg(long, value_name = "CASES")]
+    seed_cases: Option<u64>,
     /// The Python of a virtual environment with the peer's requirements: runs
     /// `../shared/peers/eventsourcing-newborn` on the same PostgreSQL.
     #[arg(long, value_name = "VENV_PYTHON")]
@@ -226,7 +234,12 @@ fn next_commands(
     commands
 }
 
-fn open_command(definition: &Definition, run: &str, number: u64, at: DateTime<Utc>) -> CaseCommand {
+pub(crate) fn open_command(
+    definition: &Definition,
+    run: &str,
+    number: u64,
+    at: DateTime<Utc>,
+) -> CaseCommand {
     let command_id = format!("bench-{run}-{number}");
     CaseCommand {
         command_id: command_id.clone(),
@@ -527,6 +540,10 @@ pub async fn run(
         "bench: {} cases on {backend}, {} workers, {} s measured after {} s warm-up (durability as configured: SQLite synchronous=FULL, PostgreSQL its own settings)",
         arguments.bundle, arguments.workers, arguments.seconds, arguments.warmup
     )?;
+    let mut seeded = None;
+    if let Some(wanted) = arguments.seed_cases {
+        seeded = Some(seed(&store, &definition, wanted, at, terminal).await?);
+    }
     let in_process = measure(
         Arc::new(Driver::InProcess(store.clone())),
         definition.clone(),
@@ -568,7 +585,10 @@ pub async fn run(
         ));
         result["http"] = http;
     }
-    if !arguments.no_verify {
+    if let Some(seeded) = seeded {
+        result["seeded"] = seeded;
+    }
+    if !arguments.no_verify && seeded_copies(&result) == 0 {
         let started = Instant::now();
         let report = onething_store::audit::verify(&database, None, None, &mut |_| {}).await?;
         let verify_rate = report.events as f64 / started.elapsed().as_secs_f64();

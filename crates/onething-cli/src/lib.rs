@@ -7,6 +7,7 @@ mod bench_command;
 mod bench_machine;
 mod bench_peer;
 mod bench_report;
+mod bench_seed;
 mod case_arguments;
 mod case_commands;
 mod case_output;

@@ -189,3 +189,121 @@ pub async fn read_decode_rate(database: &Database) -> Result<(u64, f64), StoreEr
     });
     Ok((events, events as f64 / started.elapsed().as_secs_f64()))
 }
+
+/// The tables holding a case's rows, each with the column naming the case.
+const CASE_TABLES: [(&str, &str); 5] = [
+    ("events", "aggregate_id"),
+    ("case_summaries", "case_id"),
+    ("agency_tasks", "case_id"),
+    ("case_figures", "case_id"),
+    ("step_figures", "case_id"),
+];
+
+/// Columns a copy leaves to their defaults (PostgreSQL's global order).
+const GENERATED_COLUMNS: [&str; 2] = ["position", "xact_id"];
+
+/// Copies of templates inserted per transaction.
+const SEED_BATCH: u64 = 20_000;
+
+/// Cases stored, as the summaries count them.
+pub async fn stored_cases(database: &Database) -> Result<u64, StoreError> {
+    let count: i64 = with_pool!(database, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM case_summaries").fetch_one(pool).await?
+    });
+    Ok(count.max(0) as u64)
+}
+
+async fn columns(database: &Database, table: &str) -> Result<Vec<String>, StoreError> {
+    let names: Vec<String> = match database {
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(names
+        .into_iter()
+        .filter(|name| !GENERATED_COLUMNS.contains(&name.as_str()))
+        .collect())
+}
+
+/// Fills the store up to `wanted` cases with copies of the `templates`' rows
+/// (events, summary, tasks, figures) under new case numbers `SEED-{n}-{id}`,
+/// so that the command path can be measured over a large store without
+/// driving a million cases first. The copies' events are the templates' rows
+/// as they are: their metadata and hashes still name the template, so a
+/// verification of the store reports every copy as moved. Returns the number
+/// of cases added.
+pub async fn seed_copies(
+    database: &Database,
+    templates: &[String],
+    wanted: u64,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, StoreError> {
+    let stored = stored_cases(database).await?;
+    if templates.is_empty() || stored >= wanted {
+        return Ok(0);
+    }
+    let listed = templates
+        .iter()
+        .map(|id| format!("'{}'", id.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut statements = Vec::new();
+    for (table, key) in CASE_TABLES {
+        let columns = columns(database, table).await?;
+        let list = columns.join(", ");
+        let selected = columns
+            .iter()
+            .map(|column| {
+                if column == key {
+                    format!("'SEED-' || CAST(n.i AS text) || '-' || t.{column}")
+                } else {
+                    format!("t.{column}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        statements.push(database.sql(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT CAST($1 AS bigint) UNION ALL SELECT i + 1 FROM n WHERE i < CAST($2 AS bigint))
+             INSERT INTO {table} ({list}) SELECT {selected} FROM {table} t, n WHERE t.{key} IN ({listed})"
+        )));
+    }
+    let rounds = (wanted - stored).div_ceil(templates.len() as u64);
+    let per_batch = (SEED_BATCH / templates.len() as u64).max(1);
+    // Numbers go on from the copies already made, so a second seeding adds.
+    let seeded_before: i64 = with_pool!(database, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM case_summaries WHERE case_id LIKE 'SEED-%'")
+            .fetch_one(pool)
+            .await?
+    });
+    let first_round = seeded_before.max(0) as u64 / templates.len() as u64 + 1;
+    let mut round = first_round;
+    while round < first_round + rounds {
+        let last = (round + per_batch - 1).min(first_round + rounds - 1);
+        with_pool!(database, pool => {
+            let mut transaction = pool.begin().await?;
+            for statement in &statements {
+                sqlx::query(statement)
+                    .bind(round as i64)
+                    .bind(last as i64)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        progress((last - first_round + 1) * templates.len() as u64);
+        round = last + 1;
+    }
+    Ok(rounds * templates.len() as u64)
+}
