@@ -61,6 +61,10 @@ pub struct BenchArguments {
     /// still names its template.
     #[arg(long, value_name = "CASES")]
     seed_cases: Option<u64>,
+    /// Send at most this many commands per second in all, spread over the
+    /// workers: for latency at a given load (e.g. half the maximum).
+    #[arg(long, value_name = "COMMANDS_PER_S")]
+    rate: Option<f64>,
     /// The Python of a virtual environment with the peer's requirements: runs
     /// `../shared/peers/eventsourcing-newborn` on the same PostgreSQL.
     #[arg(long, value_name = "VENV_PYTHON")]
@@ -350,6 +354,7 @@ async fn drive(
     measure_from: Instant,
     until: Instant,
     cases: Option<u64>,
+    rate: Option<f64>,
 ) -> Samples {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let started_cases = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -363,6 +368,11 @@ async fn drive(
             run.clone(),
             started_cases.clone(),
         );
+        let mut pace = rate.filter(|rate| *rate > 0.0).map(|rate| {
+            let mut pace = tokio::time::interval(Duration::from_secs_f64(workers as f64 / rate));
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            pace
+        });
         tasks.push(tokio::spawn(async move {
             let mut number = worker as u64;
             while Instant::now() < until {
@@ -379,6 +389,9 @@ async fn drive(
                     let Some((kind, command)) = pending.pop() else {
                         break;
                     };
+                    if let Some(pace) = &mut pace {
+                        pace.tick().await;
+                    }
                     let started = Instant::now();
                     match driver.send(command).await {
                         Ok(case) => {
@@ -481,6 +494,7 @@ async fn measure(
             start,
             far,
             Some(cases),
+            arguments.rate,
         )
         .await;
         let seconds = start.elapsed().as_secs_f64();
@@ -508,6 +522,7 @@ async fn measure(
         measure_from,
         until,
         None,
+        arguments.rate,
     )
     .await;
     let (cpu, postgres_cpu) = sampler.await.unwrap_or_default();
