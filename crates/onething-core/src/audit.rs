@@ -137,6 +137,49 @@ pub fn event_hash_of_text(
     canonical_payload: &str,
     metadata: &Value,
 ) -> String {
+    hash_of_parts(
+        case_id,
+        sequence,
+        event_type,
+        event_version,
+        canonical_payload,
+        |hasher| match metadata {
+            Value::Object(map) => hasher.object(map, Some("hash")),
+            other => hasher.value(other),
+        },
+    )
+}
+
+/// [`event_hash`] of a payload and a metadata object (without `hash`) both
+/// given as their canonical JSON text.
+pub fn event_hash_of_texts(
+    case_id: &str,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    canonical_payload: &str,
+    canonical_unhashed_metadata: &str,
+) -> String {
+    hash_of_parts(
+        case_id,
+        sequence,
+        event_type,
+        event_version,
+        canonical_payload,
+        |hasher| hasher.raw(canonical_unhashed_metadata),
+    )
+}
+
+/// SHA-256 of the hashed object put together in a buffer each thread reuses;
+/// `write_metadata` writes the metadata member's canonical value.
+fn hash_of_parts(
+    case_id: &str,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    canonical_payload: &str,
+    write_metadata: impl FnOnce(&mut CanonicalHasher<'_>),
+) -> String {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -153,10 +196,7 @@ pub fn event_hash_of_text(
         hasher.raw(",\"event_version\":");
         hasher.string(event_version);
         hasher.raw(",\"metadata\":");
-        match metadata {
-            Value::Object(map) => hasher.object(map, Some("hash")),
-            other => hasher.value(other),
-        }
+        write_metadata(&mut hasher);
         hasher.raw(",\"payload\":");
         hasher.raw(canonical_payload);
         hasher.raw(",\"sequence\":");

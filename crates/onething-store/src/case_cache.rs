@@ -56,6 +56,17 @@ impl CaseCache {
         })
     }
 
+    /// Takes a case out, to decide on and put back once its events are
+    /// stored: no copy is made. A command for the same case meanwhile reads
+    /// it from the store.
+    pub fn take(&self, case_id: &str) -> Option<CachedCase> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut inner = self.inner.lock().expect("case cache lock");
+        inner.entries.remove(case_id).map(|(cached, _)| cached)
+    }
+
     pub fn put(&self, case_id: &str, cached: CachedCase) {
         if self.capacity == 0 {
             return;
@@ -126,6 +137,9 @@ mod tests {
             cache.get("C1").is_none(),
             "the least recently used went first"
         );
+        assert!(cache.take("C10").is_some());
+        assert!(cache.get("C10").is_none(), "taken out until put back");
+        assert!(cache.take("C10").is_none());
     }
 
     #[test]
@@ -134,5 +148,6 @@ mod tests {
         cache.put("C1", entry());
         assert!(cache.get("C1").is_none());
         assert!(cache.is_empty());
+        assert!(cache.take("C1").is_none());
     }
 }

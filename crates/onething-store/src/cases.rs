@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::Aggregate;
-use onething_core::audit::{canonical_json, event_hash_of_text, sha256_hex, GENESIS};
+use onething_core::audit::{canonical_json, event_hash_of_texts, sha256_hex, GENESIS};
 use onething_core::case::{
     decide_with_library, Actor, AppliedCommand, Case, CaseCommand, CaseEvent, Library,
 };
@@ -350,7 +350,7 @@ impl CaseStore {
         let mut from_cache = true;
         loop {
             let cached = if from_cache {
-                self.cache.get(case_id)
+                self.cache.take(case_id)
             } else {
                 None
             };
@@ -430,13 +430,13 @@ impl CaseStore {
                     prev_hash: previous.clone(),
                     hash: String::new(),
                 };
-                let unhashed = metadata.to_unhashed_value();
+                let unhashed = metadata.canonical_text(false);
                 let payload =
                     serde_json::to_value(&event).map_err(|e| StoreError::Decode(e.to_string()))?;
                 // Stored as hashed: the canonical text, written out once.
                 let payload = canonical_json(&payload);
                 let event_type = event.change.name().to_string();
-                let hash = event_hash_of_text(
+                let hash = event_hash_of_texts(
                     case_id,
                     sequence,
                     &event_type,
@@ -451,7 +451,7 @@ impl CaseStore {
                     sequence: sequence as i64,
                     event_type,
                     payload,
-                    metadata: metadata.to_value().to_string(),
+                    metadata: metadata.canonical_text(true),
                 });
                 appended.push(StoredEvent {
                     sequence,

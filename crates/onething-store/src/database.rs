@@ -149,19 +149,15 @@ impl Database {
         match self {
             Database::Postgres(_) => text.to_string(),
             Database::Sqlite(_) => {
-                let mut out = String::with_capacity(text.len());
-                let mut chars = text.chars().peekable();
-                while let Some(c) = chars.next() {
-                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                        out.push('?');
-                        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
-                            out.push(digit);
-                        }
-                    } else {
-                        out.push(c);
+                // `$1` → `?1`: one ASCII byte for another, so the text stays
+                // UTF-8 (neither byte occurs inside a multi-byte character).
+                let mut bytes = text.as_bytes().to_vec();
+                for index in 1..bytes.len() {
+                    if bytes[index - 1] == b'$' && bytes[index].is_ascii_digit() {
+                        bytes[index - 1] = b'?';
                     }
                 }
-                out
+                String::from_utf8(bytes).expect("the text was UTF-8")
             }
         }
     }

@@ -69,6 +69,45 @@ impl EventMetadata {
         value
     }
 
+    /// The stored object's canonical JSON text (keys in code-point order),
+    /// with or without `hash`: the same bytes as [`Self::to_value`] written
+    /// out, without building the object first.
+    pub fn canonical_text(&self, with_hash: bool) -> String {
+        let sequence = self.sequence.to_string();
+        // In code-point order of the keys.
+        let members: [(&str, Option<&str>); 14] = [
+            ("action", self.action.as_deref()),
+            ("actor", Some(&self.actor)),
+            ("agencies", Some(&self.agencies)),
+            ("case_id", Some(&self.case_id)),
+            ("channel", Some(&self.channel)),
+            ("command_id", Some(&self.command_id)),
+            ("correlation_id", Some(&self.correlation_id)),
+            ("definition_hash", Some(&self.definition_hash)),
+            ("event_id", Some(&self.event_id)),
+            ("hash", with_hash.then_some(self.hash.as_str())),
+            ("prev_hash", Some(&self.prev_hash)),
+            ("recorded_at", Some(&self.recorded_at)),
+            ("role", Some(&self.role)),
+            ("sequence", Some(&sequence)),
+        ];
+        let mut text: Vec<u8> = Vec::with_capacity(512);
+        text.push(b'{');
+        for (key, value) in members {
+            let Some(value) = value else { continue };
+            if text.len() > 1 {
+                text.push(b',');
+            }
+            text.push(b'"');
+            text.extend_from_slice(key.as_bytes());
+            text.extend_from_slice(b"\":");
+            // serde_json's escaping is the canonical one.
+            serde_json::to_writer(&mut text, value).expect("writing into memory cannot fail");
+        }
+        text.push(b'}');
+        String::from_utf8(text).expect("JSON text is UTF-8")
+    }
+
     /// Reads a stored object. Missing fields are empty (stores written by
     /// earlier versions lack some); a value that is not a string is taken
     /// as its JSON text, as earlier readers did.
@@ -119,6 +158,15 @@ mod tests {
         assert_eq!(metadata.sequence, 3);
         assert_eq!(metadata.action.as_deref(), Some("complete"));
         assert_eq!(metadata.to_value().to_string(), stored);
+        assert_eq!(metadata.canonical_text(true), stored);
+        let mut unhashed = value.clone();
+        unhashed.as_object_mut().unwrap().remove("hash");
+        assert_eq!(metadata.canonical_text(false), unhashed.to_string());
+        let quoted = EventMetadata {
+            actor: "police/\"王\"\\\n\u{1}".into(),
+            ..metadata
+        };
+        assert_eq!(quoted.canonical_text(true), quoted.to_value().to_string());
     }
 
     #[test]
@@ -127,5 +175,9 @@ mod tests {
         let metadata = EventMetadata::from_value(&serde_json::from_str(stored).unwrap());
         assert_eq!(metadata.action, None);
         assert!(metadata.to_value().get("action").is_none());
+        assert_eq!(
+            metadata.canonical_text(true),
+            metadata.to_value().to_string()
+        );
     }
 }

@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::{check_chain, event_hash, hex, CanonicalHasher, Finding, Head, RowFacts};
+use super::{check_chain, event_hash, hash_of_parts, Finding, Head, RowFacts};
 
 /// One stored event as read: its columns, payload and metadata as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,40 +114,27 @@ fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// The event hash over the stored payload text and the metadata members'
 /// stored text, as they are.
 fn hash_as_stored(row: &StoredRow, members: &Members<'_>) -> String {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BUFFER.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
-        buffer.clear();
-        let mut hasher = CanonicalHasher(&mut buffer);
-        hasher.raw("{\"case_id\":");
-        hasher.string(&row.case_id);
-        hasher.raw(",\"event_type\":");
-        hasher.string(&row.event_type);
-        hasher.raw(",\"event_version\":");
-        hasher.string(&row.event_version);
-        hasher.raw(",\"metadata\":{");
-        let mut first = true;
-        for (key, value) in members {
-            if key == "hash" {
-                continue;
+    hash_of_parts(
+        &row.case_id,
+        row.sequence,
+        &row.event_type,
+        &row.event_version,
+        &row.payload,
+        |hasher| {
+            hasher.raw("{");
+            let mut first = true;
+            for (key, value) in members.iter().filter(|(key, _)| *key != "hash") {
+                if !first {
+                    hasher.raw(",");
+                }
+                first = false;
+                hasher.string(key);
+                hasher.raw(":");
+                hasher.raw(value.get());
             }
-            if !first {
-                hasher.raw(",");
-            }
-            first = false;
-            hasher.string(key);
-            hasher.raw(":");
-            hasher.raw(value.get());
-        }
-        hasher.raw("},\"payload\":");
-        hasher.raw(&row.payload);
-        hasher.raw(",\"sequence\":");
-        hasher.raw(&row.sequence.to_string());
-        hasher.raw("}");
-        hex(&Sha256::digest(buffer.as_slice()))
-    })
+            hasher.raw("}");
+        },
+    )
 }
 
 #[cfg(test)]
