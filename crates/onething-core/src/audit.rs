@@ -150,8 +150,7 @@ pub fn event_hash_of_text(
     )
 }
 
-/// [`event_hash`] of a payload and a metadata object (without `hash`) both
-/// given as their canonical JSON text.
+/// [`event_hash`] of a payload and an unhashed metadata object as canonical text.
 pub fn event_hash_of_texts(
     case_id: &str,
     sequence: u64,
@@ -170,8 +169,7 @@ pub fn event_hash_of_texts(
     )
 }
 
-/// SHA-256 of the hashed object put together in a buffer each thread reuses;
-/// `write_metadata` writes the metadata member's canonical value.
+/// SHA-256 of the hashed object, put together in a buffer each thread reuses.
 fn hash_of_parts(
     case_id: &str,
     sequence: u64,
