@@ -114,6 +114,7 @@ mod tests {
             overdue: true,
             passes: 1,
             outputs: None,
+            inputs: vec![],
             requested_items: vec![],
             extension: None,
             provisional: false,

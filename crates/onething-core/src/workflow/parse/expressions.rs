@@ -179,14 +179,5 @@ fn expression_is_constant(text: &str) -> bool {
 }
 
 pub(super) fn cel_type(value: &CelValue) -> &'static str {
-    match value {
-        CelValue::List(_) => "a list",
-        CelValue::Map(_) => "a map",
-        CelValue::Int(_) | CelValue::UInt(_) => "an integer",
-        CelValue::Float(_) => "a decimal number",
-        CelValue::String(_) => "text",
-        CelValue::Bool(_) => "true or false",
-        CelValue::Null => "null",
-        _ => "another kind of value",
-    }
+    expression::describe_value(value)
 }
