@@ -612,7 +612,10 @@ pub fn fits_kind(value: &CelValue, kind: ValueKind) -> bool {
     match value {
         CelValue::String(_) => kind.is_text(),
         CelValue::Int(_) | CelValue::UInt(_) => {
-            matches!(kind, ValueKind::Integer | ValueKind::Money | ValueKind::Decimal)
+            matches!(
+                kind,
+                ValueKind::Integer | ValueKind::Money | ValueKind::Decimal
+            )
         }
         CelValue::Float(_) => kind == ValueKind::Decimal,
         CelValue::Bool(_) => kind == ValueKind::Boolean,

@@ -27,11 +27,13 @@ pub fn library() -> Arc<Library> {
     let join = parse_workflow(include_str!("../data_join_bundle.toml"), &registry).unwrap();
     let limits = parse_workflow(include_str!("../data_limits_bundle.toml"), &registry).unwrap();
     let checks = parse_workflow(include_str!("../data_checks_bundle.toml"), &registry).unwrap();
+    let inputs = parse_workflow(include_str!("../data_inputs_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
     library.set_current(limits);
     library.set_current(checks);
+    library.set_current(inputs);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);

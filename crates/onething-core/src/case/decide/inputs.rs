@@ -33,16 +33,15 @@ impl Decision<'_> {
                     .ok_or_else(|| refuse(input, format!("`{}` does not parse", input.value)))?;
                 let (text, program, fallback) = match &input.fallback {
                     Some(fallback) if self.reads_a_skipped_step(&program) => {
-                        let compiled = expression::compiled(fallback).ok_or_else(|| {
-                            refuse(input, format!("`{fallback}` does not parse"))
-                        })?;
+                        let compiled = expression::compiled(fallback)
+                            .ok_or_else(|| refuse(input, format!("`{fallback}` does not parse")))?;
                         (fallback, compiled, true)
                     }
                     _ => (&input.value, program, false),
                 };
-                let value = bindings
-                    .evaluate(&program)
-                    .map_err(|error| refuse(input, format!("`{text}` could not be evaluated: {error}")))?;
+                let value = bindings.evaluate(&program).map_err(|error| {
+                    refuse(input, format!("`{text}` could not be evaluated: {error}"))
+                })?;
                 let value = typed(input, &value).ok_or_else(|| {
                     refuse(
                         input,
