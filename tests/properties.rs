@@ -896,7 +896,7 @@ fn with_inputs(definition: &Definition) -> Definition {
                     items: output.items,
                     value: format!("steps.{ancestor}.{}", output.name),
                     fallback: definition
-                        .why_may_be_skipped(ancestor)
+                        .may_run_without(&step.id, ancestor)
                         .map(|_| "null".to_string()),
                 });
             }

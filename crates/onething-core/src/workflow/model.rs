@@ -400,6 +400,69 @@ impl Definition {
         upstream.then_some(SkipCause::Upstream)
     }
 
+    /// Why `producer` may be skipped in a case in which `step` runs, or
+    /// `None` when `step` is skipped whenever `producer` is (say both follow
+    /// only a step that may be skipped, and are skipped with it).
+    ///
+    /// Tried on every combination of the steps' own reasons to be skipped
+    /// (a `when`, `opt_in`, a choice) among `step` and the steps before it;
+    /// with more than 16 of them, any producer that may be skipped counts.
+    pub fn may_run_without(&self, step: &str, producer: &str) -> Option<SkipCause> {
+        let cause = self.why_may_be_skipped(producer)?;
+        let mut candidates = self.ancestors(step);
+        candidates.push(step);
+        let own: Vec<&str> = candidates
+            .into_iter()
+            .filter(|id| {
+                self.step(id)
+                    .is_some_and(|s| s.choice.is_some() || s.opt_in || s.when.is_some())
+            })
+            .collect();
+        if own.len() > 16 {
+            return Some(cause);
+        }
+        for combination in 0u32..(1 << own.len()) {
+            let skipped_on_its_own = |id: &str| {
+                own.iter()
+                    .position(|o| *o == id)
+                    .is_some_and(|i| combination & (1 << i) != 0)
+            };
+            let mut known = std::collections::HashMap::new();
+            let producer_skipped = self.skipped(producer, &skipped_on_its_own, &mut known, 0);
+            if producer_skipped && !self.skipped(step, &skipped_on_its_own, &mut known, 0) {
+                return Some(cause);
+            }
+        }
+        None
+    }
+
+    /// Whether `step` is skipped when exactly the steps `skipped_on_its_own`
+    /// names are skipped for reasons of their own.
+    fn skipped<'s>(
+        &'s self,
+        step: &'s str,
+        skipped_on_its_own: &dyn Fn(&str) -> bool,
+        known: &mut std::collections::HashMap<&'s str, bool>,
+        depth: usize,
+    ) -> bool {
+        if let Some(skipped) = known.get(step) {
+            return *skipped;
+        }
+        let Some(found) = self.step(step) else {
+            return false;
+        };
+        let skipped = skipped_on_its_own(step)
+            || (depth < self.steps.len()
+                && found.join == Join::SkipWithPredecessors
+                && !found.after.is_empty()
+                && found
+                    .after
+                    .iter()
+                    .all(|after| self.skipped(after, skipped_on_its_own, known, depth + 1)));
+        known.insert(step, skipped);
+        skipped
+    }
+
     /// Every step that must be finished or skipped before `step` can start,
     /// directly or through others.
     pub fn ancestors(&self, step: &str) -> Vec<&str> {

@@ -110,8 +110,9 @@ impl Parser<'_> {
 
     /// Each input's `value` and `fallback` resolve in the scope of the
     /// step's `when` (the form and the steps before it on every path) and
-    /// give its type; a `value` reading a step that may be skipped needs a
-    /// `fallback`, and a `fallback` is only written where one may be.
+    /// give its type; a `value` reading a step that may be skipped while
+    /// this one runs needs a `fallback`, and a `fallback` is only written
+    /// where one may be used.
     pub(super) fn check_inputs(&mut self, definition: &Definition, spans: &Spans) {
         let all_steps: Vec<&str> = definition.steps.iter().map(|s| s.id.as_str()).collect();
         for step in &definition.steps {
@@ -146,7 +147,7 @@ impl Parser<'_> {
                     .into_iter()
                     .filter_map(|read| {
                         definition
-                            .why_may_be_skipped(&read)
+                            .may_run_without(&step.id, &read)
                             .map(|cause| (read, cause.describe()))
                     })
                     .collect();
@@ -161,7 +162,7 @@ impl Parser<'_> {
                     (None, Some(fallback)) => self.error(
                         fallback.span.clone(),
                         format!(
-                            "the `fallback` of input `{}` is never used: every step its `value` reads always runs",
+                            "the `fallback` of input `{}` is never used: every step its `value` reads runs whenever this step does",
                             input.name
                         ),
                     ),
