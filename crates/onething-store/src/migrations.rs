@@ -395,13 +395,14 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
     },
     Migration {
         version: 16,
-        name: "materials by commitment and waived; materials not submitted counted as shared",
+        name: "materials by commitment and waived, counted as shared; each task's inputs",
         // A material counts as not submitted only when it was really shared:
         // an e-licence fetched, or produced by a step that ran. Commitments
         // and waivers are figures of their own. Every figure row was counted
         // by the old rule, so all are removed: the figures backfill (`serve`
         // at start, `views rebuild`) writes them again from the events, and
-        // marks each day to be summed again.
+        // marks each day to be summed again. A task's inputs (`[[step.input]]`,
+        // masked) are new with this version: no earlier row has any.
         sqlite: MATERIAL_FIGURES,
         postgres: MATERIAL_FIGURES,
     },
@@ -417,6 +418,7 @@ DELETE FROM step_figures;
 DELETE FROM figure_rollup_cases;
 DELETE FROM figure_rollup_steps;
 DELETE FROM figure_days_dirty;
+ALTER TABLE agency_tasks ADD COLUMN inputs text;
 ";
 
 const FIGURES: &str = "

@@ -58,7 +58,7 @@ pub struct MaterialRecord {
 /// One input of a step as it was evaluated when the step started: its name,
 /// label and type as declared, and its value (`null` when the data it reads
 /// was not given).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputValue {
     pub name: String,
     pub label: Localized,
