@@ -304,7 +304,12 @@ fn the_complete_examples_of_the_language_reference_validate() {
         }
         checked.push(id.to_string());
     }
-    for id in ["limits-example", "escalation-example", "checks-example"] {
+    for id in [
+        "limits-example",
+        "escalation-example",
+        "checks-example",
+        "inputs-example",
+    ] {
         assert!(
             checked.iter().any(|c| c == id),
             "{id} is checked: {checked:?}"

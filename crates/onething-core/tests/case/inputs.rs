@@ -144,6 +144,14 @@ fn a_step_without_inputs_records_none_so_its_event_is_written_as_before() {
 }
 
 #[test]
+fn a_step_activated_stored_before_inputs_reads_back_and_writes_the_same_text() {
+    let stored = r#"{"command_id":"c","actor":{"kind":"system"},"at":"2025-06-03T01:00:00Z","change":{"type":"step_activated","step":"intake","due":null,"warn_at":null}}"#;
+    let event: CaseEvent = serde_json::from_str(stored).unwrap();
+    assert!(matches!(&event.change, Change::StepActivated { inputs, .. } if inputs.is_empty()));
+    assert_eq!(serde_json::to_string(&event).unwrap(), stored);
+}
+
+#[test]
 fn a_return_to_the_producer_evaluates_the_inputs_again_from_its_new_outputs() {
     let given = [
         open_restaurant(json!({}), lease_submitted()),
