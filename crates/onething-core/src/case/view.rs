@@ -91,11 +91,12 @@ pub struct CaseView {
     /// Materials really provided by sharing: fetched from the e-licence
     /// store, or produced by a step that ran (see [`super::MaterialCounts`]).
     pub materials_not_submitted: usize,
-    /// Materials replaced by the applicant's commitment (告知承诺).
-    #[serde(default)]
+    /// Materials replaced by the applicant's commitment (告知承诺); left
+    /// out when none, as the view of a case was written before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub materials_by_commitment: usize,
-    /// Materials waived for this case.
-    #[serde(default)]
+    /// Materials waived for this case; left out when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub materials_waived: usize,
     pub materials: Vec<super::event::MaterialRecord>,
     pub returns: u32,
@@ -113,6 +114,10 @@ pub struct CaseView {
     /// Supervision notices (督办通知) on late steps, and their answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supervision: Vec<super::supervision::SupervisionRecord>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl CaseView {
