@@ -2,12 +2,11 @@
 //! expression over the form and the outputs of the steps before it, with a
 //! fallback where a step it reads may be skipped.
 
-use std::collections::BTreeMap;
-
+use super::expressions::step_scope;
 use super::{cel_type, Parser, Spans};
 use crate::expression::{self, Scope};
 use crate::toml_reader::{Located, Table};
-use crate::value_type::{Field, ValueKind};
+use crate::value_type::ValueKind;
 use crate::workflow::model::{Definition, StepInput};
 
 /// Where each input's expressions are in the file, by step and position.
@@ -35,7 +34,7 @@ impl Parser<'_> {
             let fallback = table.string("fallback", d);
             table.finish(d);
             self.diagnostics.append(d);
-            let kind = kind.and_then(|kind| self.input_type(&kind));
+            let kind = kind.and_then(|kind| self.value_kind(&kind));
             let items = match (kind, items) {
                 (Some(ValueKind::List), None) => {
                     self.error(
@@ -92,43 +91,17 @@ impl Parser<'_> {
         inputs
     }
 
-    fn input_type(&mut self, kind: &Located<String>) -> Option<ValueKind> {
-        let parsed = ValueKind::parse(&kind.value);
-        if parsed.is_none() {
-            let known: Vec<_> = ValueKind::ALL.iter().map(|(name, _)| *name).collect();
-            self.error(
-                kind.span.clone(),
-                format!(
-                    "unknown type `{}` (expected one of: {})",
-                    kind.value,
-                    known.join(", ")
-                ),
-            );
-        }
-        parsed
-    }
-
     /// Each input's `value` and `fallback` resolve in the scope of the
     /// step's `when` (the form and the steps before it on every path) and
     /// give its type; a `value` reading a step that may be skipped while
     /// this one runs needs a `fallback`, and a `fallback` is only written
     /// where one may be used.
     pub(super) fn check_inputs(&mut self, definition: &Definition, spans: &Spans) {
-        let all_steps: Vec<&str> = definition.steps.iter().map(|s| s.id.as_str()).collect();
         for step in &definition.steps {
             if step.inputs.is_empty() {
                 continue;
             }
-            let earlier: BTreeMap<&str, &[Field]> = definition
-                .ancestors(&step.id)
-                .into_iter()
-                .filter_map(|id| definition.step(id).map(|s| (id, s.outputs.as_slice())))
-                .collect();
-            let scope = Scope {
-                form: &definition.form,
-                earlier_steps: earlier,
-                all_steps: all_steps.clone(),
-            };
+            let scope = step_scope(definition, &step.id);
             for (index, input) in step.inputs.iter().enumerate() {
                 let Some(located) = spans.inputs.get(&(step.id.clone(), index)) else {
                     continue;
