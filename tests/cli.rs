@@ -47,25 +47,36 @@ fn open_newborn(database: &TestDatabase, now: &str) -> String {
     open.stdout.trim().to_string()
 }
 
-#[test]
-fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
-    let database = TestDatabase::sqlite();
-    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
-    let back = run_in(
+/// The hospital completes the birth certificate at `now`.
+fn issue_certificate(
+    database: &TestDatabase,
+    case_id: &str,
+    now: &str,
+    number: &str,
+) -> onething_tests::Run {
+    let outputs = format!(r#"{{"certificate_number":"{number}"}}"#);
+    run_in(
         &shipped_workflows(),
         &database.url,
-        "2025-06-02T10:00:00+08:00",
+        now,
         &[
             "case",
             "complete",
-            &case_id,
+            case_id,
             "birth_certificate",
             "--as",
             "hospital",
             "--data",
-            r#"{"certificate_number":"Q1"}"#,
+            &outputs,
         ],
-    );
+    )
+}
+
+#[test]
+fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let back = issue_certificate(&database, &case_id, "2025-06-02T10:00:00+08:00", "Q1");
     assert_eq!(back.code, 1, "{}", back.stderr);
     assert!(
         back.stderr.contains(
@@ -328,20 +339,11 @@ fn tables_size_their_columns_to_ids_longer_than_sixteen_characters() {
 fn case_show_and_the_task_list_show_each_step_s_inputs_typed() {
     let database = TestDatabase::sqlite();
     let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
-    let completed = run_in(
-        &shipped_workflows(),
-        &database.url,
+    let completed = issue_certificate(
+        &database,
+        &case_id,
         "2025-06-03T11:00:00+08:00",
-        &[
-            "case",
-            "complete",
-            &case_id,
-            "birth_certificate",
-            "--as",
-            "hospital",
-            "--data",
-            r#"{"certificate_number":"Q440012346"}"#,
-        ],
+        "Q440012346",
     );
     assert_eq!(completed.code, 0, "{}", completed.stderr);
     let show = run_in(

@@ -15,29 +15,14 @@ const NEW_CODE: &str = "91110105MA01ABCD13";
 const CORRECTED_CODE: &str = "92150602MA0N00001N";
 
 fn open_restaurant(form: Value, materials: Vec<MaterialDeclaration>) -> CaseCommand {
-    let mut full = json!({
+    let base = json!({
         "applicant_id": APPLICANT_ID,
         "already_registered": false,
         "area": 85.5,
         "seats": 40,
         "staff": 8,
     });
-    for (name, value) in form.as_object().unwrap() {
-        full[name] = value.clone();
-    }
-    command(
-        "open",
-        agency("window"),
-        local(3, 9),
-        Action::Open {
-            case_id: "R1".into(),
-            workflow: "inputs".into(),
-            form: full,
-            materials,
-            opted_in: vec![],
-            channel: Channel::Window,
-        },
-    )
+    open_bundle("inputs", "R1", base, form, materials)
 }
 
 fn lease_submitted() -> Vec<MaterialDeclaration> {

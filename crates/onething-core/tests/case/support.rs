@@ -89,6 +89,33 @@ pub fn open_with(
     )
 }
 
+/// Opens case `case_id` of `workflow` at the window: `form` with `changes`
+/// written over it.
+pub fn open_bundle(
+    workflow: &str,
+    case_id: &str,
+    mut form: Value,
+    changes: Value,
+    materials: Vec<MaterialDeclaration>,
+) -> CaseCommand {
+    for (name, value) in changes.as_object().unwrap() {
+        form[name] = value.clone();
+    }
+    command(
+        "open",
+        agency("window"),
+        local(3, 9),
+        Action::Open {
+            case_id: case_id.into(),
+            workflow: workflow.into(),
+            form,
+            materials,
+            opted_in: vec![],
+            channel: Channel::Window,
+        },
+    )
+}
+
 pub fn submitted(material: &str) -> MaterialDeclaration {
     MaterialDeclaration {
         material: material.into(),
