@@ -45,9 +45,12 @@ pub struct CaseResource {
     /// Materials the applicant did not hand over because they were shared:
     /// an e-licence fetched from the store, or produced by a step that ran.
     pub materials_not_submitted: usize,
-    /// Materials replaced by the applicant's commitment (告知承诺).
+    /// Materials replaced by the applicant's commitment (告知承诺); absent
+    /// when none, as in the core's view.
+    #[serde(skip_serializing_if = "is_zero")]
     pub materials_by_commitment: usize,
-    /// Materials waived for this case.
+    /// Materials waived for this case; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
     pub materials_waived: usize,
     pub materials: Vec<Material>,
     pub returns: u32,
@@ -187,6 +190,10 @@ pub struct StepResource {
     /// absent while nobody has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// One input of a step, typed as its workflow declares it.
