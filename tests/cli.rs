@@ -47,25 +47,36 @@ fn open_newborn(database: &TestDatabase, now: &str) -> String {
     open.stdout.trim().to_string()
 }
 
-#[test]
-fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
-    let database = TestDatabase::sqlite();
-    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
-    let back = run_in(
+/// The hospital completes the birth certificate at `now`.
+fn issue_certificate(
+    database: &TestDatabase,
+    case_id: &str,
+    now: &str,
+    number: &str,
+) -> onething_tests::Run {
+    let outputs = format!(r#"{{"certificate_number":"{number}"}}"#);
+    run_in(
         &shipped_workflows(),
         &database.url,
-        "2025-06-02T10:00:00+08:00",
+        now,
         &[
             "case",
             "complete",
-            &case_id,
+            case_id,
             "birth_certificate",
             "--as",
             "hospital",
             "--data",
-            r#"{"certificate_number":"Q1"}"#,
+            &outputs,
         ],
-    );
+    )
+}
+
+#[test]
+fn a_command_dated_before_the_case_s_last_event_is_refused_and_says_both_times() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let back = issue_certificate(&database, &case_id, "2025-06-02T10:00:00+08:00", "Q1");
     assert_eq!(back.code, 1, "{}", back.stderr);
     assert!(
         back.stderr.contains(
@@ -322,4 +333,65 @@ fn tables_size_their_columns_to_ids_longer_than_sixteen_characters() {
     // Two spaces at least between columns, however long the ids.
     assert!(lines[0].contains("plan  fire"), "{}", shown.stdout);
     assert!(lines[1].contains("bureau  waiting"), "{}", shown.stdout);
+}
+
+#[test]
+fn case_show_and_the_task_list_show_each_step_s_inputs_typed() {
+    let database = TestDatabase::sqlite();
+    let case_id = open_newborn(&database, "2025-06-03T10:00:00+08:00");
+    let completed = issue_certificate(
+        &database,
+        &case_id,
+        "2025-06-03T11:00:00+08:00",
+        "Q440012346",
+    );
+    assert_eq!(completed.code, 0, "{}", completed.stderr);
+    let show = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T11:00:00+08:00",
+        &["case", "show", &case_id],
+    );
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let lines: Vec<&str> = show.stdout.lines().collect();
+    let registration = lines
+        .iter()
+        .position(|line| line.trim_start().starts_with("household_registration"))
+        .unwrap();
+    assert!(
+        lines[registration + 1]
+            .starts_with("      birth_certificate_number  出生医学证明编号  Q440012346"),
+        "{}",
+        show.stdout
+    );
+    let tasks = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T11:00:00+08:00",
+        &["case", "tasks", "police"],
+    );
+    assert!(
+        tasks
+            .stdout
+            .contains("\n  birth_certificate_number  出生医学证明编号  Q440012346\n"),
+        "{}",
+        tasks.stdout
+    );
+    // The list masks ID numbers; the case shows them to those who may read it.
+    let mother = tasks
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("mother_id"))
+        .unwrap();
+    assert!(mother.contains('*'), "{}", tasks.stdout);
+    let json = run_in(
+        &shipped_workflows(),
+        &database.url,
+        "2025-06-03T11:00:00+08:00",
+        &["case", "tasks", "police", "--json"],
+    );
+    let tasks: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(tasks[0]["inputs"][0]["type"], "text");
+    assert_eq!(tasks[0]["inputs"][0]["value"], "Q440012346");
+    assert_eq!(tasks[0]["inputs"][3]["type"], "date");
 }

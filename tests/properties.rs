@@ -22,6 +22,13 @@
 //! - a command refused by a check or a conditional requirement stores
 //!   nothing either: the shipped bundles are run a third time given both.
 //!
+//! - a step's inputs are recorded as it starts exactly as declared (names and
+//!   types, in order), each from its fallback exactly when a step its value
+//!   reads did not complete, and an input that names an output carries that
+//!   output as the producing step recorded it: the shipped bundles are run a
+//!   fourth time given an input for every output of every step before each
+//!   step.
+//!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use std::collections::HashMap;
@@ -35,7 +42,7 @@ use onething_core::case::{
 use onething_core::localized::Localized;
 use onething_core::value_type::{Field, Requirement, ValueKind};
 use onething_core::workflow::{
-    Check, CheckStage, Definition, Escalation, MaterialSource, Step, StepKind,
+    Check, CheckStage, Definition, Escalation, MaterialSource, Step, StepInput, StepKind,
 };
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError};
@@ -314,6 +321,11 @@ fn check_history(
                 );
             }
         }
+        if let (Some(file), Change::StepActivated { step, inputs, .. }) =
+            (case.file(), &stored.event.change)
+        {
+            check_inputs(definition, file, step, inputs, seed);
+        }
         check_marks_once(definition, &mut marks, &stored.event.change, seed);
         case.apply_event(stored.event.clone());
         for record in &case.file().unwrap().steps {
@@ -329,6 +341,67 @@ fn check_history(
         }
     }
     case
+}
+
+/// The inputs recorded as `step` starts, against its declaration and the
+/// case before the event (`file`).
+fn check_inputs(
+    definition: &Definition,
+    file: &onething_core::case::CaseFile,
+    step: &str,
+    recorded: &[onething_core::case::InputValue],
+    seed: u64,
+) {
+    let declared = &definition.step(step).unwrap().inputs;
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|i| (i.name.as_str(), i.kind))
+            .collect::<Vec<_>>(),
+        declared
+            .iter()
+            .map(|i| (i.name.as_str(), i.kind))
+            .collect::<Vec<_>>(),
+        "seed {seed}: the inputs of {step} as declared"
+    );
+    for (input, value) in declared.iter().zip(recorded) {
+        let program = onething_core::expression::compiled(&input.value).unwrap();
+        let reads = onething_core::expression::steps_read(&program);
+        let producer_skipped = reads
+            .iter()
+            .any(|read| file.step(read).unwrap().state != StepState::Completed);
+        assert_eq!(
+            value.fallback,
+            input.fallback.is_some() && producer_skipped,
+            "seed {seed}: input {} of {step} from its fallback exactly when a step it reads did not run",
+            input.name
+        );
+        if let (false, Some(("steps", producer, output))) = (
+            value.fallback,
+            input
+                .value
+                .split_once('.')
+                .and_then(|(root, rest)| rest.split_once('.').map(|(s, o)| (root, s, o))),
+        ) {
+            let given = file
+                .step(producer)
+                .unwrap()
+                .outputs
+                .as_ref()
+                .and_then(|outputs| outputs.get(output))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let given = match (input.kind, given) {
+                (ValueKind::Decimal, Value::Number(n)) => json!(n.as_f64().unwrap()),
+                (_, given) => given,
+            };
+            assert_eq!(
+                value.value, given,
+                "seed {seed}: input {} of {step} is the output {producer}.{output}",
+                input.name
+            );
+        }
+    }
 }
 
 /// Each overdue mark and escalation point at most once per clock of a step,
@@ -804,6 +877,62 @@ fn random_commands_record_each_limit_s_marks_and_each_escalation_once() {
             escalations > 0 && statutory_overdue > 0,
             "the runs reach escalation points ({escalations}) and statutory limits ({statutory_overdue})"
         );
+    });
+}
+
+/// A shipped bundle given, on every step, an input for each output of each
+/// step before it (keeping the inputs it declares), with a fallback of
+/// `null` where the producer may be skipped.
+fn with_inputs(definition: &Definition) -> Definition {
+    let mut changed = definition.clone();
+    for step in &mut changed.steps {
+        for ancestor in definition.ancestors(&step.id) {
+            let producer = definition.step(ancestor).unwrap();
+            for output in &producer.outputs {
+                step.inputs.push(StepInput {
+                    name: format!("{ancestor}_{}", output.name),
+                    label: output.label.clone(),
+                    kind: output.kind,
+                    items: output.items,
+                    value: format!("steps.{ancestor}.{}", output.name),
+                    fallback: definition
+                        .may_run_without(&step.id, ancestor)
+                        .map(|_| "null".to_string()),
+                });
+            }
+        }
+    }
+    changed.hash = changed.content_hash();
+    changed
+}
+
+/// The same invariants on every shipped bundle given inputs everywhere:
+/// above all, each step's inputs recorded as declared and from the outputs
+/// of the steps that ran.
+#[test]
+fn random_commands_record_each_step_s_inputs_from_the_steps_that_ran() {
+    let shipped = Catalog::load(&shipped_workflows()).unwrap();
+    let catalog = Catalog {
+        versions: shipped.versions.iter().map(with_inputs).collect(),
+        ..shipped
+    };
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        let mut recorded = 0;
+        for definition in &catalog.versions {
+            for seed in 1..=6 {
+                for mix in [Mix::Even, Mix::Returns] {
+                    random_run(&store, definition, seed, mix).await;
+                    let case_id = case_id_for(&open_id(definition, seed, mix));
+                    for stored in store.events(&case_id).await.unwrap() {
+                        if let Change::StepActivated { inputs, .. } = stored.event.change {
+                            recorded += inputs.iter().filter(|i| !i.value.is_null()).count();
+                        }
+                    }
+                }
+            }
+        }
+        assert!(recorded > 0, "the runs record inputs with values");
     });
 }
 

@@ -166,7 +166,7 @@ fn the_hash_is_stable_and_ignores_layout_and_comments() {
 #[test]
 fn the_hash_changes_with_every_semantic_edit() {
     let original = parse_shipped("newborn.toml", |text| text).unwrap().hash;
-    let edits: [(&str, &str); 7] = [
+    let edits: [(&str, &str); 8] = [
         ("version = 1\n", "version = 2\n"),
         (
             "time_limit = \"1 working day\"",
@@ -179,10 +179,11 @@ fn the_hash_changes_with_every_semantic_edit() {
         ),
         ("en = \"Baby's name\"", "en = \"Name of the baby\""),
         (
-            "after = [\"household_registration\", \"medical_insurance\"]",
-            "after = [\"household_registration\"]",
+            "after = [\"medical_insurance\"]",
+            "after = [\"medical_insurance\", \"birth_certificate\"]",
         ),
         ("opt_in = true", "opt_in = false"),
+        ("value = \"form.baby_name\"", "value = \"form.address\""),
     ];
     for (from, to) in edits {
         let edited = parse_shipped("newborn.toml", |text| {
@@ -303,7 +304,12 @@ fn the_complete_examples_of_the_language_reference_validate() {
         }
         checked.push(id.to_string());
     }
-    for id in ["limits-example", "escalation-example", "checks-example"] {
+    for id in [
+        "limits-example",
+        "escalation-example",
+        "checks-example",
+        "inputs-example",
+    ] {
         assert!(
             checked.iter().any(|c| c == id),
             "{id} is checked: {checked:?}"

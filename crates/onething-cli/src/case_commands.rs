@@ -14,7 +14,10 @@ use onething_store::{CaseStore, CommandError, CommandOutcome};
 use serde_json::Value;
 
 use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
-use crate::case_output::{limit_flags, print_refusal, provisional_flag, report, task_limit_flags};
+use crate::case_output::{
+    input_lines, limit_flags, materials_line, print_refusal, provisional_flag, report,
+    task_limit_flags,
+};
 use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::workflow_commands::column_width;
 use crate::Terminal;
@@ -478,6 +481,9 @@ pub async fn run(
                         step.state.name()
                     );
                     writeln!(terminal.out, "{}", line.trim_end())?;
+                    for input in input_lines(&step.inputs, "      ") {
+                        writeln!(terminal.out, "{input}")?;
+                    }
                 }
                 for payment in &shown.payments {
                     writeln!(
@@ -615,14 +621,7 @@ pub async fn run(
                     "  return rate          {}",
                     percent(figures.return_rate)
                 )?;
-                writeln!(
-                    terminal.out,
-                    "  materials not submitted {} ({} per case)",
-                    figures.materials_not_submitted,
-                    figures
-                        .materials_not_submitted_per_case
-                        .map_or("-".to_string(), |d| format!("{d:.1}"))
-                )?;
+                writeln!(terminal.out, "{}", materials_line(&figures))?;
                 writeln!(
                     terminal.out,
                     "  ratings              {} (rated {}, good {}, bad {})",
@@ -677,6 +676,9 @@ pub async fn run(
                             ""
                         }
                     )?;
+                    for input in input_lines(&task.inputs, "  ") {
+                        writeln!(terminal.out, "{input}")?;
+                    }
                 }
             }
             return Ok(0);

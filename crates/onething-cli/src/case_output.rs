@@ -46,6 +46,66 @@ pub(crate) fn task_limit_flags(task: &onething_store::views::AgencyTask) -> Stri
     flags
 }
 
+/// The lines under a step or task that show the data it received
+/// (`[[step.input]]`), one per input: name, label, value by its type.
+pub(crate) fn input_lines(inputs: &[onething_core::case::InputValue], indent: &str) -> Vec<String> {
+    let names = inputs
+        .iter()
+        .map(|i| i.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    inputs
+        .iter()
+        .map(|input| {
+            let fallback = if input.fallback { " (fallback)" } else { "" };
+            format!(
+                "{indent}{:<names$}  {}  {}{fallback}",
+                input.name,
+                input.label.zh,
+                input_value(input.kind, &input.value)
+            )
+        })
+        .collect()
+}
+
+/// A value as a person reads it: money in yuan and fen, lists joined, `-`
+/// for a value not given.
+fn input_value(kind: onething_core::value_type::ValueKind, value: &serde_json::Value) -> String {
+    use onething_core::value_type::ValueKind;
+    use serde_json::Value;
+    match (kind, value) {
+        (_, Value::Null) => "-".to_string(),
+        (ValueKind::Money, Value::Number(fen)) => match fen.as_i64() {
+            Some(fen) => format!("¥{}.{:02} ({fen} fen)", fen / 100, (fen % 100).abs()),
+            None => fen.to_string(),
+        },
+        (_, Value::String(text)) => text.clone(),
+        (_, Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// What `case stats` writes about materials: those not submitted because
+/// they were shared, and those replaced by a commitment or waived.
+pub(crate) fn materials_line(figures: &onething_core::case::Statistics) -> String {
+    format!(
+        "  materials not submitted {} ({} per case); by commitment {}, waived {}",
+        figures.materials_not_submitted,
+        figures
+            .materials_not_submitted_per_case
+            .map_or("-".to_string(), |d| format!("{d:.1}")),
+        figures.materials_by_commitment,
+        figures.materials_waived
+    )
+}
+
 pub(crate) fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
     match error {
         CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {
@@ -114,6 +174,7 @@ mod tests {
             overdue: true,
             passes: 1,
             outputs: None,
+            inputs: vec![],
             requested_items: vec![],
             extension: None,
             provisional: false,

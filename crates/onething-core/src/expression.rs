@@ -339,6 +339,32 @@ pub fn check_options(
     }
 }
 
+/// The steps whose outputs an expression reads (`steps.<step>.…`), each once,
+/// in the order they first appear.
+pub fn steps_read(program: &Program) -> Vec<String> {
+    let mut bound = Vec::new();
+    let mut references = Vec::new();
+    collect(program.expression(), &mut bound, &mut references);
+    let mut steps: Vec<String> = Vec::new();
+    for reference in references {
+        if let ReferenceKind::Name(segments) = reference.kind {
+            if let [root, step, ..] = segments.as_slice() {
+                if root == "steps" && !steps.contains(step) {
+                    steps.push(step.clone());
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// The field an expression names when it is nothing but a name
+/// (`form.mother_id`, `steps.birth_certificate.number`).
+pub fn plain_reference<'s>(program: &Program, scope: &Scope<'s>) -> Option<(String, &'s Field)> {
+    let segments = qualified_name(&program.expression().expr)?;
+    field_of(&segments, scope).map(|field| (segments.join("."), field))
+}
+
 enum ReferenceKind {
     Name(Vec<String>),
     Function(String),
@@ -577,6 +603,39 @@ pub fn sample_object(fields: &[Field]) -> Value {
             .map(|field| (field.name.clone(), sample(field)))
             .collect(),
     )
+}
+
+/// Whether an expression's value can stand for a value of this kind: text
+/// for the text kinds, a whole number for integers and money (and decimals),
+/// and so on; `null` never does.
+pub fn fits_kind(value: &CelValue, kind: ValueKind) -> bool {
+    match value {
+        CelValue::String(_) => kind.is_text(),
+        CelValue::Int(_) | CelValue::UInt(_) => {
+            matches!(
+                kind,
+                ValueKind::Integer | ValueKind::Money | ValueKind::Decimal
+            )
+        }
+        CelValue::Float(_) => kind == ValueKind::Decimal,
+        CelValue::Bool(_) => kind == ValueKind::Boolean,
+        CelValue::List(_) => kind == ValueKind::List,
+        _ => false,
+    }
+}
+
+/// What kind of value an expression gave, in words ("a decimal number").
+pub fn describe_value(value: &CelValue) -> &'static str {
+    match value {
+        CelValue::List(_) => "a list",
+        CelValue::Map(_) => "a map",
+        CelValue::Int(_) | CelValue::UInt(_) => "an integer",
+        CelValue::Float(_) => "a decimal number",
+        CelValue::String(_) => "text",
+        CelValue::Bool(_) => "true or false",
+        CelValue::Null => "null",
+        _ => "another kind of value",
+    }
 }
 
 /// Whether an evaluation error means the expression is wrong for any data

@@ -53,6 +53,19 @@ impl ValueKind {
             .map(|(_, kind)| *kind)
     }
 
+    /// Whether expressions see values of this kind as text.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            ValueKind::Text
+                | ValueKind::OneOf
+                | ValueKind::Date
+                | ValueKind::CitizenId
+                | ValueKind::CreditCode
+                | ValueKind::Phone
+        )
+    }
+
     pub fn name(self) -> &'static str {
         Self::ALL
             .iter()

@@ -130,7 +130,7 @@ impl ApiError {
             | E::SupervisionPending { .. }
             | E::NoSupervisionNotice { .. }
             | E::NoFollowUp => (StatusCode::CONFLICT, "conflict"),
-            E::Calendar(_) | E::Expression { .. } => {
+            E::Calendar(_) | E::Expression { .. } | E::Input { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }
             E::NotInForce { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_force"),

@@ -53,6 +53,9 @@ pub struct Dashboard {
     pub returned: i64,
     pub one_go: i64,
     pub materials_not_submitted: i64,
+    /// Materials replaced by a commitment (告知承诺), and waived.
+    pub materials_by_commitment: i64,
+    pub materials_waived: i64,
     pub trips_saved: i64,
     pub rated: i64,
     pub good_ratings: i64,
@@ -123,6 +126,8 @@ const CASE_SUMS: &[(&str, &str)] = &[
     ("returned", "f.returned"),
     ("one_go", "f.one_go"),
     ("materials_not_submitted", "f.materials_not_submitted"),
+    ("materials_by_commitment", "f.materials_by_commitment"),
+    ("materials_waived", "f.materials_waived"),
     ("trips_saved", "f.trips_saved"),
     ("rated", "CASE WHEN f.rating IS NOT NULL THEN 1 ELSE 0 END"),
     ("good_ratings", "CASE WHEN f.rating >= 4 THEN 1 ELSE 0 END"),
@@ -317,6 +322,8 @@ struct Group {
     returned: i64,
     one_go: i64,
     materials_not_submitted: i64,
+    materials_by_commitment: i64,
+    materials_waived: i64,
     trips_saved: i64,
     rated: i64,
     good_ratings: i64,
@@ -367,6 +374,8 @@ pub async fn dashboard(
         f.returned += g.returned;
         f.one_go += g.one_go;
         f.materials_not_submitted += g.materials_not_submitted;
+        f.materials_by_commitment += g.materials_by_commitment;
+        f.materials_waived += g.materials_waived;
         f.trips_saved += g.trips_saved;
         f.rated += g.rated;
         f.good_ratings += g.good_ratings;

@@ -38,6 +38,8 @@ pub struct CaseFigureRow {
     pub returned: i64,
     pub one_go: i64,
     pub materials_not_submitted: i64,
+    pub materials_by_commitment: i64,
+    pub materials_waived: i64,
     pub trips_made: i64,
     pub trips_saved: i64,
     pub rating: Option<i64>,
@@ -68,10 +70,12 @@ pub struct StepFigureRow {
 /// The figure rows a case should have: a pure function of its state.
 pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
     let file = case.file()?;
-    let calendar = library
-        .by_hash(&file.hash)
+    let definition = library.by_hash(&file.hash);
+    let calendar = definition
+        .as_ref()
         .and_then(|definition| library.calendar(&definition.calendar));
-    let CaseFigures { case: facts, steps } = figures(file, calendar.as_deref());
+    let CaseFigures { case: facts, steps } =
+        figures(file, definition.as_deref(), calendar.as_deref());
     let flag = i64::from;
     let opened_at = stamp(facts.opened_at);
     let opened_day = (facts.opened_at + chrono::Duration::hours(8))
@@ -118,6 +122,8 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
             returned: flag(facts.returned),
             one_go: flag(facts.one_go),
             materials_not_submitted: i64::from(facts.materials_not_submitted),
+            materials_by_commitment: i64::from(facts.materials_by_commitment),
+            materials_waived: i64::from(facts.materials_waived),
             trips_made: i64::from(facts.trips_made),
             trips_saved: i64::from(facts.trips_saved),
             rating: facts.rating.map(i64::from),
@@ -132,7 +138,7 @@ macro_rules! insert_figures {
     (cases $table:literal, $rows:expr) => {{
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ", $table, " (",
-            "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, trips_made, trips_saved, rating, follow_up, satisfied",
+            "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, materials_by_commitment, materials_waived, trips_made, trips_saved, rating, follow_up, satisfied",
             ") "
         ));
         insert.push_values($rows, |mut values, row: &$crate::figures::CaseFigureRow| {
@@ -155,6 +161,8 @@ macro_rules! insert_figures {
                 .push_bind(row.returned)
                 .push_bind(row.one_go)
                 .push_bind(row.materials_not_submitted)
+                .push_bind(row.materials_by_commitment)
+                .push_bind(row.materials_waived)
                 .push_bind(row.trips_made)
                 .push_bind(row.trips_saved)
                 .push_bind(row.rating)

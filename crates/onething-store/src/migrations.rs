@@ -393,7 +393,33 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
         sqlite: CLAIMED_BY,
         postgres: CLAIMED_BY,
     },
+    Migration {
+        version: 16,
+        name: "materials by commitment and waived, counted as shared; each task's inputs",
+        // A material counts as not submitted only when it was really shared:
+        // an e-licence fetched, or produced by a step that ran. Commitments
+        // and waivers are figures of their own. Every figure row was counted
+        // by the old rule, so all are removed: the figures backfill (`serve`
+        // at start, `views rebuild`) writes them again from the events, and
+        // marks each day to be summed again. A task's inputs (`[[step.input]]`,
+        // masked) are new with this version: no earlier row has any.
+        sqlite: MATERIAL_FIGURES,
+        postgres: MATERIAL_FIGURES,
+    },
 ];
+
+const MATERIAL_FIGURES: &str = "
+ALTER TABLE case_figures ADD COLUMN materials_by_commitment bigint NOT NULL DEFAULT 0;
+ALTER TABLE case_figures ADD COLUMN materials_waived bigint NOT NULL DEFAULT 0;
+ALTER TABLE figure_rollup_cases ADD COLUMN materials_by_commitment bigint NOT NULL DEFAULT 0;
+ALTER TABLE figure_rollup_cases ADD COLUMN materials_waived bigint NOT NULL DEFAULT 0;
+DELETE FROM case_figures;
+DELETE FROM step_figures;
+DELETE FROM figure_rollup_cases;
+DELETE FROM figure_rollup_steps;
+DELETE FROM figure_days_dirty;
+ALTER TABLE agency_tasks ADD COLUMN inputs text;
+";
 
 const FIGURES: &str = "
 CREATE TABLE case_figures (

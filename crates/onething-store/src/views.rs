@@ -53,6 +53,10 @@ pub struct AgencyTask {
     pub escalations: Vec<String>,
     /// The person of the agency who claimed the task (认领), if anyone has.
     pub claimed_by: Option<String>,
+    /// The data the step received (`[[step.input]]`), citizen ID numbers
+    /// masked as in every list; the case itself shows them unmasked to
+    /// those who may read it.
+    pub inputs: Vec<onething_core::case::InputValue>,
 }
 
 impl From<TaskRow> for AgencyTask {
@@ -70,6 +74,11 @@ impl From<TaskRow> for AgencyTask {
             statutory_overdue: row.statutory_overdue != 0,
             escalations: listed(&row.escalations).map(str::to_string).collect(),
             claimed_by: row.claimed_by,
+            inputs: row
+                .inputs
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
             case_id: row.case_id,
             step: row.step,
             agency: row.agency,
@@ -110,6 +119,9 @@ pub struct TaskRow {
     /// The operator who claimed the step in this pass (its own agency's
     /// row only; none on an approver's row and before anyone claims).
     pub claimed_by: Option<String>,
+    /// The step's inputs as JSON, masked (its own agency's row only; none
+    /// for a step that declares none).
+    pub inputs: Option<String>,
 }
 
 /// The task rows of a case: each started step in its agency's list, and an
@@ -144,9 +156,15 @@ pub fn task_rows(
                 reached.join(",")
             }),
             claimed_by: None,
+            inputs: None,
         };
         tasks.push(TaskRow {
             claimed_by: step.claimed_by.clone(),
+            inputs: (!step.inputs.is_empty()).then(|| {
+                let mut inputs = step.inputs.clone();
+                onething_core::case::mask_inputs(&mut inputs);
+                serde_json::to_string(&inputs).expect("inputs serialise")
+            }),
             ..task(&step.agency, step.state.name())
         });
         let waiting = step
@@ -181,6 +199,7 @@ pub fn task_rows(
                 statutory_overdue: 0,
                 escalations: None,
                 claimed_by: None,
+                inputs: None,
             });
         }
     }
@@ -264,7 +283,7 @@ macro_rules! insert_tasks {
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ",
             $table,
-            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by) "
+            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by, inputs) "
         ));
         insert.push_values($tasks, |mut values, task| {
             values
@@ -281,7 +300,8 @@ macro_rules! insert_tasks {
                 .push_bind(&task.statutory_due)
                 .push_bind(task.statutory_overdue)
                 .push_bind(&task.escalations)
-                .push_bind(&task.claimed_by);
+                .push_bind(&task.claimed_by)
+                .push_bind(&task.inputs);
         });
         insert
     }};
@@ -487,7 +507,7 @@ pub async fn agency_tasks(
 ) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
-                statutory_due, statutory_overdue, escalations, claimed_by
+                statutory_due, statutory_overdue, escalations, claimed_by, inputs
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",

@@ -493,20 +493,7 @@ async fn an_officer_acts_only_on_their_agencys_steps_and_is_named_in_the_history
         wrong.body
     );
     let before = state.store.events(&case).await.unwrap().len();
-    let done = send(
-        &app,
-        post(
-            &format!("/cases/{case}/steps/birth_certificate/complete"),
-            Some(&hospital),
-            &[
-                ("_csrf", &hospital_csrf),
-                ("command_id", "c-2"),
-                ("outputs.certificate_number", "Q440012345"),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    certificate_issued(&app, &case, &hospital, &hospital_csrf, "c-2").await;
     let events = state.store.events(&case).await.unwrap();
     assert!(events.len() > before);
     let completed = events
@@ -1578,4 +1565,65 @@ async fn an_officer_claims_a_task_from_the_desk_another_takes_it_over_and_the_ca
         .expect("the case's card");
     assert!(row.starts_with("red,hospital,"), "{row}");
     assert!(row.ends_with(",active,Zhao"), "{row}");
+}
+
+/// The hospital's officer issues the birth certificate from its task page.
+async fn certificate_issued(app: &Router, case: &str, cookie: &str, csrf: &str, command_id: &str) {
+    let done = send(
+        app,
+        post(
+            &format!("/cases/{case}/steps/birth_certificate/complete"),
+            Some(cookie),
+            &[
+                ("_csrf", csrf),
+                ("command_id", command_id),
+                ("outputs.certificate_number", "Q440012345"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+}
+
+#[tokio::test]
+async fn a_task_page_shows_exactly_the_data_its_step_receives_typed() {
+    let (app, _state) = app().await;
+    let (clerk, csrf) = sign_in(&app, "zhang").await;
+    let case = case_of(&open_case(&app, &clerk, &csrf, "open-inputs").await);
+    let (hospital, hospital_csrf) = sign_in(&app, "li").await;
+    certificate_issued(&app, &case, &hospital, &hospital_csrf, "c-inputs").await;
+    let (police, _) = sign_in(&app, "wang").await;
+    let task = send(
+        &app,
+        get(
+            &format!("/cases/{case}/steps/household_registration"),
+            Some(&police),
+        ),
+    )
+    .await;
+    assert_eq!(task.status, StatusCode::OK);
+    assert!(
+        task.body.contains("Data this step receives"),
+        "{}",
+        task.body
+    );
+    assert!(
+        task.body
+            .contains("<dt>Birth certificate number</dt><dd data-type=\"text\">Q440012345</dd>"),
+        "{}",
+        task.body
+    );
+    assert!(
+        task.body.contains("<dd data-type=\"date\">"),
+        "{}",
+        task.body
+    );
+    // Only the inputs: the phone number is on the form but not among them,
+    // and the earlier steps' results are not listed beside them.
+    assert!(!task.body.contains("Contact phone"), "{}", task.body);
+    assert!(
+        !task.body.contains("Shared data (earlier steps' results)"),
+        "{}",
+        task.body
+    );
 }

@@ -160,6 +160,15 @@ pub enum CaseError {
     Calendar(CalendarError),
     #[error("step `{step}`: {message}")]
     Expression { step: String, message: String },
+    /// An input of a step that would start cannot be evaluated for this
+    /// case, or gives a value of another type: the command that would
+    /// start it is refused, so that no task starts with wrong data.
+    #[error("step `{step}` cannot start: its input `{input}` {reason}")]
+    Input {
+        step: String,
+        input: String,
+        reason: String,
+    },
 }
 
 fn join(problems: &[ValueProblem]) -> String {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::command::{Actor, Channel, MaterialProvision};
 use crate::calendar::TimeSpan;
 use crate::localized::Localized;
+use crate::value_type::ValueKind;
 
 /// Every event carries the command that caused it, who gave it and when,
 /// so that replay alone can answer "who did what, when".
@@ -52,6 +53,25 @@ pub struct MaterialRecord {
     pub provision: MaterialProvision,
     /// Whether the applicant had to hand it over (false for shared data).
     pub from_applicant: bool,
+}
+
+/// One input of a step as it was evaluated when the step started: its name,
+/// label and type as declared, and its value (`null` when the data it reads
+/// was not given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputValue {
+    pub name: String,
+    pub label: Localized,
+    #[serde(rename = "type")]
+    pub kind: ValueKind,
+    /// The element type of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<ValueKind>,
+    pub value: Value,
+    /// The value came from the input's `fallback`: a step its `value`
+    /// reads was skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +159,11 @@ pub enum Change {
         /// start and moves, when the step has a statutory limit.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         statutory: Option<StatutoryDeadline>,
+        /// The data the step receives (`[[step.input]]`), evaluated as it
+        /// starts: what its agency's task shows. Absent for a step that
+        /// declares none, so events written before inputs keep their hash.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<InputValue>,
     },
     StepSkipped {
         step: String,

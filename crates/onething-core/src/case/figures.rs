@@ -9,9 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::command::Channel;
+use super::command::{Channel, MaterialProvision};
 use super::state::{CaseFile, CaseStatus, StepState};
 use crate::calendar::Calendar;
+use crate::workflow::{Definition, MaterialSource};
 
 /// The dashboard facts of one case.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,8 +43,13 @@ pub struct CaseFacts {
     pub returned: bool,
     /// Completed with no supplement and no return: the applicant came once (一次办结).
     pub one_go: bool,
-    /// Materials the applicant did not hand over (shared data).
+    /// Materials really provided by sharing (材料免提交): fetched from the
+    /// e-licence store, or produced by a step that ran ([`material_counts`]).
     pub materials_not_submitted: u32,
+    /// Materials replaced by the applicant's signed commitment (告知承诺).
+    pub materials_by_commitment: u32,
+    /// Materials not needed for this case (waived).
+    pub materials_waived: u32,
     /// Trips the applicant made: one to a window at intake (none online),
     /// one more per supplement.
     pub trips_made: u32,
@@ -99,8 +105,56 @@ pub struct StepFacts {
     pub working_days: Option<u32>,
 }
 
-/// The facts of `file`; `calendar` counts working days (without it they stay empty).
-pub fn figures(file: &CaseFile, calendar: Option<&Calendar>) -> CaseFigures {
+/// How a case's materials were provided, for the reform's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MaterialCounts {
+    /// Provided by sharing: fetched from the e-licence store (declared
+    /// shared, so the licence existed), or produced by a step of the case
+    /// that completed. A material of a step that was skipped, cancelled or
+    /// has not yet completed is not counted; neither is a commitment, a
+    /// waiver, nor an e-licence the applicant had to bring on paper.
+    pub not_submitted: u32,
+    /// Replaced by a commitment (告知承诺).
+    pub by_commitment: u32,
+    pub waived: u32,
+}
+
+/// Counts the case's materials by how they were provided. Without the
+/// definition the source of a shared material is unknown, and every one
+/// declared shared counts.
+pub fn material_counts(file: &CaseFile, definition: Option<&Definition>) -> MaterialCounts {
+    let mut counts = MaterialCounts::default();
+    for record in &file.materials {
+        match record.provision {
+            MaterialProvision::Shared => {
+                let source = definition
+                    .and_then(|d| d.materials.iter().find(|m| m.id == record.material))
+                    .map(|material| &material.source);
+                let provided = match source {
+                    Some(MaterialSource::Step { step }) => file
+                        .step(step)
+                        .is_some_and(|producer| producer.state == StepState::Completed),
+                    Some(MaterialSource::Applicant) => false,
+                    Some(MaterialSource::ELicence) | None => true,
+                };
+                counts.not_submitted += u32::from(provided);
+            }
+            MaterialProvision::Commitment => counts.by_commitment += 1,
+            MaterialProvision::Waived => counts.waived += 1,
+            MaterialProvision::Submitted | MaterialProvision::Promised { .. } => {}
+        }
+    }
+    counts
+}
+
+/// The facts of `file`; `calendar` counts working days (without it they
+/// stay empty), `definition` says where its materials come from.
+pub fn figures(
+    file: &CaseFile,
+    definition: Option<&Definition>,
+    calendar: Option<&Calendar>,
+) -> CaseFigures {
+    let materials = material_counts(file, definition);
     let working_days = |from: DateTime<Utc>, to: DateTime<Utc>| {
         calendar.and_then(|calendar| calendar.working_days_between(from, to).ok())
     };
@@ -139,7 +193,9 @@ pub fn figures(file: &CaseFile, calendar: Option<&Calendar>) -> CaseFigures {
         supplemented: file.supplements > 0,
         returned: file.returns > 0,
         one_go: file.status == CaseStatus::Completed && file.supplements == 0 && file.returns == 0,
-        materials_not_submitted: file.materials.iter().filter(|m| !m.from_applicant).count() as u32,
+        materials_not_submitted: materials.not_submitted,
+        materials_by_commitment: materials.by_commitment,
+        materials_waived: materials.waived,
         trips_made,
         trips_saved: (agencies.len() as u32).saturating_sub(trips_made),
         rating: file.rating.as_ref().map(|rating| rating.score),

@@ -21,7 +21,10 @@ pub use command::*;
 pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
 pub use error::CaseError;
 pub use event::*;
-pub use figures::{channel_name, figures, CaseFacts, CaseFigures, FollowUpState, StepFacts};
+pub use figures::{
+    channel_name, figures, material_counts, CaseFacts, CaseFigures, FollowUpState, MaterialCounts,
+    StepFacts,
+};
 pub use library::{in_force_on, period, Library};
 pub use narration::{describe, local_time};
 pub use rating::FollowUp;

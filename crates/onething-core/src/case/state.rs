@@ -245,6 +245,7 @@ impl Case {
                         paused_since: None,
                         requested_items: Vec::new(),
                         outputs: None,
+                        inputs: Vec::new(),
                         passes: 0,
                         extension: None,
                         clock: Vec::new(),
@@ -296,9 +297,11 @@ impl Case {
                 provisional_years,
                 continued,
                 statutory,
+                inputs,
             } => {
                 let record = file.step_mut(&step);
                 let held = record.held_clock.take();
+                record.inputs = inputs;
                 record.state = StepState::Active;
                 record.due = due;
                 record.warn_at = warn_at;
@@ -374,6 +377,7 @@ impl Case {
                     let record = file.step_mut(&id);
                     record.state = StepState::Waiting;
                     record.outputs = None;
+                    record.inputs.clear();
                     record.due = None;
                     record.warn_at = None;
                     record.paused_since = None;

@@ -48,9 +48,14 @@ pub struct Statistics {
     pub supplement_rate: Option<f64>,
     /// Share of cases sent back (退回) at least once.
     pub return_rate: Option<f64>,
-    /// Materials the applicants did not have to hand over (shared data), in all and per case.
+    /// Materials the applicants did not have to hand over because they were
+    /// shared (an e-licence fetched, or produced by a step that ran), in all
+    /// and per case.
     pub materials_not_submitted: u64,
     pub materials_not_submitted_per_case: Option<f64>,
+    /// Materials replaced by a commitment (告知承诺), and waived.
+    pub materials_by_commitment: u64,
+    pub materials_waived: u64,
     /// Ratings (好差评): share of ended cases rated, share of ratings 4–5,
     /// ratings of 1–2 and their follow-ups.
     pub rated: u64,
@@ -126,6 +131,8 @@ pub fn statistics(
         supplemented += u64::from(case.supplements > 0);
         returned += u64::from(case.returns > 0);
         figures.materials_not_submitted += case.materials_not_submitted as u64;
+        figures.materials_by_commitment += case.materials_by_commitment as u64;
+        figures.materials_waived += case.materials_waived as u64;
         if let Some(rating) = &case.rating {
             figures.rated += 1;
             good += u64::from(rating.score >= 4);

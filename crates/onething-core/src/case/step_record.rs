@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::event::StatutoryDeadline;
+use super::event::{InputValue, StatutoryDeadline};
 use super::state::StepState;
 use crate::calendar::TimeSpan;
 use crate::localized::Localized;
@@ -25,6 +25,9 @@ pub struct StepRecord {
     /// Items asked for while paused.
     pub requested_items: Vec<String>,
     pub outputs: Option<Value>,
+    /// The data the step received when it last started (`[[step.input]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputValue>,
     /// How many times the step was activated (more than one after a return).
     pub passes: u32,
     /// The extension (延期) asked for in this pass, if any: one per pass.

@@ -23,6 +23,10 @@ pub struct StepView {
     pub overdue: bool,
     pub passes: u32,
     pub outputs: Option<Value>,
+    /// The data the step received when it started (`[[step.input]]`),
+    /// typed: what its agency needs of the case to do the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<super::event::InputValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requested_items: Vec<String>,
     /// The extension (延期) of this pass: its length and whether it is
@@ -84,8 +88,16 @@ pub struct CaseView {
     pub refunds: Vec<super::state::Refund>,
     pub delivered: Vec<String>,
     pub not_delivered: Vec<String>,
-    /// Materials the applicant did not have to hand over (shared data).
+    /// Materials really provided by sharing: fetched from the e-licence
+    /// store, or produced by a step that ran (see [`super::MaterialCounts`]).
     pub materials_not_submitted: usize,
+    /// Materials replaced by the applicant's commitment (告知承诺); left
+    /// out when none, as the view of a case was written before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub materials_by_commitment: usize,
+    /// Materials waived for this case; left out when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub materials_waived: usize,
     pub materials: Vec<super::event::MaterialRecord>,
     pub returns: u32,
     pub supplements: u32,
@@ -102,6 +114,10 @@ pub struct CaseView {
     /// Supervision notices (督办通知) on late steps, and their answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supervision: Vec<super::supervision::SupervisionRecord>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl CaseView {
@@ -153,6 +169,23 @@ pub fn mask_identities(fields: &[Field], data: &mut Value) {
         match (field.kind, value) {
             (ValueKind::CitizenId, Value::String(id)) => *id = mask_citizen_id(id),
             (ValueKind::List, Value::Array(items)) if field.items == Some(ValueKind::CitizenId) => {
+                for item in items {
+                    if let Value::String(id) = item {
+                        *id = mask_citizen_id(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Masks the citizen ID numbers among a step's inputs, by their recorded type.
+pub fn mask_inputs(inputs: &mut [super::event::InputValue]) {
+    for input in inputs {
+        match (input.kind, &mut input.value) {
+            (ValueKind::CitizenId, Value::String(id)) => *id = mask_citizen_id(id),
+            (ValueKind::List, Value::Array(items)) if input.items == Some(ValueKind::CitizenId) => {
                 for item in items {
                     if let Value::String(id) = item {
                         *id = mask_citizen_id(id);
@@ -225,6 +258,17 @@ pub fn mask_event_payload(definition: Option<&Definition>, payload: &mut Value) 
                 mask_outputs(definition, &step, outputs);
             }
         }
+        Some("step_activated") => {
+            let Some(inputs) = change.get_mut("inputs") else {
+                return;
+            };
+            if let Ok(mut typed) =
+                serde_json::from_value::<Vec<super::event::InputValue>>(inputs.clone())
+            {
+                mask_inputs(&mut typed);
+                *inputs = serde_json::to_value(typed).unwrap_or_default();
+            }
+        }
         _ => {}
     }
 }
@@ -256,6 +300,14 @@ pub fn view_file(
         }
         outputs
     };
+    let materials = super::figures::material_counts(file, definition);
+    let inputs = |step: &super::state::StepRecord| {
+        let mut inputs = step.inputs.clone();
+        if disclosure == Disclosure::Masked {
+            mask_inputs(&mut inputs);
+        }
+        inputs
+    };
     CaseView {
         id: file.id.clone(),
         workflow: file.workflow.clone(),
@@ -281,6 +333,7 @@ pub fn view_file(
                 overdue: step.overdue,
                 passes: step.passes,
                 outputs: outputs(step),
+                inputs: inputs(step),
                 requested_items: step.requested_items.clone(),
                 extension: step.extension.clone(),
                 provisional: !step.provisional_years.is_empty(),
@@ -314,7 +367,9 @@ pub fn view_file(
         refunds: file.refunds.clone(),
         delivered: file.delivered.clone(),
         not_delivered: file.not_delivered.clone(),
-        materials_not_submitted: file.materials.iter().filter(|m| !m.from_applicant).count(),
+        materials_not_submitted: materials.not_submitted as usize,
+        materials_by_commitment: materials.by_commitment as usize,
+        materials_waived: materials.waived as usize,
         materials: file.materials.clone(),
         returns: file.returns,
         supplements: file.supplements,

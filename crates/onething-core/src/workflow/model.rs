@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::calendar::TimeSpan;
 use crate::localized::Localized;
 use crate::registry::Agency;
-use crate::value_type::{Field, Requirement};
+use crate::value_type::{Field, Requirement, ValueKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
@@ -136,6 +136,12 @@ pub struct Step {
     pub opt_in: bool,
     pub uses: Vec<String>,
     pub outputs: Vec<Field>,
+    /// The data the step receives (`[[step.input]]`): what its agency's
+    /// task shows, evaluated when the step starts. Left out of the stored
+    /// definition when there are none, so definitions written before them
+    /// keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<StepInput>,
     pub deliverables: Vec<Deliverable>,
     pub time_limit: Option<TimeSpan>,
     pub warn_before: Option<TimeSpan>,
@@ -173,6 +179,26 @@ pub struct Step {
     pub bills: Vec<Bill>,
 }
 
+/// A named value a step receives from the form or from the steps before it
+/// (the birth certificate number for household registration), typed, with
+/// a fallback for when a step its value reads was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInput {
+    pub name: String,
+    pub label: Localized,
+    #[serde(rename = "type")]
+    pub kind: ValueKind,
+    /// The element type of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<ValueKind>,
+    /// A CEL expression over the form and the outputs of earlier steps.
+    pub value: String,
+    /// A CEL expression used instead of `value` when a step `value` reads
+    /// was skipped in the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
 /// How a step joins the steps it follows (`after`), when all of them were
 /// skipped: skipped with them (the rule when `join` is not written), or
 /// run once they are settled, whether they ran or not.
@@ -192,6 +218,27 @@ impl Join {
 
     pub fn is_default(&self) -> bool {
         *self == Join::SkipWithPredecessors
+    }
+}
+
+/// Why a step may be skipped: see [`Definition::why_may_be_skipped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipCause {
+    Condition,
+    OptIn,
+    Branch,
+    Upstream,
+}
+
+impl SkipCause {
+    /// The reason in words, after "which may be skipped".
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipCause::Condition => "it has a `when`",
+            SkipCause::OptIn => "it is `opt_in`",
+            SkipCause::Branch => "it is a branch of a choice",
+            SkipCause::Upstream => "every step it follows may be skipped",
+        }
     }
 }
 
@@ -319,6 +366,101 @@ impl Definition {
         let digest = Sha256::digest(&canonical);
         let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
         format!("sha256:{hex}")
+    }
+
+    /// Why a step may be skipped in some case, or `None` when it always
+    /// runs (unless a step before it is refused, which cancels it too):
+    /// it has a `when`, is opted into, is a branch of a choice, or every
+    /// step it follows may be skipped and it is skipped with them.
+    pub fn why_may_be_skipped(&self, step: &str) -> Option<SkipCause> {
+        let mut visiting = Vec::new();
+        self.skip_cause(step, &mut visiting)
+    }
+
+    fn skip_cause<'s>(&'s self, step: &'s str, visiting: &mut Vec<&'s str>) -> Option<SkipCause> {
+        let found = self.step(step)?;
+        if found.choice.is_some() {
+            return Some(SkipCause::Branch);
+        }
+        if found.opt_in {
+            return Some(SkipCause::OptIn);
+        }
+        if found.when.is_some() {
+            return Some(SkipCause::Condition);
+        }
+        if found.after.is_empty() || found.join == Join::Settled || visiting.contains(&step) {
+            return None;
+        }
+        visiting.push(step);
+        let upstream = found
+            .after
+            .iter()
+            .all(|after| self.skip_cause(after, visiting).is_some());
+        visiting.pop();
+        upstream.then_some(SkipCause::Upstream)
+    }
+
+    /// Why `producer` may be skipped in a case in which `step` runs, or
+    /// `None` when `step` is skipped whenever `producer` is (say both follow
+    /// only a step that may be skipped, and are skipped with it).
+    ///
+    /// Tried on every combination of the steps' own reasons to be skipped
+    /// (a `when`, `opt_in`, a choice) among `step` and the steps before it;
+    /// with more than 16 of them, any producer that may be skipped counts.
+    pub fn may_run_without(&self, step: &str, producer: &str) -> Option<SkipCause> {
+        let cause = self.why_may_be_skipped(producer)?;
+        let mut candidates = self.ancestors(step);
+        candidates.push(step);
+        let own: Vec<&str> = candidates
+            .into_iter()
+            .filter(|id| {
+                self.step(id)
+                    .is_some_and(|s| s.choice.is_some() || s.opt_in || s.when.is_some())
+            })
+            .collect();
+        if own.len() > 16 {
+            return Some(cause);
+        }
+        for combination in 0u32..(1 << own.len()) {
+            let skipped_on_its_own = |id: &str| {
+                own.iter()
+                    .position(|o| *o == id)
+                    .is_some_and(|i| combination & (1 << i) != 0)
+            };
+            let mut known = std::collections::HashMap::new();
+            let producer_skipped = self.skipped(producer, &skipped_on_its_own, &mut known, 0);
+            if producer_skipped && !self.skipped(step, &skipped_on_its_own, &mut known, 0) {
+                return Some(cause);
+            }
+        }
+        None
+    }
+
+    /// Whether `step` is skipped when exactly the steps `skipped_on_its_own`
+    /// names are skipped for reasons of their own.
+    fn skipped<'s>(
+        &'s self,
+        step: &'s str,
+        skipped_on_its_own: &dyn Fn(&str) -> bool,
+        known: &mut std::collections::HashMap<&'s str, bool>,
+        depth: usize,
+    ) -> bool {
+        if let Some(skipped) = known.get(step) {
+            return *skipped;
+        }
+        let Some(found) = self.step(step) else {
+            return false;
+        };
+        let skipped = skipped_on_its_own(step)
+            || (depth < self.steps.len()
+                && found.join == Join::SkipWithPredecessors
+                && !found.after.is_empty()
+                && found
+                    .after
+                    .iter()
+                    .all(|after| self.skipped(after, skipped_on_its_own, known, depth + 1)));
+        known.insert(step, skipped);
+        skipped
     }
 
     /// Every step that must be finished or skipped before `step` can start,

@@ -12,23 +12,8 @@ use crate::support::*;
 const WHEN_DANGEROUS: &str = " (when `form.scope == 'dangerous_goods'`)";
 
 fn open_checks(form: Value, materials: Vec<MaterialDeclaration>) -> CaseCommand {
-    let mut full = json!({ "applicant_id": APPLICANT_ID, "scope": "general", "vehicle_count": 2 });
-    for (name, value) in form.as_object().unwrap() {
-        full[name] = value.clone();
-    }
-    command(
-        "open",
-        agency("window"),
-        local(3, 9),
-        Action::Open {
-            case_id: "K1".into(),
-            workflow: "checks".into(),
-            form: full,
-            materials,
-            opted_in: vec![],
-            channel: Channel::Window,
-        },
-    )
+    let base = json!({ "applicant_id": APPLICANT_ID, "scope": "general", "vehicle_count": 2 });
+    open_bundle("checks", "K1", base, form, materials)
 }
 
 fn problems(list: &[(&str, &str)]) -> Vec<ValueProblem> {

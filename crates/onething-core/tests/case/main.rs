@@ -13,6 +13,7 @@ mod deadlines;
 mod documents;
 mod extensions;
 mod flow;
+mod inputs;
 mod limits;
 mod opening;
 mod payments;

@@ -27,11 +27,13 @@ pub fn library() -> Arc<Library> {
     let join = parse_workflow(include_str!("../data_join_bundle.toml"), &registry).unwrap();
     let limits = parse_workflow(include_str!("../data_limits_bundle.toml"), &registry).unwrap();
     let checks = parse_workflow(include_str!("../data_checks_bundle.toml"), &registry).unwrap();
+    let inputs = parse_workflow(include_str!("../data_inputs_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
     library.set_current(limits);
     library.set_current(checks);
+    library.set_current(inputs);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);
@@ -82,6 +84,33 @@ pub fn open_with(
             form: json!({ "applicant_id": APPLICANT_ID, "price": price }),
             materials,
             opted_in: opted_in.iter().map(|s| s.to_string()).collect(),
+            channel: Channel::Window,
+        },
+    )
+}
+
+/// Opens case `case_id` of `workflow` at the window: `form` with `changes`
+/// written over it.
+pub fn open_bundle(
+    workflow: &str,
+    case_id: &str,
+    mut form: Value,
+    changes: Value,
+    materials: Vec<MaterialDeclaration>,
+) -> CaseCommand {
+    for (name, value) in changes.as_object().unwrap() {
+        form[name] = value.clone();
+    }
+    command(
+        "open",
+        agency("window"),
+        local(3, 9),
+        Action::Open {
+            case_id: case_id.into(),
+            workflow: workflow.into(),
+            form,
+            materials,
+            opted_in: vec![],
             channel: Channel::Window,
         },
     )

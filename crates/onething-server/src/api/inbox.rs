@@ -54,6 +54,11 @@ pub struct Task {
     /// nobody has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// The data the step received (`[[step.input]]`), typed, citizen ID
+    /// numbers masked as in every list; the case (`GET /api/v1/cases/{id}`)
+    /// shows them to those who may read it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<super::wire::Input>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -118,6 +123,7 @@ pub async fn inbox(
                 statutory_overdue: task.statutory_overdue,
                 escalations: task.escalations,
                 claimed_by: task.claimed_by,
+                inputs: task.inputs.into_iter().map(Into::into).collect(),
             })
             .collect(),
         limit,

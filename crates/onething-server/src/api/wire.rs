@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use onething_core::calendar::{TimeSpan, TimeUnit};
 use onething_core::case::{
-    self, CaseView, Channel, ExtensionState, MaterialProvision, PaymentView, StepState, StepView,
+    self, CaseView, Channel, ExtensionState, InputValue, MaterialProvision, PaymentView, StepState,
+    StepView,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -41,8 +42,16 @@ pub struct CaseResource {
     pub delivered: Vec<String>,
     /// The deliverables not issued (refused or cancelled steps).
     pub not_delivered: Vec<String>,
-    /// Materials the applicant did not have to hand over (shared data).
+    /// Materials the applicant did not hand over because they were shared:
+    /// an e-licence fetched from the store, or produced by a step that ran.
     pub materials_not_submitted: usize,
+    /// Materials replaced by the applicant's commitment (告知承诺); absent
+    /// when none, as in the core's view.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub materials_by_commitment: usize,
+    /// Materials waived for this case; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub materials_waived: usize,
     pub materials: Vec<Material>,
     pub returns: u32,
     pub supplements: u32,
@@ -155,6 +164,10 @@ pub struct StepResource {
     /// The outputs it completed with: name → value.
     #[schema(value_type = Option<Object>)]
     pub outputs: Option<Value>,
+    /// The data the step received when it started (`[[step.input]]`), in
+    /// the order declared: what its agency needs of the case to do it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
     /// The items of a pending supplement request (补正).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requested_items: Vec<String>,
@@ -177,6 +190,49 @@ pub struct StepResource {
     /// absent while nobody has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
+/// One input of a step, typed as its workflow declares it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Input {
+    pub name: String,
+    pub label: Text,
+    /// The value's type, as in a workflow file: `text`, `integer`,
+    /// `decimal`, `money` (fen), `date`, `boolean`, `one_of`, `list`,
+    /// `citizen_id` (masked for readers who see ID numbers masked),
+    /// `credit_code` or `phone`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The element type of a `list`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
+    /// The value; `null` when the data it reads was not given.
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// The value came from the input's fallback: a step its value reads
+    /// was skipped in this case.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
+}
+
+impl From<InputValue> for Input {
+    fn from(input: InputValue) -> Input {
+        Input {
+            name: input.name,
+            label: Text {
+                zh: input.label.zh,
+                en: input.label.en,
+            },
+            kind: input.kind.name().to_string(),
+            items: input.items.map(|items| items.name().to_string()),
+            value: input.value,
+            fallback: input.fallback,
+        }
+    }
 }
 
 /// A step's statutory deadline and its marks.
@@ -390,6 +446,8 @@ impl From<CaseView> for CaseResource {
             delivered: view.delivered,
             not_delivered: view.not_delivered,
             materials_not_submitted: view.materials_not_submitted,
+            materials_by_commitment: view.materials_by_commitment,
+            materials_waived: view.materials_waived,
             materials: view.materials.into_iter().map(Material::from).collect(),
             returns: view.returns,
             supplements: view.supplements,
@@ -445,6 +503,7 @@ impl From<StepView> for StepResource {
             overdue: step.overdue,
             passes: step.passes,
             outputs: step.outputs,
+            inputs: step.inputs.into_iter().map(Input::from).collect(),
             requested_items: step.requested_items,
             extension: step.extension.map(|extension| Extension {
                 length: extension.length.into(),

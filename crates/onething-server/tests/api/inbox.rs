@@ -62,3 +62,56 @@ async fn the_inbox_writes_due_times_as_the_case_view_does() {
         "the inbox writes times as the case view does"
     );
 }
+
+#[tokio::test]
+async fn the_task_carries_the_data_its_step_receives_typed_masked_in_the_inbox() {
+    let (app, _) = app().await;
+    let case = newborn_with_birth_certificate(&app, "inputs-1").await;
+    let inbox = get("/api/v1/agencies/police/inbox")
+        .as_("police")
+        .send(&app)
+        .await;
+    let inputs = inbox.json["tasks"][0]["inputs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", inbox.text))
+        .clone();
+    assert_eq!(inputs[0]["name"], "birth_certificate_number");
+    assert_eq!(inputs[0]["type"], "text");
+    assert_eq!(inputs[0]["label"]["zh"], "出生医学证明编号");
+    assert!(inputs[0]["value"].is_string(), "{}", inbox.text);
+    let mother = inputs.iter().find(|i| i["name"] == "mother_id").unwrap();
+    assert_eq!(mother["type"], "citizen_id");
+    assert!(
+        mother["value"].as_str().unwrap().contains('*'),
+        "ID numbers are masked in lists: {}",
+        inbox.text
+    );
+    let shown = get(format!("/api/v1/cases/{case}"))
+        .as_("police")
+        .send(&app)
+        .await;
+    let registration = shown.json["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", shown.text))
+        .iter()
+        .find(|s| s["id"] == "household_registration")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        registration["inputs"][0]["value"], inputs[0]["value"],
+        "{}",
+        shown.text
+    );
+    assert_eq!(registration["inputs"][3]["type"], "date");
+    let hospital = shown.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "birth_certificate")
+        .unwrap()
+        .clone();
+    assert!(
+        hospital.get("inputs").is_none(),
+        "a step without inputs has none"
+    );
+}

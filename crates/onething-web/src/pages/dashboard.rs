@@ -172,6 +172,11 @@ fn key_figures(
             "dashboard.materials_per_case",
             average(f.materials_not_submitted, f.cases),
         ),
+        (
+            "dashboard.materials_by_commitment",
+            f.materials_by_commitment.to_string(),
+        ),
+        ("dashboard.materials_waived", f.materials_waived.to_string()),
         ("dashboard.trips_saved", f.trips_saved.to_string()),
         ("dashboard.escalations", f.escalations.to_string()),
         ("dashboard.rating_rate", percent(f.rated, f.ended)),

@@ -84,6 +84,14 @@ pub fn value_text(lang: Lang, value: &Value) -> String {
     }
 }
 
+/// A value by its declared type: money in yuan, the rest as [`value_text`].
+pub fn typed_value_text(lang: Lang, kind: ValueKind, value: &Value) -> String {
+    match (kind, value.as_i64()) {
+        (ValueKind::Money, Some(fen)) => super::yuan(fen),
+        _ => value_text(lang, value),
+    }
+}
+
 /// Words for an option value: the catalogue's when it has them.
 pub fn option_label(lang: Lang, option: &str) -> String {
     let key = format!("option.{option}");

@@ -1,5 +1,6 @@
-//! The task page of an agency's step: what the step needs (the form, the
-//! materials it uses, the outputs of the steps before it), the outputs form
+//! The task page of an agency's step: what the step needs (the data it
+//! receives when it declares inputs; otherwise the form and the outputs of
+//! the steps before it; and the materials it uses), the outputs form
 //! typed from the definition, and every action the step allows and the
 //! person may take. And the window's records: a supplement, a payment.
 
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 use super::case_page::{
     agency_name, due_words, material_name, provision_words, seen, step_title, Seen,
 };
-use super::fields::{inputs, read, value_text};
+use super::fields::{inputs, read, typed_value_text, value_text};
 use super::{
     after_case_command, command_id_of, csrf_field, execute, local, no_store, page,
     refusal_problems, Fields, PageError,
@@ -122,20 +123,33 @@ fn task_page(
                 ul { @for (field, message) in problems { li { @if !field.is_empty() { code { (field) } ": " } (message) } } }
             }
         }
+        @let received = view.map(|v| v.inputs.as_slice()).unwrap_or_default();
         section {
             h2 { (lang.t("task.needs")) }
-            dl class="facts" {
+            @if !step.inputs.is_empty() {
+                h3 { (lang.t("task.inputs")) }
+                dl class="facts inputs" {
+                    @for input in received {
+                        dt { (lang.pick(&input.label)) }
+                        dd data-type=(input.kind.name()) {
+                            (typed_value_text(lang, input.kind, &input.value))
+                            @if input.fallback { " " span class="note" { "(" (lang.t("task.input_fallback")) ")" } }
+                        }
+                    }
+                }
+            }
+            @if step.inputs.is_empty() { dl class="facts" {
                 @for field in &d.form {
                     @if let Some(value) = v.form.get(&field.name) {
                         dt { (lang.pick(&field.label)) } dd { (value_text(lang, value)) }
                     }
                 }
-            }
+            } }
             @if !used.is_empty() {
                 h3 { (lang.t("task.materials_used")) }
                 ul { @for record in &used { li { (material_name(lang, d, &record.material)) " — " (provision_words(lang, &record.provision, seen.offset_minutes)) } } }
             }
-            @if !earlier.is_empty() {
+            @if step.inputs.is_empty() && !earlier.is_empty() {
                 h3 { (lang.t("task.shared_data")) }
                 dl class="facts" {
                     @for before in &earlier {

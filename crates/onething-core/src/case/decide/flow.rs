@@ -156,6 +156,7 @@ impl Decision<'_> {
     /// Starts the step's clock now, or takes up the clock a return by its
     /// own agency held; a payment step issues its bills at once.
     fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
+        let inputs = self.step_inputs(step)?;
         match self.held_clock_to_continue(step) {
             Some(held) => self.emit(Change::StepActivated {
                 step: step.id.clone(),
@@ -164,6 +165,7 @@ impl Decision<'_> {
                 provisional_years: held.provisional_years,
                 continued: true,
                 statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
+                inputs,
             }),
             None => {
                 let counted = self.step_deadline(step, self.now(), &[])?;
@@ -174,6 +176,7 @@ impl Decision<'_> {
                     provisional_years: counted.provisional_years,
                     continued: false,
                     statutory: counted.statutory,
+                    inputs,
                 });
             }
         }

@@ -34,18 +34,8 @@ impl Parser<'_> {
     }
 
     pub(super) fn check_expressions(&mut self, definition: &Definition, spans: &Spans) {
-        let all_steps: Vec<&str> = definition.steps.iter().map(|s| s.id.as_str()).collect();
         for step in &definition.steps {
-            let earlier: BTreeMap<&str, &[Field]> = definition
-                .ancestors(&step.id)
-                .into_iter()
-                .filter_map(|id| definition.step(id).map(|s| (id, s.outputs.as_slice())))
-                .collect();
-            let scope = Scope {
-                form: &definition.form,
-                earlier_steps: earlier,
-                all_steps: all_steps.clone(),
-            };
+            let scope = step_scope(definition, &step.id);
             if let Some(when) = spans.when.get(&step.id) {
                 if let Some(value) = self.check_expression(when, &scope) {
                     match value {
@@ -172,6 +162,22 @@ impl Parser<'_> {
     }
 }
 
+/// What an expression of a step (its `when`, limits, amounts, inputs) may
+/// name: the form, and the outputs of the steps it waits on, directly or
+/// through others.
+pub(super) fn step_scope<'d>(definition: &'d Definition, step: &str) -> Scope<'d> {
+    let earlier: BTreeMap<&str, &[Field]> = definition
+        .ancestors(step)
+        .into_iter()
+        .filter_map(|id| definition.step(id).map(|s| (id, s.outputs.as_slice())))
+        .collect();
+    Scope {
+        form: &definition.form,
+        earlier_steps: earlier,
+        all_steps: definition.steps.iter().map(|s| s.id.as_str()).collect(),
+    }
+}
+
 fn expression_is_constant(text: &str) -> bool {
     !text.contains("form.")
         && !text.contains("steps.")
@@ -179,14 +185,5 @@ fn expression_is_constant(text: &str) -> bool {
 }
 
 pub(super) fn cel_type(value: &CelValue) -> &'static str {
-    match value {
-        CelValue::List(_) => "a list",
-        CelValue::Map(_) => "a map",
-        CelValue::Int(_) | CelValue::UInt(_) => "an integer",
-        CelValue::Float(_) => "a decimal number",
-        CelValue::String(_) => "text",
-        CelValue::Bool(_) => "true or false",
-        CelValue::Null => "null",
-        _ => "another kind of value",
-    }
+    expression::describe_value(value)
 }

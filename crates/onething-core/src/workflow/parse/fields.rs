@@ -6,6 +6,23 @@ use crate::toml_reader::{Located, Table};
 use crate::value_type::{Field, ValueKind};
 
 impl Parser<'_> {
+    /// A `type` (of a field, an output or an input): one of the value kinds.
+    pub(super) fn value_kind(&mut self, kind: &Located<String>) -> Option<ValueKind> {
+        let parsed = ValueKind::parse(&kind.value);
+        if parsed.is_none() {
+            let known: Vec<_> = ValueKind::ALL.iter().map(|(name, _)| *name).collect();
+            self.error(
+                kind.span.clone(),
+                format!(
+                    "unknown type `{}` (expected one of: {})",
+                    kind.value,
+                    known.join(", ")
+                ),
+            );
+        }
+        parsed
+    }
+
     pub(super) fn field(
         &mut self,
         table: &Table<'_, '_>,
@@ -25,21 +42,7 @@ impl Parser<'_> {
         table.finish(d);
         self.diagnostics.append(d);
 
-        let kind_value = kind.as_ref().and_then(|kind| {
-            let parsed = ValueKind::parse(&kind.value);
-            if parsed.is_none() {
-                let known: Vec<_> = ValueKind::ALL.iter().map(|(name, _)| *name).collect();
-                self.error(
-                    kind.span.clone(),
-                    format!(
-                        "unknown type `{}` (expected one of: {})",
-                        kind.value,
-                        known.join(", ")
-                    ),
-                );
-            }
-            parsed
-        });
+        let kind_value = kind.as_ref().and_then(|kind| self.value_kind(kind));
         let items_value = items.as_ref().and_then(|items| {
             let parsed =
                 ValueKind::parse(&items.value).filter(|kind| !matches!(kind, ValueKind::List));

@@ -14,6 +14,7 @@ use expressions::cel_type;
 mod fields;
 mod graph;
 mod header;
+mod inputs;
 mod materials;
 mod payments;
 mod steps;
@@ -70,6 +71,8 @@ struct Spans {
     check_after: HashMap<String, Located<String>>,
     check_when: HashMap<String, Located<String>>,
     check_rule: HashMap<String, Located<String>>,
+    /// Each input's `value` and `fallback`, by step id and position.
+    inputs: HashMap<(String, usize), inputs::InputSpans>,
     /// Steps that declare their own escalations (perhaps none, with
     /// `escalation = []`) instead of taking the bundle's.
     own_escalations: HashSet<String>,

@@ -25,6 +25,7 @@ impl Parser<'_> {
         let opt_in = table.boolean("opt_in", d).unwrap_or(false);
         let uses = table.strings("uses", d);
         let output_tables = table.tables("output", d);
+        let input_tables = table.tables("input", d);
         let deliverable_tables = table.tables("deliverable", d);
         let time_limit = table.string("time_limit", d);
         let warn_before = table.string("warn_before", d);
@@ -103,6 +104,7 @@ impl Parser<'_> {
             .filter_map(|table| self.field(table, "output", &mut output_names, None))
             .collect();
         self.duplicates(&output_names, "output");
+        let inputs = self.inputs(&id.value, &input_tables, spans);
 
         let mut deliverable_ids = Vec::new();
         let mut deliverables = Vec::new();
@@ -170,6 +172,7 @@ impl Parser<'_> {
             opt_in,
             uses: uses.into_iter().map(|u| u.value).collect(),
             outputs,
+            inputs,
             deliverables,
             time_limit,
             warn_before,
