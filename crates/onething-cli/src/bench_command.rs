@@ -345,16 +345,15 @@ impl Driver {
 }
 
 /// Drives whole cases with `workers` tasks until `until`; only commands that
-/// start after `measure_from` are counted, and only cases opened after it.
+/// start after `measure_from` are counted, and only cases opened after it;
+/// `cases` stops after that many, `rate` paces the commands of all workers.
 async fn drive(
     driver: Arc<Driver>,
     definition: Arc<Definition>,
-    workers: usize,
     at: DateTime<Utc>,
     measure_from: Instant,
     until: Instant,
-    cases: Option<u64>,
-    rate: Option<f64>,
+    (workers, cases, rate): (usize, Option<u64>, Option<f64>),
 ) -> Samples {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let started_cases = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -489,12 +488,10 @@ async fn measure(
         let mut samples = drive(
             driver,
             definition,
-            arguments.workers,
             at,
             start,
             far,
-            Some(cases),
-            arguments.rate,
+            (arguments.workers, Some(cases), arguments.rate),
         )
         .await;
         let seconds = start.elapsed().as_secs_f64();
@@ -517,12 +514,10 @@ async fn measure(
     let mut samples = drive(
         driver,
         definition,
-        arguments.workers,
         at,
         measure_from,
         until,
-        None,
-        arguments.rate,
+        (arguments.workers, None, arguments.rate),
     )
     .await;
     let (cpu, postgres_cpu) = sampler.await.unwrap_or_default();
