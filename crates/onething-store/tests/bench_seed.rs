@@ -5,24 +5,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use chrono::{DateTime, Utc};
 use common::ScratchPostgres;
 use onething_core::audit::Damage;
 use onething_core::case::{case_id_for, Actor, CaseCommand};
-use onething_store::workflow_files::Catalog;
 use onething_store::{audit, bench, open_case_store, views, CaseStore};
-
-fn catalog() -> Catalog {
-    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 async fn open(store: &CaseStore, name: &str) -> String {
     let case_id = case_id_for(name);
@@ -32,7 +18,7 @@ async fn open(store: &CaseStore, name: &str) -> String {
             agency: "window".into(),
             operator: None,
         },
-        at: at("2026-06-01T09:00:00+08:00"),
+        at: common::at("2026-06-01T09:00:00+08:00"),
         action: common::open_newborn(&case_id),
     };
     store.execute(&case_id, command).await.unwrap();
@@ -116,7 +102,7 @@ async fn seeding(store: &CaseStore) {
 
 #[tokio::test]
 async fn seeded_copies_hold_every_row_of_their_template_on_sqlite() {
-    let store = open_case_store("sqlite::memory:", &catalog())
+    let store = open_case_store("sqlite::memory:", &common::catalog())
         .await
         .unwrap();
     seeding(&store).await;
@@ -125,7 +111,9 @@ async fn seeded_copies_hold_every_row_of_their_template_on_sqlite() {
 #[tokio::test]
 async fn seeded_copies_hold_every_row_of_their_template_on_postgres() {
     let scratch = ScratchPostgres::create("onething_seed").await;
-    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
+    let store = open_case_store(&scratch.url, &common::catalog())
+        .await
+        .unwrap();
     seeding(&store).await;
     store.database().close().await;
     scratch.drop_database().await;

@@ -3,15 +3,12 @@
 //! a store stays readable by the stock cqrs-es tooling, though onething
 //! reads and appends with its own SQL (see docs/dependencies.md for why).
 
-use std::path::PathBuf;
-
 mod common;
 use common::ScratchPostgres;
 
 use chrono::Utc;
 use cqrs_es::persist::PersistedEventRepository;
 use onething_core::case::{case_id_for, Action, Actor, Case, CaseCommand};
-use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, Database};
 use serde_json::json;
 
@@ -48,10 +45,6 @@ async fn a_case_with_events(store: &CaseStore, key: &str) -> String {
     case_id
 }
 
-fn catalog() -> Catalog {
-    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
-}
-
 /// What the stock repository read, beside what onething reads, compared.
 async fn same_events(
     store: &CaseStore,
@@ -73,7 +66,7 @@ async fn same_events(
 async fn sqlite_es_reads_the_events_onething_appends() {
     let file = std::env::temp_dir().join(format!("onething-compat-{}.db", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}", file.display());
-    let store = open_case_store(&url, &catalog()).await.unwrap();
+    let store = open_case_store(&url, &common::catalog()).await.unwrap();
     let case_id = a_case_with_events(&store, "compatibility-sqlite").await;
     let Database::Sqlite(pool) = store.database() else {
         panic!("a SQLite store");
@@ -90,7 +83,9 @@ async fn sqlite_es_reads_the_events_onething_appends() {
 #[tokio::test]
 async fn postgres_es_reads_the_events_onething_appends() {
     let scratch = ScratchPostgres::create("onething_compat").await;
-    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
+    let store = open_case_store(&scratch.url, &common::catalog())
+        .await
+        .unwrap();
     let case_id = a_case_with_events(&store, "compatibility-postgres").await;
     let Database::Postgres(pool) = store.database() else {
         panic!("a PostgreSQL store");

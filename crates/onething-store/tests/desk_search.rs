@@ -2,20 +2,13 @@
 //! SQL differs between SQLite and PostgreSQL (`LIKE`'s case, `ESCAPE`, a
 //! NULL pattern), the answers must not.
 
-use std::path::PathBuf;
-
 mod common;
 use common::ScratchPostgres;
 
 use chrono::{DateTime, Utc};
 use onething_core::case::{case_id_for, Action, Actor, CaseCommand};
-use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, query_codes, search, CaseStore};
 use serde_json::json;
-
-fn catalog() -> Catalog {
-    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
-}
 
 async fn open_newborn(store: &CaseStore, command_id: &str, baby_name: &str) -> String {
     let case_id = case_id_for(command_id);
@@ -105,7 +98,7 @@ async fn searches_and_codes(store: &CaseStore) {
 
 #[tokio::test]
 async fn the_desk_search_and_the_query_code_on_sqlite() {
-    let store = open_case_store("sqlite::memory:", &catalog())
+    let store = open_case_store("sqlite::memory:", &common::catalog())
         .await
         .unwrap();
     searches_and_codes(&store).await;
@@ -114,7 +107,9 @@ async fn the_desk_search_and_the_query_code_on_sqlite() {
 #[tokio::test]
 async fn the_desk_search_and_the_query_code_on_postgres() {
     let scratch = ScratchPostgres::create("onething_search").await;
-    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
+    let store = open_case_store(&scratch.url, &common::catalog())
+        .await
+        .unwrap();
     searches_and_codes(&store).await;
     store.database().close().await;
     scratch.drop_database().await;

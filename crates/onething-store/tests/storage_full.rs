@@ -14,7 +14,6 @@
 //! savepoint: lost when the connection closed.
 
 mod common;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -22,15 +21,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use onething_core::case::{case_id_for, Action, Actor, CaseCommand, Library};
-use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError, Database};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqlitePool};
-
-fn catalog() -> Catalog {
-    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
-}
 
 fn agency(id: &str) -> Actor {
     Actor::Agency {
@@ -100,7 +94,7 @@ async fn capped_store(url: &str, pages: Arc<AtomicU32>, cache: usize) -> (CaseSt
         Arc::new(Library::new()),
         cache,
     );
-    store.install_catalog(&catalog()).await.unwrap();
+    store.install_catalog(&common::catalog()).await.unwrap();
     store.load_definitions().await.unwrap();
     (store, pool)
 }
@@ -119,7 +113,7 @@ async fn a_full_sqlite_database_fails_commands_cleanly_and_recovers_without_losi
     let file = std::env::temp_dir().join(format!("onething-full-{}.db", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}", file.display());
     // Migrated and the definitions recorded, by the ordinary path.
-    open_case_store(&url, &catalog())
+    open_case_store(&url, &common::catalog())
         .await
         .unwrap()
         .database()

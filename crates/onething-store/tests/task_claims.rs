@@ -4,23 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use chrono::{DateTime, Utc};
 use common::ScratchPostgres;
 use onething_core::case::{case_id_for, Action, Actor, CaseCommand};
-use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, supervision, views, CaseStore};
-
-fn catalog() -> Catalog {
-    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 fn hospital(operator: Option<&str>) -> Actor {
     Actor::Agency {
@@ -44,7 +30,7 @@ async fn claims_in_the_task_list(store: &CaseStore) {
     let command = |id: &str, actor: Actor, time: &str, action: Action| CaseCommand {
         command_id: id.into(),
         actor,
-        at: at(time),
+        at: common::at(time),
         action,
     };
     let open = common::open_newborn(&case_id);
@@ -105,7 +91,7 @@ async fn claims_in_the_task_list(store: &CaseStore) {
 
 #[tokio::test]
 async fn a_claim_names_the_person_in_the_task_list_on_sqlite() {
-    let store = open_case_store("sqlite::memory:", &catalog())
+    let store = open_case_store("sqlite::memory:", &common::catalog())
         .await
         .unwrap();
     claims_in_the_task_list(&store).await;
@@ -114,7 +100,9 @@ async fn a_claim_names_the_person_in_the_task_list_on_sqlite() {
 #[tokio::test]
 async fn a_claim_names_the_person_in_the_task_list_on_postgres() {
     let scratch = ScratchPostgres::create("onething_claims").await;
-    let store = open_case_store(&scratch.url, &catalog()).await.unwrap();
+    let store = open_case_store(&scratch.url, &common::catalog())
+        .await
+        .unwrap();
     claims_in_the_task_list(&store).await;
     store.database().close().await;
     scratch.drop_database().await;

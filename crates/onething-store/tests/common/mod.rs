@@ -5,7 +5,23 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use onething_store::workflow_files::Catalog;
 use sqlx::Connection;
+
+/// The shipped bundles, as the store tests open them.
+pub fn catalog() -> Catalog {
+    Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workflows")).unwrap()
+}
+
+/// A time written in RFC 3339.
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
 
 pub struct ScratchPostgres {
     pub url: String,
