@@ -460,9 +460,9 @@ impl CaseStore {
                 });
             }
             let read_models = views::rows_for(&case, self.library.as_ref())?;
-            let (tasks_changed, figures_changed) = rows_before.changed(read_models.as_ref());
+            let changes = read_models.as_ref().map(|after| rows_before.changes(after));
             match self
-                .append(&rows, read_models.as_ref(), tasks_changed, figures_changed)
+                .append(&rows, read_models.as_ref().zip(changes.as_ref()))
                 .await?
             {
                 Appended::Stored => {
@@ -509,9 +509,7 @@ impl CaseStore {
     async fn append(
         &self,
         rows: &[NewRow],
-        read_models: Option<&views::ReadModels>,
-        tasks_changed: bool,
-        figures_changed: bool,
+        read_models: Option<(&views::ReadModels, &crate::row_changes::RowChanges<'_>)>,
     ) -> Result<Appended, StoreError> {
         let database = &self.database;
         // PostgreSQL stores payload and metadata as json; SQLite as text.
@@ -547,8 +545,8 @@ impl CaseStore {
                     }
                     Err(error) => return Err(StoreError::from(error)),
                 }
-                if let Some(rows) = read_models {
-                    views::write_rows!(transaction, database, rows, tasks_changed, figures_changed)?;
+                if let Some((rows, changes)) = read_models {
+                    views::write_rows!(transaction, database, rows, changes)?;
                 }
                 transaction.commit().await?;
                 Ok(Appended::Stored)

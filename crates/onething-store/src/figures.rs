@@ -133,12 +133,30 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
     })
 }
 
+/// The columns of `case_figures`, in the order [`insert_figures`] binds them.
+macro_rules! case_figure_columns {
+    () => {
+        "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, materials_by_commitment, materials_waived, trips_made, trips_saved, rating, follow_up, satisfied"
+    };
+}
+pub(crate) use case_figure_columns;
+
+/// The columns of `step_figures`, in the order [`insert_figures`] binds them.
+macro_rules! step_figure_columns {
+    () => {
+        "case_id, step, workflow, agency, opened_at, opened_day, state, passes, returns_made, warned, overdue, statutory_overdue, is_open, completed, on_time, working_days"
+    };
+}
+pub(crate) use step_figure_columns;
+
 /// Statements inserting figure rows, for the backend the surrounding code runs on.
 macro_rules! insert_figures {
     (cases $table:literal, $rows:expr) => {{
         let mut insert = sqlx::QueryBuilder::new(concat!(
-            "INSERT INTO ", $table, " (",
-            "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, materials_by_commitment, materials_waived, trips_made, trips_saved, rating, follow_up, satisfied",
+            "INSERT INTO ",
+            $table,
+            " (",
+            $crate::figures::case_figure_columns!(),
             ") "
         ));
         insert.push_values($rows, |mut values, row: &$crate::figures::CaseFigureRow| {
@@ -173,8 +191,10 @@ macro_rules! insert_figures {
     }};
     (steps $table:literal, $rows:expr) => {{
         let mut insert = sqlx::QueryBuilder::new(concat!(
-            "INSERT INTO ", $table, " (",
-            "case_id, step, workflow, agency, opened_at, opened_day, state, passes, returns_made, warned, overdue, statutory_overdue, is_open, completed, on_time, working_days",
+            "INSERT INTO ",
+            $table,
+            " (",
+            $crate::figures::step_figure_columns!(),
             ") "
         ));
         insert.push_values($rows, |mut values, row: &$crate::figures::StepFigureRow| {
@@ -201,38 +221,74 @@ macro_rules! insert_figures {
 }
 pub(crate) use insert_figures;
 
-/// Replaces the figure rows of one case inside a transaction of either
-/// backend (the caller has checked that its state is the newest).
+/// Writes the figure rows of one case that `$changes` names, inside a
+/// transaction of either backend (the caller has checked that its state is
+/// the newest), and marks its day to be summed again.
 macro_rules! write_figures {
-    ($transaction:expr, $database:expr, $rows:expr) => {{
+    ($transaction:expr, $database:expr, $rows:expr) => {
+        $crate::figures::write_figures!(
+            $transaction,
+            $database,
+            $rows,
+            &$crate::row_changes::RowChanges {
+                tasks: $crate::row_changes::Changed::Some { upsert: Vec::new(), removed: Vec::new() },
+                case_figures: true,
+                step_figures: $crate::row_changes::Changed::All(&$rows.steps),
+            }
+        )
+    };
+    ($transaction:expr, $database:expr, $rows:expr, $changes:expr) => {{
+        use $crate::row_changes::{Changed, CASE_FIGURES_UPSERT, STEP_FIGURES_UPSERT};
         let database: &$crate::database::Database = $database;
         let rows: &$crate::figures::FigureRows = $rows;
-        for table in ["case_figures", "step_figures"] {
-            let delete = database.sql(&format!("DELETE FROM {table} WHERE case_id = $1"));
-            sqlx::query(&delete)
-                .bind(&rows.case.case_id)
+        let changes: &$crate::row_changes::RowChanges = $changes;
+        if changes.case_figures {
+            let mut upsert = $crate::figures::insert_figures!(cases "case_figures", std::slice::from_ref(&rows.case));
+            upsert.push(CASE_FIGURES_UPSERT.as_str());
+            upsert.build().execute(&mut *$transaction).await?;
+        }
+        match &changes.step_figures {
+            Changed::All(steps) => {
+                let delete = database.sql("DELETE FROM step_figures WHERE case_id = $1");
+                sqlx::query(&delete)
+                    .bind(&rows.case.case_id)
+                    .execute(&mut *$transaction)
+                    .await?;
+                if !steps.is_empty() {
+                    $crate::figures::insert_figures!(steps "step_figures", steps.iter())
+                        .build()
+                        .execute(&mut *$transaction)
+                        .await?;
+                }
+            }
+            Changed::Some { upsert, removed } => {
+                for step in removed {
+                    let delete = database.sql("DELETE FROM step_figures WHERE case_id = $1 AND step = $2");
+                    sqlx::query(&delete)
+                        .bind(&step.case_id)
+                        .bind(&step.step)
+                        .execute(&mut *$transaction)
+                        .await?;
+                }
+                if !upsert.is_empty() {
+                    let mut statement =
+                        $crate::figures::insert_figures!(steps "step_figures", upsert.iter().copied());
+                    statement.push(STEP_FIGURES_UPSERT.as_str());
+                    statement.build().execute(&mut *$transaction).await?;
+                }
+            }
+        }
+        if changes.figures_changed() {
+            // The day's sums are summed again by the next dashboard read.
+            let dirty = database.sql(
+                "INSERT INTO figure_days_dirty (workflow, opened_day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            );
+            sqlx::query(&dirty)
+                .bind(&rows.case.workflow)
+                .bind(&rows.case.opened_day)
                 .execute(&mut *$transaction)
                 .await?;
         }
-        $crate::figures::insert_figures!(cases "case_figures", std::slice::from_ref(&rows.case))
-            .build()
-            .execute(&mut *$transaction)
-            .await?;
-        if !rows.steps.is_empty() {
-            $crate::figures::insert_figures!(steps "step_figures", &rows.steps)
-                .build()
-                .execute(&mut *$transaction)
-                .await?;
-        }
-        // The day's sums are summed again by the next dashboard read.
-        let dirty = database.sql(
-            "INSERT INTO figure_days_dirty (workflow, opened_day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        );
-        sqlx::query(&dirty)
-            .bind(&rows.case.workflow)
-            .bind(&rows.case.opened_day)
-            .execute(&mut *$transaction)
-            .await?;
         Ok::<(), $crate::error::StoreError>(())
     }};
 }

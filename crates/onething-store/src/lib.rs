@@ -22,6 +22,7 @@ pub mod migrations;
 pub mod multi_host;
 pub mod query_codes;
 mod rebuild;
+pub mod row_changes;
 pub mod search;
 pub mod supervision;
 pub mod time;

@@ -229,13 +229,14 @@ impl RowsBefore {
         }))
     }
 
-    /// Whether the tasks and the figures differ in `after`.
-    pub fn changed(&self, after: Option<&ReadModels>) -> (bool, bool) {
-        match (&self.0, after) {
-            (Some((tasks, figures)), Some(after)) => {
-                (*tasks != after.tasks, *figures != after.figures)
+    /// The task and figure rows that differ in `after`; all of them when
+    /// there was no case before.
+    pub fn changes<'a>(&'a self, after: &'a ReadModels) -> crate::row_changes::RowChanges<'a> {
+        match &self.0 {
+            Some((tasks, figures)) => {
+                crate::row_changes::RowChanges::between(tasks, figures, after)
             }
-            _ => (true, true),
+            None => crate::row_changes::RowChanges::all(after),
         }
     }
 }
@@ -276,6 +277,14 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
     }
 }
 
+/// The columns of `agency_tasks`, in the order [`insert_tasks`] binds them.
+macro_rules! task_columns {
+    () => {
+        "case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by, inputs"
+    };
+}
+pub(crate) use task_columns;
+
 /// One statement inserting task rows into `$table` (the live table or a
 /// scratch copy), for the backend the surrounding code runs on.
 macro_rules! insert_tasks {
@@ -283,7 +292,9 @@ macro_rules! insert_tasks {
         let mut insert = sqlx::QueryBuilder::new(concat!(
             "INSERT INTO ",
             $table,
-            " (case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by, inputs) "
+            " (",
+            $crate::views::task_columns!(),
+            ") "
         ));
         insert.push_values($tasks, |mut values, task| {
             values
@@ -309,17 +320,23 @@ macro_rules! insert_tasks {
 pub(crate) use insert_tasks;
 
 /// Writes one case's rows inside a transaction of either backend: the
-/// summary only if it is newer than the stored one, then its tasks and
-/// figures where the command changed them.
+/// summary only if it is newer than the stored one, then the task and
+/// figure rows that `$changes` names.
 macro_rules! write_rows {
     ($transaction:expr, $database:expr, $rows:expr) => {
-        $crate::views::write_rows!($transaction, $database, $rows, true, true)
+        $crate::views::write_rows!(
+            $transaction,
+            $database,
+            $rows,
+            &$crate::row_changes::RowChanges::all($rows)
+        )
     };
-    ($transaction:expr, $database:expr, $rows:expr, $tasks_changed:expr, $figures_changed:expr) => {{
+    ($transaction:expr, $database:expr, $rows:expr, $changes:expr) => {{
+        use $crate::row_changes::{Changed, TASKS_UPSERT};
         let database: &$crate::database::Database = $database;
         let rows: &$crate::views::ReadModels = $rows;
+        let changes: &$crate::row_changes::RowChanges = $changes;
         let summary = &rows.summary;
-        let tasks: &[$crate::views::TaskRow] = &rows.tasks;
         let upsert = database.sql(
             "INSERT INTO case_summaries (case_id, workflow, status, opened_at, ended_at, sequence, overdue, applicant, summary)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -342,20 +359,39 @@ macro_rules! write_rows {
             .execute(&mut *$transaction)
             .await?
             .rows_affected();
-        // Zero rows: a newer state is already stored; leave its tasks alone.
-        // Tasks the command did not change are not written again.
-        if written > 0 && $tasks_changed {
-            let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
-            sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
-            if !tasks.is_empty() {
-                $crate::views::insert_tasks!("agency_tasks", tasks)
-                    .build()
-                    .execute(&mut *$transaction)
-                    .await?;
+        // Zero rows: a newer state is already stored; leave its rows alone.
+        if written > 0 {
+            match &changes.tasks {
+                Changed::All(tasks) => {
+                    let delete_tasks = database.sql("DELETE FROM agency_tasks WHERE case_id = $1");
+                    sqlx::query(&delete_tasks).bind(&summary.case_id).execute(&mut *$transaction).await?;
+                    if !tasks.is_empty() {
+                        $crate::views::insert_tasks!("agency_tasks", tasks.iter())
+                            .build()
+                            .execute(&mut *$transaction)
+                            .await?;
+                    }
+                }
+                Changed::Some { upsert, removed } => {
+                    for task in removed {
+                        let delete = database.sql(
+                            "DELETE FROM agency_tasks WHERE case_id = $1 AND step = $2 AND agency = $3",
+                        );
+                        sqlx::query(&delete)
+                            .bind(&task.case_id)
+                            .bind(&task.step)
+                            .bind(&task.agency)
+                            .execute(&mut *$transaction)
+                            .await?;
+                    }
+                    if !upsert.is_empty() {
+                        let mut statement = $crate::views::insert_tasks!("agency_tasks", upsert.iter().copied());
+                        statement.push(TASKS_UPSERT.as_str());
+                        statement.build().execute(&mut *$transaction).await?;
+                    }
+                }
             }
-        }
-        if written > 0 && $figures_changed {
-            $crate::figures::write_figures!($transaction, database, &rows.figures)?;
+            $crate::figures::write_figures!($transaction, database, &rows.figures, changes)?;
         }
         Ok::<(), $crate::error::StoreError>(())
     }};
