@@ -182,6 +182,8 @@ mod tests {
             statutory: None,
             escalations: vec![],
             claimed_by: None,
+            instances: 0,
+            item: None,
         };
         let local = |time: chrono::DateTime<chrono::Utc>| time.format("%m-%d %H:%M").to_string();
         assert_eq!(limit_flags(&step, local), "");
