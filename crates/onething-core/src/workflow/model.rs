@@ -288,6 +288,8 @@ pub enum SkipCause {
     OptIn,
     Branch,
     Upstream,
+    /// A multi-instance step whose list may be empty.
+    EmptyList,
 }
 
 impl SkipCause {
@@ -298,6 +300,7 @@ impl SkipCause {
             SkipCause::OptIn => "it is `opt_in`",
             SkipCause::Branch => "it is a branch of a choice",
             SkipCause::Upstream => "every step it follows may be skipped",
+            SkipCause::EmptyList => "its `for_each` list may be empty",
         }
     }
 }
@@ -461,6 +464,9 @@ impl Definition {
         if found.when.is_some() {
             return Some(SkipCause::Condition);
         }
+        if found.for_each.is_some() {
+            return Some(SkipCause::EmptyList);
+        }
         if found.after.is_empty() || found.join == Join::Settled || visiting.contains(&step) {
             return None;
         }
@@ -487,8 +493,9 @@ impl Definition {
         let own: Vec<&str> = candidates
             .into_iter()
             .filter(|id| {
-                self.step(id)
-                    .is_some_and(|s| s.choice.is_some() || s.opt_in || s.when.is_some())
+                self.step(id).is_some_and(|s| {
+                    s.choice.is_some() || s.opt_in || s.when.is_some() || s.for_each.is_some()
+                })
             })
             .collect();
         if own.len() > 16 {
