@@ -395,3 +395,111 @@ fn case_show_and_the_task_list_show_each_step_s_inputs_typed() {
     assert_eq!(tasks[0]["inputs"][0]["value"], "Q440012346");
     assert_eq!(tasks[0]["inputs"][3]["type"], "date");
 }
+
+/// The shipped folder with the language reference's `instances-example`.
+fn folder_with_instances_example() -> TempFolder {
+    let docs =
+        std::fs::read_to_string(shipped_workflows().join("../docs/workflow-language.md")).unwrap();
+    let example = docs
+        .split("```toml\n")
+        .find(|block| block.starts_with("id = \"instances-example\""))
+        .and_then(|block| block.split("```").next())
+        .unwrap();
+    let folder = TempFolder::new("instances");
+    let shipped = shipped_workflows();
+    std::fs::create_dir_all(folder.path.join("calendars")).unwrap();
+    std::fs::copy(
+        shipped.join("agencies.toml"),
+        folder.path.join("agencies.toml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        std::fs::copy(&path, folder.path.join("calendars").join(name)).unwrap();
+    }
+    std::fs::write(folder.path.join("instances-example.toml"), example).unwrap();
+    std::fs::write(
+        folder.path.join("form.json"),
+        r#"{"plates": ["闽A12345", "闽A67890"]}"#,
+    )
+    .unwrap();
+    folder
+}
+
+#[test]
+fn case_show_and_the_task_list_show_each_instance_of_a_multi_instance_step() {
+    let folder = folder_with_instances_example();
+    let database = TestDatabase::sqlite();
+    let now = "2025-06-03T10:00:00+08:00";
+    let run = |args: &[&str]| run_in(&folder.path, &database.url, now, args);
+    let form = folder.path.join("form.json");
+    let open = run(&[
+        "case",
+        "open",
+        "instances-example",
+        "--form",
+        form.to_str().unwrap(),
+        "--as",
+        "window",
+    ]);
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let case_id = open.stdout.trim().to_string();
+    let tasks = run(&["case", "tasks", "police", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_str(&tasks.stdout).unwrap();
+    let steps: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["permit.1", "permit.2"]);
+    assert_eq!(tasks[1]["inputs"][0]["value"], "闽A67890");
+
+    let complete = run(&[
+        "case",
+        "complete",
+        &case_id,
+        "permit.2",
+        "--as",
+        "police",
+        "--data",
+        r#"{"permit_number":"P-2"}"#,
+    ]);
+    assert_eq!(complete.code, 0, "{}", complete.stderr);
+    let whole = run(&[
+        "case",
+        "complete",
+        &case_id,
+        "permit",
+        "--as",
+        "police",
+        "--data",
+        r#"{"permit_number":"P"}"#,
+    ]);
+    assert_ne!(whole.code, 0);
+    assert!(
+        whole.stderr.contains(
+            "step `permit` runs one task per item: name one of its instances (permit.1, permit.2)"
+        ),
+        "{}",
+        whole.stderr
+    );
+    let show = run(&["case", "show", &case_id]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let line = |id: &str| {
+        show.stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} in {}", show.stdout))
+            .to_string()
+    };
+    assert!(line("permit").contains("active") && line("permit").ends_with(" 2 instances"));
+    assert!(line("permit.1").contains("active"), "{}", show.stdout);
+    assert!(
+        line("permit.1").ends_with(r#" item "闽A12345""#),
+        "{}",
+        show.stdout
+    );
+    assert!(line("permit.2").contains("completed"), "{}", show.stdout);
+}

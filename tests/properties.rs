@@ -29,6 +29,13 @@
 //!   fourth time given an input for every output of every step before each
 //!   step.
 //!
+//! - a multi-instance step (`for_each`) starts one instance per item of its
+//!   list, is settled exactly when every instance is, and completes with
+//!   each output the list of its completed instances' values: the shipped
+//!   bundles are run a fifth time with every last step (one nothing waits
+//!   on) made a multi-instance step, in parallel or one after another,
+//!   over a list of two, none or three items.
+//!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use std::collections::HashMap;
@@ -42,7 +49,8 @@ use onething_core::case::{
 use onething_core::localized::Localized;
 use onething_core::value_type::{Field, Requirement, ValueKind};
 use onething_core::workflow::{
-    Check, CheckStage, Definition, Escalation, MaterialSource, Step, StepInput, StepKind,
+    Check, CheckStage, Definition, Escalation, ForEach, InstanceMode, MaterialSource, Step,
+    StepInput, StepKind,
 };
 use onething_store::workflow_files::Catalog;
 use onething_store::{open_case_store, CaseStore, CommandError};
@@ -536,10 +544,11 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
             .map(|s| s.id.as_str())
             .collect();
         let roll = random.below(100);
-        let returning: Vec<&Step> = active
+        // Each running step (or instance, `step.n`) that may return, by its id.
+        let returning: Vec<(&str, &Step)> = active
             .iter()
-            .filter_map(|id| definition.step(id))
-            .filter(|step| !step.returns_to.is_empty())
+            .filter_map(|id| Some((*id, definition.step(id)?)))
+            .filter(|(_, step)| !step.returns_to.is_empty())
             .collect();
         let command = if file.status.name() != "open" {
             if file.rating.is_some() {
@@ -554,25 +563,26 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
                 },
             )
         } else if mix == Mix::Returns && !returning.is_empty() && random.chance(30) {
-            let step = *random.pick(&returning).unwrap();
+            let (id, step) = *random.pick(&returning).unwrap();
             let to = random.pick(&step.returns_to).unwrap().clone();
             run.command(
                 agency(&step.agency),
                 Action::Return {
-                    step: step.id.clone(),
+                    step: id.to_string(),
                     to,
                     reason: "redo".into(),
                 },
             )
         } else if roll < 50 && !active.is_empty() {
-            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            let id = *random.pick(&active).unwrap();
+            let step = definition.step(id).unwrap();
             match step.kind {
                 StepKind::Task => {
                     let outputs = valid_object(&step.outputs, &mut random);
                     run.command(
                         agency(&step.agency),
                         Action::Complete {
-                            step: step.id.clone(),
+                            step: id.to_string(),
                             outputs,
                         },
                     )
@@ -593,11 +603,12 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
                 }
             }
         } else if roll < 58 && !active.is_empty() {
-            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            let id = *random.pick(&active).unwrap();
+            let step = definition.step(id).unwrap();
             run.command(
                 agency(&step.agency),
                 Action::Complete {
-                    step: step.id.clone(),
+                    step: id.to_string(),
                     outputs: invalid_object(&step.outputs),
                 },
             )
@@ -612,9 +623,12 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
             )
         } else if roll < 70 {
             // Mostly a running step that may return, else any step.
-            let step = match random.pick(&returning) {
-                Some(step) if random.chance(70) => *step,
-                _ => random.pick(&definition.steps).unwrap(),
+            let (id, step) = match random.pick(&returning) {
+                Some(&(id, step)) if random.chance(70) => (id, step),
+                _ => {
+                    let step = random.pick(&definition.steps).unwrap();
+                    (step.id.as_str(), step)
+                }
             };
             let to = random
                 .pick(&step.returns_to)
@@ -623,17 +637,18 @@ async fn random_run(store: &CaseStore, definition: &Definition, seed: u64, mix: 
             run.command(
                 agency(&step.agency),
                 Action::Return {
-                    step: step.id.clone(),
+                    step: id.to_string(),
                     to,
                     reason: "redo".into(),
                 },
             )
         } else if roll < 73 && !active.is_empty() {
-            let step = definition.step(random.pick(&active).unwrap()).unwrap();
+            let id = *random.pick(&active).unwrap();
+            let step = definition.step(id).unwrap();
             run.command(
                 agency(&step.agency),
                 Action::Refuse {
-                    step: step.id.clone(),
+                    step: id.to_string(),
                     reason: "不予许可".into(),
                 },
             )
@@ -1031,5 +1046,154 @@ fn random_commands_keep_the_invariants_of_bundles_with_conditional_requirements_
                 definition.id
             );
         }
+    });
+}
+
+/// A shipped bundle with every task step that no step waits on made a
+/// multi-instance step, over a list of two, none or three items, in
+/// parallel or one after another by turns. Nothing reads a last step's
+/// outputs (but its own checks, which see each instance's), so the bundle
+/// stays sound.
+fn with_instances(definition: &Definition) -> Definition {
+    let mut changed = definition.clone();
+    let waited_on: Vec<String> = definition
+        .steps
+        .iter()
+        .flat_map(|step| step.after.iter().cloned())
+        .collect();
+    let lists = ["[1, 2]", "[]", "[1, 2, 3]"];
+    let mut turn = 0;
+    for step in &mut changed.steps {
+        if waited_on.contains(&step.id)
+            || step.kind != StepKind::Task
+            || step.outputs.iter().any(|o| o.kind == ValueKind::List)
+        {
+            continue;
+        }
+        step.for_each = Some(ForEach {
+            list: lists[turn % lists.len()].to_string(),
+            instances: if turn % 2 == 0 {
+                InstanceMode::Parallel
+            } else {
+                InstanceMode::Sequential
+            },
+            collected_outputs: step
+                .outputs
+                .iter()
+                .map(|output| Field {
+                    kind: ValueKind::List,
+                    items: Some(output.kind),
+                    required: Requirement::ALWAYS,
+                    ..output.clone()
+                })
+                .collect(),
+        });
+        turn += 1;
+    }
+    changed.hash = changed.content_hash();
+    changed
+}
+
+/// The invariants of a case's multi-instance steps in its final state and
+/// along its history: as many instances as items, none live once its step
+/// is settled, a completed step's outputs the lists of its completed
+/// instances' values, in order.
+fn check_instances(definition: &Definition, case: &Case, seed: u64) -> usize {
+    let file = case.file().unwrap();
+    let mut started = 0;
+    for step in definition.steps.iter().filter(|s| s.for_each.is_some()) {
+        let record = file.step(&step.id).unwrap();
+        let instances: Vec<_> = file.instances_of(&step.id).collect();
+        assert_eq!(
+            instances.len(),
+            record.instances,
+            "seed {seed}: {} records as many instances as it has",
+            step.id
+        );
+        started += instances.len();
+        let settled = instances.iter().all(|i| !i.state.is_live());
+        match record.state {
+            StepState::Completed => {
+                assert!(
+                    settled,
+                    "seed {seed}: {} completed with live instances",
+                    step.id
+                );
+                let completed: Vec<_> = instances
+                    .iter()
+                    .filter(|i| i.state == StepState::Completed)
+                    .collect();
+                for output in &step.outputs {
+                    let values: Vec<Value> = completed
+                        .iter()
+                        .map(|i| i.outputs.as_ref().unwrap()[&output.name].clone())
+                        .collect();
+                    assert_eq!(
+                        record.outputs.as_ref().unwrap()[&output.name],
+                        Value::Array(values),
+                        "seed {seed}: {}.{} lists its completed instances' values",
+                        step.id,
+                        output.name
+                    );
+                }
+            }
+            StepState::Refused if record.instances > 0 && settled => assert!(
+                instances.iter().all(|i| i.state != StepState::Completed),
+                "seed {seed}: {} refused with a completed instance",
+                step.id
+            ),
+            StepState::Active => assert!(
+                !settled || file.status.name() != "open",
+                "seed {seed}: {} still active with every instance settled",
+                step.id
+            ),
+            _ => {}
+        }
+        if let Some(for_each) = &step.for_each {
+            if for_each.instances == InstanceMode::Sequential {
+                let started_live = instances.iter().filter(|i| i.state.is_started()).count();
+                assert!(
+                    started_live <= 1,
+                    "seed {seed}: {} runs one instance at a time",
+                    step.id
+                );
+            }
+        }
+    }
+    started
+}
+
+/// The same invariants on every shipped bundle with multi-instance last
+/// steps, and the instances' own.
+#[test]
+fn random_commands_keep_the_invariants_of_bundles_with_multi_instance_steps() {
+    let shipped = Catalog::load(&shipped_workflows()).unwrap();
+    let catalog = Catalog {
+        versions: shipped.versions.iter().map(with_instances).collect(),
+        ..shipped
+    };
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        let mut started = 0;
+        let mut completed_instances = 0;
+        for definition in &catalog.versions {
+            for seed in 1..=6 {
+                for mix in [Mix::Even, Mix::Returns] {
+                    random_run(&store, definition, seed, mix).await;
+                    let case_id = case_id_for(&open_id(definition, seed, mix));
+                    let case = store.load(&case_id).await.unwrap();
+                    started += check_instances(definition, &case, seed);
+                    completed_instances += case
+                        .file()
+                        .unwrap()
+                        .steps
+                        .iter()
+                        .filter(|s| s.item.is_some() && s.state == StepState::Completed)
+                        .count();
+                }
+            }
+        }
+        assert!(started > 0, "the runs start instances");
+        assert!(completed_instances > 0, "the runs complete instances");
     });
 }

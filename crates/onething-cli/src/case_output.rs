@@ -13,7 +13,9 @@ pub(crate) fn provisional_flag(years: &[i32]) -> String {
 
 /// What `case show` writes after a step's due time beyond its warning and
 /// overdue flags: the law's due time and mark, and the escalation points
-/// reached (` by law 2025-06-11 00:00 (UTC+08:00) PAST THE LAW; reminder, criticism`).
+/// reached (` by law 2025-06-11 00:00 (UTC+08:00) PAST THE LAW; reminder, criticism`);
+/// for a multi-instance step how many instances it runs (` 2 instances`), for
+/// an instance the item it is for (` item "闽A12345"`).
 pub(crate) fn limit_flags(
     step: &onething_core::case::StepView,
     local: impl Fn(chrono::DateTime<chrono::Utc>) -> String,
@@ -28,6 +30,12 @@ pub(crate) fn limit_flags(
     if !step.escalations.is_empty() {
         let reached: Vec<&str> = step.escalations.iter().map(|r| r.id.as_str()).collect();
         flags.push_str(&format!("; {}", reached.join(", ")));
+    }
+    if step.instances > 0 {
+        flags.push_str(&format!(" {} instances", step.instances));
+    }
+    if let Some(item) = &step.item {
+        flags.push_str(&format!(" item {item}"));
     }
     flags
 }
@@ -182,9 +190,14 @@ mod tests {
             statutory: None,
             escalations: vec![],
             claimed_by: None,
+            instances: 0,
+            item: None,
         };
         let local = |time: chrono::DateTime<chrono::Utc>| time.format("%m-%d %H:%M").to_string();
         assert_eq!(limit_flags(&step, local), "");
+        step.item = Some(serde_json::json!("闽A12345"));
+        assert_eq!(limit_flags(&step, local), r#" item "闽A12345""#);
+        step.item = None;
         step.statutory = Some(StatutoryClock {
             due: at,
             warn_at: None,

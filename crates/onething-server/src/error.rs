@@ -102,11 +102,13 @@ impl ApiError {
             | E::InvalidRating { .. }
             | E::InvalidExtensionLength { .. }
             | E::MissingProcedure
-            | E::ClaimWithoutOperator { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            | E::ClaimWithoutOperator { .. }
+            | E::InstanceRequired { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-            E::NotOpened | E::UnknownWorkflow { .. } | E::UnknownStep { .. } => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
+            E::NotOpened
+            | E::UnknownWorkflow { .. }
+            | E::UnknownStep { .. }
+            | E::UnknownInstance { .. } => (StatusCode::NOT_FOUND, "not_found"),
             E::AlreadyOpened
             | E::StepNotActive { .. }
             | E::PaymentStep { .. }
@@ -130,7 +132,7 @@ impl ApiError {
             | E::SupervisionPending { .. }
             | E::NoSupervisionNotice { .. }
             | E::NoFollowUp => (StatusCode::CONFLICT, "conflict"),
-            E::Calendar(_) | E::Expression { .. } | E::Input { .. } => {
+            E::Calendar(_) | E::Expression { .. } | E::Input { .. } | E::ForEach { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }
             E::NotInForce { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_force"),

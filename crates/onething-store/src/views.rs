@@ -131,7 +131,12 @@ pub fn task_rows(
     definition: Option<&onething_core::workflow::Definition>,
 ) -> Vec<TaskRow> {
     let mut tasks = Vec::new();
-    for step in file.steps.iter().filter(|step| step.state.is_started()) {
+    // A multi-instance step is no one's task: its instances are.
+    for step in file
+        .steps
+        .iter()
+        .filter(|step| step.state.is_started() && !step.runs_instances())
+    {
         let task = |agency: &str, state: &str| TaskRow {
             case_id: file.id.clone(),
             step: step.id.clone(),

@@ -46,7 +46,14 @@ async fn app() -> (Router, AppState) {
 
 /// The console with commands at `fixed_now`, or on the clock when `None`.
 async fn app_with(fixed_now: Option<chrono::DateTime<chrono::Utc>>) -> (Router, AppState) {
-    let catalog = Catalog::load(&workflows()).unwrap();
+    app_on(Catalog::load(&workflows()).unwrap(), fixed_now).await
+}
+
+/// The console over `catalog`, with commands at `fixed_now`.
+async fn app_on(
+    catalog: Catalog,
+    fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+) -> (Router, AppState) {
     let store = onething_store::open_case_store("sqlite::memory:", &catalog)
         .await
         .unwrap();
@@ -1625,5 +1632,92 @@ async fn a_task_page_shows_exactly_the_data_its_step_receives_typed() {
         !task.body.contains("Shared data (earlier steps' results)"),
         "{}",
         task.body
+    );
+}
+
+/// The shipped bundles and `instances-example` of the language reference.
+fn catalog_with_instances_example() -> Catalog {
+    let docs = include_str!("../../../docs/workflow-language.md");
+    let example = docs
+        .split("```toml\n")
+        .find(|block| block.starts_with("id = \"instances-example\""))
+        .and_then(|block| block.split("```").next())
+        .unwrap();
+    let mut catalog = Catalog::load(&workflows()).unwrap();
+    let definition = onething_core::workflow::parse_workflow(example, &catalog.registry).unwrap();
+    catalog.versions.push(definition);
+    catalog
+}
+
+#[tokio::test]
+async fn each_instance_of_a_multi_instance_step_has_its_task_page_and_its_item() {
+    let now = chrono::DateTime::parse_from_rfc3339("2025-06-03T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let (app, state) = app_on(catalog_with_instances_example(), Some(now)).await;
+    let case = onething_core::case::case_id_for("open-instances");
+    let open = onething_core::case::CaseCommand {
+        command_id: "open-instances".into(),
+        actor: onething_core::case::Actor::Agency {
+            agency: "window".into(),
+            operator: None,
+        },
+        at: now,
+        action: onething_core::case::Action::Open {
+            case_id: case.clone(),
+            workflow: "instances-example".into(),
+            form: serde_json::json!({ "plates": ["闽A12345", "闽A67890"] }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    state.store.execute(&case, open).await.unwrap();
+    let (police, police_csrf) = sign_in(&app, "wang").await;
+    let task = send(
+        &app,
+        get(&format!("/cases/{case}/steps/permit.2"), Some(&police)),
+    )
+    .await;
+    assert_eq!(task.status, StatusCode::OK, "{}", task.body);
+    assert!(task.body.contains("闽A67890"), "{}", task.body);
+    assert!(!task.body.contains("闽A12345"), "{}", task.body);
+    let done = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/permit.2/complete"),
+            Some(&police),
+            &[
+                ("_csrf", &police_csrf),
+                ("command_id", "c-permit-2"),
+                ("outputs.permit_number", "P-2"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let case_file = state.store.load(&case).await.unwrap();
+    let file = case_file.file().unwrap();
+    assert_eq!(file.step("permit.2").unwrap().state.name(), "completed");
+    assert_eq!(file.step("permit.1").unwrap().state.name(), "active");
+    // The step itself is no one's task: its page says to take an instance.
+    let whole = send(
+        &app,
+        post(
+            &format!("/cases/{case}/steps/permit/complete"),
+            Some(&police),
+            &[
+                ("_csrf", &police_csrf),
+                ("command_id", "c-permit"),
+                ("outputs.permit_number", "P"),
+            ],
+        ),
+    )
+    .await;
+    assert_ne!(whole.status, StatusCode::SEE_OTHER, "{}", whole.body);
+    assert!(
+        whole.body.contains("runs one task per item"),
+        "{}",
+        whole.body
     );
 }

@@ -169,6 +169,24 @@ pub enum CaseError {
         input: String,
         reason: String,
     },
+    /// A multi-instance step's `for_each` cannot be evaluated in this case,
+    /// or does not give a list: the command that would start it is refused.
+    #[error("step `{step}` cannot start: its `for_each` {reason}")]
+    ForEach { step: String, reason: String },
+    /// A command named a multi-instance step that runs one task per item:
+    /// each instance is done, returned to, refused or supplemented apart.
+    #[error("step `{step}` runs one task per item: name one of its instances ({})", instances.join(", "))]
+    InstanceRequired {
+        step: String,
+        instances: Vec<String>,
+    },
+    /// An instance id beyond the instances the step's list gave.
+    #[error("step `{step}` has no instance `{instance}` in this case (its instances: {})", if instances.is_empty() { "none yet".to_string() } else { instances.join(", ") })]
+    UnknownInstance {
+        step: String,
+        instance: String,
+        instances: Vec<String>,
+    },
 }
 
 fn join(problems: &[ValueProblem]) -> String {

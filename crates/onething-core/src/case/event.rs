@@ -99,6 +99,8 @@ pub enum SkipReason {
     NotOptedIn,
     /// Another branch of its choice runs.
     OtherBranch,
+    /// A multi-instance step whose list was empty: no item, no task.
+    NoItems,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +166,14 @@ pub enum Change {
         /// declares none, so events written before inputs keep their hash.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         inputs: Vec<InputValue>,
+    },
+    /// A multi-instance step (`for_each`) starts: its list, evaluated once,
+    /// gives one instance per item, `step.1` … `step.n`, each of which then
+    /// starts with its own `step_activated` (all at once, or one after
+    /// another).
+    StepInstancesStarted {
+        step: String,
+        items: Vec<Value>,
     },
     StepSkipped {
         step: String,
@@ -421,6 +431,7 @@ impl Change {
         match self {
             Change::CaseOpened { .. } => "case_opened",
             Change::StepActivated { .. } => "step_activated",
+            Change::StepInstancesStarted { .. } => "step_instances_started",
             Change::StepSkipped { .. } => "step_skipped",
             Change::BillsIssued { .. } => "bills_issued",
             Change::PaymentReceived { .. } => "payment_received",

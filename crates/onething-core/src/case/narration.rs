@@ -8,14 +8,22 @@ use crate::calendar::{Calendar, TimeSpan, TimeUnit};
 use crate::localized::Localized;
 use crate::workflow::Definition;
 
+/// A step's title; an instance's is its step's with its number.
 fn step_title(definition: Option<&Definition>, step: &str) -> Localized {
-    definition
+    let title = definition
         .and_then(|definition| definition.step(step))
         .map(|s| s.title.clone())
         .unwrap_or_else(|| Localized {
             zh: step.to_string(),
             en: step.to_string(),
-        })
+        });
+    match crate::workflow::split_instance_id(step) {
+        Some((_, number)) if title.zh != step => Localized {
+            zh: format!("{}（第{number}件）", title.zh),
+            en: format!("{} (item {number})", title.en),
+        },
+        _ => title,
+    }
 }
 
 fn span_zh(span: &TimeSpan) -> String {
@@ -180,6 +188,14 @@ pub fn describe(
             statutory.as_ref(),
             calendar,
         ),
+        Change::StepInstancesStarted { step, items } => {
+            let t = title(step);
+            let count = items.len();
+            both(
+                format!("开始办理：{}，逐项办理{count}件", t.zh),
+                format!("Started: {}, one task for each of {count} items", t.en),
+            )
+        }
         Change::StepSkipped { step, reason, .. } => {
             let t = title(step);
             let (zh, en) = match reason {
@@ -189,6 +205,7 @@ pub fn describe(
                 }
                 SkipReason::NotOptedIn => ("申请人未选择", "not chosen by the applicant"),
                 SkipReason::OtherBranch => ("已选择其他分支", "another branch runs"),
+                SkipReason::NoItems => ("没有需要逐项办理的事项", "its list has no items"),
             };
             both(
                 format!("无需办理：{}（{zh}）", t.zh),

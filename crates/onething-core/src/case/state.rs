@@ -162,6 +162,44 @@ impl CaseFile {
         self.steps.iter().find(|step| step.id == id)
     }
 
+    /// The instances of a multi-instance step, in order.
+    pub fn instances_of<'f>(&'f self, step: &'f str) -> impl Iterator<Item = &'f StepRecord> + 'f {
+        self.steps.iter().filter(move |record| {
+            crate::workflow::split_instance_id(&record.id).is_some_and(|(of, _)| of == step)
+        })
+    }
+
+    /// A multi-instance step starts: its records of the instances, waiting,
+    /// after it (those of an earlier pass are gone with the return).
+    fn start_instances(&mut self, step: &str, items: Vec<serde_json::Value>, at: DateTime<Utc>) {
+        self.steps.retain(|record| {
+            crate::workflow::split_instance_id(&record.id).is_none_or(|(of, _)| of != step)
+        });
+        let position = self
+            .steps
+            .iter()
+            .position(|record| record.id == step)
+            .expect("events name steps seeded by case_opened");
+        let record = &mut self.steps[position];
+        record.state = StepState::Active;
+        record.passes += 1;
+        record.activated_at = Some(at);
+        record.instances = items.len();
+        record.outputs = None;
+        let agency = record.agency.clone();
+        let instances = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| StepRecord {
+                item: Some(item),
+                ..StepRecord::waiting(
+                    crate::workflow::instance_id(step, index + 1),
+                    agency.clone(),
+                )
+            });
+        self.steps.splice(position + 1..position + 1, instances);
+    }
+
     fn step_mut(&mut self, id: &str) -> &mut StepRecord {
         self.steps
             .iter_mut()
@@ -233,30 +271,7 @@ impl Case {
                 opted_in,
                 steps: steps
                     .into_iter()
-                    .map(|seed| StepRecord {
-                        id: seed.id,
-                        agency: seed.agency,
-                        state: StepState::Waiting,
-                        due: None,
-                        warn_at: None,
-                        warned: false,
-                        overdue: false,
-                        activated_at: None,
-                        paused_since: None,
-                        requested_items: Vec::new(),
-                        outputs: None,
-                        inputs: Vec::new(),
-                        passes: 0,
-                        extension: None,
-                        clock: Vec::new(),
-                        provisional_years: Vec::new(),
-                        held_clock: None,
-                        statutory: None,
-                        escalations: Vec::new(),
-                        completed_at: None,
-                        returns_made: 0,
-                        claimed_by: None,
-                    })
+                    .map(|seed| StepRecord::waiting(seed.id, seed.agency))
                     .collect(),
                 payments: Vec::new(),
                 refunds: Vec::new(),
@@ -329,6 +344,7 @@ impl Case {
                     }
                 }
             }
+            Change::StepInstancesStarted { step, items } => file.start_instances(&step, items, at),
             Change::StepSkipped { step, .. } => file.step_mut(&step).state = StepState::Skipped,
             Change::BillsIssued { step, bills } => {
                 file.payments.retain(|payment| payment.step != step);
@@ -388,7 +404,22 @@ impl Case {
                     record.statutory = None;
                     record.escalations.clear();
                     record.claimed_by = None;
+                    record.instances = 0;
                     file.payments.retain(|payment| payment.step != id);
+                    // An instance sent back reopens its step; a step sent
+                    // back starts its instances anew from its list.
+                    match crate::workflow::split_instance_id(&id) {
+                        Some((of, _)) if file.step(of).is_some() => {
+                            let parent = file.step_mut(of);
+                            parent.state = StepState::Active;
+                            parent.outputs = None;
+                            parent.completed_at = None;
+                        }
+                        _ => file.steps.retain(|record| {
+                            crate::workflow::split_instance_id(&record.id)
+                                .is_none_or(|(of, _)| of != id)
+                        }),
+                    }
                 }
             }
             Change::StepRefused { step, .. } => {

@@ -63,6 +63,18 @@ pub struct StepRecord {
     /// a new pass (a return, a restart) starts unclaimed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// Of a multi-instance step: how many instances its list gave in this
+    /// pass (`step.1` … `step.n`, recorded after it); the step itself is no
+    /// one's task, its instances are.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub instances: usize,
+    /// Of an instance: the element of the list it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+}
+
+fn is_zero_usize(count: &usize) -> bool {
+    *count == 0
 }
 
 fn is_zero(count: &u32) -> bool {
@@ -176,6 +188,42 @@ pub enum ClockMove {
 }
 
 impl StepRecord {
+    /// A step (or an instance) that has not started.
+    pub(super) fn waiting(id: String, agency: String) -> StepRecord {
+        StepRecord {
+            id,
+            agency,
+            state: StepState::Waiting,
+            due: None,
+            warn_at: None,
+            warned: false,
+            overdue: false,
+            activated_at: None,
+            paused_since: None,
+            requested_items: Vec::new(),
+            outputs: None,
+            inputs: Vec::new(),
+            passes: 0,
+            extension: None,
+            clock: Vec::new(),
+            provisional_years: Vec::new(),
+            held_clock: None,
+            statutory: None,
+            escalations: Vec::new(),
+            completed_at: None,
+            returns_made: 0,
+            claimed_by: None,
+            instances: 0,
+            item: None,
+        }
+    }
+
+    /// Whether this is a multi-instance step running or done through its
+    /// instances: no task of its own.
+    pub fn runs_instances(&self) -> bool {
+        self.instances > 0
+    }
+
     /// Active again after a supplement or a special procedure, with the due
     /// time moved by the time the clock stood still.
     pub(super) fn restart_clock(

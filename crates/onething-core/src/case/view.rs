@@ -50,6 +50,13 @@ pub struct StepView {
     /// The person of the agency who claimed the task (认领) in this pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// Of a multi-instance step: how many instances its list gave (listed
+    /// after it as `step.1` …); the step is no one's task, they are.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub instances: usize,
+    /// Of an instance: the element of its step's list it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,7 +130,9 @@ fn is_zero(count: &usize) -> bool {
 impl CaseView {
     /// The steps now waiting on an agency (active, paused or suspended).
     pub fn open_tasks(&self) -> impl Iterator<Item = &StepView> {
-        self.steps.iter().filter(|step| step.state.is_started())
+        self.steps
+            .iter()
+            .filter(|step| step.state.is_started() && step.instances == 0)
     }
 
     pub fn is_overdue(&self) -> bool {
@@ -341,6 +350,8 @@ pub fn view_file(
                 statutory: step.statutory.clone(),
                 escalations: step.escalations.clone(),
                 claimed_by: step.claimed_by.clone(),
+                instances: step.instances,
+                item: step.item.clone(),
             })
             .collect(),
         payments: file

@@ -177,6 +177,66 @@ pub struct Step {
     pub special_procedures: bool,
     pub rounding: Option<Rounding>,
     pub bills: Vec<Bill>,
+    /// One task per element of a list (`for_each`): the list, whether the
+    /// instances run in parallel or one after another, and the outputs as
+    /// later steps see them. Left out of the stored definition when absent,
+    /// so definitions written before it keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<ForEach>,
+}
+
+/// A multi-instance step's list and how its instances run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForEach {
+    /// A CEL expression giving a list, over the form and the outputs of the
+    /// steps before this one: one instance per element.
+    pub list: String,
+    pub instances: InstanceMode,
+    /// The step's outputs as later steps see them: each output a `list` of
+    /// the completed instances' values, in the order of the items.
+    pub collected_outputs: Vec<Field>,
+}
+
+/// Whether a multi-instance step's instances all start together or one
+/// after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceMode {
+    Parallel,
+    Sequential,
+}
+
+impl InstanceMode {
+    pub const ALL: [(&'static str, InstanceMode); 2] = [
+        ("parallel", InstanceMode::Parallel),
+        ("sequential", InstanceMode::Sequential),
+    ];
+}
+
+/// The id of a step's `number`th instance (from 1): `vehicle_permit.2`.
+pub fn instance_id(step: &str, number: usize) -> String {
+    format!("{step}.{number}")
+}
+
+/// The step and number of an instance id (`vehicle_permit.2`), or `None`
+/// for an id of a step.
+pub fn split_instance_id(id: &str) -> Option<(&str, usize)> {
+    let (step, number) = id.rsplit_once('.')?;
+    if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((step, number.parse().ok().filter(|n| *n > 0)?))
+}
+
+impl Step {
+    /// The outputs as later steps' expressions see them: for a
+    /// multi-instance step, the list of the instances' values of each.
+    pub fn outputs_seen_later(&self) -> &[Field] {
+        match &self.for_each {
+            Some(for_each) => &for_each.collected_outputs,
+            None => &self.outputs,
+        }
+    }
 }
 
 /// A named value a step receives from the form or from the steps before it
@@ -228,6 +288,8 @@ pub enum SkipCause {
     OptIn,
     Branch,
     Upstream,
+    /// A multi-instance step whose list may be empty.
+    EmptyList,
 }
 
 impl SkipCause {
@@ -238,6 +300,7 @@ impl SkipCause {
             SkipCause::OptIn => "it is `opt_in`",
             SkipCause::Branch => "it is a branch of a choice",
             SkipCause::Upstream => "every step it follows may be skipped",
+            SkipCause::EmptyList => "its `for_each` list may be empty",
         }
     }
 }
@@ -348,8 +411,21 @@ pub struct BillItem {
 }
 
 impl Definition {
+    /// The step of an id: a step's own, or an instance's of a
+    /// multi-instance step (`vehicle_permit.2` gives `vehicle_permit`).
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|step| step.id == id)
+        self.steps
+            .iter()
+            .find(|step| step.id == id)
+            .or_else(|| self.multi_instance_step_of(id))
+    }
+
+    /// The multi-instance step an instance id names, if it is one.
+    pub fn multi_instance_step_of(&self, id: &str) -> Option<&Step> {
+        let (step, _) = split_instance_id(id)?;
+        self.steps
+            .iter()
+            .find(|found| found.id == step && found.for_each.is_some())
     }
 
     pub fn agency(&self, id: &str) -> Option<&Agency> {
@@ -388,6 +464,9 @@ impl Definition {
         if found.when.is_some() {
             return Some(SkipCause::Condition);
         }
+        if found.for_each.is_some() {
+            return Some(SkipCause::EmptyList);
+        }
         if found.after.is_empty() || found.join == Join::Settled || visiting.contains(&step) {
             return None;
         }
@@ -414,8 +493,9 @@ impl Definition {
         let own: Vec<&str> = candidates
             .into_iter()
             .filter(|id| {
-                self.step(id)
-                    .is_some_and(|s| s.choice.is_some() || s.opt_in || s.when.is_some())
+                self.step(id).is_some_and(|s| {
+                    s.choice.is_some() || s.opt_in || s.when.is_some() || s.for_each.is_some()
+                })
             })
             .collect();
         if own.len() > 16 {

@@ -14,6 +14,7 @@ mod documents;
 mod extensions;
 mod flow;
 mod inputs;
+mod instances;
 mod limits;
 mod opening;
 mod payments;

@@ -28,12 +28,15 @@ pub fn library() -> Arc<Library> {
     let limits = parse_workflow(include_str!("../data_limits_bundle.toml"), &registry).unwrap();
     let checks = parse_workflow(include_str!("../data_checks_bundle.toml"), &registry).unwrap();
     let inputs = parse_workflow(include_str!("../data_inputs_bundle.toml"), &registry).unwrap();
+    let instances =
+        parse_workflow(include_str!("../data_instances_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
     library.set_current(limits);
     library.set_current(checks);
     library.set_current(inputs);
+    library.set_current(instances);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);
@@ -174,6 +177,12 @@ pub fn one_line(event: &CaseEvent) -> String {
             Some(due) => format!("step_activated {step} due {}", due.to_rfc3339()),
             None => format!("step_activated {step}"),
         },
+        Change::StepInstancesStarted { step, items } => {
+            format!(
+                "step_instances_started {step} {}",
+                Value::from(items.clone())
+            )
+        }
         Change::StepSkipped { step, reason, .. } => format!("step_skipped {step} {reason:?}"),
         Change::BillsIssued { step, bills } => format!(
             "bills_issued {step} {}",

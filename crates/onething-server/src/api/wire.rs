@@ -190,6 +190,14 @@ pub struct StepResource {
     /// absent while nobody has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// Of a multi-instance step (`for_each`): how many instances its list
+    /// gave, listed after it as `step.1` …; the step is no one's task.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub instances: usize,
+    /// Of an instance (`step.n`): the element of its step's list it is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub item: Option<Value>,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -536,6 +544,8 @@ impl From<StepView> for StepResource {
                 })
                 .collect(),
             claimed_by: step.claimed_by,
+            instances: step.instances,
+            item: step.item,
         }
     }
 }

@@ -15,6 +15,7 @@ mod errors;
 mod extensions;
 mod feed;
 mod inbox;
+mod instances;
 mod limits;
 mod openapi;
 mod operations;

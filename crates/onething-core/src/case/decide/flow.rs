@@ -26,6 +26,7 @@ impl Decision<'_> {
                     self.start_or_skip(step)?;
                 }
             }
+            progressed |= self.advance_instances()?;
             if !progressed {
                 break;
             }
@@ -82,7 +83,7 @@ impl Decision<'_> {
                 .all(|after| file.step(after).expect("seeded").state == StepState::Skipped)
     }
 
-    fn skip(&mut self, step: &str, reason: SkipReason, note: Option<String>) {
+    pub(super) fn skip(&mut self, step: &str, reason: SkipReason, note: Option<String>) {
         self.emit(Change::StepSkipped {
             step: step.to_string(),
             reason,
@@ -156,6 +157,9 @@ impl Decision<'_> {
     /// Starts the step's clock now, or takes up the clock a return by its
     /// own agency held; a payment step issues its bills at once.
     fn activate(&mut self, step: &Step) -> Result<(), CaseError> {
+        if let Some(for_each) = &step.for_each {
+            return self.start_instances(step, for_each);
+        }
         let inputs = self.step_inputs(step)?;
         match self.held_clock_to_continue(step) {
             Some(held) => self.emit(Change::StepActivated {

@@ -17,10 +17,23 @@ impl Decision<'_> {
     /// The step's inputs for this case, or the refusal of the command that
     /// would start it when one cannot be evaluated or has the wrong type.
     pub(super) fn step_inputs(&self, step: &Step) -> Result<Vec<InputValue>, CaseError> {
+        self.instance_inputs(step, None)
+    }
+
+    /// The inputs of a step, or of one of its instances with its item and
+    /// index bound (`item`, `index`).
+    pub(super) fn instance_inputs(
+        &self,
+        step: &Step,
+        item: Option<(&Value, usize)>,
+    ) -> Result<Vec<InputValue>, CaseError> {
         if step.inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let bindings = self.bindings(step);
+        let mut bindings = self.bindings(step);
+        if let Some((item, index)) = item {
+            bindings = bindings.with_item(item, index);
+        }
         let refuse = |input: &StepInput, reason: String| CaseError::Input {
             step: step.id.clone(),
             input: input.name.clone(),
@@ -92,7 +105,7 @@ fn typed(input: &StepInput, value: &CelValue) -> Option<Value> {
     })
 }
 
-fn to_json(value: &CelValue) -> Option<Value> {
+pub(super) fn to_json(value: &CelValue) -> Option<Value> {
     Some(match value {
         CelValue::Null => Value::Null,
         CelValue::Bool(flag) => Value::Bool(*flag),

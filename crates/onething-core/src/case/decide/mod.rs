@@ -14,6 +14,7 @@ mod documents;
 mod extensions;
 mod flow;
 mod inputs;
+mod instances;
 mod opening;
 mod payments;
 mod steps;
@@ -225,12 +226,31 @@ impl<'a> Decision<'a> {
         Ok(file)
     }
 
+    /// The definition of the step a command names. A multi-instance step
+    /// is named by one of its instances (`vehicle_permit.2`), which must be
+    /// one its list gave in this case.
     fn step_definition(&self, step: &str) -> Result<&'a Step, CaseError> {
-        self.definition
+        let found = self
+            .definition
             .step(step)
             .ok_or_else(|| CaseError::UnknownStep {
                 step: step.to_string(),
-            })
+            })?;
+        let Some(file) = self.case.file() else {
+            return Ok(found);
+        };
+        match file.step(step) {
+            Some(record) if record.runs_instances() => Err(CaseError::InstanceRequired {
+                step: step.to_string(),
+                instances: self.instance_ids(step),
+            }),
+            Some(_) => Ok(found),
+            None => Err(CaseError::UnknownInstance {
+                step: found.id.clone(),
+                instance: step.to_string(),
+                instances: self.instance_ids(&found.id),
+            }),
+        }
     }
 
     /// The step, checked to belong to the acting agency.
@@ -297,7 +317,7 @@ impl<'a> Decision<'a> {
                     StepState::Completed => record.outputs.as_ref(),
                     _ => None,
                 };
-                bindings.add_step(ancestor, &ancestor_definition.outputs, outputs);
+                bindings.add_step(ancestor, ancestor_definition.outputs_seen_later(), outputs);
             }
         }
         bindings

@@ -74,8 +74,8 @@ impl Decision<'_> {
             let mut bindings = Bindings::new(&self.definition.form, form).on(Some(self.today()));
             for ancestor in self.definition.ancestors(&step.id) {
                 if let Some(ancestor_definition) = self.definition.step(ancestor) {
-                    let outputs = expression::sample_object(&ancestor_definition.outputs);
-                    bindings.add_step(ancestor, &ancestor_definition.outputs, Some(&outputs));
+                    let seen = ancestor_definition.outputs_seen_later();
+                    bindings.add_step(ancestor, seen, Some(&expression::sample_object(seen)));
                 }
             }
             if let Err(error) = bills_for(step, &bindings) {

@@ -26,11 +26,16 @@ impl Decision<'_> {
         normalise_identities(&step_definition.outputs, &mut outputs);
         let mut problems = check_object_on(&step_definition.outputs, &outputs, Some(self.today()));
         let outputs_are_sound = problems.is_empty();
+        // An instance's checks are those after its step, over its own outputs.
         let mut bindings = self.bindings(step_definition);
-        bindings.add_step(step, &step_definition.outputs, Some(&outputs));
+        bindings.add_step(
+            &step_definition.id,
+            &step_definition.outputs,
+            Some(&outputs),
+        );
         self.check_rules(
             &CheckStage::AfterStep {
-                step: step.to_string(),
+                step: step_definition.id.clone(),
             },
             &bindings,
             outputs_are_sound,
@@ -59,13 +64,21 @@ impl Decision<'_> {
     ) -> Result<(), CaseError> {
         let step_definition = self.owned_running_step(step, "return", true)?;
         require_reason(reason)?;
-        if !step_definition.returns_to.iter().any(|target| target == to) {
+        // A multi-instance target is named by one instance, which alone
+        // goes back, with the steps after its step.
+        let target_step = self.definition.step(to).map(|target| target.id.as_str());
+        if !step_definition
+            .returns_to
+            .iter()
+            .any(|target| Some(target.as_str()) == target_step)
+        {
             return Err(CaseError::NotAReturnTarget {
                 step: step.to_string(),
                 to: to.to_string(),
                 allowed: step_definition.returns_to.clone(),
             });
         }
+        let target = self.step_definition(to)?;
         let file = self.file();
         // A skipped step did nothing to do again: returning to it would only
         // start the returning step anew, with a new clock.
@@ -77,7 +90,7 @@ impl Decision<'_> {
         }
         // Returning to a branch of a choice decides the choice again:
         // every branch goes back, not only the one named.
-        let targets: Vec<&str> = match self.step_definition(to)?.choice.as_deref() {
+        let targets: Vec<&str> = match target.choice.as_deref() {
             Some(choice) => self
                 .definition
                 .choices
@@ -85,14 +98,14 @@ impl Decision<'_> {
                 .filter(|c| c.id == choice)
                 .flat_map(|c| c.branches.iter().map(String::as_str))
                 .collect(),
-            None => vec![to],
+            None => vec![target.id.as_str()],
         };
         let mut reset: Vec<String> = vec![to.to_string()];
         for candidate in &self.definition.steps {
             if reset.contains(&candidate.id) {
                 continue;
             }
-            let is_target = targets.contains(&candidate.id.as_str());
+            let is_target = targets.contains(&candidate.id.as_str()) && target.id == to;
             let follows = self
                 .definition
                 .ancestors(&candidate.id)
@@ -130,6 +143,13 @@ impl Decision<'_> {
             step: step.to_string(),
             reason: reason.to_string(),
         });
+        self.cancel_dependants(step);
+        self.advance()
+    }
+
+    /// Cancels every live step that waits on `step`, directly or through
+    /// others: it can no longer run.
+    pub(super) fn cancel_dependants(&mut self, step: &str) {
         let dependants: Vec<String> = self
             .definition
             .steps
@@ -151,6 +171,5 @@ impl Decision<'_> {
                 reason: CancelReason::UpstreamRefused,
             });
         }
-        self.advance()
     }
 }

@@ -64,6 +64,7 @@ impl Parser<'_> {
             form: &definition.form,
             earlier_steps: BTreeMap::new(),
             all_steps: all_steps.clone(),
+            item: None,
         };
         for (owner, condition) in &spans.required_conditions {
             self.condition(
@@ -78,6 +79,7 @@ impl Parser<'_> {
                     form: &definition.form,
                     earlier_steps: BTreeMap::new(),
                     all_steps: all_steps.clone(),
+                    item: None,
                 },
                 CheckStage::AfterStep { step } => {
                     let Some(completed) = definition.step(step) else {
@@ -106,13 +108,14 @@ impl Parser<'_> {
                     let mut earlier: BTreeMap<&str, &[Field]> = definition
                         .ancestors(step)
                         .into_iter()
-                        .filter_map(|id| definition.step(id).map(|s| (id, s.outputs.as_slice())))
+                        .filter_map(|id| definition.step(id).map(|s| (id, s.outputs_seen_later())))
                         .collect();
                     earlier.insert(completed.id.as_str(), completed.outputs.as_slice());
                     Scope {
                         form: &definition.form,
                         earlier_steps: earlier,
                         all_steps: all_steps.clone(),
+                        item: None,
                     }
                 }
             };

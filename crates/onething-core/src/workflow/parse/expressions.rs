@@ -145,7 +145,11 @@ impl Parser<'_> {
             return None;
         }
         expression::check_options(&program, &source, scope, &mut self.diagnostics);
-        match Bindings::samples(scope.form, &scope.earlier_steps).evaluate(&program) {
+        let mut samples = Bindings::samples(scope.form, &scope.earlier_steps);
+        if let Some(item) = &scope.item {
+            samples = samples.with_sample_item(item);
+        }
+        match samples.evaluate(&program) {
             Ok(value) => Some(value),
             Err(error) if expression::is_type_error(&error) => {
                 self.error(
@@ -169,12 +173,13 @@ pub(super) fn step_scope<'d>(definition: &'d Definition, step: &str) -> Scope<'d
     let earlier: BTreeMap<&str, &[Field]> = definition
         .ancestors(step)
         .into_iter()
-        .filter_map(|id| definition.step(id).map(|s| (id, s.outputs.as_slice())))
+        .filter_map(|id| definition.step(id).map(|s| (id, s.outputs_seen_later())))
         .collect();
     Scope {
         form: &definition.form,
         earlier_steps: earlier,
         all_steps: definition.steps.iter().map(|s| s.id.as_str()).collect(),
+        item: None,
     }
 }
 

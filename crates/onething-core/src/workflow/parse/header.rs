@@ -149,6 +149,7 @@ impl Parser<'_> {
         self.check_materials(&definition, &spans);
         self.check_expressions(&definition, &spans);
         self.check_requirements_and_checks(&definition, &spans);
+        self.check_for_each(&definition, &mut spans);
         self.check_inputs(&definition, &spans);
         if let (Some(calendar), Some(from)) = (calendar_known, &effective_from) {
             if let Some(first_limit) = spans.working_day_limits.first() {

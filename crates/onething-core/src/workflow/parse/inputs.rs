@@ -101,7 +101,8 @@ impl Parser<'_> {
             if step.inputs.is_empty() {
                 continue;
             }
-            let scope = step_scope(definition, &step.id);
+            let mut scope = step_scope(definition, &step.id);
+            scope.item = spans.item_fields.get(&step.id).cloned();
             for (index, input) in step.inputs.iter().enumerate() {
                 let Some(located) = spans.inputs.get(&(step.id.clone(), index)) else {
                     continue;

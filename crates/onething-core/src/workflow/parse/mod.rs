@@ -15,6 +15,7 @@ mod fields;
 mod graph;
 mod header;
 mod inputs;
+mod instances;
 mod materials;
 mod payments;
 mod steps;
@@ -76,6 +77,11 @@ struct Spans {
     /// Steps that declare their own escalations (perhaps none, with
     /// `escalation = []`) instead of taking the bundle's.
     own_escalations: HashSet<String>,
+    /// Each multi-instance step's `for_each`, by step id.
+    for_each: HashMap<String, Located<String>>,
+    /// The type of `item` in each multi-instance step's inputs, found when
+    /// its `for_each` is checked.
+    item_fields: HashMap<String, crate::value_type::Field>,
 }
 
 struct Parser<'a> {

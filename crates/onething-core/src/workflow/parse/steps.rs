@@ -39,6 +39,8 @@ impl Parser<'_> {
         let special_procedures = table.boolean("special_procedures", d).unwrap_or(false);
         let rounding = table.string("rounding", d);
         let bill_tables = table.tables("bill", d);
+        let for_each = table.string("for_each", d);
+        let instances = table.string("instances", d);
         table.finish(d);
         self.diagnostics.append(d);
 
@@ -160,6 +162,7 @@ impl Parser<'_> {
         let rounding = self.rounding(rounding);
         let bills = self.bills(&id, &bill_tables, spans);
         self.check_keys_fit_kind(table, &id, kind, &output_tables, &bill_tables, rounding);
+        let for_each = self.for_each(&id, for_each, instances, kind, &outputs, spans);
         Some(Step {
             id: id.value,
             title: title?,
@@ -186,6 +189,7 @@ impl Parser<'_> {
             special_procedures,
             rounding,
             bills,
+            for_each,
         })
     }
 }
