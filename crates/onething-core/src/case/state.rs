@@ -181,6 +181,7 @@ impl CaseFile {
             .position(|record| record.id == step)
             .expect("events name steps seeded by case_opened");
         let record = &mut self.steps[position];
+        let mut held = std::mem::take(&mut record.held_instance_clocks).into_iter();
         record.state = StepState::Active;
         record.passes += 1;
         record.activated_at = Some(at);
@@ -192,6 +193,7 @@ impl CaseFile {
             .enumerate()
             .map(|(index, item)| StepRecord {
                 item: Some(item),
+                held_clock: held.next().flatten(),
                 ..StepRecord::waiting(
                     crate::workflow::instance_id(step, index + 1),
                     agency.clone(),
@@ -388,6 +390,23 @@ impl Case {
                 for id in &reset {
                     let record = file.step_mut(id);
                     record.hold_clock(&returning_agency, &reset);
+                    // The instances go with their step; their clocks are
+                    // held on it until it starts them again.
+                    if record.runs_instances() {
+                        let held: Vec<Option<HeldClock>> = file
+                            .steps
+                            .iter_mut()
+                            .filter(|instance| {
+                                crate::workflow::split_instance_id(&instance.id)
+                                    .is_some_and(|(of, _)| of == id)
+                            })
+                            .map(|instance| {
+                                instance.hold_clock(&returning_agency, &reset);
+                                instance.held_clock.take()
+                            })
+                            .collect();
+                        file.step_mut(id).held_instance_clocks = held;
+                    }
                 }
                 for id in reset {
                     let record = file.step_mut(&id);

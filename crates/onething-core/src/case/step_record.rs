@@ -46,6 +46,11 @@ pub struct StepRecord {
     /// own step more time by returning the case to itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_clock: Option<HeldClock>,
+    /// Of a multi-instance step sent back by its own agency, the held clock
+    /// of each instance by position: its instances start again from its list,
+    /// and each takes up its clock as a single step would.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_instance_clocks: Vec<Option<HeldClock>>,
     /// The clock of the step's statutory limit (法定时限), beside the
     /// promised one above, when the step has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +213,7 @@ impl StepRecord {
             clock: Vec::new(),
             provisional_years: Vec::new(),
             held_clock: None,
+            held_instance_clocks: Vec::new(),
             statutory: None,
             escalations: Vec::new(),
             completed_at: None,

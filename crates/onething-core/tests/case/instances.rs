@@ -420,3 +420,45 @@ fn the_deadline_check_marks_each_instance_apart() {
     let events = when(&given, check("late", local(11, 9))).unwrap();
     assert_eq!(events, ["step_overdue permit.2"]);
 }
+
+#[test]
+fn instances_sent_back_by_their_own_agency_go_on_with_their_clocks() {
+    let open = open_bundle(
+        "instances-own-return",
+        "V2",
+        json!({ "applicant_id": APPLICANT_ID }),
+        json!({ "plates": ["闽A12345", "闽A67890"] }),
+        vec![],
+    );
+    let inspected = complete("c-inspect", "a", "inspect", json!({}), local(3, 10));
+    let started = when(&[open.clone()], inspected.clone()).unwrap();
+    assert_eq!(
+        started[2..],
+        [
+            "step_activated permit.1 due 2025-06-10T16:00:00+00:00",
+            "step_activated permit.2 due 2025-06-10T16:00:00+00:00",
+        ]
+    );
+    let back = command(
+        "back-to-inspect",
+        agency("a"),
+        local(6, 10),
+        Action::Return {
+            step: "permit.2".into(),
+            to: "inspect".into(),
+            reason: "the second vehicle was not inspected".into(),
+        },
+    );
+    let inspected_again = complete("c-inspect-again", "a", "inspect", json!({}), local(9, 10));
+    let given = [open, inspected, back];
+    let events = when(&given, inspected_again).unwrap();
+    // Three days later, the same due times: no agency gives its own step
+    // more time by returning the case to itself.
+    assert_eq!(
+        events[2..],
+        [
+            "step_activated permit.1 due 2025-06-10T16:00:00+00:00",
+            "step_activated permit.2 due 2025-06-10T16:00:00+00:00",
+        ]
+    );
+}

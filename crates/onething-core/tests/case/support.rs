@@ -30,6 +30,11 @@ pub fn library() -> Arc<Library> {
     let inputs = parse_workflow(include_str!("../data_inputs_bundle.toml"), &registry).unwrap();
     let instances =
         parse_workflow(include_str!("../data_instances_bundle.toml"), &registry).unwrap();
+    let own_return = parse_workflow(
+        include_str!("../data_instances_own_return_bundle.toml"),
+        &registry,
+    )
+    .unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
@@ -37,6 +42,7 @@ pub fn library() -> Arc<Library> {
     library.set_current(checks);
     library.set_current(inputs);
     library.set_current(instances);
+    library.set_current(own_return);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);

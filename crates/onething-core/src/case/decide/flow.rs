@@ -161,7 +161,7 @@ impl Decision<'_> {
             return self.start_instances(step, for_each);
         }
         let inputs = self.step_inputs(step)?;
-        match self.held_clock_to_continue(step) {
+        match self.held_clock_to_continue(step, &step.id) {
             Some(held) => self.emit(Change::StepActivated {
                 step: step.id.clone(),
                 due: held.due,
@@ -199,13 +199,16 @@ impl Decision<'_> {
     /// agency's own work brought the case back to the step: a step of
     /// another agency it waits on, sent back and completed again, gives it
     /// a new clock.
-    fn held_clock_to_continue(&self, step: &Step) -> Option<HeldClock> {
+    pub(super) fn held_clock_to_continue(&self, step: &Step, record: &str) -> Option<HeldClock> {
         let file = self.file();
-        let held = file.step(&step.id).expect("seeded").held_clock.clone()?;
+        let held = file.step(record).expect("seeded").held_clock.clone()?;
         let redone_by_another = self.definition.ancestors(&step.id).iter().any(|ancestor| {
             let record = file.step(ancestor).expect("seeded");
-            held.reset.iter().any(|id| id == ancestor)
-                && record.agency != step.agency
+            // An instance sent back stands for its step.
+            held.reset.iter().any(|id| {
+                crate::workflow::split_instance_id(id).map_or(id.as_str(), |(of, _)| of)
+                    == *ancestor
+            }) && record.agency != step.agency
                 && record.state == StepState::Completed
         });
         (!redone_by_another).then_some(held)
