@@ -50,6 +50,17 @@ pub struct StepView {
     /// The person of the agency who claimed the task (认领) in this pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// The current dispatch of a dispatched step: lead, co-handlers and
+    /// the reports made; absent while it awaits dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<super::state::DispatchRecord>,
+    /// How many times the step was sent back to its dispatcher (退单).
+    #[serde(default, skip_serializing_if = "no_send_back")]
+    pub sent_back: u32,
+}
+
+fn no_send_back(count: &u32) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +352,8 @@ pub fn view_file(
                 statutory: step.statutory.clone(),
                 escalations: step.escalations.clone(),
                 claimed_by: step.claimed_by.clone(),
+                dispatch: step.dispatch.clone(),
+                sent_back: step.sent_back,
             })
             .collect(),
         payments: file

@@ -9,6 +9,7 @@ pub mod access;
 mod audit;
 mod cases;
 mod claims;
+mod dispatch;
 mod commands;
 mod document;
 mod extract;
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(cases::routes())
         .merge(commands::routes())
         .merge(claims::routes())
+        .merge(dispatch::routes())
         .merge(inbox::routes())
         .merge(feed::routes())
         .merge(workflows::routes())
