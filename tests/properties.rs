@@ -1103,8 +1103,11 @@ fn check_only_the_chosen_agency_acts(
                 Change::CoHandlerReported { step, agency, .. } => {
                     let dispatch = record_of(step).dispatch.as_ref().unwrap();
                     assert_eq!(actor, agency);
-                    assert!(dispatch.co_handlers.contains(agency) && !dispatch.reported.contains(agency),
-                        "seed {seed}: {agency} reported on {step} out of turn");
+                    assert!(
+                        dispatch.co_handlers.contains(agency)
+                            && !dispatch.reported.contains(agency),
+                        "seed {seed}: {agency} reported on {step} out of turn"
+                    );
                 }
                 Change::StepCompleted { step, .. } => {
                     lead_acts(step, "completed");
@@ -1180,11 +1183,8 @@ async fn random_dispatch_run(store: &CaseStore, definition: &Definition, seed: u
         let roll = random.below(100);
         let step = "handle".to_string();
         let command = if roll < 25 {
-            let mut chosen: Vec<String> = set
-                .iter()
-                .filter(|_| random.chance(40))
-                .cloned()
-                .collect();
+            let mut chosen: Vec<String> =
+                set.iter().filter(|_| random.chance(40)).cloned().collect();
             if random.chance(10) {
                 chosen.push("police".into());
             }

@@ -309,6 +309,7 @@ fn the_complete_examples_of_the_language_reference_validate() {
         "escalation-example",
         "checks-example",
         "inputs-example",
+        "dispatch-example",
     ] {
         assert!(
             checked.iter().any(|c| c == id),

@@ -157,10 +157,7 @@ async fn dispatched_through_the_task_lists(store: &CaseStore) {
         },
     )
     .await;
-    assert_eq!(
-        parts(store, "hotline", &case_id).await,
-        ["review:-:active"]
-    );
+    assert_eq!(parts(store, "hotline", &case_id).await, ["review:-:active"]);
     // The figures attribute the handling to the agency that did it.
     let case = store.load(&case_id).await.unwrap();
     let file = case.file().unwrap();
@@ -174,7 +171,9 @@ async fn dispatched_through_the_task_lists(store: &CaseStore) {
 
 #[tokio::test]
 async fn a_dispatched_step_moves_through_the_task_lists_on_sqlite() {
-    let store = open_case_store("sqlite::memory:", &catalog()).await.unwrap();
+    let store = open_case_store("sqlite::memory:", &catalog())
+        .await
+        .unwrap();
     dispatched_through_the_task_lists(&store).await;
 }
 

@@ -644,11 +644,17 @@ pub fn describe(
                     t.zh,
                     agency(to)
                 ),
-                format!("Sent back: {by} sent {} back to {to} ({reason}{basis_en})", t.en),
+                format!(
+                    "Sent back: {by} sent {} back to {to} ({reason}{basis_en})",
+                    t.en
+                ),
             )
         }
         Change::CoHandlerReported {
-            step, agency: by, text, ..
+            step,
+            agency: by,
+            text,
+            ..
         } => {
             let t = title(step);
             both(

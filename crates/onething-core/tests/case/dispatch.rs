@@ -63,7 +63,13 @@ fn send_back(id: &str, by: &str, hour: u32) -> CaseCommand {
 }
 
 fn answer(id: &str, by: &str, hour: u32) -> CaseCommand {
-    complete(id, by, "handle", json!({ "answer": "已修复" }), local(3, hour))
+    complete(
+        id,
+        by,
+        "handle",
+        json!({ "answer": "已修复" }),
+        local(3, hour),
+    )
 }
 
 fn handle(commands: &[CaseCommand]) -> StepRecord {
@@ -161,7 +167,11 @@ fn a_lead_named_again_as_co_handler_or_too_many_co_handlers_are_refused() {
             allowed: 2,
         },
     );
-    assert!(when(&[open_order()], dispatch("d1", "hotline", "a", &["b", "c"], 11)).is_ok());
+    assert!(when(
+        &[open_order()],
+        dispatch("d1", "hotline", "a", &["b", "c"], 11)
+    )
+    .is_ok());
 }
 
 #[test]
@@ -263,7 +273,10 @@ fn a_co_handler_reports_and_may_not_complete() {
 
 #[test]
 fn the_lead_completes_only_once_every_co_handler_reported_and_the_error_names_the_missing() {
-    let dispatched = vec![open_order(), dispatch("d1", "hotline", "a", &["b", "c"], 11)];
+    let dispatched = vec![
+        open_order(),
+        dispatch("d1", "hotline", "a", &["b", "c"], 11),
+    ];
     then_refused(
         &dispatched,
         answer("c1", "a", 12),
@@ -389,11 +402,7 @@ fn a_step_sent_back_is_dispatched_again_and_authorization_follows_the_new_lead()
             dispatcher: "hotline".into(),
         },
     );
-    let redispatched = [
-        sent_back,
-        vec![dispatch("d2", "hotline", "c", &["b"], 14)],
-    ]
-    .concat();
+    let redispatched = [sent_back, vec![dispatch("d2", "hotline", "c", &["b"], 14)]].concat();
     assert_eq!(handle(&redispatched).agency, "c");
     // The old lead may no longer act; the report of the first dispatch no
     // longer counts.
@@ -489,7 +498,16 @@ fn every_dispatch_event_is_narrated_in_both_languages() {
         .map(|event| describe(&event.change, Some(&definition), None))
         .collect();
     let zh: Vec<&str> = lines.iter().map(|line| line.zh.as_str()).collect();
-    assert!(zh.iter().any(|l| l.starts_with("派单至 甲局，协办单位 乙局：办理")), "{zh:?}");
+    assert!(
+        zh.iter()
+            .any(|l| l.starts_with("派单至 甲局，协办单位 乙局：办理")),
+        "{zh:?}"
+    );
     assert!(zh.iter().any(|l| l.starts_with("协办意见：乙局")), "{zh:?}");
-    assert!(zh.iter().any(|l| l.contains("退单：甲局 将办理退回 热线（不属于本单位职责，依据：职责清单第12项）")), "{zh:?}");
+    assert!(
+        zh.iter()
+            .any(|l| l
+                .contains("退单：甲局 将办理退回 热线（不属于本单位职责，依据：职责清单第12项）")),
+        "{zh:?}"
+    );
 }

@@ -28,8 +28,7 @@ pub fn library() -> Arc<Library> {
     let limits = parse_workflow(include_str!("../data_limits_bundle.toml"), &registry).unwrap();
     let checks = parse_workflow(include_str!("../data_checks_bundle.toml"), &registry).unwrap();
     let inputs = parse_workflow(include_str!("../data_inputs_bundle.toml"), &registry).unwrap();
-    let dispatch =
-        parse_workflow(include_str!("../data_dispatch_bundle.toml"), &registry).unwrap();
+    let dispatch = parse_workflow(include_str!("../data_dispatch_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);

@@ -115,7 +115,11 @@ impl Decision<'_> {
         self.declared_dispatch(step)?;
         self.owned_running_step(step, "send back", true)?;
         require_reason(reason)?;
-        let dispatch = self.record(step).dispatch.clone().expect("checked dispatched");
+        let dispatch = self
+            .record(step)
+            .dispatch
+            .clone()
+            .expect("checked dispatched");
         self.emit(Change::StepSentBack {
             step: step.to_string(),
             by: dispatch.lead,
@@ -130,7 +134,12 @@ impl Decision<'_> {
     }
 
     /// A co-handler reports its part, once per dispatch.
-    pub(super) fn report(&mut self, step: &str, text: &str, outputs: &Value) -> Result<(), CaseError> {
+    pub(super) fn report(
+        &mut self,
+        step: &str,
+        text: &str,
+        outputs: &Value,
+    ) -> Result<(), CaseError> {
         self.open_case()?;
         let (step_definition, _) = self.declared_dispatch(step)?;
         let record = self.record(step);
@@ -174,11 +183,7 @@ impl Decision<'_> {
 
     /// Who may act on a dispatched step as its agency: its lead, once it is
     /// dispatched; a co-handler only reports.
-    pub(super) fn check_dispatched_lead(
-        &self,
-        step: &Step,
-        action: &str,
-    ) -> Result<(), CaseError> {
+    pub(super) fn check_dispatched_lead(&self, step: &Step, action: &str) -> Result<(), CaseError> {
         let Some(record) = self.case.file().and_then(|file| file.step(&step.id)) else {
             return Ok(());
         };
