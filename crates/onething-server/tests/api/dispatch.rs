@@ -51,7 +51,7 @@ fn folder_with_bundle() -> PathBuf {
 }
 
 async fn parts(app: &axum::Router, agency: &str) -> Vec<String> {
-    let inbox = get(&format!("/api/v1/agencies/{agency}/inbox"))
+    let inbox = get(format!("/api/v1/agencies/{agency}/inbox"))
         .as_(agency)
         .send(app)
         .await;
