@@ -36,6 +36,13 @@
 //!   on) made a multi-instance step, in parallel or one after another,
 //!   over a list of two, none or three items.
 //!
+//! - only the chosen agency acts on a dispatched step (派单): its dispatcher
+//!   dispatches it within its set while it awaits dispatch, each co-handler
+//!   reports once per dispatch, and only the current lead completes (once
+//!   every co-handler reported), sends back, asks for a supplement or an
+//!   extension: random commands by every agency, on a test-only work order
+//!   (`tests/data/dispatch`), with the read models rebuilt and compared.
+//!
 //! The runs are seeded, so a failure names a seed that reproduces it.
 
 use std::collections::HashMap;
@@ -1195,5 +1202,306 @@ fn random_commands_keep_the_invariants_of_bundles_with_multi_instance_steps() {
         }
         assert!(started > 0, "the runs start instances");
         assert!(completed_instances > 0, "the runs complete instances");
+    });
+}
+
+/// The shipped catalog with the test-only work order whose handling step
+/// is dispatched (派单, `tests/data/dispatch`).
+fn with_dispatched_work_order() -> (Catalog, Definition) {
+    let mut catalog = Catalog::load(&shipped_workflows()).unwrap();
+    let text =
+        std::fs::read_to_string(onething_tests::test_data().join("dispatch/work-order.toml"))
+            .unwrap();
+    let definition = onething_core::workflow::parse_workflow(&text, &catalog.registry).unwrap();
+    catalog.versions.push(definition.clone());
+    (catalog, definition)
+}
+
+/// Replays a dispatched case's events, checking before each one that only
+/// the chosen agency acted on the dispatched step: its dispatcher
+/// dispatches, within the set, only while it awaits dispatch; each
+/// co-handler reports once per dispatch; and everything else on the step
+/// (completing, sending back, supplements, extensions, suspensions, claims)
+/// is its current lead's, the completion only once every co-handler
+/// reported.
+fn check_only_the_chosen_agency_acts(
+    definition: &Definition,
+    events: &[onething_store::StoredEvent],
+    seed: u64,
+) {
+    let mut case = Case::default();
+    for stored in events {
+        let event = &stored.event;
+        let actor = event.actor.agency().unwrap_or_default();
+        if let Some(file) = case.file() {
+            let record_of = |step: &str| file.step(step).unwrap();
+            let lead_acts = |step: &str, what: &str| {
+                let dispatched = definition.step(step).unwrap().dispatch.is_some();
+                if dispatched {
+                    let lead = record_of(step).dispatch.as_ref().map(|d| d.lead.as_str());
+                    assert_eq!(
+                        Some(actor),
+                        lead,
+                        "seed {seed}: {what} on {step} by {actor}, not its lead, at event {}",
+                        stored.sequence
+                    );
+                }
+            };
+            match &event.change {
+                Change::StepDispatched {
+                    step,
+                    lead,
+                    co_handlers,
+                    ..
+                } => {
+                    let declared = definition.step(step).unwrap();
+                    let set = &declared.dispatch.as_ref().unwrap().any_of;
+                    assert_eq!(actor, declared.agency, "seed {seed}: dispatched by {actor}");
+                    assert!(
+                        record_of(step).dispatch.is_none(),
+                        "seed {seed}: dispatched twice"
+                    );
+                    assert!(set.contains(lead) && co_handlers.iter().all(|c| set.contains(c)));
+                    assert!(!co_handlers.contains(lead));
+                }
+                Change::CoHandlerReported { step, agency, .. } => {
+                    let dispatch = record_of(step).dispatch.as_ref().unwrap();
+                    assert_eq!(actor, agency);
+                    assert!(
+                        dispatch.co_handlers.contains(agency)
+                            && !dispatch.reported.contains(agency),
+                        "seed {seed}: {agency} reported on {step} out of turn"
+                    );
+                }
+                Change::StepCompleted { step, .. } => {
+                    lead_acts(step, "completed");
+                    if let Some(dispatch) = &record_of(step).dispatch {
+                        assert!(
+                            dispatch.missing_reports().is_empty(),
+                            "seed {seed}: {step} completed before every co-handler reported"
+                        );
+                    }
+                }
+                Change::StepSentBack { step, .. } => lead_acts(step, "sent back"),
+                Change::SupplementRequested { step, .. } => lead_acts(step, "supplement"),
+                Change::ExtensionRequested { step, .. } => lead_acts(step, "extension"),
+                Change::StepRefused { step, .. } => lead_acts(step, "refused"),
+                Change::StepSuspended { step, .. } => lead_acts(step, "suspended"),
+                Change::TaskClaimed { step, .. } => lead_acts(step, "claimed"),
+                _ => {}
+            }
+        }
+        case.apply_event(event.clone());
+    }
+}
+
+async fn random_dispatch_run(store: &CaseStore, definition: &Definition, seed: u64) -> String {
+    let mut random = Random(seed);
+    let open_id = format!("{}-{seed}-dispatch-open", definition.id);
+    let case_id = case_id_for(&open_id);
+    let mut run = Run {
+        store,
+        definition,
+        case_id: case_id.clone(),
+        now: Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap()
+            + Duration::hours(random.below(24 * 60) as i64),
+        counter: 0,
+        seed,
+    };
+    let open = CaseCommand {
+        command_id: open_id,
+        actor: agency("window"),
+        at: run.now,
+        action: Action::Open {
+            case_id: case_id.clone(),
+            workflow: definition.id.clone(),
+            form: valid_object(&definition.form, &mut random),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    assert!(run.send(open).await, "seed {seed}: the order opens");
+    let handle = definition.step("handle").unwrap();
+    let set = handle.dispatch.as_ref().unwrap().any_of.clone();
+    // The set, its dispatcher and an agency outside both.
+    let mut everyone = set.clone();
+    everyone.push(handle.agency.clone());
+    everyone.push("police".into());
+    for _ in 0..60 {
+        run.now += Duration::hours(random.below(12) as i64);
+        let case = run.state().await;
+        let file = case.file().unwrap();
+        if file.status.name() != "open" {
+            break;
+        }
+        let record = file.step("handle").unwrap().clone();
+        let anyone = random.pick(&everyone).unwrap().clone();
+        // Mostly the agency whose turn it is, sometimes anyone.
+        let lead = record.dispatch.as_ref().map(|d| d.lead.clone());
+        let missing = record
+            .dispatch
+            .as_ref()
+            .map(|d| d.missing_reports())
+            .unwrap_or_default();
+        let roll = random.below(100);
+        let step = "handle".to_string();
+        let command = if roll < 25 {
+            let mut chosen: Vec<String> =
+                set.iter().filter(|_| random.chance(40)).cloned().collect();
+            if random.chance(10) {
+                chosen.push("police".into());
+            }
+            let to = chosen
+                .pop()
+                .unwrap_or_else(|| random.pick(&set).unwrap().clone());
+            let by = if random.chance(80) {
+                handle.agency.clone()
+            } else {
+                anyone
+            };
+            run.command(
+                agency(&by),
+                Action::Dispatch {
+                    step,
+                    to,
+                    with: chosen,
+                },
+            )
+        } else if roll < 45 {
+            let by = match random.pick(&missing) {
+                Some(co_handler) if random.chance(80) => co_handler.clone(),
+                _ => anyone,
+            };
+            run.command(
+                agency(&by),
+                Action::Report {
+                    step,
+                    text: "已配合办理".into(),
+                    outputs: Value::Null,
+                },
+            )
+        } else if roll < 70 {
+            let by = match &lead {
+                Some(lead) if random.chance(70) => lead.clone(),
+                _ => anyone,
+            };
+            let active = file
+                .steps
+                .iter()
+                .find(|s| s.state == StepState::Active && s.id != "handle");
+            match active {
+                // The hotline's review: done, or returned to be handled again.
+                Some(review) if random.chance(60) => {
+                    if random.chance(30) {
+                        run.command(
+                            agency(&definition.step(&review.id).unwrap().agency),
+                            Action::Return {
+                                step: review.id.clone(),
+                                to: "handle".into(),
+                                reason: "答复不完整".into(),
+                            },
+                        )
+                    } else {
+                        run.command(
+                            agency(&definition.step(&review.id).unwrap().agency),
+                            Action::Complete {
+                                step: review.id.clone(),
+                                outputs: json!({}),
+                            },
+                        )
+                    }
+                }
+                _ => run.command(
+                    agency(&by),
+                    Action::Complete {
+                        step,
+                        outputs: valid_object(&handle.outputs, &mut random),
+                    },
+                ),
+            }
+        } else if roll < 80 {
+            let by = match &lead {
+                Some(lead) if random.chance(60) => lead.clone(),
+                _ => anyone,
+            };
+            run.command(
+                agency(&by),
+                Action::SendBack {
+                    step,
+                    reason: "不属于本单位职责".into(),
+                    basis: None,
+                },
+            )
+        } else if roll < 86 {
+            run.command(
+                agency(&anyone),
+                Action::Extend {
+                    step,
+                    length: None,
+                    reason: "需要现场核查".into(),
+                },
+            )
+        } else if roll < 90 {
+            run.command(
+                agency(&handle.agency),
+                Action::DecideExtension {
+                    step,
+                    approve: random.chance(50),
+                    reason: "审批".into(),
+                },
+            )
+        } else if roll < 94 {
+            run.command(
+                agency(&anyone),
+                Action::RequestSupplement {
+                    step,
+                    items: vec!["照片".into()],
+                    reason: "补正".into(),
+                },
+            )
+        } else if roll < 97 && record.state == StepState::Paused {
+            run.command(
+                Actor::Applicant { id: None },
+                Action::Supplement {
+                    items: [("照片".to_string(), json!("ok"))].into_iter().collect(),
+                    materials: vec![],
+                },
+            )
+        } else {
+            run.command(Actor::System, Action::CheckDeadlines)
+        };
+        run.send(command).await;
+    }
+    let events = store.events(&case_id).await.unwrap();
+    check_only_the_chosen_agency_acts(definition, &events, seed);
+    let replayed = check_history(definition, &events, seed);
+    assert_eq!(
+        replayed,
+        store.load(&case_id).await.unwrap(),
+        "seed {seed}: replay reproduces the state"
+    );
+    replayed.file().unwrap().status.name().to_string()
+}
+
+#[test]
+fn random_commands_on_a_dispatched_step_let_only_the_chosen_agency_act() {
+    let (catalog, definition) = with_dispatched_work_order();
+    runtime().block_on(async {
+        let store = open_case_store("sqlite::memory:", &catalog).await.unwrap();
+        let mut outcomes = Vec::new();
+        for seed in 1..=24 {
+            outcomes.push(random_dispatch_run(&store, &definition, seed).await);
+        }
+        eprintln!("{}: {outcomes:?}", definition.id);
+        assert!(
+            outcomes.iter().any(|status| status != "open"),
+            "some random runs end (outcomes: {outcomes:?})"
+        );
+        // The read models rebuilt from the events are those written with them.
+        let report = onething_store::views::rebuild(&store, true, &mut |_| {})
+            .await
+            .unwrap();
+        assert!(report.differences.is_empty(), "{:?}", report.differences);
     });
 }

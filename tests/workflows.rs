@@ -310,6 +310,7 @@ fn the_complete_examples_of_the_language_reference_validate() {
         "checks-example",
         "inputs-example",
         "instances-example",
+        "dispatch-example",
     ] {
         assert!(
             checked.iter().any(|c| c == id),

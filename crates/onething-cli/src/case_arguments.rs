@@ -1,6 +1,11 @@
-//! The `onething case` subcommands and their arguments (clap).
+//! The `onething case` subcommands and their arguments (clap), and reading
+//! the JSON they are given.
 
+use std::io::Read;
+
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
 
 #[derive(Debug, Args)]
 pub struct Acting {
@@ -218,6 +223,43 @@ pub enum CaseCommandLine {
         #[arg(long)]
         json: bool,
     },
+    /// Dispatch a step awaiting its dispatcher (派单) to its lead and co-handlers.
+    Dispatch {
+        case: String,
+        step: String,
+        /// The lead (主办单位), from the step's set.
+        #[arg(long)]
+        to: String,
+        /// The co-handlers (协办单位), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        with: Vec<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Send a dispatched step back to its dispatcher (退单; the lead).
+    SendBack {
+        case: String,
+        step: String,
+        #[arg(long)]
+        reason: String,
+        /// The rule the send-back rests on.
+        #[arg(long)]
+        basis: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Report a co-handler's part of a dispatched step (协办意见).
+    Report {
+        case: String,
+        step: String,
+        #[arg(long)]
+        text: String,
+        /// Data of the part as JSON (a file, or - for standard input).
+        #[arg(long)]
+        data: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
     /// An agency's open tasks, oldest due first.
     Tasks {
         agency: String,
@@ -228,4 +270,76 @@ pub enum CaseCommandLine {
         #[arg(long)]
         json: bool,
     },
+}
+
+impl CaseCommandLine {
+    /// The case, the actor and the action of a command on a dispatched step
+    /// (`dispatch`, `send-back`, `report`).
+    pub fn dispatch_action(self) -> anyhow::Result<(String, Acting, onething_core::case::Action)> {
+        use onething_core::case::Action;
+        Ok(match self {
+            CaseCommandLine::Dispatch {
+                case,
+                step,
+                to,
+                with,
+                acting,
+            } => (case, acting, Action::Dispatch { step, to, with }),
+            CaseCommandLine::SendBack {
+                case,
+                step,
+                reason,
+                basis,
+                acting,
+            } => (
+                case,
+                acting,
+                Action::SendBack {
+                    step,
+                    reason,
+                    basis,
+                },
+            ),
+            CaseCommandLine::Report {
+                case,
+                step,
+                text,
+                data,
+                acting,
+            } => {
+                let outputs = match data {
+                    Some(source) => read_json(&source, "the report's data")?,
+                    None => serde_json::Value::Null,
+                };
+                (
+                    case,
+                    acting,
+                    Action::Report {
+                        step,
+                        text,
+                        outputs,
+                    },
+                )
+            }
+            other => anyhow::bail!("not a command on a dispatched step: {other:?}"),
+        })
+    }
+}
+
+/// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
+pub(crate) fn read_json(source: &str, what: &str) -> anyhow::Result<Value> {
+    let inline = source.trim_start();
+    if inline.starts_with('{') || inline.starts_with('[') {
+        return serde_json::from_str(inline).with_context(|| format!("{what} is not valid JSON"));
+    }
+    let text = if source == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading {what} from standard input"))?;
+        text
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading {what} from {source}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{what} in {source} is not valid JSON"))
 }

@@ -1,8 +1,6 @@
 //! `onething case …`: the operator's tool on the store itself. Each command
 //! becomes one case command; refusals print every reason and store nothing.
 
-use std::io::Read;
-
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 use onething_core::case::{
@@ -13,7 +11,7 @@ use onething_store::views::{self, CaseFilter};
 use onething_store::{CaseStore, CommandError, CommandOutcome};
 use serde_json::Value;
 
-use crate::case_arguments::{Acting, CaseCommandLine, ChannelArgument};
+use crate::case_arguments::{read_json, Acting, CaseCommandLine, ChannelArgument};
 use crate::case_output::{
     input_lines, limit_flags, materials_line, print_refusal, provisional_flag, report,
     task_limit_flags,
@@ -21,24 +19,6 @@ use crate::case_output::{
 use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::workflow_commands::column_width;
 use crate::Terminal;
-
-/// JSON given inline (`{…}` or `[…]`), from standard input (`-`) or in a file.
-fn read_json(source: &str, what: &str) -> anyhow::Result<Value> {
-    let inline = source.trim_start();
-    if inline.starts_with('{') || inline.starts_with('[') {
-        return serde_json::from_str(inline).with_context(|| format!("{what} is not valid JSON"));
-    }
-    let text = if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .with_context(|| format!("reading {what} from standard input"))?;
-        text
-    } else {
-        std::fs::read_to_string(source).with_context(|| format!("reading {what} from {source}"))?
-    };
-    serde_json::from_str(&text).with_context(|| format!("{what} in {source} is not valid JSON"))
-}
 
 fn actor(text: &str) -> anyhow::Result<Actor> {
     Actor::parse(text).ok_or_else(|| {
@@ -233,6 +213,12 @@ pub async fn run(
                 },
             )?,
         ),
+        line @ (CaseCommandLine::Dispatch { .. }
+        | CaseCommandLine::SendBack { .. }
+        | CaseCommandLine::Report { .. }) => {
+            let (case, acting, action) = line.dispatch_action()?;
+            (case, simple(&acting, action)?)
+        }
         CaseCommandLine::Resume { case, step, acting } => {
             (case, simple(&acting, Action::Resume { step })?)
         }

@@ -37,14 +37,34 @@ pub(crate) fn limit_flags(
     if let Some(item) = &step.item {
         flags.push_str(&format!(" item {item}"));
     }
+    if let Some(dispatch) = &step.dispatch {
+        flags.push_str(&format!("; dispatched by {}", dispatch.dispatcher));
+        if !dispatch.co_handlers.is_empty() {
+            let missing = dispatch.missing_reports();
+            flags.push_str(&format!(
+                ", co-handlers {} ({} reported)",
+                dispatch.co_handlers.join(", "),
+                dispatch.co_handlers.len() - missing.len()
+            ));
+        }
+    }
+    if step.sent_back > 0 {
+        flags.push_str(&format!("; sent back {}×", step.sent_back));
+    }
     flags
 }
 
-/// What `case tasks` writes after a task's provisional years: `\tpast the law`
-/// and `\tescalated reminder,criticism`, each only when it applies, so that
-/// the lines of other tasks keep their columns.
+/// What `case tasks` writes after a task's provisional years: the part of a
+/// dispatched step (`\tto dispatch`, `\tlead`, `\tco-handler`), `\tpast the
+/// law` and `\tescalated reminder,criticism`, each only when it applies, so
+/// that the lines of other tasks keep their columns.
 pub(crate) fn task_limit_flags(task: &onething_store::views::AgencyTask) -> String {
-    let mut flags = String::new();
+    let mut flags = match task.part.as_deref() {
+        Some("dispatch") => "\tto dispatch".to_string(),
+        Some("lead") => "\tlead".to_string(),
+        Some("co_handler") => "\tco-handler".to_string(),
+        _ => String::new(),
+    };
     if task.statutory_overdue {
         flags.push_str("\tpast the law");
     }
@@ -192,6 +212,8 @@ mod tests {
             claimed_by: None,
             instances: 0,
             item: None,
+            dispatch: None,
+            sent_back: 0,
         };
         let local = |time: chrono::DateTime<chrono::Utc>| time.format("%m-%d %H:%M").to_string();
         assert_eq!(limit_flags(&step, local), "");

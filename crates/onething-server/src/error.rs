@@ -103,8 +103,14 @@ impl ApiError {
             | E::InvalidExtensionLength { .. }
             | E::MissingProcedure
             | E::ClaimWithoutOperator { .. }
-            | E::InstanceRequired { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
-            E::Forbidden { .. } | E::UnknownAgency { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            | E::InstanceRequired { .. }
+            | E::OutsideDispatchSet { .. }
+            | E::TooManyCoHandlers { .. }
+            | E::NamedTwice { .. }
+            | E::EmptyReport => (StatusCode::BAD_REQUEST, "invalid_input"),
+            E::Forbidden { .. } | E::UnknownAgency { .. } | E::NotACoHandler { .. } => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
             E::NotOpened
             | E::UnknownWorkflow { .. }
             | E::UnknownStep { .. }
@@ -131,7 +137,12 @@ impl ApiError {
             | E::NotLate { .. }
             | E::SupervisionPending { .. }
             | E::NoSupervisionNotice { .. }
-            | E::NoFollowUp => (StatusCode::CONFLICT, "conflict"),
+            | E::NoFollowUp
+            | E::NotDispatchable { .. }
+            | E::AwaitingDispatch { .. }
+            | E::AlreadyDispatched { .. }
+            | E::AlreadyReported { .. }
+            | E::ReportsMissing { .. } => (StatusCode::CONFLICT, "conflict"),
             E::Calendar(_) | E::Expression { .. } | E::Input { .. } | E::ForEach { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "cannot_compute")
             }
@@ -151,6 +162,14 @@ impl ApiError {
                 problems.iter().map(ToString::to_string).collect()
             }
             E::InvalidRating { problems } => problems.clone(),
+            E::ReportsMissing { missing, .. } => missing
+                .iter()
+                .map(|agency| format!("co-handler `{agency}` has not reported"))
+                .collect(),
+            E::OutsideDispatchSet { agencies, .. } => agencies
+                .iter()
+                .map(|agency| format!("`{agency}` is not in the step's set"))
+                .collect(),
             other => vec![other.to_string()],
         };
         ApiError::new(status, code, error.to_string()).with_reasons(reasons)

@@ -406,7 +406,22 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
         sqlite: MATERIAL_FIGURES,
         postgres: MATERIAL_FIGURES,
     },
+    Migration {
+        version: 17,
+        name: "each task's part of a dispatched step",
+        // A dispatched step (派单) is in its dispatcher's list while it
+        // awaits dispatch (`dispatch`), then in its lead's (`lead`) and in
+        // each co-handler's until it reported (`co_handler`); other tasks
+        // have none. No row written before this migration is of a
+        // dispatched step, which is new with this version.
+        sqlite: TASK_PARTS,
+        postgres: TASK_PARTS,
+    },
 ];
+
+const TASK_PARTS: &str = "
+ALTER TABLE agency_tasks ADD COLUMN part text;
+";
 
 const MATERIAL_FIGURES: &str = "
 ALTER TABLE case_figures ADD COLUMN materials_by_commitment bigint NOT NULL DEFAULT 0;

@@ -32,7 +32,7 @@ async fn live_summary(
 async fn live_tasks(database: &Database, case_id: &str) -> Result<Vec<TaskRow>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
-                statutory_due, statutory_overdue, escalations, claimed_by, inputs
+                statutory_due, statutory_overdue, escalations, claimed_by, inputs, part
          FROM agency_tasks WHERE case_id = $1 ORDER BY step, agency",
     );
     let mut rows: Vec<TaskRow> =

@@ -21,9 +21,10 @@ pub struct AgencyCards {
 pub async fn late_tasks(database: &Database, limit: i64) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
-                statutory_due, statutory_overdue, escalations, claimed_by, inputs
+                statutory_due, statutory_overdue, escalations, claimed_by, inputs, part
          FROM agency_tasks
          WHERE (warned <> 0 OR overdue <> 0) AND state <> 'extension_requested'
+           AND (part IS NULL OR part <> 'co_handler')
          ORDER BY overdue DESC, due, case_id, step
          LIMIT $1",
     );

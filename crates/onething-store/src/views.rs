@@ -57,6 +57,10 @@ pub struct AgencyTask {
     /// masked as in every list; the case itself shows them unmasked to
     /// those who may read it.
     pub inputs: Vec<onething_core::case::InputValue>,
+    /// The agency's part of a dispatched step: `dispatch` (to dispatch),
+    /// `lead` (主办) or `co_handler` (协办, until it reported); none for
+    /// other steps.
+    pub part: Option<String>,
 }
 
 impl From<TaskRow> for AgencyTask {
@@ -74,6 +78,7 @@ impl From<TaskRow> for AgencyTask {
             statutory_overdue: row.statutory_overdue != 0,
             escalations: listed(&row.escalations).map(str::to_string).collect(),
             claimed_by: row.claimed_by,
+            part: row.part,
             inputs: row
                 .inputs
                 .as_deref()
@@ -122,6 +127,9 @@ pub struct TaskRow {
     /// The step's inputs as JSON, masked (its own agency's row only; none
     /// for a step that declares none).
     pub inputs: Option<String>,
+    /// The agency's part of a dispatched step (`dispatch`, `lead`,
+    /// `co_handler`); none for other steps.
+    pub part: Option<String>,
 }
 
 /// The task rows of a case: each started step in its agency's list, and an
@@ -162,8 +170,18 @@ pub fn task_rows(
             }),
             claimed_by: None,
             inputs: None,
+            part: None,
+        };
+        let dispatched = definition
+            .and_then(|definition| definition.step(&step.id))
+            .is_some_and(|defined| defined.dispatch.is_some());
+        let part = match (&step.dispatch, dispatched) {
+            (_, false) => None,
+            (None, true) => Some(PART_DISPATCH.to_string()),
+            (Some(_), true) => Some(PART_LEAD.to_string()),
         };
         tasks.push(TaskRow {
+            part,
             claimed_by: step.claimed_by.clone(),
             inputs: (!step.inputs.is_empty()).then(|| {
                 let mut inputs = step.inputs.clone();
@@ -172,6 +190,14 @@ pub fn task_rows(
             }),
             ..task(&step.agency, step.state.name())
         });
+        if let Some(dispatch) = &step.dispatch {
+            for co_handler in dispatch.missing_reports() {
+                tasks.push(TaskRow {
+                    part: Some(PART_CO_HANDLER.to_string()),
+                    ..task(&co_handler, step.state.name())
+                });
+            }
+        }
         let waiting = step
             .extension
             .as_ref()
@@ -205,11 +231,18 @@ pub fn task_rows(
                 escalations: None,
                 claimed_by: None,
                 inputs: None,
+                part: None,
             });
         }
     }
     tasks
 }
+
+/// The parts of a dispatched step in the task lists: the dispatcher's
+/// while it awaits dispatch, the lead's and each co-handler's after.
+pub const PART_DISPATCH: &str = "dispatch";
+pub const PART_LEAD: &str = "lead";
+pub const PART_CO_HANDLER: &str = "co_handler";
 
 /// The step and state of the task that is a bad rating's follow-up.
 pub const FOLLOW_UP_TASK: &str = "follow_up";
@@ -285,7 +318,7 @@ pub async fn update(database: &Database, case: &Case, library: &Library) -> Resu
 /// The columns of `agency_tasks`, in the order [`insert_tasks`] binds them.
 macro_rules! task_columns {
     () => {
-        "case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by, inputs"
+        "case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years, statutory_due, statutory_overdue, escalations, claimed_by, inputs, part"
     };
 }
 pub(crate) use task_columns;
@@ -317,7 +350,8 @@ macro_rules! insert_tasks {
                 .push_bind(task.statutory_overdue)
                 .push_bind(&task.escalations)
                 .push_bind(&task.claimed_by)
-                .push_bind(&task.inputs);
+                .push_bind(&task.inputs)
+                .push_bind(&task.part);
         });
         insert
     }};
@@ -548,7 +582,7 @@ pub async fn agency_tasks(
 ) -> Result<Vec<AgencyTask>, StoreError> {
     let sql = database.sql(
         "SELECT case_id, step, agency, workflow, state, due, warned, overdue, activated_at, provisional_years,
-                statutory_due, statutory_overdue, escalations, claimed_by, inputs
+                statutory_due, statutory_overdue, escalations, claimed_by, inputs, part
          FROM agency_tasks WHERE agency = $1
          ORDER BY CASE WHEN due IS NULL THEN 1 ELSE 0 END, due, case_id, step, agency
          LIMIT $2 OFFSET $3",

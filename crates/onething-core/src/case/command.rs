@@ -238,6 +238,32 @@ pub enum Action {
     ClaimTask {
         step: String,
     },
+    /// The dispatcher of a dispatched step chooses the agency that handles
+    /// it (派单): `to` leads (主办), `with` co-handle (协办), all from the
+    /// step's declared set.
+    Dispatch {
+        step: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        with: Vec<String>,
+    },
+    /// The lead of a dispatched step sends it back to its dispatcher (退单),
+    /// which dispatches it again.
+    SendBack {
+        step: String,
+        reason: String,
+        /// The rule the send-back rests on (the 职责清单 item, say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<String>,
+    },
+    /// A co-handler of a dispatched step reports its part (协办意见), once
+    /// per dispatch.
+    Report {
+        step: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        outputs: Value,
+    },
     CheckDeadlines,
     /// Counts every running step's deadline again on the current calendar
     /// (the scheduler, after a calendar changed): `reason` says what changed.
@@ -254,6 +280,9 @@ impl Action {
             Action::RecordFollowUp { .. } => "record_follow_up",
             Action::AnswerSupervision { .. } => "answer_supervision",
             Action::ClaimTask { .. } => "claim_task",
+            Action::Dispatch { .. } => "dispatch",
+            Action::SendBack { .. } => "send_back",
+            Action::Report { .. } => "report",
             Action::Complete { .. } => "complete",
             Action::Return { .. } => "return",
             Action::Refuse { .. } => "refuse",

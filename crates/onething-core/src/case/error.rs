@@ -148,6 +148,40 @@ pub enum CaseError {
     /// acting without a named operator cannot claim.
     #[error("claiming step `{step}` needs the person who takes it on: act as a named operator of the agency (AGENCY/NAME, or the X-Operator header)")]
     ClaimWithoutOperator { step: String },
+    #[error("step `{step}` has a fixed agency `{agency}`: only a step declared with `agency = {{ any_of = [...], dispatched_by = ... }}` is dispatched")]
+    NotDispatchable { step: String, agency: String },
+    #[error("step `{step}` awaits dispatch by `{dispatcher}`: no agency handles it yet")]
+    AwaitingDispatch { step: String, dispatcher: String },
+    #[error("step `{step}` is already dispatched to `{lead}`: the lead sends it back before it is dispatched again")]
+    AlreadyDispatched { step: String, lead: String },
+    /// Every agency of a dispatch outside the step's set, at once.
+    #[error("step `{step}` may be dispatched only to {}: not to {}", allowed.join(", "), agencies.join(", "))]
+    OutsideDispatchSet {
+        step: String,
+        agencies: Vec<String>,
+        allowed: Vec<String>,
+    },
+    #[error("step `{step}` takes at most {allowed} co-handler(s), not {count}")]
+    TooManyCoHandlers {
+        step: String,
+        count: usize,
+        allowed: u32,
+    },
+    #[error("`{agency}` is named twice in the dispatch of step `{step}` (a lead and its co-handlers are different agencies)")]
+    NamedTwice { step: String, agency: String },
+    #[error("`{agency}` does not co-handle step `{step}` in its current dispatch{}", lead.as_ref().map(|lead| format!(" (its lead `{lead}` completes it)")).unwrap_or_default())]
+    NotACoHandler {
+        step: String,
+        agency: String,
+        lead: Option<String>,
+    },
+    #[error("`{agency}` already reported its part of step `{step}` in this dispatch")]
+    AlreadyReported { step: String, agency: String },
+    #[error("a co-handler's report says what it did: the text is empty")]
+    EmptyReport,
+    /// The lead completes a step only once every co-handler reported.
+    #[error("step `{step}` waits for the report of {}", missing.join(", "))]
+    ReportsMissing { step: String, missing: Vec<String> },
     /// Everything wrong with a document to attach, at once.
     #[error("the document has {} problem(s): {}", problems.len(), join(problems))]
     InvalidDocument { problems: Vec<ValueProblem> },

@@ -393,6 +393,40 @@ pub enum Change {
         step: String,
         by: String,
     },
+    /// The dispatcher chose the agencies of a dispatched step: `lead`
+    /// handles and completes it, each of `co_handlers` reports its part.
+    /// The step's clock starts here (the handling limit counts from
+    /// dispatch).
+    StepDispatched {
+        step: String,
+        lead: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        co_handlers: Vec<String>,
+        due: Option<DateTime<Utc>>,
+        warn_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        provisional_years: Vec<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statutory: Option<StatutoryDeadline>,
+    },
+    /// The lead sent the step back to its dispatcher (退单): it awaits
+    /// dispatch again, and the reports of this dispatch no longer count.
+    StepSentBack {
+        step: String,
+        by: String,
+        to: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<String>,
+    },
+    /// A co-handler of a dispatched step reported its part.
+    CoHandlerReported {
+        step: String,
+        agency: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        outputs: Value,
+    },
     FollowUpOpened {
         due: DateTime<Utc>,
         /// The provisional calendar years (no official holiday table yet)
@@ -463,6 +497,9 @@ impl Change {
             Change::SupervisionNoticeIssued { .. } => "supervision_notice_issued",
             Change::SupervisionAnswered { .. } => "supervision_answered",
             Change::TaskClaimed { .. } => "task_claimed",
+            Change::StepDispatched { .. } => "step_dispatched",
+            Change::StepSentBack { .. } => "step_sent_back",
+            Change::CoHandlerReported { .. } => "co_handler_reported",
             Change::PromiseRevised { .. } => "promise_revised",
         }
     }

@@ -130,6 +130,11 @@ pub fn describe(
 ) -> Localized {
     let both = |zh: String, en: String| Localized { zh, en };
     let title = |step: &str| step_title(definition, step);
+    let agency = |id: &str| -> String {
+        definition
+            .and_then(|d| d.agency(id))
+            .map_or(id.to_string(), |found| found.name.zh.clone())
+    };
     match change {
         Change::CaseOpened {
             workflow,
@@ -602,6 +607,76 @@ pub fn describe(
             both(
                 format!("{}由 {by} 认领", title.zh),
                 format!("{} claimed by {by}", title.en),
+            )
+        }
+        Change::StepDispatched {
+            step,
+            lead,
+            co_handlers,
+            due,
+            provisional_years,
+            statutory,
+            ..
+        } => {
+            let (with_zh, with_en) = if co_handlers.is_empty() {
+                (String::new(), String::new())
+            } else {
+                let names: Vec<String> = co_handlers.iter().map(|c| agency(c)).collect();
+                (
+                    format!("，协办单位 {}", names.join("、")),
+                    format!(", co-handled by {}", co_handlers.join(", ")),
+                )
+            };
+            with_statutory(
+                with_due(
+                    (
+                        &format!("派单至 {}{with_zh}", agency(lead)),
+                        &format!("Dispatched to {lead}{with_en}"),
+                    ),
+                    &title(step),
+                    *due,
+                    provisional_years,
+                    calendar,
+                ),
+                statutory.as_ref(),
+                calendar,
+            )
+        }
+        Change::StepSentBack {
+            step,
+            by,
+            to,
+            reason,
+            basis,
+        } => {
+            let t = title(step);
+            let (basis_zh, basis_en) = basis
+                .as_ref()
+                .map(|b| (format!("，依据：{b}"), format!(", on the basis of {b}")))
+                .unwrap_or_default();
+            both(
+                format!(
+                    "退单：{} 将{}退回 {}（{reason}{basis_zh}）",
+                    agency(by),
+                    t.zh,
+                    agency(to)
+                ),
+                format!(
+                    "Sent back: {by} sent {} back to {to} ({reason}{basis_en})",
+                    t.en
+                ),
+            )
+        }
+        Change::CoHandlerReported {
+            step,
+            agency: by,
+            text,
+            ..
+        } => {
+            let t = title(step);
+            both(
+                format!("协办意见：{} 就{}反馈——{text}", agency(by), t.zh),
+                format!("Co-handler's report: {by} on {}: {text}", t.en),
             )
         }
         Change::FollowUpOpened {

@@ -410,6 +410,7 @@ impl Case {
                 }
                 for id in reset {
                     let record = file.step_mut(&id);
+                    record.undispatched();
                     record.state = StepState::Waiting;
                     record.outputs = None;
                     record.inputs.clear();
@@ -659,6 +660,31 @@ impl Case {
                 }
             }
             Change::TaskClaimed { step, by } => file.step_mut(&step).claimed_by = Some(by),
+            Change::StepDispatched {
+                step,
+                lead,
+                co_handlers,
+                due,
+                warn_at,
+                provisional_years,
+                statutory,
+            } => file.step_mut(&step).dispatched(
+                at,
+                lead,
+                co_handlers,
+                (due, warn_at, provisional_years),
+                statutory,
+            ),
+            Change::StepSentBack { step, .. } => {
+                let record = file.step_mut(&step);
+                record.sent_back += 1;
+                record.undispatched();
+            }
+            Change::CoHandlerReported { step, agency, .. } => {
+                if let Some(dispatch) = &mut file.step_mut(&step).dispatch {
+                    dispatch.reported.push(agency);
+                }
+            }
             supervision @ (Change::SupervisionNoticeIssued { .. }
             | Change::SupervisionAnswered { .. }) => {
                 super::supervision::apply(&mut file.supervision, supervision, at)

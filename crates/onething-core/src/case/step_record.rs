@@ -76,10 +76,41 @@ pub struct StepRecord {
     /// Of an instance: the element of the list it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Value>,
+    /// The current dispatch of a dispatched step (派单): its lead (also in
+    /// `agency`), co-handlers and the reports made. None while it awaits
+    /// dispatch, when `agency` is its dispatcher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<DispatchRecord>,
+    /// How many times the step was sent back to its dispatcher (退单).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sent_back: u32,
 }
 
 fn is_zero_usize(count: &usize) -> bool {
     *count == 0
+}
+
+/// Who handles a dispatched step in its current dispatch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchRecord {
+    pub dispatcher: String,
+    pub lead: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_handlers: Vec<String>,
+    /// The co-handlers that reported their part, in the order they did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reported: Vec<String>,
+}
+
+impl DispatchRecord {
+    /// The co-handlers still to report, in dispatch order.
+    pub fn missing_reports(&self) -> Vec<String> {
+        self.co_handlers
+            .iter()
+            .filter(|agency| !self.reported.contains(agency))
+            .cloned()
+            .collect()
+    }
 }
 
 fn is_zero(count: &u32) -> bool {
@@ -221,6 +252,8 @@ impl StepRecord {
             claimed_by: None,
             instances: 0,
             item: None,
+            dispatch: None,
+            sent_back: 0,
         }
     }
 
@@ -287,6 +320,53 @@ impl StepRecord {
                 reset: reset.to_vec(),
             });
         }
+    }
+
+    /// Dispatched now to `lead`: the step's clock starts afresh (the
+    /// handling limit counts from dispatch), and the task is the lead's.
+    pub(super) fn dispatched(
+        &mut self,
+        at: DateTime<Utc>,
+        lead: String,
+        co_handlers: Vec<String>,
+        deadline: (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Vec<i32>),
+        statutory: Option<StatutoryDeadline>,
+    ) {
+        let dispatcher = std::mem::replace(&mut self.agency, lead.clone());
+        self.dispatch = Some(DispatchRecord {
+            dispatcher,
+            lead,
+            co_handlers,
+            reported: Vec::new(),
+        });
+        self.activated_at = Some(at);
+        (self.due, self.warn_at, self.provisional_years) = deadline;
+        self.statutory = StatutoryClock::started(statutory);
+        self.warned = false;
+        self.overdue = false;
+        self.clock.clear();
+        self.extension = None;
+        self.escalations.clear();
+        self.claimed_by = None;
+    }
+
+    /// Back with its dispatcher (sent back, or the case returned past the
+    /// step): no agency handles it and no clock runs until it is
+    /// dispatched again.
+    pub(super) fn undispatched(&mut self) {
+        if let Some(dispatch) = self.dispatch.take() {
+            self.agency = dispatch.dispatcher;
+        }
+        self.due = None;
+        self.warn_at = None;
+        self.provisional_years.clear();
+        self.statutory = None;
+        self.warned = false;
+        self.overdue = false;
+        self.clock.clear();
+        self.lapse_waiting_extension();
+        self.escalations.clear();
+        self.claimed_by = None;
     }
 
     /// A request still waiting when the step ends is never decided.

@@ -57,6 +57,17 @@ pub struct StepView {
     /// Of an instance: the element of its step's list it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Value>,
+    /// The current dispatch of a dispatched step: lead, co-handlers and
+    /// the reports made; absent while it awaits dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<super::state::DispatchRecord>,
+    /// How many times the step was sent back to its dispatcher (退单).
+    #[serde(default, skip_serializing_if = "no_send_back")]
+    pub sent_back: u32,
+}
+
+fn no_send_back(count: &u32) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,6 +363,8 @@ pub fn view_file(
                 claimed_by: step.claimed_by.clone(),
                 instances: step.instances,
                 item: step.item.clone(),
+                dispatch: step.dispatch.clone(),
+                sent_back: step.sent_back,
             })
             .collect(),
         payments: file

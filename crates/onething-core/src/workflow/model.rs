@@ -121,7 +121,16 @@ pub struct Deliverable {
 pub struct Step {
     pub id: String,
     pub title: Localized,
+    /// The agency that holds the step: its owner, or for a dispatched step
+    /// the dispatcher, which holds it until it chooses the agency that
+    /// handles it.
     pub agency: String,
+    /// The agency is chosen when the case runs (派单): the dispatcher picks
+    /// a lead, and perhaps co-handlers, from a declared set. Left out of
+    /// the stored definition when absent, so definitions written before
+    /// it keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<Dispatch>,
     pub kind: StepKind,
     /// Steps that must be done (or skipped) first: several make a join.
     pub after: Vec<String>,
@@ -236,6 +245,30 @@ impl Step {
             Some(for_each) => &for_each.collected_outputs,
             None => &self.outputs,
         }
+    }
+}
+
+/// How a dispatched step's agency is chosen: `agency = { any_of = [...],
+/// dispatched_by = "hotline" }` with `co_handlers = N` on the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// The agencies the dispatcher may choose from, in file order.
+    pub any_of: Vec<String>,
+    /// The most co-handling agencies (协办单位) a dispatch may name beside
+    /// the lead (主办单位); none when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub co_handlers: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
+}
+
+impl Step {
+    /// The agency that dispatches the step, when its agency is chosen at
+    /// run time.
+    pub fn dispatcher(&self) -> Option<&str> {
+        self.dispatch.as_ref().map(|_| self.agency.as_str())
     }
 }
 

@@ -431,7 +431,7 @@ fn instances_sent_back_by_their_own_agency_go_on_with_their_clocks() {
         vec![],
     );
     let inspected = complete("c-inspect", "a", "inspect", json!({}), local(3, 10));
-    let started = when(&[open.clone()], inspected.clone()).unwrap();
+    let started = when(std::slice::from_ref(&open), inspected.clone()).unwrap();
     assert_eq!(
         started[2..],
         [

@@ -10,6 +10,7 @@ mod checks;
 mod claims;
 mod closing;
 mod deadlines;
+mod dispatch;
 mod documents;
 mod extensions;
 mod flow;

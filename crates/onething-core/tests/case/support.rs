@@ -35,6 +35,7 @@ pub fn library() -> Arc<Library> {
         &registry,
     )
     .unwrap();
+    let dispatch = parse_workflow(include_str!("../data_dispatch_bundle.toml"), &registry).unwrap();
     let library = Library::new();
     library.add_calendar(registry.calendars["cn"].clone());
     library.set_current(join);
@@ -43,6 +44,7 @@ pub fn library() -> Arc<Library> {
     library.set_current(inputs);
     library.set_current(instances);
     library.set_current(own_return);
+    library.set_current(dispatch);
     library.set_current(definition);
     library.set_current(choice);
     library.set_current(extension);
@@ -300,6 +302,27 @@ pub fn one_line(event: &CaseEvent) -> String {
             answer_by.to_rfc3339()
         ),
         Change::FollowUpRecorded { resolved, .. } => format!("follow_up_recorded {resolved}"),
+        Change::StepDispatched {
+            step,
+            lead,
+            co_handlers,
+            due,
+            ..
+        } => format!(
+            "step_dispatched {step} to {lead}{} due {}",
+            if co_handlers.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", co_handlers.join(","))
+            },
+            due.map(|d| d.to_rfc3339()).unwrap_or_default()
+        ),
+        Change::StepSentBack { step, by, to, .. } => {
+            format!("step_sent_back {step} by {by} to {to}")
+        }
+        Change::CoHandlerReported { step, agency, .. } => {
+            format!("co_handler_reported {step} {agency}")
+        }
         Change::SupervisionAnswered { step, answer } => {
             format!("supervision_answered {step} {answer:?}")
         }

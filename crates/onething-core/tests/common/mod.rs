@@ -21,4 +21,12 @@ kind = "government"
 id = "finance"
 name = { zh = "财政局", en = "Finance bureau" }
 kind = "government"
+[[agency]]
+id = "c"
+name = { zh = "丙局", en = "Agency C" }
+kind = "government"
+[[agency]]
+id = "hotline"
+name = { zh = "热线", en = "Hotline" }
+kind = "government"
 "#;

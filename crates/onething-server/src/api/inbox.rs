@@ -59,6 +59,11 @@ pub struct Task {
     /// shows them to those who may read it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<super::wire::Input>,
+    /// The agency's part of a dispatched step: `dispatch` (it awaits this
+    /// agency's dispatch), `lead` (主办) or `co_handler` (协办, until it
+    /// reports); absent for other steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -124,6 +129,7 @@ pub async fn inbox(
                 escalations: task.escalations,
                 claimed_by: task.claimed_by,
                 inputs: task.inputs.into_iter().map(Into::into).collect(),
+                part: task.part,
             })
             .collect(),
         limit,

@@ -10,6 +10,7 @@ mod audit;
 mod cases;
 mod claims;
 mod commands;
+mod dispatch;
 mod document;
 mod extract;
 mod feed;
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(cases::routes())
         .merge(commands::routes())
         .merge(claims::routes())
+        .merge(dispatch::routes())
         .merge(inbox::routes())
         .merge(feed::routes())
         .merge(workflows::routes())

@@ -198,6 +198,29 @@ pub struct StepResource {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub item: Option<Value>,
+    /// Who handles a dispatched step (派单) in its current dispatch; absent
+    /// while it awaits dispatch and for other steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<StepDispatch>,
+    /// How many times the step was sent back to its dispatcher (退单).
+    #[serde(skip_serializing_if = "no_send_back")]
+    pub sent_back: u32,
+}
+
+fn no_send_back(count: &u32) -> bool {
+    *count == 0
+}
+
+/// The current dispatch of a step: its dispatcher, its lead (主办), its
+/// co-handlers (协办) and those of them that reported.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepDispatch {
+    pub dispatcher: String,
+    pub lead: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub co_handlers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reported: Vec<String>,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -546,6 +569,13 @@ impl From<StepView> for StepResource {
             claimed_by: step.claimed_by,
             instances: step.instances,
             item: step.item,
+            dispatch: step.dispatch.map(|dispatch| StepDispatch {
+                dispatcher: dispatch.dispatcher,
+                lead: dispatch.lead,
+                co_handlers: dispatch.co_handlers,
+                reported: dispatch.reported,
+            }),
+            sent_back: step.sent_back,
         }
     }
 }

@@ -11,6 +11,7 @@ mod cases;
 mod checks;
 mod claims;
 mod commands;
+mod dispatch;
 mod errors;
 mod extensions;
 mod feed;

@@ -171,6 +171,16 @@ impl Decision<'_> {
                 statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
                 inputs,
             }),
+            // A dispatched step's clock starts when it is dispatched.
+            None if step.dispatch.is_some() => self.emit(Change::StepActivated {
+                step: step.id.clone(),
+                due: None,
+                warn_at: None,
+                provisional_years: Vec::new(),
+                continued: false,
+                statutory: None,
+                inputs,
+            }),
             None => {
                 let counted = self.step_deadline(step, self.now(), &[])?;
                 self.emit(Change::StepActivated {
@@ -201,6 +211,10 @@ impl Decision<'_> {
     /// a new clock.
     pub(super) fn held_clock_to_continue(&self, step: &Step, record: &str) -> Option<HeldClock> {
         let file = self.file();
+        // A dispatched step starts again awaiting dispatch, without a clock.
+        if step.dispatch.is_some() {
+            return None;
+        }
         let held = file.step(record).expect("seeded").held_clock.clone()?;
         let redone_by_another = self.definition.ancestors(&step.id).iter().any(|ancestor| {
             let record = file.step(ancestor).expect("seeded");

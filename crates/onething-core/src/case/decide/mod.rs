@@ -10,6 +10,7 @@ mod checks;
 mod claims;
 mod closing;
 mod deadlines;
+mod dispatch;
 mod documents;
 mod extensions;
 mod flow;
@@ -172,6 +173,17 @@ impl<'a> Decision<'a> {
             Action::Supervise { step, notice } => self.supervise(step, notice),
             Action::AnswerSupervision { step, answer } => self.answer_supervision(step, answer),
             Action::ClaimTask { step } => self.claim_task(step),
+            Action::Dispatch { step, to, with } => self.dispatch(step, to, with),
+            Action::SendBack {
+                step,
+                reason,
+                basis,
+            } => self.send_back(step, reason, basis.as_deref()),
+            Action::Report {
+                step,
+                text,
+                outputs,
+            } => self.report(step, text, outputs),
             Action::CheckDeadlines => self.check_deadlines(),
             Action::ReviseDeadlines { reason } => self.revise_deadlines(reason),
         }
@@ -270,6 +282,10 @@ impl<'a> Decision<'a> {
                         .collect(),
                 });
             }
+        }
+        if step_definition.dispatch.is_some() {
+            self.check_dispatched_lead(step_definition, action)?;
+            return Ok(step_definition);
         }
         if self.actor().agency() != Some(step_definition.agency.as_str()) {
             return Err(forbidden(

@@ -13,6 +13,7 @@ use crate::workflow::{CheckStage, StepKind};
 impl Decision<'_> {
     pub(super) fn complete(&mut self, step: &str, outputs: &Value) -> Result<(), CaseError> {
         let step_definition = self.owned_running_step(step, "complete", false)?;
+        self.check_reports_in(step)?;
         if step_definition.kind == StepKind::Payment {
             return Err(CaseError::PaymentStep {
                 step: step.to_string(),

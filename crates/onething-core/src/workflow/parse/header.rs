@@ -179,6 +179,9 @@ impl Parser<'_> {
         let mut used_agencies: BTreeSet<&str> = BTreeSet::new();
         for step in &definition.steps {
             used_agencies.insert(&step.agency);
+            if let Some(dispatch) = &step.dispatch {
+                used_agencies.extend(dispatch.any_of.iter().map(String::as_str));
+            }
             if let Some(approver) = step.extension.as_ref().and_then(|e| e.approved_by.as_ref()) {
                 used_agencies.insert(approver);
             }

@@ -8,6 +8,7 @@
 
 mod checks;
 mod choices;
+mod dispatch;
 mod escalations;
 mod expressions;
 use expressions::cel_type;

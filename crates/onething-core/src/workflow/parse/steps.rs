@@ -17,7 +17,8 @@ impl Parser<'_> {
         let d = &mut Vec::new();
         let id = table.required_string("id", d);
         let title = table.localized("title", true, d);
-        let agency = table.required_string("agency", d);
+        let agency_key = self.agency_key(table);
+        let co_handlers = table.integer("co_handlers", d);
         let kind = table.string("kind", d);
         let after = table.strings("after", d);
         let join = table.string("join", d);
@@ -57,9 +58,9 @@ impl Parser<'_> {
             spans.when.insert(id.value.clone(), when.clone());
         }
 
-        if let Some(agency) = &agency {
-            self.known_agency(agency, "agency");
-        }
+        let agency = agency_key.holder;
+        let mut dispatch = agency_key.dispatch;
+        self.co_handlers(co_handlers, dispatch.as_mut());
         let kind = match kind {
             None => Some(StepKind::Task),
             Some(kind) => match kind.value.as_str() {
@@ -163,10 +164,19 @@ impl Parser<'_> {
         let bills = self.bills(&id, &bill_tables, spans);
         self.check_keys_fit_kind(table, &id, kind, &output_tables, &bill_tables, rounding);
         let for_each = self.for_each(&id, for_each, instances, kind, &outputs, spans);
+        if let (Some(StepKind::Payment), Some(key), true) =
+            (kind, table.key_span("agency"), dispatch.is_some())
+        {
+            self.error(
+                key,
+                "a payment step's bills are issued by its own agency as it starts: its `agency` cannot be dispatched",
+            );
+        }
         Some(Step {
             id: id.value,
             title: title?,
             agency: agency?.value,
+            dispatch,
             kind: kind?,
             after: after.into_iter().map(|a| a.value).collect(),
             join,
