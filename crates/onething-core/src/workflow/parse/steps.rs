@@ -172,6 +172,16 @@ impl Parser<'_> {
                 "a payment step's bills are issued by its own agency as it starts: its `agency` cannot be dispatched",
             );
         }
+        if let (Some(key), true, true) = (
+            table.key_span("for_each"),
+            for_each.is_some(),
+            dispatch.is_some(),
+        ) {
+            self.error(
+                key,
+                "a step is dispatched as a whole or runs one task per item, not both: dispatch a step before or after this one instead",
+            );
+        }
         Some(Step {
             id: id.value,
             title: title?,
