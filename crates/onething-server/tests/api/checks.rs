@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{app_on, get, post, workflows};
+use crate::support::{app_on, get, post};
 
 const BUNDLE: &str = r#"
 id = "road-transport"
@@ -47,21 +47,7 @@ message = { zh = "车辆数不得超过 50", en = "At most 50 vehicles" }
 /// The shipped registry and calendars with one more bundle, in a folder of
 /// this test's own.
 fn folder_with_bundle() -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("onething-checks-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(folder.join("calendars")).unwrap();
-    let shipped = workflows();
-    std::fs::copy(shipped.join("agencies.toml"), folder.join("agencies.toml")).unwrap();
-    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            folder.join("calendars").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    std::fs::write(folder.join("road-transport.toml"), BUNDLE).unwrap();
-    folder
+    crate::support::folder_with_bundle("checks", "road-transport.toml", BUNDLE)
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{app_on, get, post, step, workflows};
+use crate::support::{app_on, get, post, step};
 
 const BUNDLE: &str = r#"
 id = "api-work-order"
@@ -33,21 +33,7 @@ time_limit = "5 working days"
 /// The shipped registry and calendars with the work order, in a folder of
 /// this test's own.
 fn folder_with_bundle() -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("onething-dispatch-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(folder.join("calendars")).unwrap();
-    let shipped = workflows();
-    std::fs::copy(shipped.join("agencies.toml"), folder.join("agencies.toml")).unwrap();
-    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            folder.join("calendars").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    std::fs::write(folder.join("api-work-order.toml"), BUNDLE).unwrap();
-    folder
+    crate::support::folder_with_bundle("dispatch", "api-work-order.toml", BUNDLE)
 }
 
 async fn parts(app: &axum::Router, agency: &str) -> Vec<String> {

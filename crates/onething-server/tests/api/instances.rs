@@ -19,21 +19,7 @@ fn folder_with_example() -> PathBuf {
         .and_then(|block| block.split("```").next())
         .unwrap()
         .to_string();
-    let folder = std::env::temp_dir().join(format!("onething-instances-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(folder.join("calendars")).unwrap();
-    let shipped = workflows();
-    std::fs::copy(shipped.join("agencies.toml"), folder.join("agencies.toml")).unwrap();
-    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            folder.join("calendars").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    std::fs::write(folder.join("instances-example.toml"), example).unwrap();
-    folder
+    crate::support::folder_with_bundle("instances", "instances-example.toml", &example)
 }
 
 #[tokio::test]

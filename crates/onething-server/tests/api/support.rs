@@ -70,6 +70,26 @@ pub async fn app_at(now: &str) -> (Router, AppState) {
 }
 
 /// The router and its state over another workflows folder.
+/// The shipped registry and calendars with one more bundle (`text`, in
+/// `file`), in a folder of the calling test's own (`name`).
+pub fn folder_with_bundle(name: &str, file: &str, text: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("onething-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(folder.join("calendars")).unwrap();
+    let shipped = workflows();
+    std::fs::copy(shipped.join("agencies.toml"), folder.join("agencies.toml")).unwrap();
+    for entry in std::fs::read_dir(shipped.join("calendars")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            folder.join("calendars").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(folder.join(file), text).unwrap();
+    folder
+}
+
 pub async fn app_on(folder: PathBuf, now: &str) -> (Router, AppState) {
     let catalog = Catalog::load(&folder).unwrap();
     let store = onething_store::open_case_store("sqlite::memory:", &catalog)
