@@ -29,6 +29,9 @@ const PEOPLE: &[(&str, &str, &str, Option<&str>)] = &[
     ("chen", "Chen", "officer", Some("cdc")),
     ("he", "He", "officer", Some("tobacco")),
     ("song", "Song", "supervisor", None),
+    ("sun", "Sun", "officer", Some("hotline")),
+    ("zhou", "Zhou", "officer", Some("housing")),
+    ("wu", "Wu", "officer", Some("subdistrict")),
 ];
 
 fn password(login: &str) -> String {
@@ -1720,4 +1723,134 @@ async fn each_instance_of_a_multi_instance_step_has_its_task_page_and_its_item()
         "{}",
         whole.body
     );
+}
+
+/// The shipped bundles and the test-only dispatched work order.
+fn catalog_with_work_order() -> Catalog {
+    let text = include_str!("../../../tests/data/dispatch/work-order.toml");
+    let mut catalog = Catalog::load(&workflows()).unwrap();
+    let definition = onething_core::workflow::parse_workflow(text, &catalog.registry).unwrap();
+    catalog.versions.push(definition);
+    catalog
+}
+
+#[tokio::test]
+async fn a_work_order_is_dispatched_reported_on_and_completed_from_the_console() {
+    let now = chrono::DateTime::parse_from_rfc3339("2025-06-03T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let (app, state) = app_on(catalog_with_work_order(), Some(now)).await;
+    let case = onething_core::case::case_id_for("open-work-order");
+    let open = onething_core::case::CaseCommand {
+        command_id: "open-work-order".into(),
+        actor: onething_core::case::Actor::Agency {
+            agency: "hotline".into(),
+            operator: None,
+        },
+        at: now,
+        action: onething_core::case::Action::Open {
+            case_id: case.clone(),
+            workflow: "work-order".into(),
+            form: serde_json::json!({ "complaint": "楼道堆物" }),
+            materials: vec![],
+            opted_in: vec![],
+            channel: Default::default(),
+        },
+    };
+    state.store.execute(&case, open).await.unwrap();
+    let step = format!("/cases/{case}/steps/handle");
+    let form_of = |action: &str| format!("action=\"{step}/{action}\"");
+    let (hotline, hotline_csrf) = sign_in(&app, "sun").await;
+    let (housing, housing_csrf) = sign_in(&app, "zhou").await;
+    let (subdistrict, subdistrict_csrf) = sign_in(&app, "wu").await;
+
+    // Awaiting dispatch: the hotline dispatches, nobody completes.
+    let page = send(&app, get(&step, Some(&hotline))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&form_of("dispatch")), "{}", page.body);
+    assert!(!page.body.contains(&form_of("complete")), "{}", page.body);
+    let page = send(&app, get(&step, Some(&housing))).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    let dispatched = send(
+        &app,
+        post(
+            &format!("{step}/dispatch"),
+            Some(&hotline),
+            &[
+                ("_csrf", &hotline_csrf),
+                ("command_id", "c-dispatch"),
+                ("to", "housing"),
+                ("with", "subdistrict"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        dispatched.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        dispatched.body
+    );
+
+    // Each inbox shows its part; the lead completes and may send back, the
+    // co-handler only reports, the hotline only follows.
+    let desk = send(&app, get("/desk", Some(&subdistrict))).await;
+    assert!(desk.body.contains("part-co_handler"), "{}", desk.body);
+    let desk = send(&app, get("/desk", Some(&housing))).await;
+    assert!(desk.body.contains("part-lead"), "{}", desk.body);
+    let lead = send(&app, get(&step, Some(&housing))).await;
+    assert!(lead.body.contains(&form_of("complete")), "{}", lead.body);
+    assert!(lead.body.contains(&form_of("send-back")), "{}", lead.body);
+    let co = send(&app, get(&step, Some(&subdistrict))).await;
+    assert!(co.body.contains(&form_of("report")), "{}", co.body);
+    assert!(!co.body.contains(&form_of("complete")), "{}", co.body);
+    let follows = send(&app, get(&step, Some(&hotline))).await;
+    assert_eq!(follows.status, StatusCode::OK, "{}", follows.body);
+    assert!(
+        !follows.body.contains(&form_of("dispatch")),
+        "{}",
+        follows.body
+    );
+
+    // The lead cannot complete before the co-handler reported.
+    let complete = |id: &'static str| {
+        post(
+            &format!("{step}/complete"),
+            Some(&housing),
+            &[
+                ("_csrf", &housing_csrf),
+                ("command_id", id),
+                ("outputs.answer", "已清理"),
+            ],
+        )
+    };
+    let early = send(&app, complete("c-complete-early")).await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        early.body
+    );
+    assert!(early.body.contains("subdistrict"), "{}", early.body);
+    let reported = send(
+        &app,
+        post(
+            &format!("{step}/report"),
+            Some(&subdistrict),
+            &[
+                ("_csrf", &subdistrict_csrf),
+                ("command_id", "c-report"),
+                ("text", "已配合清理"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.body);
+    let co = send(&app, get(&step, Some(&subdistrict))).await;
+    assert!(!co.body.contains(&form_of("report")), "{}", co.body);
+    let done = send(&app, complete("c-complete")).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let case_file = state.store.load(&case).await.unwrap();
+    let file = case_file.file().unwrap();
+    assert_eq!(file.step("handle").unwrap().state.name(), "completed");
 }

@@ -230,7 +230,10 @@ pub async fn inbox(
                                         (task.due.map(|due| local(due, offset)).unwrap_or_else(|| "—".into()))
                                         @if !task.provisional_years.is_empty() { " " span class="badge provisional" title=(lang.t("case.provisional_note")) { (lang.t("case.provisional")) } }
                                     }
-                                    td { a href=(href) { (title) } }
+                                    td {
+                                        a href=(href) { (title) }
+                                        @if let Some(part) = &task.part { " " span class=(format!("badge part part-{part}")) { (lang.t(&format!("desk.part.{part}"))) } }
+                                    }
                                     td { (definition.as_ref().map_or(task.workflow.clone(), |d| lang.pick(&d.title))) }
                                     td { code { (task.case_id) } }
                                     td { (lang.t(&format!("desk.state.{}", task.state))) }

@@ -25,10 +25,15 @@ use super::{
 use crate::graph::shown_state;
 use crate::session::Person;
 
-/// What this person may do on this step: own it, or decide its extension.
+/// What this person may do on this step: own it (for a dispatched step,
+/// be its current lead), decide its extension, dispatch it while it awaits
+/// dispatch (its dispatcher, who also follows it afterwards), or report a
+/// co-handler's part.
 struct Role {
     owns: bool,
     decides_extension: bool,
+    dispatches: bool,
+    co_handles: bool,
 }
 
 fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageError> {
@@ -37,20 +42,33 @@ fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageErro
         .step(step_id)
         .ok_or_else(|| PageError::NotFound(format!("no step `{step_id}`")))?;
     let agency = person.agency().unwrap_or_default();
-    let owns = step.agency == agency;
+    let view = seen.view.steps.iter().find(|s| s.id == step_id);
+    let dispatched = view.and_then(|v| v.dispatch.as_ref());
+    let (owns, dispatches, co_handles) = match (&step.dispatch, dispatched) {
+        (None, _) => (step.agency == agency, false, false),
+        (Some(_), None) => (false, step.agency == agency, false),
+        (Some(_), Some(dispatch)) => (
+            dispatch.lead == agency,
+            false,
+            dispatch.co_handlers.iter().any(|c| *c == agency),
+        ),
+    };
+    let follows = step.dispatch.is_some() && step.agency == agency;
     let decides_extension = step
         .extension
         .as_ref()
         .is_some_and(|e| e.approver(step) == agency);
-    if !owns && !decides_extension {
+    if !owns && !decides_extension && !dispatches && !co_handles && !follows {
+        let holder = view.map_or(step.agency.as_str(), |v| v.agency.as_str());
         return Err(PageError::Forbidden(format!(
-            "step `{step_id}` belongs to {}; you act for {agency}",
-            step.agency
+            "step `{step_id}` belongs to {holder}; you act for {agency}"
         )));
     }
     Ok(Role {
         owns,
         decides_extension,
+        dispatches,
+        co_handles,
     })
 }
 
@@ -92,7 +110,23 @@ fn task_page(
         h1 { (step_title(lang, d, step_id)) }
         p class="meta" {
             (lang.pick(&d.title)) " · " a href=(format!("/cases/{case_id}")) { code { (case_id) } }
-            " · " (agency_name(lang, d, &step.agency))
+            " · " (agency_name(lang, d, view.map_or(&step.agency, |v| &v.agency)))
+            @if step.dispatch.is_some() {
+                @match view.and_then(|v| v.dispatch.as_ref()) {
+                    Some(dispatch) => {
+                        " · " span class="dispatch" { (lang.f("task.dispatched_by", &[("agency", &agency_name(lang, d, &dispatch.dispatcher))])) }
+                        @if !dispatch.co_handlers.is_empty() {
+                            " · " (lang.t("task.co_handlers")) " "
+                            @for (n, co) in dispatch.co_handlers.iter().enumerate() {
+                                @if n > 0 { "、" }
+                                (agency_name(lang, d, co))
+                                @if dispatch.reported.contains(co) { " (" (lang.t("task.reported")) ")" }
+                            }
+                        }
+                    },
+                    None => { " · " span class="badge awaiting-dispatch" { (lang.t("task.awaiting_dispatch")) } },
+                }
+            }
             " · " span class=(format!("badge state-{shown}")) { (lang.t(&format!("state.{shown}"))) }
             @if let Some(view) = view { @if view.due.is_some() { " · " (lang.t("case.due")) " " (due_words(lang, view, seen.offset_minutes)) } }
             @if let Some(clock) = view.and_then(|v| v.statutory.as_ref()) {
@@ -190,6 +224,59 @@ fn task_page(
                             }
                         }
                     }
+                }
+            }
+        }
+        @if role.dispatches && active {
+            @if let Some(set) = &step.dispatch {
+                section class="action" {
+                    h2 { (lang.t("task.dispatch")) }
+                    form method="post" action=(action("dispatch")) {
+                        (csrf_field(person))
+                        input type="hidden" name="command_id" value=(command_id());
+                        label for="dispatch-to" { (lang.t("task.dispatch_lead")) }
+                        select id="dispatch-to" name="to" { @for agency in &set.any_of { option value=(agency) { (agency_name(lang, d, agency)) } } }
+                        @if set.co_handlers > 0 {
+                            fieldset {
+                                legend { (lang.f("task.dispatch_co_handlers", &[("count", &set.co_handlers.to_string())])) }
+                                @for agency in &set.any_of {
+                                    label class="check" { input type="checkbox" name="with" value=(agency); " " (agency_name(lang, d, agency)) }
+                                }
+                            }
+                        }
+                        button type="submit" class="primary" { (lang.t("task.dispatch")) }
+                    }
+                }
+            }
+        }
+        @if role.co_handles && active {
+            @let reported = view.and_then(|v| v.dispatch.as_ref()).is_some_and(|dispatch| dispatch.reported.iter().any(|a| Some(a.as_str()) == person.agency().as_deref()));
+            section class="action" {
+                h2 { (lang.t("task.report")) }
+                @if reported {
+                    p { (lang.t("task.reported_already")) }
+                } @else {
+                    form method="post" action=(action("report")) {
+                        (csrf_field(person))
+                        input type="hidden" name="command_id" value=(command_id());
+                        label for="report-text" { (lang.t("task.report_text")) }
+                        textarea id="report-text" name="text" rows="3" required {}
+                        button type="submit" class="primary" { (lang.t("task.report")) }
+                    }
+                }
+            }
+        }
+        @if role.owns && active && step.dispatch.is_some() {
+            section class="action" {
+                h2 { (lang.t("task.send_back")) }
+                form method="post" action=(action("send-back")) {
+                    (csrf_field(person))
+                    input type="hidden" name="command_id" value=(command_id());
+                    label for="send-back-reason" { (lang.t("task.reason")) }
+                    input id="send-back-reason" name="reason" required;
+                    label for="send-back-basis" { (lang.t("task.send_back_basis")) }
+                    input id="send-back-basis" name="basis";
+                    button type="submit" { (lang.t("task.send_back")) }
                 }
             }
         }
@@ -376,6 +463,21 @@ pub async fn act(
             reason,
         },
         "resume" => Action::Resume { step: step_name },
+        "dispatch" => Action::Dispatch {
+            step: step_name,
+            to: fields.text("to").unwrap_or_default(),
+            with: fields.all("with"),
+        },
+        "send-back" => Action::SendBack {
+            step: step_name,
+            reason,
+            basis: fields.text("basis"),
+        },
+        "report" => Action::Report {
+            step: step_name,
+            text: fields.text("text").unwrap_or_default(),
+            outputs: Value::Null,
+        },
         "claim" => Action::ClaimTask { step: step_name },
         "answer-supervision" => Action::AnswerSupervision {
             step: step_name,
