@@ -50,7 +50,7 @@ fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageErro
         (Some(_), Some(dispatch)) => (
             dispatch.lead == agency,
             false,
-            dispatch.co_handlers.iter().any(|c| *c == agency),
+            dispatch.co_handlers.contains(&agency),
         ),
     };
     let follows = step.dispatch.is_some() && step.agency == agency;
