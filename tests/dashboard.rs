@@ -69,7 +69,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             Change::StepActivated {
                 step, continued, ..
             } => {
-                counted.agencies.entry(agency(&agency_of, step)).or_default()[0] += 1;
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[0] += 1;
                 state.insert(step.clone(), "active");
                 if !continued {
                     overdue.insert(step.clone(), false);
@@ -78,7 +81,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             // A multi-instance step is a row of the figures of its own
             // beside its instances': its start is one pass of its agency.
             Change::StepInstancesStarted { step, .. } => {
-                counted.agencies.entry(agency(&agency_of, step)).or_default()[0] += 1;
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[0] += 1;
                 state.insert(step.clone(), "active");
             }
             Change::StepCompleted { step, .. } => {
@@ -95,7 +101,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             }
             Change::StepReturned { step, reset, .. } => {
                 counted.returned = true;
-                counted.agencies.entry(agency(&agency_of, step)).or_default()[1] += 1;
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[1] += 1;
                 for id in reset {
                     state.insert(id.clone(), "waiting");
                 }

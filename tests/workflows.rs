@@ -37,10 +37,7 @@ fn render(name: &str, text: &str, diagnostics: &[Diagnostic]) -> String {
 fn every_shipped_bundle_validates() {
     let registry = registry();
     let files = bundle_files();
-    assert!(
-        files.len() >= 6,
-        "six bundles are shipped, found {files:?}"
-    );
+    assert!(files.len() >= 6, "six bundles are shipped, found {files:?}");
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         if let Err(diagnostics) = parse_workflow(&text, &registry) {
