@@ -36,6 +36,12 @@ fn channel_name(channel: Channel) -> String {
         .to_string()
 }
 
+/// The agency of a step, or of the step an instance (`repair.2`) belongs to.
+fn agency(agency_of: &BTreeMap<String, String>, step: &str) -> String {
+    let step = step.split_once('.').map_or(step, |(step, _)| step);
+    agency_of[step].clone()
+}
+
 fn count(events: &[onething_store::StoredEvent]) -> Counted {
     let mut counted = Counted {
         status: "open".into(),
@@ -63,11 +69,23 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             Change::StepActivated {
                 step, continued, ..
             } => {
-                counted.agencies.entry(agency_of[step].clone()).or_default()[0] += 1;
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[0] += 1;
                 state.insert(step.clone(), "active");
                 if !continued {
                     overdue.insert(step.clone(), false);
                 }
+            }
+            // A multi-instance step is a row of the figures of its own
+            // beside its instances': its start is one pass of its agency.
+            Change::StepInstancesStarted { step, .. } => {
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[0] += 1;
+                state.insert(step.clone(), "active");
             }
             Change::StepCompleted { step, .. } => {
                 state.insert(step.clone(), "completed");
@@ -83,7 +101,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             }
             Change::StepReturned { step, reset, .. } => {
                 counted.returned = true;
-                counted.agencies.entry(agency_of[step].clone()).or_default()[1] += 1;
+                counted
+                    .agencies
+                    .entry(agency(&agency_of, step))
+                    .or_default()[1] += 1;
                 for id in reset {
                     state.insert(id.clone(), "waiting");
                 }
@@ -103,7 +124,7 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
     }
     for (step, state) in &state {
         // Only agencies with a step that ran have a row.
-        if let Some(row) = counted.agencies.get_mut(&agency_of[step]) {
+        if let Some(row) = counted.agencies.get_mut(&agency(&agency_of, step)) {
             row[2] += i64::from(*state == "completed");
             row[3] += i64::from(*state == "active");
         }

@@ -37,10 +37,7 @@ fn render(name: &str, text: &str, diagnostics: &[Diagnostic]) -> String {
 fn every_shipped_bundle_validates() {
     let registry = registry();
     let files = bundle_files();
-    assert!(
-        files.len() >= 5,
-        "five bundles are shipped, found {files:?}"
-    );
+    assert!(files.len() >= 6, "six bundles are shipped, found {files:?}");
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         if let Err(diagnostics) = parse_workflow(&text, &registry) {
@@ -57,6 +54,7 @@ fn every_shipped_bundle_validates() {
         "restaurant",
         "retirement",
         "hotline-12345",
+        "credit-repair",
     ] {
         assert!(catalog.latest(id).is_some(), "bundle {id} is shipped");
     }
