@@ -49,6 +49,7 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
     };
     let mut agency_of = BTreeMap::new();
     let mut state: BTreeMap<String, &str> = BTreeMap::new();
+    let mut instances_of = std::collections::BTreeSet::new();
     let mut overdue: BTreeMap<String, bool> = BTreeMap::new();
     let mut ended = false;
     for stored in events {
@@ -78,14 +79,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
                     overdue.insert(step.clone(), false);
                 }
             }
-            // A multi-instance step is a row of the figures of its own
-            // beside its instances': its start is one pass of its agency.
+            // A multi-instance step's work is its instances': the step
+            // itself is no one's task and no row of the figures.
             Change::StepInstancesStarted { step, .. } => {
-                counted
-                    .agencies
-                    .entry(agency(&agency_of, step))
-                    .or_default()[0] += 1;
-                state.insert(step.clone(), "active");
+                instances_of.insert(step.clone());
             }
             Change::StepCompleted { step, .. } => {
                 state.insert(step.clone(), "completed");
@@ -122,7 +119,10 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             _ => {}
         }
     }
-    for (step, state) in &state {
+    for (step, state) in state
+        .iter()
+        .filter(|(step, _)| !instances_of.contains(*step))
+    {
         // Only agencies with a step that ran have a row.
         if let Some(row) = counted.agencies.get_mut(&agency(&agency_of, step)) {
             row[2] += i64::from(*state == "completed");

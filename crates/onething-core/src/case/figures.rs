@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::command::{Channel, MaterialProvision};
-use super::state::{CaseFile, CaseStatus, StepState};
+use super::state::{CaseFile, CaseStatus, StepRecord, StepState};
 use crate::calendar::Calendar;
 use crate::workflow::{Definition, MaterialSource};
 
@@ -209,8 +209,17 @@ pub fn figures(
         }),
         satisfied,
     };
+    // A multi-instance step's work is its instances': the step itself is
+    // no one's task, so no agency's pass, completion or open step.
+    let is_instances_step = |step: &StepRecord| {
+        step.item.is_none()
+            && definition
+                .and_then(|definition| definition.step(&step.id))
+                .is_some_and(|defined| defined.for_each.is_some())
+    };
     let steps = ran
         .iter()
+        .filter(|step| !is_instances_step(step))
         .map(|step| {
             let completed = step.state == StepState::Completed;
             StepFacts {
