@@ -4,7 +4,7 @@
 
 use super::Decision;
 use crate::case::error::CaseError;
-use crate::case::event::{CaseOutcome, Change, SkipReason};
+use crate::case::event::{CaseOutcome, Change, InputValue, SkipReason};
 use crate::case::state::{CaseStatus, HeldClock, StatutoryClock, StepState};
 use crate::expression;
 use crate::workflow::{Step, StepKind};
@@ -161,39 +161,22 @@ impl Decision<'_> {
             return self.start_instances(step, for_each);
         }
         let inputs = self.step_inputs(step)?;
-        match self.held_clock_to_continue(step, &step.id) {
-            Some(held) => self.emit(Change::StepActivated {
-                step: step.id.clone(),
-                due: held.due,
-                warn_at: held.warn_at,
-                provisional_years: held.provisional_years,
-                continued: true,
-                statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
-                inputs,
-            }),
-            // A dispatched step's clock starts when it is dispatched.
-            None if step.dispatch.is_some() => self.emit(Change::StepActivated {
-                step: step.id.clone(),
-                due: None,
-                warn_at: None,
-                provisional_years: Vec::new(),
-                continued: false,
-                statutory: None,
-                inputs,
-            }),
-            None => {
-                let counted = self.step_deadline(step, self.now(), &[])?;
-                self.emit(Change::StepActivated {
+        // A dispatched step's clock starts when it is dispatched.
+        let activated =
+            if step.dispatch.is_some() && self.held_clock_to_continue(step, &step.id).is_none() {
+                Change::StepActivated {
                     step: step.id.clone(),
-                    due: counted.due,
-                    warn_at: counted.warn_at,
-                    provisional_years: counted.provisional_years,
+                    due: None,
+                    warn_at: None,
+                    provisional_years: Vec::new(),
                     continued: false,
-                    statutory: counted.statutory,
+                    statutory: None,
                     inputs,
-                });
-            }
-        }
+                }
+            } else {
+                self.activation(step, &step.id, inputs)?
+            };
+        self.emit(activated);
         if step.kind == StepKind::Payment {
             let bills = self.compute_bills(step)?;
             self.emit(Change::BillsIssued {
@@ -203,6 +186,39 @@ impl Decision<'_> {
             self.complete_payment_if_paid(&step.id);
         }
         Ok(())
+    }
+
+    /// `record` (the step, or one of its instances) starts: with the clock
+    /// a return by its own agency held, or with a new one counted from now.
+    pub(super) fn activation(
+        &self,
+        step: &Step,
+        record: &str,
+        inputs: Vec<InputValue>,
+    ) -> Result<Change, CaseError> {
+        Ok(match self.held_clock_to_continue(step, record) {
+            Some(held) => Change::StepActivated {
+                step: record.to_string(),
+                due: held.due,
+                warn_at: held.warn_at,
+                provisional_years: held.provisional_years,
+                continued: true,
+                statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
+                inputs,
+            },
+            None => {
+                let counted = self.step_deadline(step, self.now(), &[])?;
+                Change::StepActivated {
+                    step: record.to_string(),
+                    due: counted.due,
+                    warn_at: counted.warn_at,
+                    provisional_years: counted.provisional_years,
+                    continued: false,
+                    statutory: counted.statutory,
+                    inputs,
+                }
+            }
+        })
     }
 
     /// The clock a return by the step's own agency held, if nothing but that

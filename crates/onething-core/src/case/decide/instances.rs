@@ -10,7 +10,7 @@ use super::inputs::to_json;
 use super::Decision;
 use crate::case::error::CaseError;
 use crate::case::event::{Change, SkipReason};
-use crate::case::state::{StatutoryClock, StepState};
+use crate::case::state::StepState;
 use crate::expression;
 use crate::workflow::{ForEach, InstanceMode, Step};
 
@@ -99,29 +99,7 @@ impl Decision<'_> {
             let inputs = self.instance_inputs(step, Some((item, *index)))?;
             // An instance sent back by its own agency goes on with its clock,
             // as a single step does.
-            let activated = match self.held_clock_to_continue(step, id) {
-                Some(held) => Change::StepActivated {
-                    step: id.clone(),
-                    due: held.due,
-                    warn_at: held.warn_at,
-                    provisional_years: held.provisional_years,
-                    continued: true,
-                    statutory: held.statutory.as_ref().map(StatutoryClock::deadline),
-                    inputs,
-                },
-                None => {
-                    let counted = self.step_deadline(step, self.now(), &[])?;
-                    Change::StepActivated {
-                        step: id.clone(),
-                        due: counted.due,
-                        warn_at: counted.warn_at,
-                        provisional_years: counted.provisional_years,
-                        continued: false,
-                        statutory: counted.statutory,
-                        inputs,
-                    }
-                }
-            };
+            let activated = self.activation(step, id, inputs)?;
             self.emit(activated);
         }
         Ok(!due.is_empty())
