@@ -48,6 +48,9 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
         ..Counted::default()
     };
     let mut agency_of = BTreeMap::new();
+    // Who has each step now: its agency, or the lead it was dispatched to.
+    let mut holder: BTreeMap<String, String> = BTreeMap::new();
+    let mut activations: BTreeMap<String, i64> = BTreeMap::new();
     let mut state: BTreeMap<String, &str> = BTreeMap::new();
     let mut instances_of = std::collections::BTreeSet::new();
     let mut overdue: BTreeMap<String, bool> = BTreeMap::new();
@@ -70,10 +73,9 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             Change::StepActivated {
                 step, continued, ..
             } => {
-                counted
-                    .agencies
-                    .entry(agency(&agency_of, step))
-                    .or_default()[0] += 1;
+                // Counted at the end for whoever has the step then.
+                *activations.entry(step.clone()).or_default() += 1;
+                holder.remove(step);
                 state.insert(step.clone(), "active");
                 if !continued {
                     overdue.insert(step.clone(), false);
@@ -98,13 +100,25 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             }
             Change::StepReturned { step, reset, .. } => {
                 counted.returned = true;
-                counted
-                    .agencies
-                    .entry(agency(&agency_of, step))
-                    .or_default()[1] += 1;
+                let returning = holder
+                    .get(step)
+                    .cloned()
+                    .unwrap_or_else(|| agency(&agency_of, step));
+                counted.agencies.entry(returning).or_default()[1] += 1;
                 for id in reset {
                     state.insert(id.clone(), "waiting");
+                    holder.remove(id);
                 }
+            }
+            // A dispatch is a pass of its lead's; a send-back (退单) a
+            // return of its lead's, and the step is its dispatcher's again.
+            Change::StepDispatched { step, lead, .. } => {
+                counted.agencies.entry(lead.clone()).or_default()[0] += 1;
+                holder.insert(step.clone(), lead.clone());
+            }
+            Change::StepSentBack { step, by, .. } => {
+                counted.agencies.entry(by.clone()).or_default()[1] += 1;
+                holder.remove(step);
             }
             Change::StepOverdue { step, .. } => {
                 overdue.insert(step.clone(), true);
@@ -119,12 +133,25 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
             _ => {}
         }
     }
+    for (step, passes) in activations
+        .iter()
+        .filter(|(step, _)| !instances_of.contains(*step) && !holder.contains_key(*step))
+    {
+        counted
+            .agencies
+            .entry(agency(&agency_of, step))
+            .or_default()[0] += passes;
+    }
     for (step, state) in state
         .iter()
         .filter(|(step, _)| !instances_of.contains(*step))
     {
+        let has = holder
+            .get(step)
+            .cloned()
+            .unwrap_or_else(|| agency(&agency_of, step));
         // Only agencies with a step that ran have a row.
-        if let Some(row) = counted.agencies.get_mut(&agency(&agency_of, step)) {
+        if let Some(row) = counted.agencies.get_mut(&has) {
             row[2] += i64::from(*state == "completed");
             row[3] += i64::from(*state == "active");
         }

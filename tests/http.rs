@@ -194,6 +194,21 @@ fn request(step: &Value, case: &str) -> Option<(String, String, Option<String>, 
             format!("/api/v1/cases/{case}/steps/{}/resume", run[3]),
             json!({}),
         ),
+        "dispatch" => (
+            format!("/api/v1/cases/{case}/steps/{}/dispatch", run[3]),
+            json!({
+                "to": option("--to"),
+                "with": option("--with").map(|w| w.split(',').map(str::to_string).collect::<Vec<_>>()).unwrap_or_default(),
+            }),
+        ),
+        "send-back" => (
+            format!("/api/v1/cases/{case}/steps/{}/send-back", run[3]),
+            json!({"reason": option("--reason"), "basis": option("--basis")}),
+        ),
+        "report" => (
+            format!("/api/v1/cases/{case}/steps/{}/report", run[3]),
+            json!({"text": option("--text"), "outputs": step.get("data").cloned().unwrap_or(Value::Null)}),
+        ),
         "supplement" => (format!("/api/v1/cases/{case}/supplement"), data),
         "pay" => (
             format!("/api/v1/cases/{case}/payments"),

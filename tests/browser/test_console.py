@@ -368,28 +368,25 @@ def test_an_extension_asked_by_one_agency_is_decided_by_the_approving_one(browse
     case = hotline.url.split("/cases/")[1].split("/")[0]
     hotline.goto(f"{server.url}/cases/{case}/steps/intake")
     hotline.select_option("[name='outputs.kind']", "complaint")
-    hotline.select_option("[name='outputs.category']", "market")
     hotline.select_option("[name='outputs.urgent']", "false")
     hotline.select_option("[name='outputs.direct_answer']", "false")
     hotline.click(f"form[action='/cases/{case}/steps/intake/complete'] button")
     hotline.wait_for_url(f"{server.url}/cases/{case}")
-    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
-    hotline.select_option("[name='outputs.category']", "market")
-    hotline.click(f"form[action='/cases/{case}/steps/dispatch/complete'] button")
+    # 派单: the hotline names the lead from the step's set.
+    hotline.goto(f"{server.url}/cases/{case}/steps/handle")
+    hotline.select_option("#dispatch-to", "market_regulation")
+    hotline.click(f"form[action='/cases/{case}/steps/handle/dispatch'] button")
     hotline.wait_for_url(f"{server.url}/cases/{case}")
 
     market = sign_in(browser, server, "ma")
-    market.goto(f"{server.url}/cases/{case}/steps/sign_market_regulation")
-    market.click(f"form[action='/cases/{case}/steps/sign_market_regulation/complete'] button")
-    market.wait_for_url(f"{server.url}/cases/{case}")
-    market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    market.goto(f"{server.url}/cases/{case}/steps/handle")
     market.fill("#extend-length", "3 working days")
     market.fill("#extend-reason", "需会同城管联合复查")
-    market.click(f"form[action='/cases/{case}/steps/handle_market_regulation/extend'] button")
+    market.click(f"form[action='/cases/{case}/steps/handle/extend'] button")
     market.wait_for_url(f"{server.url}/cases/{case}")
 
     hotline.goto(server.url + "/desk?tab=extension_requested")
-    waiting = hotline.locator(f"tr[data-case='{case}'][data-step='handle_market_regulation']")
+    waiting = hotline.locator(f"tr[data-case='{case}'][data-step='handle']")
     assert waiting.count() == 1
     waiting.locator("a").click()
     hotline.fill("#decision-reason", "同意延期3个工作日")
@@ -642,12 +639,20 @@ def work_order_taken(hotline, server, content):
     case = hotline.url.split("/cases/")[1].split("/")[0]
     hotline.goto(f"{server.url}/cases/{case}/steps/intake")
     hotline.select_option("[name='outputs.kind']", "complaint")
-    hotline.select_option("[name='outputs.category']", "market")
     hotline.select_option("[name='outputs.urgent']", "false")
     hotline.select_option("[name='outputs.direct_answer']", "false")
     hotline.click(f"form[action='/cases/{case}/steps/intake/complete'] button")
     hotline.wait_for_url(f"{server.url}/cases/{case}")
     return case
+
+
+def dispatch(hotline, server, case, lead, co_handlers=()):
+    """派单: the hotline names the lead and the co-handlers of the work order."""
+    hotline.goto(f"{server.url}/cases/{case}/steps/handle")
+    hotline.select_option("#dispatch-to", lead)
+    for agency in co_handlers:
+        hotline.check(f"input[name='with'][value='{agency}']")
+    act(hotline, server, case, "handle", "dispatch")
 
 
 def act(page, server, case, step, action):
@@ -665,42 +670,44 @@ def give_back(page, server, case, step, to, reason):
 def test_a_12345_work_order_runs_its_closed_loop_through_the_pages(browser, server):
     hotline = sign_in(browser, server, "lin")
     case = work_order_taken(hotline, server, "商铺占道经营，多次反映未解决")
-    # Dispatched to the sub-district office, which rejects it: not its function.
-    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
-    hotline.select_option("[name='outputs.category']", "other")
-    act(hotline, server, case, "dispatch", "complete")
+    # Dispatched to the sub-district office, which sends it back: not its function.
+    dispatch(hotline, server, case, "subdistrict")
     subdistrict = sign_in(browser, server, "xu")
-    assert subdistrict.locator(f"tr[data-case='{case}'][data-step='sign_subdistrict']").count() == 1
-    give_back(subdistrict, server, case, "sign_subdistrict", "dispatch", "占道经营属市场监管职责，非本单位职能")
-    # Re-dispatched to market regulation, which signs for it.
-    hotline.goto(f"{server.url}/cases/{case}/steps/dispatch")
-    hotline.select_option("[name='outputs.category']", "market")
-    hotline.fill("[name='outputs.instructions']", "退单审核：同意，改派市场监管")
-    act(hotline, server, case, "dispatch", "complete")
+    assert subdistrict.locator(f"tr[data-case='{case}'][data-step='handle']").count() == 1
+    subdistrict.goto(f"{server.url}/cases/{case}/steps/handle")
+    subdistrict.fill("#send-back-reason", "占道经营属市场监管职责，非本单位职能")
+    subdistrict.fill("#send-back-basis", "街道履职事项清单（占道经营由市场监管部门查处）")
+    act(subdistrict, server, case, "handle", "send-back")
+    # The hotline reviews the rejection and re-dispatches: market regulation
+    # leads, the sub-district office co-handles the street part.
+    dispatch(hotline, server, case, "market_regulation", ["subdistrict"])
+    subdistrict.goto(f"{server.url}/cases/{case}/steps/handle")
+    subdistrict.fill("#report-text", "已组织网格员现场劝导")
+    act(subdistrict, server, case, "handle", "report")
     market = sign_in(browser, server, "ma")
-    market.goto(f"{server.url}/cases/{case}/steps/sign_market_regulation")
-    act(market, server, case, "sign_market_regulation", "complete")
     # Handling: an extension granted by the hotline, then the reply.
-    market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    market.goto(f"{server.url}/cases/{case}/steps/handle")
     market.fill("#extend-length", "3 working days")
     market.fill("#extend-reason", "需现场核查")
-    act(market, server, case, "handle_market_regulation", "extend")
-    hotline.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+    act(market, server, case, "handle", "extend")
+    hotline.goto(f"{server.url}/cases/{case}/steps/handle")
     hotline.fill("#decision-reason", "同意延期")
     hotline.click("button[name='approve'][value='true']")
     hotline.wait_for_url(re.compile(rf"{re.escape(server.url)}/cases/{case}(/notices/\w+)?$"))
 
     def reply(text, resolved):
-        market.goto(f"{server.url}/cases/{case}/steps/handle_market_regulation")
+        market.goto(f"{server.url}/cases/{case}/steps/handle")
         market.fill("[name='outputs.reply']", text)
         market.select_option("[name='outputs.resolved']", resolved)
-        act(market, server, case, "handle_market_regulation", "complete")
+        act(market, server, case, "handle", "complete")
         hotline.goto(f"{server.url}/cases/{case}/steps/review")
         act(hotline, server, case, "review", "complete")
 
     reply("已责令商户整改", "false")
-    # The call-back: the caller is not satisfied, the order goes back for redo.
-    give_back(hotline, server, case, "callback", "handle_market_regulation", "回访不满意：商铺仍占道")
+    # The call-back: the caller is not satisfied, the order goes back for redo
+    # (发回重办), and the hotline dispatches it again.
+    give_back(hotline, server, case, "callback", "handle", "回访不满意：商铺仍占道")
+    dispatch(hotline, server, case, "market_regulation")
     reply("已立案查处，商铺已退回店内经营", "true")
     hotline.goto(f"{server.url}/cases/{case}/steps/callback")
     hotline.select_option("[name='outputs.satisfied']", "true")
@@ -715,8 +722,8 @@ def test_a_12345_work_order_runs_its_closed_loop_through_the_pages(browser, serv
         timeline += hotline.inner_text("#timeline")
     for who in ["subdistrict/徐街道", "market_regulation/马科长", "hotline/林班长"]:
         assert who in timeline, who
-    assert "非本单位职能" in timeline and "回访不满意" in timeline
-    assert hotline.locator("g[data-step='sign_subdistrict']").count() == 1
+    assert "非本单位职能" in timeline and "街道履职事项清单" in timeline and "回访不满意" in timeline
+    assert "网格员现场劝导" in timeline
     shot(hotline, "hotline-closed")
 
 
@@ -726,6 +733,7 @@ def counted_from_histories(server, bundle):
     from collections import Counter
     status, channel = Counter(), Counter()
     passes, returns_made = Counter(), Counter()
+    dispatched, sent_back = Counter(), Counter()
     supplemented = returned = 0
     ids = [case["id"] for case in json.loads(server.cli(["case", "list", "--bundle", bundle, "--json"]))]
     for case in ids:
@@ -741,8 +749,13 @@ def counted_from_histories(server, bundle):
                 passes[agency_of[change["step"]]] += 1
             if change["type"] == "step_returned":
                 returns_made[(agency_of[change["step"]], change["step"])] += 1
+            if change["type"] == "step_dispatched":
+                dispatched[change["lead"]] += 1
+            if change["type"] == "step_sent_back":
+                sent_back[change["by"]] += 1
     return {"cases": len(ids), "status": status, "channel": channel, "supplemented": supplemented,
-            "returned": returned, "passes": passes, "returns_made": returns_made}
+            "returned": returned, "passes": passes, "returns_made": returns_made,
+            "dispatched": dispatched, "sent_back": sent_back}
 
 
 def test_a_supervisor_reads_the_dashboard_and_its_figures_match_the_event_histories(browser, server):
@@ -782,15 +795,17 @@ def test_a_supervisor_reads_the_dashboard_and_its_figures_match_the_event_histor
     shown_passes = {row.split(",")[0]: int(row.split(",")[9]) for row in rows[1:]}
     assert shown_passes == dict(expected["passes"])
 
-    # The 12345 desk's figures: the rejections per handling agency, as the histories say.
+    # The 12345 desk's figures: the orders dispatched to each handling agency
+    # and those it sent back (退单), as the histories say.
     supervisor.goto(server.url + "/dashboard?workflow=hotline-12345")
     hotline = counted_from_histories(server, "hotline-12345")
+    assert sum(hotline["sent_back"].values()) > 0
     for row in supervisor.locator("table.hotline tbody tr").all():
         agency = row.get_attribute("data-agency")
-        sign_step = f"sign_{agency}"
-        rejections = sum(n for (a, step), n in hotline["returns_made"].items() if a == agency and step == sign_step)
+        dispatches, rejections = hotline["dispatched"][agency], hotline["sent_back"][agency]
+        assert row.locator("td").nth(1).inner_text() == str(dispatches), agency
         cell = row.locator("td").nth(2).inner_text()
-        assert f"({rejections}/" in cell, (agency, cell)
+        assert cell.endswith(f"({rejections}/{dispatches})"), (agency, cell)
     assert supervisor.locator("table.hotline tr[data-agency='subdistrict']").count() == 1
     shot(supervisor, "dashboard-12345")
     assert serious(supervisor) == []

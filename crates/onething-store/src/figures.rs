@@ -263,10 +263,11 @@ macro_rules! write_figures {
             }
             Changed::Some { upsert, removed } => {
                 for step in removed {
-                    let delete = database.sql("DELETE FROM step_figures WHERE case_id = $1 AND step = $2");
+                    let delete = database.sql("DELETE FROM step_figures WHERE case_id = $1 AND step = $2 AND agency = $3");
                     sqlx::query(&delete)
                         .bind(&step.case_id)
                         .bind(&step.step)
+                        .bind(&step.agency)
                         .execute(&mut *$transaction)
                         .await?;
                 }

@@ -417,7 +417,57 @@ ALTER TABLE agency_tasks ADD COLUMN escalations text;
         sqlite: TASK_PARTS,
         postgres: TASK_PARTS,
     },
+    Migration {
+        version: 18,
+        name: "a dispatched step's figures per agency it was dispatched to",
+        // A dispatched step has a figure row for each agency that led it
+        // (its dispatches and send-backs, 退单), so a step's rows are keyed
+        // by its agency too. Rows of earlier cases are removed with the
+        // rest of the figures and written again by the figures backfill
+        // (`serve` at start, `views rebuild`), as in version 16.
+        sqlite: STEP_FIGURES_BY_AGENCY_SQLITE,
+        postgres: STEP_FIGURES_BY_AGENCY_POSTGRES,
+    },
 ];
+
+// SQLite cannot change a primary key in place: the (cleared) table is made anew.
+const STEP_FIGURES_BY_AGENCY_SQLITE: &str = "
+DELETE FROM case_figures;
+DELETE FROM figure_rollup_cases;
+DELETE FROM figure_rollup_steps;
+DELETE FROM figure_days_dirty;
+DROP TABLE step_figures;
+CREATE TABLE step_figures (
+  case_id           text NOT NULL,
+  step              text NOT NULL,
+  workflow          text NOT NULL,
+  agency            text NOT NULL,
+  opened_at         text NOT NULL,
+  opened_day        text NOT NULL,
+  state             text NOT NULL,
+  passes            bigint NOT NULL,
+  returns_made      bigint NOT NULL,
+  warned            bigint NOT NULL,
+  overdue           bigint NOT NULL,
+  statutory_overdue bigint NOT NULL,
+  is_open           bigint NOT NULL,
+  completed         bigint NOT NULL,
+  on_time           bigint,
+  working_days      bigint,
+  PRIMARY KEY (case_id, step, agency)
+);
+CREATE INDEX step_figures_by_day ON step_figures (workflow, opened_day);
+";
+
+const STEP_FIGURES_BY_AGENCY_POSTGRES: &str = "
+DELETE FROM case_figures;
+DELETE FROM step_figures;
+DELETE FROM figure_rollup_cases;
+DELETE FROM figure_rollup_steps;
+DELETE FROM figure_days_dirty;
+ALTER TABLE step_figures DROP CONSTRAINT step_figures_pkey;
+ALTER TABLE step_figures ADD PRIMARY KEY (case_id, step, agency);
+";
 
 const TASK_PARTS: &str = "
 ALTER TABLE agency_tasks ADD COLUMN part text;

@@ -78,7 +78,7 @@ impl<'a> RowChanges<'a> {
             }),
             case_figures: figures_before.case != after.figures.case,
             step_figures: Changed::between(&figures_before.steps, &after.figures.steps, |a, b| {
-                a.step == b.step
+                a.step == b.step && a.agency == b.agency
             }),
         }
     }
@@ -113,8 +113,12 @@ pub(crate) static TASKS_UPSERT: LazyLock<String> = LazyLock::new(|| {
 });
 pub(crate) static CASE_FIGURES_UPSERT: LazyLock<String> =
     LazyLock::new(|| upsert_clause(crate::figures::case_figure_columns!(), &["case_id"]));
-pub(crate) static STEP_FIGURES_UPSERT: LazyLock<String> =
-    LazyLock::new(|| upsert_clause(crate::figures::step_figure_columns!(), &["case_id", "step"]));
+pub(crate) static STEP_FIGURES_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    upsert_clause(
+        crate::figures::step_figure_columns!(),
+        &["case_id", "step", "agency"],
+    )
+});
 
 #[cfg(test)]
 mod tests {

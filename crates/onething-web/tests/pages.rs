@@ -1451,9 +1451,9 @@ async fn the_dashboard_shows_every_figure_with_its_chart_table_and_csv_and_names
     .await;
     assert!(rows
         .body
-        .starts_with("agency,signed,signed_on_time,sign_passes,rejections,handled"));
+        .starts_with("agency,dispatched,sent_back,handled,handled_on_time,satisfied"));
     assert!(
-        rows.body.contains("\nmarket_regulation,0,0,0,0,0,0,0,0\n"),
+        rows.body.contains("\nmarket_regulation,0,0,0,0,0,0\n"),
         "{}",
         rows.body
     );

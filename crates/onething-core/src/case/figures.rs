@@ -217,31 +217,80 @@ pub fn figures(
                 .and_then(|definition| definition.step(&step.id))
                 .is_some_and(|defined| defined.for_each.is_some())
     };
-    let steps = ran
-        .iter()
-        .filter(|step| !is_instances_step(step))
-        .map(|step| {
-            let completed = step.state == StepState::Completed;
-            StepFacts {
-                step: step.id.clone(),
-                agency: step.agency.clone(),
-                state: step.state.name().to_string(),
-                passes: step.passes,
-                returns_made: step.returns_made,
-                warned: step.warned,
-                overdue: step.overdue,
-                statutory_overdue: step.statutory.as_ref().is_some_and(|c| c.overdue),
-                open: open(step.state),
-                completed,
-                on_time: completed.then_some(!step.overdue),
-                working_days: match (completed, step.activated_at, step.completed_at) {
-                    (true, Some(from), Some(to)) => working_days(from, to),
-                    _ => None,
-                },
-            }
-        })
-        .collect();
+    let mut steps = Vec::new();
+    for step in ran.iter().filter(|step| !is_instances_step(step)) {
+        let completed = step.state == StepState::Completed;
+        let mut current = StepFacts {
+            step: step.id.clone(),
+            agency: step.agency.clone(),
+            state: step.state.name().to_string(),
+            passes: step.passes,
+            returns_made: step.returns_made,
+            warned: step.warned,
+            overdue: step.overdue,
+            statutory_overdue: step.statutory.as_ref().is_some_and(|c| c.overdue),
+            open: open(step.state),
+            completed,
+            on_time: completed.then_some(!step.overdue),
+            working_days: match (completed, step.activated_at, step.completed_at) {
+                (true, Some(from), Some(to)) => working_days(from, to),
+                _ => None,
+            },
+        };
+        if step.dispatch.is_some() {
+            // A lead's passes are the dispatches it received.
+            current.passes = 1;
+        }
+        steps.extend(earlier_leads(step, &mut current));
+        steps.push(current);
+    }
     CaseFigures { case, steps }
+}
+
+/// Each agency a dispatched step was dispatched to before, with its
+/// dispatches and send-backs (退单), one row per agency; the current lead's
+/// earlier dispatches count in `current` (its marks stay those of the
+/// dispatch it has now).
+fn earlier_leads(step: &StepRecord, current: &mut StepFacts) -> Vec<StepFacts> {
+    let mut rows: Vec<StepFacts> = Vec::new();
+    for lead in &step.earlier_leads {
+        if step.dispatch.is_some() && lead.agency == current.agency {
+            current.passes += 1;
+            current.returns_made += u32::from(lead.sent_back);
+            continue;
+        }
+        let index = match rows.iter().position(|row| row.agency == lead.agency) {
+            Some(index) => index,
+            None => {
+                rows.push(StepFacts {
+                    step: step.id.clone(),
+                    agency: lead.agency.clone(),
+                    state: String::new(),
+                    passes: 0,
+                    returns_made: 0,
+                    warned: false,
+                    overdue: false,
+                    statutory_overdue: false,
+                    open: false,
+                    completed: false,
+                    on_time: None,
+                    working_days: None,
+                });
+                rows.len() - 1
+            }
+        };
+        let row = &mut rows[index];
+        row.state = if lead.sent_back {
+            "sent_back"
+        } else {
+            "returned"
+        }
+        .to_string();
+        row.passes += 1;
+        row.returns_made += u32::from(lead.sent_back);
+        row.overdue |= lead.overdue;
+    }
+    rows
 }
 
 /// A channel as it is written in events and the API.

@@ -410,7 +410,7 @@ impl Case {
                 }
                 for id in reset {
                     let record = file.step_mut(&id);
-                    record.undispatched();
+                    record.undispatched(false);
                     record.state = StepState::Waiting;
                     record.outputs = None;
                     record.inputs.clear();
@@ -678,7 +678,7 @@ impl Case {
             Change::StepSentBack { step, .. } => {
                 let record = file.step_mut(&step);
                 record.sent_back += 1;
-                record.undispatched();
+                record.undispatched(true);
             }
             Change::CoHandlerReported { step, agency, .. } => {
                 if let Some(dispatch) = &mut file.step_mut(&step).dispatch {

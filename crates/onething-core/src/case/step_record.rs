@@ -84,6 +84,22 @@ pub struct StepRecord {
     /// How many times the step was sent back to its dispatcher (退单).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sent_back: u32,
+    /// The dispatches of a dispatched step that ended (sent back, or the
+    /// case returned past the step), oldest first:
+    /// each agency's part in the figures, beside the current lead's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_leads: Vec<EarlierLead>,
+}
+
+/// A dispatch of a step that ended: sent back, or taken away by a return
+/// (whether the lead had completed the step or not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierLead {
+    pub agency: String,
+    /// Whether the lead sent it back (退单); otherwise a return took it away.
+    pub sent_back: bool,
+    /// Whether the dispatch's due time had passed by then.
+    pub overdue: bool,
 }
 
 fn is_zero_usize(count: &usize) -> bool {
@@ -254,6 +270,7 @@ impl StepRecord {
             item: None,
             dispatch: None,
             sent_back: 0,
+            earlier_leads: Vec::new(),
         }
     }
 
@@ -353,8 +370,13 @@ impl StepRecord {
     /// Back with its dispatcher (sent back, or the case returned past the
     /// step): no agency handles it and no clock runs until it is
     /// dispatched again.
-    pub(super) fn undispatched(&mut self) {
+    pub(super) fn undispatched(&mut self, sent_back: bool) {
         if let Some(dispatch) = self.dispatch.take() {
+            self.earlier_leads.push(EarlierLead {
+                agency: dispatch.lead,
+                sent_back,
+                overdue: self.overdue,
+            });
             self.agency = dispatch.dispatcher;
         }
         self.due = None;

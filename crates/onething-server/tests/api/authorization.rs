@@ -115,7 +115,7 @@ fn command(command: &str, case: Option<&str>) -> Call {
         ),
         "rate" => (format!("/api/v1/cases/{case}/rating"), json!({"score": 5})),
         "extend" => (
-            format!("/api/v1/cases/{case}/steps/handle_market_regulation/extend"),
+            format!("/api/v1/cases/{case}/steps/handle/extend"),
             json!({"reason": "联合复查"}),
         ),
         "suspend" => (
@@ -127,7 +127,7 @@ fn command(command: &str, case: Option<&str>) -> Call {
             json!({}),
         ),
         "decide_extension" => (
-            format!("/api/v1/cases/{case}/steps/handle_market_regulation/extension-decision"),
+            format!("/api/v1/cases/{case}/steps/handle/extension-decision"),
             json!({"approve": true, "reason": "同意"}),
         ),
         other => panic!("unknown command {other}"),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::{app, get, hotline_order_being_handled, open, sequence, step, Reply};
 
-const HANDLING: &str = "handle_market_regulation";
+const HANDLING: &str = "handle";
 
 /// The handling step of a 12345 order as the hotline reads it.
 async fn handling(app: &Router, case: &str) -> Value {

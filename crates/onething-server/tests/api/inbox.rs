@@ -49,7 +49,7 @@ async fn the_inbox_writes_due_times_as_the_case_view_does() {
         .as_array()
         .unwrap_or_else(|| panic!("{}", shown.text))
         .iter()
-        .find(|s| s["id"] == "handle_market_regulation")
+        .find(|s| s["id"] == "handle")
         .unwrap()
         .clone();
     let inbox = get("/api/v1/agencies/market_regulation/inbox")

@@ -195,57 +195,57 @@ fn key_figures(
     rows
 }
 
-/// One handling agency's 12345 figures.
+/// One handling agency's 12345 figures: the work orders dispatched to it,
+/// those it sent back (退单), handled and handled on time, and the callers'
+/// satisfaction with what it handled.
 struct HotlineRow {
     agency: String,
-    signed: i64,
-    signed_on_time: i64,
-    sign_passes: i64,
-    rejections: i64,
+    dispatched: i64,
+    sent_back: i64,
     handled: i64,
     handled_on_time: i64,
     satisfied: i64,
     answers: i64,
 }
 
+/// A row per agency a dispatched step of the bundle may go to, from the
+/// figure rows of those steps (one per agency that led each).
 fn hotline_rows(definition: &Definition, per_step: &[AgencyFigures]) -> Vec<HotlineRow> {
-    let mut rows = Vec::new();
-    // The hotline itself takes the call and closes it; it is not a handling agency.
-    let intake = definition.steps.first().map(|step| step.agency.as_str());
-    for agency in &definition.agencies {
-        if Some(agency.id.as_str()) == intake {
-            continue;
-        }
-        let steps: Vec<_> = definition
-            .steps
-            .iter()
-            .filter(|step| step.agency == agency.id)
-            .collect();
-        let (Some(sign), Some(handle)) = (steps.first(), steps.last()) else {
-            continue;
-        };
-        if steps.len() < 2 {
-            continue;
-        }
-        let of = |step: &str| {
-            per_step
+    let dispatched: Vec<_> = definition
+        .steps
+        .iter()
+        .filter_map(|step| Some((step.id.as_str(), step.dispatch.as_ref()?)))
+        .collect();
+    let mut rows: Vec<HotlineRow> = Vec::new();
+    for (step, dispatch) in dispatched {
+        for agency in &dispatch.any_of {
+            let figures = per_step
                 .iter()
-                .find(|f| f.agency == agency.id && f.step == step)
+                .find(|f| &f.agency == agency && f.step == step)
                 .cloned()
-                .unwrap_or_default()
-        };
-        let (sign, handle) = (of(&sign.id), of(&handle.id));
-        rows.push(HotlineRow {
-            agency: agency.id.clone(),
-            signed: sign.completed,
-            signed_on_time: sign.completed_on_time,
-            sign_passes: sign.passes,
-            rejections: sign.returns_made,
-            handled: handle.completed,
-            handled_on_time: handle.completed_on_time,
-            satisfied: handle.satisfied,
-            answers: handle.satisfaction_answers,
-        });
+                .unwrap_or_default();
+            let row = match rows.iter_mut().position(|row| &row.agency == agency) {
+                Some(index) => &mut rows[index],
+                None => {
+                    rows.push(HotlineRow {
+                        agency: agency.clone(),
+                        dispatched: 0,
+                        sent_back: 0,
+                        handled: 0,
+                        handled_on_time: 0,
+                        satisfied: 0,
+                        answers: 0,
+                    });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            row.dispatched += figures.passes;
+            row.sent_back += figures.returns_made;
+            row.handled += figures.completed;
+            row.handled_on_time += figures.completed_on_time;
+            row.satisfied += figures.satisfied;
+            row.answers += figures.satisfaction_answers;
+        }
     }
     rows
 }
@@ -526,7 +526,7 @@ fn hotline_section(
                 caption { (lang.t("dashboard.hotline")) " · " (csv_link(lang, "hotline", query)) }
                 thead { tr {
                     th scope="col" { (lang.t("supervision.agency")) }
-                    th scope="col" { (lang.t("dashboard.signed_on_time")) }
+                    th scope="col" { (lang.t("dashboard.dispatched")) }
                     th scope="col" { (lang.t("dashboard.rejection_rate")) }
                     th scope="col" { (lang.t("dashboard.closed_on_time")) }
                     th scope="col" { (lang.t("dashboard.satisfaction")) }
@@ -535,8 +535,8 @@ fn hotline_section(
                     @for r in rows {
                         tr data-agency=(r.agency) {
                             td { (agency_name(state, lang, &r.agency)) }
-                            td class="money" { (percent(r.signed_on_time, r.signed)) " (" (r.signed_on_time) "/" (r.signed) ")" }
-                            td class="money" { (percent(r.rejections, r.sign_passes)) " (" (r.rejections) "/" (r.sign_passes) ")" }
+                            td class="money" { (r.dispatched) }
+                            td class="money" { (percent(r.sent_back, r.dispatched)) " (" (r.sent_back) "/" (r.dispatched) ")" }
                             td class="money" { (percent(r.handled_on_time, r.handled)) " (" (r.handled_on_time) "/" (r.handled) ")" }
                             td class="money" { (percent(r.satisfied, r.answers)) " (" (r.satisfied) "/" (r.answers) ")" }
                         }
@@ -599,16 +599,14 @@ pub async fn csv(
             }
         }
         "hotline" => {
-            out.push_str("agency,signed,signed_on_time,sign_passes,rejections,handled,handled_on_time,satisfied,satisfaction_answers\n");
+            out.push_str("agency,dispatched,sent_back,handled,handled_on_time,satisfied,satisfaction_answers\n");
             for r in t.hotline.iter().flatten() {
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{}",
                     super::csv_cell(&r.agency),
-                    r.signed,
-                    r.signed_on_time,
-                    r.sign_passes,
-                    r.rejections,
+                    r.dispatched,
+                    r.sent_back,
                     r.handled,
                     r.handled_on_time,
                     r.satisfied,

@@ -54,10 +54,13 @@ fn role_on(person: &Person, seen: &Seen, step_id: &str) -> Result<Role, PageErro
         ),
     };
     let follows = step.dispatch.is_some() && step.agency == agency;
+    // Without `approved_by` an extension is granted on request and nobody
+    // decides it (as the core rules); for a dispatched step the fallback
+    // approver would be the dispatcher, who holds no such right.
     let decides_extension = step
         .extension
         .as_ref()
-        .is_some_and(|e| e.approver(step) == agency);
+        .is_some_and(|e| e.approved_by.as_deref() == Some(agency.as_str()));
     if !owns && !decides_extension && !dispatches && !co_handles && !follows {
         let holder = view.map_or(step.agency.as_str(), |v| v.agency.as_str());
         return Err(PageError::Forbidden(format!(
