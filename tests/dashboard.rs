@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use onething_core::case::{CaseStatus, Change, Channel};
+use onething_core::case::{CaseStatus, Change, Channel, CompletedTotals, MaterialProvision};
+use onething_core::workflow::MaterialSource;
 use onething_store::figures::{self, DashboardFilter};
 use onething_store::open_case_store;
 use onething_store::workflow_files::Catalog;
@@ -24,6 +25,12 @@ struct Counted {
     rating: Option<u8>,
     escalations: i64,
     on_time: Option<bool>,
+    /// For the before-reform comparison: the materials the applicant
+    /// handed over at opening, the trips made, and the opening and end.
+    materials_handed_over: u64,
+    trips: u64,
+    ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    opened: Option<chrono::DateTime<chrono::Utc>>,
     /// Per agency: activations, returns sent, steps completed at the end, steps open at the end.
     agencies: BTreeMap<String, [i64; 4]>,
 }
@@ -42,7 +49,7 @@ fn agency(agency_of: &BTreeMap<String, String>, step: &str) -> String {
     agency_of[step].clone()
 }
 
-fn count(events: &[onething_store::StoredEvent]) -> Counted {
+fn count(events: &[onething_store::StoredEvent], catalog: &Catalog) -> Counted {
     let mut counted = Counted {
         status: "open".into(),
         ..Counted::default()
@@ -61,11 +68,35 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
                 workflow,
                 channel,
                 steps,
+                materials,
                 ..
             } => {
                 counted.workflow = workflow.clone();
                 counted.opened_at = stored.event.at.to_rfc3339();
+                counted.opened = Some(stored.event.at);
                 counted.channel = channel_name(*channel);
+                counted.trips = u64::from(matches!(channel, Channel::Window | Channel::Proxy));
+                // Handed over: uploaded or on paper, promised, or a shared
+                // material whose source is the applicant.
+                let declared = |id: &str| {
+                    catalog
+                        .versions
+                        .iter()
+                        .filter(|d| d.id == *workflow)
+                        .flat_map(|d| &d.materials)
+                        .find(|m| m.id == id)
+                        .map(|m| m.source.clone())
+                };
+                counted.materials_handed_over = materials
+                    .iter()
+                    .filter(|m| match m.provision {
+                        MaterialProvision::Submitted | MaterialProvision::Promised { .. } => true,
+                        MaterialProvision::Shared => {
+                            declared(&m.material) == Some(MaterialSource::Applicant)
+                        }
+                        _ => false,
+                    })
+                    .count() as u64;
                 for seed in steps {
                     agency_of.insert(seed.id.clone(), seed.agency.clone());
                 }
@@ -124,9 +155,13 @@ fn count(events: &[onething_store::StoredEvent]) -> Counted {
                 overdue.insert(step.clone(), true);
             }
             Change::StepEscalated { .. } => counted.escalations += 1,
-            Change::SupplementRequested { .. } => counted.supplemented = true,
+            Change::SupplementRequested { .. } => {
+                counted.supplemented = true;
+                counted.trips += 1;
+            }
             Change::CaseEnded { outcome, .. } => {
                 counted.status = CaseStatus::from(*outcome).name().to_string();
+                counted.ended_at = Some(stored.event.at);
                 ended = true;
             }
             Change::CaseRated { score, .. } => counted.rating = Some(*score),
@@ -171,7 +206,7 @@ fn dashboard_matches_the_events(database: &TestDatabase) {
         let store = open_case_store(&database.url, &catalog).await.unwrap();
         let mut counted = Vec::new();
         for case_id in &case_ids {
-            counted.push(count(&store.events(case_id).await.unwrap()));
+            counted.push(count(&store.events(case_id).await.unwrap(), &catalog));
         }
         let mut workflows: Vec<Option<String>> =
             counted.iter().map(|c| Some(c.workflow.clone())).collect();
@@ -242,6 +277,21 @@ fn dashboard_matches_the_events(database: &TestDatabase) {
                 })
                 .collect();
             assert_eq!(shown_agencies, agencies, "{what}: per agency");
+            // What the completed cases used, for the before-reform comparison.
+            let calendar = &catalog.registry.calendars["cn"];
+            let mut completed: BTreeMap<String, CompletedTotals> = BTreeMap::new();
+            for case in cases.iter().filter(|c| c.status == "completed") {
+                let totals = completed.entry(case.workflow.clone()).or_default();
+                totals.cases += 1;
+                totals.materials_submitted += case.materials_handed_over;
+                totals.trips_made += case.trips;
+                let days = calendar
+                    .working_days_between(case.opened.unwrap(), case.ended_at.unwrap())
+                    .unwrap();
+                totals.working_days_total += u64::from(days);
+                totals.working_days_counted += 1;
+            }
+            assert_eq!(shown.completed_by_workflow, completed, "{what}: completed");
         }
         // A period: the cases opened from the latest opening day on.
         let latest = counted.iter().map(|c| c.opened_at.clone()).max().unwrap();

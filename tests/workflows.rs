@@ -164,8 +164,9 @@ fn the_hash_is_stable_and_ignores_layout_and_comments() {
 #[test]
 fn the_hash_changes_with_every_semantic_edit() {
     let original = parse_shipped("newborn.toml", |text| text).unwrap().hash;
-    let edits: [(&str, &str); 8] = [
-        ("version = 1\n", "version = 2\n"),
+    let edits: [(&str, &str); 9] = [
+        ("version = 2\n", "version = 3\n"),
+        ("trips = 4\n", "trips = 3\n"),
         (
             "time_limit = \"1 working day\"",
             "time_limit = \"2 working days\"",

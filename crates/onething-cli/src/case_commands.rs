@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::case_arguments::{read_json, Acting, CaseCommandLine, ChannelArgument};
 use crate::case_output::{
     input_lines, limit_flags, materials_line, print_refusal, provisional_flag, report,
-    task_limit_flags,
+    savings_lines, task_limit_flags,
 };
 use crate::options::{open_store, record_cli_read, GlobalOptions};
 use crate::workflow_commands::column_width;
@@ -616,6 +616,9 @@ pub async fn run(
                     percent(figures.good_rate),
                     figures.bad_ratings
                 )?;
+                for line in savings_lines(&figures) {
+                    writeln!(terminal.out, "{line}")?;
+                }
             }
             return Ok(0);
         }

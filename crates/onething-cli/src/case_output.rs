@@ -134,6 +134,28 @@ pub(crate) fn materials_line(figures: &onething_core::case::Statistics) -> Strin
     )
 }
 
+/// What `case stats` writes about the completed cases against the bundle's
+/// before-reform baseline: one line per figure, "before → after".
+pub(crate) fn savings_lines(figures: &onething_core::case::Statistics) -> Vec<String> {
+    let Some(savings) = &figures.savings else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "  before the reform    over {} completed case(s), from: {}",
+        savings.completed, savings.source
+    )];
+    for saving in &savings.figures {
+        lines.push(format!(
+            "    {:<18} {} → {} per case, {} saved in all",
+            saving.figure.replace('_', " "),
+            saving.before,
+            saving.after.map_or("-".to_string(), |a| format!("{a:.1}")),
+            saving.saved
+        ));
+    }
+    lines
+}
+
 pub(crate) fn print_refusal(error: &CaseError, terminal: &mut Terminal<'_>) -> std::io::Result<()> {
     match error {
         CaseError::InvalidApplication { problems } | CaseError::InvalidOutputs { problems, .. } => {

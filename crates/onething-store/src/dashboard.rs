@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use onething_core::case::CompletedTotals;
+
 use crate::database::Database;
 use crate::error::StoreError;
 use crate::with_pool;
@@ -67,6 +69,9 @@ pub struct Dashboard {
     pub opened_per_day: BTreeMap<String, i64>,
     /// Per agency: its steps' figures.
     pub agencies: Vec<AgencyFigures>,
+    /// Per bundle: what its completed cases used, for the comparison with
+    /// its before-reform baseline.
+    pub completed_by_workflow: BTreeMap<String, CompletedTotals>,
 }
 
 impl Dashboard {
@@ -129,6 +134,8 @@ const CASE_SUMS: &[(&str, &str)] = &[
     ("materials_by_commitment", "f.materials_by_commitment"),
     ("materials_waived", "f.materials_waived"),
     ("trips_saved", "f.trips_saved"),
+    ("trips_made", "f.trips_made"),
+    ("materials_submitted", "f.materials_submitted"),
     ("rated", "CASE WHEN f.rating IS NOT NULL THEN 1 ELSE 0 END"),
     ("good_ratings", "CASE WHEN f.rating >= 4 THEN 1 ELSE 0 END"),
     ("bad_ratings", "CASE WHEN f.rating <= 2 THEN 1 ELSE 0 END"),
@@ -385,7 +392,48 @@ pub async fn dashboard(
         f.follow_ups_unresolved += g.follow_ups_unresolved;
     }
     figures.agencies = sum_agencies(database, filter, false).await?;
+    figures.completed_by_workflow = completed_by_workflow(database, filter).await?;
     Ok(figures)
+}
+
+async fn completed_by_workflow(
+    database: &Database,
+    filter: &DashboardFilter,
+) -> Result<BTreeMap<String, CompletedTotals>, StoreError> {
+    let (clause, values) = conditions(filter, true);
+    let completed = if clause.is_empty() { " WHERE" } else { " AND" };
+    let sql = database.sql(&format!(
+        "SELECT workflow, {} FROM figure_rollup_cases{clause}{completed} status = 'completed'
+         GROUP BY workflow",
+        summed(&[
+            ("cases", ""),
+            ("materials_submitted", ""),
+            ("trips_made", ""),
+            ("working_days_total", ""),
+            ("working_days_counted", ""),
+        ])
+    ));
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = with_pool!(database, pool => {
+        let mut query = sqlx::query_as(&sql);
+        for value in &values {
+            query = query.bind(value);
+        }
+        query.fetch_all(pool).await?
+    });
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .map(|(workflow, cases, materials, trips, days, counted)| {
+            let totals = CompletedTotals {
+                cases: count(cases),
+                materials_submitted: count(materials),
+                trips_made: count(trips),
+                working_days_total: count(days),
+                working_days_counted: count(counted),
+            };
+            (workflow, totals)
+        })
+        .collect())
 }
 
 /// Figures per agency over the filtered cases, or per agency and step.

@@ -41,6 +41,7 @@ pub struct CaseFigureRow {
     pub materials_by_commitment: i64,
     pub materials_waived: i64,
     pub trips_made: i64,
+    pub materials_submitted: i64,
     pub trips_saved: i64,
     pub rating: Option<i64>,
     pub follow_up: Option<String>,
@@ -125,6 +126,7 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
             materials_by_commitment: i64::from(facts.materials_by_commitment),
             materials_waived: i64::from(facts.materials_waived),
             trips_made: i64::from(facts.trips_made),
+            materials_submitted: i64::from(facts.materials_submitted),
             trips_saved: i64::from(facts.trips_saved),
             rating: facts.rating.map(i64::from),
             follow_up: facts.follow_up.map(|state| state.name().to_string()),
@@ -136,7 +138,7 @@ pub fn figure_rows(case: &Case, library: &Library) -> Option<FigureRows> {
 /// The columns of `case_figures`, in the order [`insert_figures`] binds them.
 macro_rules! case_figure_columns {
     () => {
-        "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, materials_by_commitment, materials_waived, trips_made, trips_saved, rating, follow_up, satisfied"
+        "case_id, workflow, opened_at, opened_day, ended_at, status, channel, overdue_now, statutory_overdue_now, on_time, statutory_counted, statutory_overdue, escalations, working_days, supplemented, returned, one_go, materials_not_submitted, materials_by_commitment, materials_waived, trips_made, materials_submitted, trips_saved, rating, follow_up, satisfied"
     };
 }
 pub(crate) use case_figure_columns;
@@ -182,6 +184,7 @@ macro_rules! insert_figures {
                 .push_bind(row.materials_by_commitment)
                 .push_bind(row.materials_waived)
                 .push_bind(row.trips_made)
+                .push_bind(row.materials_submitted)
                 .push_bind(row.trips_saved)
                 .push_bind(row.rating)
                 .push_bind(&row.follow_up)

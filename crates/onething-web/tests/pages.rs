@@ -1432,6 +1432,35 @@ async fn the_dashboard_shows_every_figure_with_its_chart_table_and_csv_and_names
     )
     .await;
     assert!(reversed.body.contains("The period ends before it starts"));
+    // Each bundle against its before-reform baseline: none of the three
+    // newborn cases is completed yet, so nothing is saved so far.
+    let overview = send(&app, get("/dashboard", Some(&supervisor))).await;
+    assert!(
+        overview.body.contains("id=\"savings\""),
+        "{}",
+        overview.body
+    );
+    assert!(
+        overview.body.contains("Before and after the reform"),
+        "{}",
+        overview.body
+    );
+    let savings = send(
+        &app,
+        get(
+            "/dashboard.csv?table=savings&workflow=newborn",
+            Some(&supervisor),
+        ),
+    )
+    .await;
+    assert_eq!(
+        savings.body,
+        "workflow,figure,before,after_average,completed,saved\n\
+         newborn,applications,7,,0,0\n\
+         newborn,materials,9,,0,0\n\
+         newborn,trips,4,,0,0\n\
+         newborn,working_days,32,,0,0\n"
+    );
     let unknown = send(&app, get("/dashboard.csv?table=secrets", Some(&supervisor))).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     // The 12345 bundle adds the handling agencies' figures.

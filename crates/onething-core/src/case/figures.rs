@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::command::{Channel, MaterialProvision};
+use super::event::MaterialRecord;
 use super::state::{CaseFile, CaseStatus, StepRecord, StepState};
 use crate::calendar::Calendar;
 use crate::workflow::{Definition, MaterialSource};
@@ -50,9 +51,10 @@ pub struct CaseFacts {
     pub materials_by_commitment: u32,
     /// Materials not needed for this case (waived).
     pub materials_waived: u32,
-    /// Trips the applicant made: one to a window at intake (none online),
-    /// one more per supplement.
+    /// Trips the applicant made ([`trips_made`]).
     pub trips_made: u32,
+    /// Materials the applicant handed over ([`MaterialCounts::submitted`]).
+    pub materials_submitted: u32,
     /// Trips saved against going to each agency that did a step once.
     pub trips_saved: u32,
     /// The 好差评 score, 1–5, and the state of a bad rating's follow-up.
@@ -117,6 +119,16 @@ pub struct MaterialCounts {
     /// Replaced by a commitment (告知承诺).
     pub by_commitment: u32,
     pub waived: u32,
+    /// Handed over by the applicant: uploaded or on paper, promised for
+    /// later, or an e-licence brought on paper (what the applicant still
+    /// brings, for the comparison with the old way).
+    pub submitted: u32,
+}
+
+/// Trips the applicant made: one to a window at intake (none online), one
+/// more per supplement.
+pub fn trips_made(channel: Channel, supplements: u32) -> u32 {
+    u32::from(matches!(channel, Channel::Window | Channel::Proxy)) + supplements
 }
 
 /// Counts the case's materials by how they were provided. Without the
@@ -143,8 +155,22 @@ pub fn material_counts(file: &CaseFile, definition: Option<&Definition>) -> Mate
             MaterialProvision::Waived => counts.waived += 1,
             MaterialProvision::Submitted | MaterialProvision::Promised { .. } => {}
         }
+        counts.submitted += u32::from(handed_over(record, definition));
     }
     counts
+}
+
+/// Whether the applicant handed `record` over: uploaded or on paper,
+/// promised for later, or a shared material whose source is the applicant
+/// (an e-licence brought on paper).
+pub fn handed_over(record: &MaterialRecord, definition: Option<&Definition>) -> bool {
+    match record.provision {
+        MaterialProvision::Submitted | MaterialProvision::Promised { .. } => true,
+        MaterialProvision::Shared => definition
+            .and_then(|d| d.materials.iter().find(|m| m.id == record.material))
+            .is_some_and(|material| material.source == MaterialSource::Applicant),
+        MaterialProvision::Commitment | MaterialProvision::Waived => false,
+    }
 }
 
 /// The facts of `file`; `calendar` counts working days (without it they
@@ -165,8 +191,7 @@ pub fn figures(
     let mut agencies: Vec<&str> = ran.iter().map(|step| step.agency.as_str()).collect();
     agencies.sort_unstable();
     agencies.dedup();
-    let at_window = matches!(file.channel, Channel::Window | Channel::Proxy);
-    let trips_made = u32::from(at_window) + file.supplements;
+    let trips_made = trips_made(file.channel, file.supplements);
     let satisfied = ran
         .iter()
         .filter(|step| step.state == StepState::Completed)
@@ -197,6 +222,7 @@ pub fn figures(
         materials_by_commitment: materials.by_commitment,
         materials_waived: materials.waived,
         trips_made,
+        materials_submitted: materials.submitted,
         trips_saved: (agencies.len() as u32).saturating_sub(trips_made),
         rating: file.rating.as_ref().map(|rating| rating.score),
         follow_up: file.rating.as_ref().and_then(|rating| {

@@ -10,6 +10,7 @@ mod figures;
 mod library;
 mod narration;
 mod rating;
+mod savings;
 mod state;
 mod statistics;
 mod step_record;
@@ -22,12 +23,13 @@ pub use decide::{decide, FOLLOW_UP_WORKING_DAYS};
 pub use error::CaseError;
 pub use event::*;
 pub use figures::{
-    channel_name, figures, material_counts, CaseFacts, CaseFigures, FollowUpState, MaterialCounts,
-    StepFacts,
+    channel_name, figures, handed_over, material_counts, trips_made, CaseFacts, CaseFigures,
+    FollowUpState, MaterialCounts, StepFacts,
 };
 pub use library::{in_force_on, period, Library};
 pub use narration::{describe, local_time};
 pub use rating::FollowUp;
+pub use savings::{savings, CompletedTotals, Saving, Savings};
 pub use state::*;
 pub use statistics::{statistics, Statistics};
 pub use supervision::SupervisionRecord;

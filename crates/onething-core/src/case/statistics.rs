@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::figures::{handed_over, trips_made};
+use super::savings::{savings, CompletedTotals, Savings};
 use super::view::CaseView;
 use crate::calendar::{Calendar, TimeUnit};
 use crate::workflow::Definition;
@@ -62,6 +64,9 @@ pub struct Statistics {
     pub rating_rate: Option<f64>,
     pub good_rate: Option<f64>,
     pub bad_ratings: u64,
+    /// The completed cases against the bundle's before-reform baseline;
+    /// none when the bundle declares none.
+    pub savings: Option<Savings>,
 }
 
 fn share(part: u64, whole: u64) -> Option<f64> {
@@ -86,6 +91,7 @@ pub fn statistics(
     let mut supplemented = 0u64;
     let mut returned = 0u64;
     let mut good = 0u64;
+    let mut completed = CompletedTotals::default();
     for case in cases {
         *figures.by_status.entry(case.status.clone()).or_default() += 1;
         let channel = serde_json::to_value(case.channel)
@@ -122,9 +128,21 @@ pub fn statistics(
                 figures.statutory_overdue_ended +=
                     u64::from(statutory.iter().any(|clock| clock.overdue));
             }
-            if let Some(calendar) = calendar {
-                if let Ok(days) = calendar.working_days_between(case.opened_at, ended_at) {
-                    working_days.push(f64::from(days));
+            let days = calendar.and_then(|c| c.working_days_between(case.opened_at, ended_at).ok());
+            if let Some(days) = days {
+                working_days.push(f64::from(days));
+            }
+            if case.status == "completed" {
+                completed.cases += 1;
+                completed.trips_made += u64::from(trips_made(case.channel, case.supplements));
+                completed.materials_submitted += case
+                    .materials
+                    .iter()
+                    .filter(|record| handed_over(record, definition))
+                    .count() as u64;
+                if let Some(days) = days {
+                    completed.working_days_total += u64::from(days);
+                    completed.working_days_counted += 1;
                 }
             }
         }
@@ -160,6 +178,10 @@ pub fn statistics(
     figures.rating_rate = share(figures.rated, ended);
     figures.good_rate = share(good, figures.rated);
     if let Some(definition) = definition {
+        figures.savings = definition
+            .before_reform
+            .as_ref()
+            .map(|baseline| savings(baseline, completed));
         figures.promised_limit = definition.promised_limit.map(|limit| limit.to_string());
         figures.statutory_limit = definition.statutory_limit.map(|limit| limit.to_string());
         if let (Some(promised), Some(statutory)) =

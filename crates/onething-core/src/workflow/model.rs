@@ -40,6 +40,29 @@ pub struct Definition {
     /// keep their hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// The old way this bundle replaces, from its source; left out of the
+    /// stored definition when not declared, so older definitions keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_reform: Option<BeforeReform>,
+}
+
+/// What the applicant went through before the reform joined the items
+/// (`[before_reform]`): separate applications, materials handed over, trips
+/// and working days in all, as the bundle's source states them. A figure
+/// the source does not give is left out. The statistics compare every
+/// completed case with these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeforeReform {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applications: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materials: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trips: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_days: Option<u32>,
+    /// Where the figures come from (a plan, a report, with its date).
+    pub source: String,
 }
 
 /// A named rule over the form and outputs (`[[check]]`): the number of

@@ -283,7 +283,7 @@ fn materials_not_submitted_count_only_what_was_really_shared() {
     // By hand: the ID card is the one material shared. The booklet was
     // submitted, the lease committed, the floor plan waived, and the
     // business licence's step was skipped: 1 not submitted, 1 by
-    // commitment, 1 waived.
+    // commitment, 1 waived; the booklet is the one the applicant handed over.
     let counts = material_counts(&file, Some(&definition));
     assert_eq!(
         counts,
@@ -291,6 +291,7 @@ fn materials_not_submitted_count_only_what_was_really_shared() {
             not_submitted: 1,
             by_commitment: 1,
             waived: 1,
+            submitted: 1,
         }
     );
     let facts = figures(&file, Some(&definition), None).case;
@@ -298,9 +299,10 @@ fn materials_not_submitted_count_only_what_was_really_shared() {
         (
             facts.materials_not_submitted,
             facts.materials_by_commitment,
-            facts.materials_waived
+            facts.materials_waived,
+            facts.materials_submitted
         ),
-        (1, 1, 1)
+        (1, 1, 1, 1)
     );
     let view = view_file(&file, Some(&definition), Disclosure::Full);
     assert_eq!(

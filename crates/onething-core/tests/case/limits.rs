@@ -322,6 +322,65 @@ fn the_view_and_the_statistics_show_both_limits_and_the_escalations() {
     assert_eq!(figures.escalated_cases, 3);
     assert_eq!(figures.escalations.get("reminder"), Some(&3));
     assert_eq!(figures.escalations.get("criticism"), Some(&2));
+
+    // Against the old way (3 applications, 4 materials, 3 trips, 20 working
+    // days), by hand: the two completed cases each made one application at
+    // the window (one trip) with no material handed over, and took
+    // [June 3, June 9) = 4 and [June 3, June 16) = 9 working days.
+    let calendar = library.calendar("cn").unwrap();
+    let savings = statistics(&views, Some(&definition), Some(&calendar))
+        .savings
+        .unwrap();
+    assert_eq!(savings.completed, 2);
+    assert_eq!(savings.source, "测试用改革前数据");
+    let compared: Vec<_> = savings
+        .figures
+        .iter()
+        .map(|s| (s.figure, s.before, s.after, s.saved))
+        .collect();
+    assert_eq!(
+        compared,
+        [
+            ("applications", 3, Some(1.0), 4),
+            ("materials", 4, Some(0.0), 8),
+            ("trips", 3, Some(1.0), 4),
+            ("working_days", 20, Some(6.5), 27),
+        ]
+    );
+}
+
+#[test]
+fn a_baseline_compares_only_the_figures_it_gives_and_says_so_without_completed_cases() {
+    let baseline = onething_core::workflow::BeforeReform {
+        applications: None,
+        materials: Some(9),
+        trips: None,
+        working_days: Some(32),
+        source: "某省通报".into(),
+    };
+    let none = savings(&baseline, CompletedTotals::default());
+    let compared: Vec<_> = none
+        .figures
+        .iter()
+        .map(|s| (s.figure, s.before, s.after, s.saved))
+        .collect();
+    assert_eq!(
+        compared,
+        [("materials", 9, None, 0), ("working_days", 32, None, 0)]
+    );
+    // A case that took longer than the old way saves a negative amount.
+    let slow = savings(
+        &baseline,
+        CompletedTotals {
+            cases: 1,
+            materials_submitted: 2,
+            trips_made: 1,
+            working_days_total: 40,
+            working_days_counted: 1,
+        },
+    );
+    assert_eq!(slow.figures[1].saved, -8);
+    assert_eq!(slow.figures[0].saved, 7);
 }
 
 #[test]

@@ -29,7 +29,7 @@ async fn the_figures_count_a_workflows_cases_by_status_channel_and_missing_mater
 }
 
 #[tokio::test]
-async fn the_figures_give_the_promised_limit_and_how_much_it_shortens_the_separate_ones() {
+async fn the_figures_give_the_promised_limit_and_the_old_way_it_replaces() {
     let (app, _) = app().await;
     open(&app, "ops-1").await;
     let figures = get("/api/v1/statistics?workflow=newborn")
@@ -41,8 +41,30 @@ async fn the_figures_give_the_promised_limit_and_how_much_it_shortens_the_separa
         "{}",
         figures.text
     );
-    let compression = figures.json["time_limit_compression"].as_f64().unwrap();
-    assert!((compression - (1.0 - 5.0 / 32.0)).abs() < 1e-9);
+    // The 32 working days before the reform are a baseline, not a
+    // statutory limit: no compression against a law is claimed.
+    assert_eq!(figures.json["statutory_limit"], serde_json::Value::Null);
+    assert_eq!(
+        figures.json["time_limit_compression"],
+        serde_json::Value::Null
+    );
+    let savings = &figures.json["savings"];
+    assert_eq!(savings["completed"], 0, "{}", figures.text);
+    let before: Vec<(&str, u64)> = savings["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["figure"].as_str().unwrap(), f["before"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        before,
+        [
+            ("applications", 7),
+            ("materials", 9),
+            ("trips", 4),
+            ("working_days", 32)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! against the promise and the law, working days, one-go, supplement and
 //! return rates, materials and trips saved, ratings and their follow-ups —
 //! and for the 12345 hotline each handling agency's signing, rejections,
-//! on-time closure and satisfaction. Read from the figures read model
+//! on-time closure and satisfaction, and each bundle against its
+//! before-reform baseline. Read from the figures read model
 //! (`onething_store::figures`), a few `GROUP BY`s whatever the number of
 //! cases; every chart has its table, and every table its CSV.
 
@@ -24,9 +25,8 @@ use crate::charts::{bars, Bar};
 use crate::messages::Lang;
 use crate::session::Person;
 
-/// The bundle whose agencies get the 12345 desk's figures: in it each
-/// handling agency's first step is its signing (签收/退单) and its last the
-/// handling and reply.
+/// The bundle whose agencies get the 12345 desk's figures: the handling
+/// agencies of its dispatched steps (派单, 退单, handling and reply).
 pub const HOTLINE_WORKFLOW: &str = "hotline-12345";
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -259,6 +259,7 @@ struct Tables {
     days: Vec<(String, i64)>,
     agencies: Vec<AgencyFigures>,
     hotline: Option<Vec<HotlineRow>>,
+    savings: Vec<super::savings::SavingsRow>,
 }
 
 async fn tables(
@@ -287,6 +288,7 @@ async fn tables(
         status: figures.by_status.into_iter().collect(),
         channel: figures.by_channel.into_iter().collect(),
         days: figures.opened_per_day.into_iter().collect(),
+        savings: super::savings::savings_rows(state, lang, filter, &figures.completed_by_workflow),
         agencies: figures.agencies,
         hotline,
     })
@@ -484,6 +486,9 @@ pub async fn show(
                 @if let Some(hotline) = &t.hotline {
                     (hotline_section(&state, lang, hotline, &query))
                 }
+                @if !t.savings.is_empty() {
+                    (super::savings::section(lang, &t.savings, csv_link(lang, "savings", &query)))
+                }
             }
         }
     };
@@ -547,7 +552,7 @@ fn hotline_section(
     }
 }
 
-/// One table of the dashboard as CSV (`?table=figures|status|channel|days|agencies|hotline`).
+/// One table of the dashboard as CSV (`?table=figures|status|channel|days|agencies|hotline|savings`).
 pub async fn csv(
     State(state): State<AppState>,
     person: Person,
@@ -614,6 +619,7 @@ pub async fn csv(
                 );
             }
         }
+        "savings" => out = super::savings::csv(&t.savings),
         other => {
             return Err(PageError::BadRequest(
                 lang.f("dashboard.unknown_table", &[("table", other)]),

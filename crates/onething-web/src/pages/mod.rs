@@ -8,6 +8,7 @@ pub mod documents;
 pub mod fields;
 pub mod login;
 pub mod notices;
+mod savings;
 pub mod supervision;
 pub mod task;
 pub mod track;

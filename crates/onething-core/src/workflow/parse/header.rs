@@ -38,6 +38,7 @@ impl Parser<'_> {
         let choice_tables = root.tables("choice", d);
         let escalation_tables = root.tables("escalation", d);
         let check_tables = root.tables("check", d);
+        let before_reform_table = root.table("before_reform", d);
         self.diagnostics.append(d);
 
         let mut spans = Spans::default();
@@ -119,6 +120,9 @@ impl Parser<'_> {
 
         let choices = self.choices(&choice_tables, &mut spans);
         let checks = self.checks(&check_tables, &mut spans);
+        let before_reform = before_reform_table
+            .as_ref()
+            .and_then(|table| self.before_reform(table));
 
         let mut definition = Definition {
             id: id.map(|id| id.value).unwrap_or_default(),
@@ -143,6 +147,7 @@ impl Parser<'_> {
             choices,
             agencies: Vec::new(),
             checks,
+            before_reform,
         };
 
         self.check_graph(&mut definition, &spans);

@@ -6,6 +6,7 @@
 //! with their time limits and bills, choices), followed by the checks that
 //! need the whole definition (the step graph, materials, expressions).
 
+mod baseline;
 mod checks;
 mod choices;
 mod dispatch;
