@@ -503,3 +503,116 @@ fn case_show_and_the_task_list_show_each_instance_of_a_multi_instance_step() {
     );
     assert!(line("permit.2").contains("completed"), "{}", show.stdout);
 }
+
+/// 企业破产信息核查: the opening refuses an appointment decision dated after the
+/// application; a department's finished check must say whether it found
+/// records and list them; the delivery's `partial` flag must match the answers.
+#[test]
+fn bankruptcy_check_refuses_answers_that_contradict_themselves() {
+    let database = TestDatabase::sqlite();
+    let scratch = TempFolder::new("bankruptcy-check");
+    let workflows = shipped_workflows();
+    let now = "2026-03-05T10:00:00+08:00";
+    let form = |decided: &str| {
+        let path = scratch.path.join(format!("form-{decided}.json"));
+        let text = format!(
+            r#"{{"administrator_name":"某某律师事务所","agent_name":"李明",
+               "agent_id":"11010519491231002X","contact_phone":"13800138000",
+               "court_name":"某市中级人民法院","appointment_decision_number":"（2026）某01破12号",
+               "appointment_date":"{decided}","debtor_name":"某市老街餐饮管理有限公司",
+               "debtor_credit_code":"91350100M000100Y43","query_items":["tax","vehicles"]}}"#
+        );
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let materials = r#"[{"material":"appointment_decision","status":"submitted"},
+        {"material":"acceptance_ruling","status":"submitted"},
+        {"material":"authorisation_letter","status":"submitted"}]"#;
+    let open = |form: &str| {
+        run_in(
+            &workflows,
+            &database.url,
+            now,
+            &[
+                "case",
+                "open",
+                "bankruptcy-check",
+                "--form",
+                form,
+                "--materials",
+                materials,
+                "--as",
+                "window",
+            ],
+        )
+    };
+    let complete = |case: &str, step: &str, agency: &str, data: &str| {
+        let path = scratch.path.join(format!("{step}-{}.json", data.len()));
+        std::fs::write(&path, data).unwrap();
+        run_in(
+            &workflows,
+            &database.url,
+            now,
+            &[
+                "case",
+                "complete",
+                case,
+                step,
+                "--data",
+                path.to_str().unwrap(),
+                "--as",
+                agency,
+            ],
+        )
+    };
+
+    let early = open(&form("2026-03-06"));
+    assert_eq!(early.code, 1, "{}", early.stdout);
+    assert!(
+        early
+            .stderr
+            .contains("checks.decision_not_after_application"),
+        "{}",
+        early.stderr
+    );
+
+    let opened = open(&form("2026-03-02"));
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let case = opened.stdout.trim().to_string();
+    assert_eq!(complete(&case, "intake", "window", "{}").code, 0);
+
+    for contradiction in [
+        r#"{"answered":true}"#,
+        r#"{"answered":true,"has_records":true}"#,
+    ] {
+        let refused = complete(&case, "tax", "tax", contradiction);
+        assert_eq!(refused.code, 1, "{contradiction}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("checks.tax_answer"),
+            "{contradiction}: {}",
+            refused.stderr
+        );
+    }
+    let answered = complete(
+        &case,
+        "tax",
+        "tax",
+        r#"{"answered":true,"has_records":false}"#,
+    );
+    assert_eq!(answered.code, 0, "{}", answered.stderr);
+    let unfinished = complete(&case, "vehicles", "police", r#"{"answered":false}"#);
+    assert_eq!(unfinished.code, 0, "{}", unfinished.stderr);
+
+    // The police had not finished: the result is partial, and saying otherwise is refused.
+    let complete_claimed = complete(&case, "deliver", "window", r#"{"partial":false}"#);
+    assert_eq!(complete_claimed.code, 1, "{}", complete_claimed.stdout);
+    assert!(
+        complete_claimed
+            .stderr
+            .contains("checks.partial_as_answered"),
+        "{}",
+        complete_claimed.stderr
+    );
+    let delivered = complete(&case, "deliver", "window", r#"{"partial":true}"#);
+    assert_eq!(delivered.code, 0, "{}", delivered.stderr);
+}

@@ -55,6 +55,7 @@ fn every_shipped_bundle_validates() {
         "retirement",
         "hotline-12345",
         "credit-repair",
+        "bankruptcy-check",
     ] {
         assert!(catalog.latest(id).is_some(), "bundle {id} is shipped");
     }
