@@ -8,7 +8,7 @@ use crate::support::{app, get, post};
 async fn every_shipped_workflow_is_listed() {
     let (app, _) = app().await;
     let list = get("/api/v1/workflows").as_("hospital").send(&app).await;
-    assert_eq!(list.json.as_array().unwrap().len(), 6, "{}", list.text);
+    assert_eq!(list.json.as_array().unwrap().len(), 7, "{}", list.text);
 }
 
 #[tokio::test]
