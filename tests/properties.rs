@@ -139,6 +139,15 @@ fn valid_object(fields: &[Field], random: &mut Random) -> Value {
         }
         object.insert(field.name.clone(), valid_value(field, random));
     }
+    // home-transfer's checks on opening relate two fields: the homes the buyer's
+    // family already owns are 0 for its only home and 1 for its second (a third
+    // home is refused). Random values would break them, so they are made to agree.
+    if let (Some(first), Some(_)) = (
+        object.get("buyer_first_home").and_then(Value::as_bool),
+        object.get("buyer_homes_owned"),
+    ) {
+        object.insert("buyer_homes_owned".into(), json!(u8::from(!first)));
+    }
     Value::Object(object)
 }
 

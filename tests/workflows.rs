@@ -228,7 +228,9 @@ fn list_show_and_graph_work_on_every_shipped_bundle() {
             assert!(
                 field["name"].is_string()
                     && field["type"].is_string()
-                    && field["required"].is_boolean()
+                    && (field["required"].is_boolean() || field["required"].is_string()),
+                "{id}: field {} is required, optional or required on a condition",
+                field["name"]
             );
             if field["type"] == "one_of" {
                 assert!(!field["options"].as_array().unwrap().is_empty());
