@@ -87,7 +87,7 @@ impl FollowUpState {
 }
 
 /// The facts of one step that ran at least once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StepFacts {
     pub step: String,
     pub agency: String,
@@ -291,16 +291,7 @@ fn earlier_leads(step: &StepRecord, current: &mut StepFacts) -> Vec<StepFacts> {
                 rows.push(StepFacts {
                     step: step.id.clone(),
                     agency: lead.agency.clone(),
-                    state: String::new(),
-                    passes: 0,
-                    returns_made: 0,
-                    warned: false,
-                    overdue: false,
-                    statutory_overdue: false,
-                    open: false,
-                    completed: false,
-                    on_time: None,
-                    working_days: None,
+                    ..StepFacts::default()
                 });
                 rows.len() - 1
             }
